@@ -1,0 +1,155 @@
+//! GitHub Actions glue: workflow commands, the `$GITHUB_ENV` / `$GITHUB_OUTPUT` files, the step
+//! summary and log groups. Everything here is a no-op outside Actions.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+/// The step summary is capped by GitHub at 1 MiB; stay under it.
+const SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
+
+/// True inside a GitHub Actions job.
+pub fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// An environment variable that is set and not empty.
+pub fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `::name::message`, with the message escaped as the runner expects.
+pub fn workflow_command(name: &str, message: &str) -> String {
+    format!("::{name}::{}", escape_data(message))
+}
+
+fn escape_data(value: &str) -> String {
+    value
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Asks the runner to mask `secret` in every later log line. Printed before anything could echo it.
+pub fn add_mask(secret: &str) {
+    if in_actions() && !secret.is_empty() {
+        println!("::add-mask::{}", escape_data(secret));
+    }
+}
+
+/// Appends `name=value` to `$GITHUB_ENV` (later steps see it as an environment variable).
+pub fn set_env(name: &str, value: &str) -> anyhow::Result<()> {
+    append_key_value("GITHUB_ENV", name, value)
+}
+
+/// Appends `name=value` to `$GITHUB_OUTPUT` (the step's outputs).
+pub fn set_output(name: &str, value: &str) -> anyhow::Result<()> {
+    append_key_value("GITHUB_OUTPUT", name, value)
+}
+
+/// Appends markdown to the step summary, truncated to GitHub's limit.
+pub fn append_summary(markdown: &str) -> anyhow::Result<()> {
+    let Some(path) = file_from_env("GITHUB_STEP_SUMMARY") else {
+        return Ok(());
+    };
+    let mut text = markdown;
+    if text.len() > SUMMARY_LIMIT {
+        let mut end = SUMMARY_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text = &text[..end];
+    }
+    append(&path, text.as_bytes())
+}
+
+/// `name=value` for a one-line value; the heredoc form with a random delimiter otherwise, so a
+/// value can never inject another variable.
+pub fn key_value_entry(name: &str, value: &str) -> String {
+    if value.contains('\n') || value.contains('\r') {
+        let delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
+        format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    } else {
+        format!("{name}={value}\n")
+    }
+}
+
+fn append_key_value(file_var: &str, name: &str, value: &str) -> anyhow::Result<()> {
+    match file_from_env(file_var) {
+        Some(path) => append(&path, key_value_entry(name, value).as_bytes()),
+        None => Ok(()),
+    }
+}
+
+fn file_from_env(var: &str) -> Option<PathBuf> {
+    if !in_actions() {
+        return None;
+    }
+    env_nonempty(var).map(PathBuf::from)
+}
+
+fn append(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {} for appending", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write to {}", path.display()))
+}
+
+/// A collapsible `::group::` in the Actions log, closed when dropped.
+pub struct LogGroup {
+    open: bool,
+}
+
+impl LogGroup {
+    pub fn new(title: &str) -> Self {
+        let open = in_actions();
+        if open {
+            eprintln!("::group::{}", escape_data(title));
+        }
+        LogGroup { open }
+    }
+}
+
+impl Drop for LogGroup {
+    fn drop(&mut self) {
+        if self.open {
+            eprintln!("::endgroup::");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_values_use_the_plain_form() {
+        assert_eq!(key_value_entry("SESSION_ID", "abc"), "SESSION_ID=abc\n");
+    }
+
+    #[test]
+    fn multi_line_values_cannot_inject_variables() {
+        let entry = key_value_entry("X", "a\nEVIL=1");
+        let mut lines = entry.lines();
+        let header = lines.next().unwrap();
+        let delimiter = header.strip_prefix("X<<").unwrap();
+        assert!(delimiter.starts_with("ghadelimiter_"));
+        assert_eq!(lines.next(), Some("a"));
+        assert_eq!(lines.next(), Some("EVIL=1"));
+        assert_eq!(lines.next(), Some(delimiter));
+        assert_eq!(lines.next(), None);
+    }
+
+    #[test]
+    fn messages_are_escaped() {
+        assert_eq!(
+            workflow_command("error", "50%\nnext"),
+            "::error::50%25%0Anext"
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The command line: global options with their environment fallbacks, and one subcommand per
+//! command of DESIGN.md.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ccsync",
+    version,
+    about = "Carry Claude Code sessions between your machine and GitHub Actions",
+    long_about = "Carry Claude Code sessions between your machine and GitHub Actions.\n\n\
+        `ccsync release-push` stores the newest session of your branch in the draft GitHub Release \
+        `claude-sessions-<branch>`; `ccsync release-restore` installs it where `claude --resume` finds it, \
+        on a laptop or in a workflow.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// GitHub repository OWNER/NAME [default: the `origin` remote of the current git repository]
+    #[arg(
+        long,
+        global = true,
+        env = "GITHUB_REPOSITORY",
+        value_name = "OWNER/NAME"
+    )]
+    pub repo: Option<String>,
+
+    /// GitHub token [default: $GITHUB_TOKEN, then $GH_TOKEN, then `gh auth token`]
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)
+    #[arg(
+        long,
+        global = true,
+        env = "GITHUB_API_URL",
+        default_value = "https://api.github.com",
+        value_name = "URL"
+    )]
+    pub api_url: String,
+
+    /// Claude Code configuration folder [default: ~/.claude]
+    #[arg(long, global = true, env = "CLAUDE_CONFIG_DIR", value_name = "DIR")]
+    pub claude_dir: Option<PathBuf>,
+
+    /// Machine-readable JSON output on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print only errors and warnings
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more detail (repeat for more)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the local Claude Code sessions of this repository, newest first
+    Sessions(SessionsArgs),
+    /// Print the id of the newest local session of the branch (exit 3 if none)
+    Discover(DiscoverArgs),
+    /// Pack a session and store it in the branch's draft release
+    ReleasePush(PushArgs),
+    /// Download, verify and install a session where `claude --resume` finds it
+    ReleaseRestore(RestoreArgs),
+    /// List the sessions stored in releases
+    ReleaseList(ListArgs),
+    /// Delete session releases of deleted branches or old ones
+    ReleasePrune(PruneArgs),
+    /// Restore the branch's session if the release is ahead, run `claude --resume`, push when it exits
+    Resume(ResumeArgs),
+    /// Check repository, token, draft visibility, Claude folder and sessions
+    Doctor,
+    /// Install or remove a git pre-push hook that pushes the branch's session
+    Hook(HookArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    /// Only sessions whose last recorded branch is BRANCH [default: all branches]
+    #[arg(long, conflicts_with = "all")]
+    pub branch: Option<String>,
+    /// All sessions of the repository, whatever their branch (the default)
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    /// Branch [default: $GITHUB_HEAD_REF, $GITHUB_REF_NAME in Actions, else the checked-out branch]
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SecretsMode {
+    /// Replace each finding in the uploaded copy by [REDACTED:<rule>]
+    #[default]
+    Redact,
+    /// Upload nothing and exit 5 when a secret is found
+    Refuse,
+    /// Skip the scan
+    Allow,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// Branch whose release receives the session [default: as for `discover`]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Session id to push [default: $SESSION_ID in Actions, else the newest session of the branch]
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Push every session of the branch active in the last DAYS days
+    #[arg(long, value_name = "DAYS", conflicts_with = "session")]
+    pub since: Option<u32>,
+    /// Show what would happen and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Upload even when the release holds a copy that is ahead or diverged
+    #[arg(long)]
+    pub force: bool,
+    /// Keep at most N sessions in the branch's release (oldest dropped after the upload)
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// What to do with secrets found in the session
+    #[arg(long, value_enum, default_value_t = SecretsMode::Redact)]
+    pub secrets: SecretsMode,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// Branch whose release holds the session [default: as for `discover`]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Session id to restore [default: the newest session of the branch's release]
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Folder where `claude` will run [default: the current folder; $GITHUB_WORKSPACE in Actions]
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Replace a diverged local copy (saved beside it first as a backup)
+    #[arg(long)]
+    pub force: bool,
+    /// Exit 3 when there is nothing to restore
+    #[arg(long)]
+    pub require: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only this branch's release [default: every branch]
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Delete session releases of branches that no longer exist on GitHub
+    #[arg(long)]
+    pub gone: bool,
+    /// Delete session releases whose newest session is older than DAYS days
+    #[arg(long, value_name = "DAYS")]
+    pub older_than: Option<u32>,
+    /// Name what would be deleted and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    /// Session id [default: the newest session of the branch]
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Arguments passed on to `claude`
+    #[arg(last = true, value_name = "CLAUDE_ARGS")]
+    pub claude_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub action: HookAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum HookAction {
+    /// Install the pre-push hook in the current repository
+    Install,
+    /// Remove the pre-push hook that `hook install` wrote
+    Uninstall,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// Shell to print completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

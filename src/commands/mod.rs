@@ -1,0 +1,41 @@
+//! One module per command. Each takes its parsed arguments and the [`Context`] and returns an
+//! error carrying its exit code ([`crate::exit::Exit`]) when it does not succeed.
+
+mod completions;
+mod discover;
+mod doctor;
+mod hook;
+mod list;
+mod prune;
+mod push;
+mod restore;
+mod resume;
+mod sessions;
+
+use crate::cli::{Cli, Command};
+use crate::config::Context;
+use crate::ui::Ui;
+
+pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
+    let ctx = Context {
+        global: &cli.global,
+        ui,
+    };
+    match &cli.command {
+        Command::Sessions(args) => sessions::run(&ctx, args),
+        Command::Discover(args) => discover::run(&ctx, args),
+        Command::ReleasePush(args) => push::run(&ctx, args),
+        Command::ReleaseRestore(args) => restore::run(&ctx, args),
+        Command::ReleaseList(args) => list::run(&ctx, args),
+        Command::ReleasePrune(args) => prune::run(&ctx, args),
+        Command::Resume(args) => resume::run(&ctx, args),
+        Command::Doctor => doctor::run(&ctx),
+        Command::Hook(args) => hook::run(&ctx, args),
+        Command::Completions(args) => completions::run(args),
+    }
+}
+
+/// The answer of a command that a later release implements.
+fn not_implemented(command: &str) -> anyhow::Result<()> {
+    anyhow::bail!("`ccsync {command}` is not implemented yet")
+}

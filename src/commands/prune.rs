@@ -1,0 +1,6 @@
+use crate::cli::PruneArgs;
+use crate::config::Context;
+
+pub fn run(_ctx: &Context, _args: &PruneArgs) -> anyhow::Result<()> {
+    super::not_implemented("release-prune")
+}

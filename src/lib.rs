@@ -1,0 +1,40 @@
+//! ccsync carries Claude Code sessions between a developer's machine and GitHub Actions through
+//! draft GitHub Releases.
+//!
+//! The modules follow the path a session takes:
+//! - [`store`]: the local Claude Code store (folder names, session files, the repository's sessions)
+//! - [`bundle`]: a session packed for transport (archive, metadata, path rewrite, secrets, encryption)
+//! - [`release`]: the GitHub release backend (draft releases and their assets)
+//! - [`actions`]: GitHub Actions glue (environment files, annotations, step summary)
+//! - [`commands`]: one module per `ccsync` command, tying the others together
+
+pub mod actions;
+pub mod bundle;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod git;
+pub mod release;
+pub mod store;
+pub mod sync;
+pub mod token;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Parses the command line, runs the command and maps the outcome to an exit code. The only
+/// place that prints an error.
+pub fn run() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let ui = ui::Ui::from_globals(&cli.global);
+    match commands::dispatch(cli, &ui) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            ui.error(&format!("{err:#}"));
+            ExitCode::from(exit::code_for(&err) as u8)
+        }
+    }
+}

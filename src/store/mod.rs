@@ -1,0 +1,2 @@
+//! The local Claude Code store: `<claude-dir>/projects/<folder>/<session-uuid>.jsonl` and its side
+//! data (docs/claude-code-store.md).

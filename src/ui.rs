@@ -1,0 +1,85 @@
+//! What ccsync prints for people: progress lines, warnings and errors on stderr, shaped as
+//! workflow commands (`::warning::`, `::error::`) inside GitHub Actions. Results go to stdout
+//! through the commands themselves; this module owns the rest.
+
+use std::io::{IsTerminal, Write};
+
+use crate::actions;
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    /// Running inside GitHub Actions (`GITHUB_ACTIONS=true`).
+    pub in_actions: bool,
+}
+
+impl Ui {
+    pub fn from_globals(global: &GlobalArgs) -> Self {
+        Ui {
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            in_actions: actions::in_actions(),
+        }
+    }
+
+    /// A progress line: what ccsync is doing or did. Hidden by `-q`.
+    pub fn info(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// Detail shown with `-v`.
+    pub fn detail(&self, message: &str) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// Something worth knowing that is not a failure (`::notice::` in Actions).
+    pub fn notice(&self, message: &str) {
+        if self.in_actions {
+            println_stderr(&actions::workflow_command("notice", message));
+        } else if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        if self.in_actions {
+            println_stderr(&actions::workflow_command("warning", message));
+        } else {
+            eprintln!("warning: {message}");
+        }
+    }
+
+    pub fn error(&self, message: &str) {
+        if self.in_actions {
+            println_stderr(&actions::workflow_command("error", message));
+        } else {
+            eprintln!("error: {message}");
+        }
+    }
+
+    /// Progress bars only for a person watching a terminal.
+    pub fn shows_progress(&self) -> bool {
+        !self.quiet && !self.json && !self.in_actions && std::io::stderr().is_terminal()
+    }
+
+    /// Prints a JSON document on stdout (for `--json`).
+    pub fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        Ok(())
+    }
+}
+
+fn println_stderr(line: &str) {
+    // Workflow commands are read from either stream; stderr keeps stdout for results.
+    eprintln!("{line}");
+}
