@@ -464,3 +464,141 @@ fn project_folder_name_examples() {
                 .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
     );
 }
+
+/// The runner gives the CLI loopback and nothing else, a clean environment pointing at the fake API,
+/// and the fake API answers there.
+#[test]
+fn runner_is_loopback_only_and_hermetic() {
+    if support::require_tool("python3", "apt-get install python3").is_none()
+        || !claude::namespaces_available()
+    {
+        return;
+    }
+    let sandbox = Sandbox::new("work");
+    // A stand-in for `claude` that reports what it sees.
+    let probe = sandbox.home.join("probe");
+    fs::write(
+        &probe,
+        r#"#!/bin/sh
+env | sort > "$HOME/env.txt"
+ip -o link show > "$HOME/links.txt"
+python3 - <<'PY'
+import os, socket, urllib.request
+try:
+    socket.create_connection(("192.0.2.1", 443), timeout=3)
+    print("outside: reachable")
+except OSError as e:
+    print("outside: " + type(e).__name__ + " " + str(e))
+req = urllib.request.Request(os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages?beta=true",
+    data=b'{"model":"m","messages":[{"role":"user","content":"ping"}],"max_tokens":5}',
+    headers={"content-type": "application/json", "x-api-key": os.environ["ANTHROPIC_API_KEY"]})
+print("api: " + urllib.request.urlopen(req).read().decode())
+base = os.environ["ANTHROPIC_BASE_URL"]
+print("head: %d" % urllib.request.urlopen(urllib.request.Request(base + "/", method="HEAD")).status)
+try:
+    urllib.request.urlopen(base + "/v1/nothing")
+except urllib.error.HTTPError as e:
+    print("missing: %d %s" % (e.code, e.read().decode()))
+count = urllib.request.Request(base + "/v1/messages/count_tokens?beta=true", data=b'{"messages":[]}',
+    headers={"content-type": "application/json"})
+print("count: " + urllib.request.urlopen(count).read().decode())
+PY
+"#,
+    )
+    .unwrap();
+    fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cli = ClaudeCli {
+        bin: probe,
+        version: "probe".into(),
+    };
+    // The test process itself runs under cargo (CARGO_*); none of that may reach the CLI.
+    let run = claude::run_offline(&cli, &sandbox.home, &sandbox.claude_dir, &sandbox.cwd, &[]);
+    let report = run.describe();
+    assert_eq!(run.exit_code, 0, "{report}");
+    assert!(
+        run.stdout
+            .contains("outside: OSError [Errno 101] Network is unreachable"),
+        "{report}"
+    );
+    let api: Value = serde_json::from_str(
+        run.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("api: "))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(api["type"], "message", "{report}");
+    assert_eq!(
+        api["content"][0]["text"],
+        "Fake reply from the offline test API."
+    );
+    assert_eq!(api["stop_reason"], "end_turn");
+    assert!(run.stdout.contains("head: 200\n"), "{report}");
+    assert!(
+        run.stdout.contains("missing: 404 {\"type\": \"error\""),
+        "{report}"
+    );
+    let count = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("count: "))
+        .unwrap();
+    let count: Value = serde_json::from_str(count).unwrap();
+    assert!(
+        count["input_tokens"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    assert_eq!(run.records.len(), 4, "{report}");
+    assert_eq!(run.message_requests().len(), 1, "{report}");
+    assert_eq!(
+        run.requests,
+        [
+            serde_json::json!({"model":"m","messages":[{"role":"user","content":"ping"}],"max_tokens":5}),
+            serde_json::json!({"messages":[]}),
+        ]
+    );
+    assert!(run.history_contains("ping"));
+    assert!(
+        run.records[0]["headers"].get("x-api-key").is_none(),
+        "the API key was recorded"
+    );
+
+    let links = fs::read_to_string(sandbox.home.join("links.txt")).unwrap();
+    assert_eq!(
+        links.lines().count(),
+        1,
+        "interfaces besides loopback:\n{links}"
+    );
+    let env = fs::read_to_string(sandbox.home.join("env.txt")).unwrap();
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+    for name in [
+        "HOME",
+        "CLAUDE_CONFIG_DIR",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "DISABLE_TELEMETRY",
+    ] {
+        assert!(
+            names.contains(&name),
+            "{name} missing from the CLI's environment:\n{env}"
+        );
+    }
+    for line in env.lines() {
+        let name = line.split('=').next().unwrap();
+        assert!(
+            !name.starts_with("GITHUB_")
+                && !name.starts_with("CARGO")
+                && name != "GH_TOKEN"
+                && name != "CI",
+            "{name} of the test's environment reached the CLI"
+        );
+    }
+    assert!(
+        env.contains(&format!("HOME={}\n", sandbox.home.display())),
+        "{env}"
+    );
+    assert!(
+        env.contains("ANTHROPIC_BASE_URL=http://127.0.0.1:"),
+        "{env}"
+    );
+}
