@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -572,8 +572,7 @@ impl GitHub {
     async fn download_once(&self, what: &str, url: &str, dest: &Path) -> Result<(u64, String)> {
         let request = self
             .http
-            .github(Method::GET, url)
-            .header(ACCEPT, "application/octet-stream");
+            .github_accepting(Method::GET, url, "application/octet-stream");
         let mut response = self.http.send_once(what, request).await?;
         if response.status().is_redirection() {
             let location = response

@@ -117,10 +117,20 @@ impl Transport {
 
     /// A request to GitHub (API or uploads host) with the token and GitHub's headers.
     pub(crate) fn github(&self, method: Method, url: &str) -> RequestBuilder {
+        self.github_accepting(method, url, "application/vnd.github+json")
+    }
+
+    /// Like [`Transport::github`] with another `Accept` (asset downloads want the bytes).
+    pub(crate) fn github_accepting(
+        &self,
+        method: Method,
+        url: &str,
+        accept: &str,
+    ) -> RequestBuilder {
         self.client
             .request(method, url)
             .bearer_auth(self.token.expose())
-            .header(ACCEPT, "application/vnd.github+json")
+            .header(ACCEPT, accept)
             .header("X-GitHub-Api-Version", "2022-11-28")
             .header(USER_AGENT, user_agent())
     }

@@ -51,6 +51,9 @@ pub struct Fault {
     /// Seconds for `retry-after` / `x-ratelimit-reset` (default 1).
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// Milliseconds for [`FaultKind::Delay`] (default 300).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
 
 fn one() -> u32 {
@@ -68,7 +71,13 @@ impl Fault {
             after: 0,
             status: None,
             retry_after: None,
+            delay_ms: None,
         }
+    }
+
+    pub fn delay_ms(mut self, ms: u64) -> Self {
+        self.delay_ms = Some(ms);
+        self
     }
 
     pub fn times(mut self, count: u32) -> Self {
@@ -124,6 +133,8 @@ pub enum FaultKind {
     DropAfter,
     /// Uploads: read half the body, leave a `starter` asset, close the connection.
     CutUpload,
+    /// Wait `delay_ms` (default 300), then answer normally: widens race windows.
+    Delay,
 }
 
 /// `*` matches any run of characters (including `/`); everything else matches itself.
