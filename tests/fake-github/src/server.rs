@@ -236,6 +236,9 @@ async fn handle(
         body: None,
         body_size: 0,
     };
+    if let Some(f) = fault.as_ref().filter(|f| f.kind == FaultKind::Delay) {
+        tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms.unwrap_or(300))).await;
+    }
     let fault_kind = fault.as_ref().map(|f| f.kind);
     let outcome = match fault.as_ref().map(|f| f.kind) {
         Some(FaultKind::Drop) => {
