@@ -447,7 +447,19 @@ fn two_concurrent_writers_on_one_branch_both_land() {
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/releases"))
         .count();
-    let order: Vec<String> = fake.requests().iter().take(8).map(|r| format!("{} {} {:?}", r.method, r.path, r.response.as_ref().map(|x| x.status))).collect();
+    let order: Vec<String> = fake
+        .requests()
+        .iter()
+        .take(8)
+        .map(|r| {
+            format!(
+                "{} {} {:?}",
+                r.method,
+                r.path,
+                r.response.as_ref().map(|x| x.status)
+            )
+        })
+        .collect();
     assert_eq!(creates, 2, "the race made two drafts: {order:#?}");
     // One draft, six sessions, nothing half-written.
     let release = rt()
