@@ -176,7 +176,10 @@ async fn handle(
     // Which API this request addresses, and the path below its prefix.
     let (host, path) = match kind.host {
         Host::Api => {
-            if let Some(rest) = kind.uploads_prefix.and_then(|p| raw_path.strip_prefix(p)) {
+            if raw_path == "/api/graphql" {
+                // GHES (and `gh` with GH_HOST set to a non-github.com host) posts GraphQL here.
+                (Host::Api, "/graphql".to_owned())
+            } else if let Some(rest) = kind.uploads_prefix.and_then(|p| raw_path.strip_prefix(p)) {
                 (Host::Uploads, rest.to_owned())
             } else if let Some(rest) = raw_path.strip_prefix(kind.api_prefix) {
                 (
