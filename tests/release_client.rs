@@ -369,6 +369,17 @@ fn every_fault_is_survived_with_nothing_lost_and_no_starter_left() {
                 (metadata_asset_name("s2"), meta2),
             ],
         );
+        // A create that may have happened is never repeated blindly: one draft was ever made.
+        let created = fake2
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/releases"))
+            .filter(|r| {
+                r.response.as_ref().is_some_and(|x| x.status == 201)
+                    || r.fault == Some(FaultKind::DropAfter)
+            })
+            .count();
+        assert_eq!(created, 1, "{label}: drafts created");
         assert!(
             fake.pending_faults().is_empty() || fake2.pending_faults().is_empty(),
             "{label}: the fault never fired"
@@ -1055,4 +1066,43 @@ fn delete_and_list_session_releases() {
     let left = rt.block_on(gh.list_session_releases()).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(fake.releases(OWNER, REPO).len(), 2);
+}
+
+#[test]
+fn an_upload_that_keeps_failing_gives_up_cleanly_and_the_old_copy_survives() {
+    let fake = FakeGitHub::start(Options::default());
+    let gh = client(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (archive, meta) = rt.block_on(push(&gh, dir.path(), "main", "s1", 1));
+    fake.add_fault(
+        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::CutUpload).times(50),
+    );
+    let release = rt.block_on(gh.session_release("main")).unwrap().unwrap();
+    let (file, _) = file_with(dir.path(), "new", 8, 100_000);
+    let err = rt
+        .block_on(gh.upload_asset(
+            &release,
+            &archive_asset_name("s1", false),
+            &file,
+            "application/gzip",
+        ))
+        .unwrap_err();
+    assert!(matches!(err, Error::Network { .. }), "{err}");
+    assert!(err.to_string().contains("could not reach GitHub"), "{err}");
+    // The old copy is untouched and no half-written asset is left behind.
+    assert_stored(
+        &fake,
+        "main",
+        &[
+            (archive_asset_name("s1", false), archive),
+            (metadata_asset_name("s1"), meta),
+        ],
+    );
+    let cuts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.fault == Some(FaultKind::CutUpload))
+        .count();
+    assert_eq!(cuts, 5, "bounded attempts");
 }

@@ -402,6 +402,12 @@ impl GitHub {
                 },
                 Err(err) => err,
             };
+            // The upload's fate is unknown: look at the temporary name first. A complete copy
+            // (the answer was lost) is kept; anything else is deleted, so no `starter` stays behind
+            // whether or not we try again.
+            if let Ok(Some(found)) = self.settle_temp(release.id, &temp, length).await {
+                break found;
+            }
             attempt += 1;
             let Some(delay) = self
                 .http
@@ -410,15 +416,6 @@ impl GitHub {
                 return Err(err);
             };
             tokio::time::sleep(delay).await;
-            // The upload's fate is unknown: look at the temporary name before trying again. A
-            // complete copy is kept; anything else is deleted so no `starter` stays behind.
-            let now = self.get_release_raw(release.id).await?;
-            if let Some(found) = now.assets.iter().find(|a| a.name == temp) {
-                if found.state == "uploaded" && found.size == length {
-                    break found.clone();
-                }
-                self.delete_asset(found).await?;
-            }
         };
 
         // Replace: delete the old asset(s) of that name, then rename. A concurrent writer may win the
@@ -445,6 +442,20 @@ impl GitHub {
         Err(Error::Unexpected(format!(
             "{what}: another writer keeps taking the name {name}; try again"
         )))
+    }
+
+    /// After a failed upload under `temp`: the asset if it arrived complete, else `None` after
+    /// deleting whatever half of it GitHub kept.
+    async fn settle_temp(&self, release_id: u64, temp: &str, length: u64) -> Result<Option<Asset>> {
+        let now = self.get_release_raw(release_id).await?;
+        let Some(found) = now.assets.iter().find(|a| a.name == temp) else {
+            return Ok(None);
+        };
+        if found.state == "uploaded" && found.size == length {
+            return Ok(Some(found.clone()));
+        }
+        self.delete_asset(found).await?;
+        Ok(None)
     }
 
     /// One streamed upload from disk. Returns the asset and the sha256 of the bytes sent.
