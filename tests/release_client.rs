@@ -1033,6 +1033,21 @@ fn github_renames_odd_names_and_the_client_uses_the_returned_name() {
         .block_on(gh.upload_asset(&release, "my notes (1).txt", &file, "text/plain"))
         .unwrap();
     assert_eq!(asset.name, "my.notes.1.txt");
+    // Replacing it finds the old copy under GitHub's form of the name.
+    let again = rt
+        .block_on(gh.upload_asset(&release, "my notes (1).txt", &file, "text/plain"))
+        .unwrap();
+    assert_eq!(again.name, "my.notes.1.txt");
+    let stored = &fake.releases(OWNER, REPO)[0];
+    assert_eq!(
+        stored
+            .assets
+            .iter()
+            .filter(|a| a.name == "my.notes.1.txt")
+            .count(),
+        1
+    );
+    assert_eq!(stored.assets.len(), 1);
     // The temporary name went out percent-encoded and arrived intact.
     assert!(fake.requests().iter().any(
         |r| r.host == Host::Uploads && r.url.contains("name=my+notes+%281%29.txt.ccsync-tmp-")

@@ -418,6 +418,9 @@ impl GitHub {
             tokio::time::sleep(delay).await;
         };
 
+        // GitHub stores odd names renamed; the old copy of an odd name is under that form.
+        let github_name = names::as_github_stores(name);
+        let github_name = github_name.as_str();
         // Replace: delete the old asset(s) of that name, then rename. A concurrent writer may win the
         // name between the two; then its copy is the old one and goes the same way.
         for _ in 0..4 {
@@ -425,7 +428,7 @@ impl GitHub {
             for old in now
                 .assets
                 .iter()
-                .filter(|a| a.name == name && a.id != uploaded.id)
+                .filter(|a| (a.name == name || a.name == github_name) && a.id != uploaded.id)
             {
                 self.delete_asset(old).await?;
             }

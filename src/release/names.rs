@@ -68,6 +68,26 @@ pub fn parse_asset_name(name: &str) -> Option<(&str, AssetKind)> {
         .map(|id| (id, AssetKind::Archive { encrypted: false }))
 }
 
+/// The name GitHub stores for `name` (best effort; GitHub does not document the rule): every run
+/// of characters outside `[A-Za-z0-9._+-]` becomes one `.`, and leading or trailing dots go. Names
+/// ccsync makes are unchanged.
+pub fn as_github_stores(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut pending_dot = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+            if pending_dot && !out.is_empty() && !out.ends_with('.') && c != '.' {
+                out.push('.');
+            }
+            pending_dot = false;
+            out.push(c);
+        } else {
+            pending_dot = true;
+        }
+    }
+    out.trim_matches('.').to_owned()
+}
+
 /// The temporary name an asset is uploaded under before it replaces `name`. Only characters GitHub
 /// keeps as they are, so the name it returns is the name we sent.
 pub(crate) fn temp_asset_name(name: &str, nonce: &str) -> String {
@@ -125,6 +145,15 @@ mod tests {
         );
         assert_eq!(parse_asset_name("notes.txt"), None);
         assert_eq!(parse_asset_name("claude-session-.tar.gz"), None);
+    }
+
+    #[test]
+    fn odd_names_are_predicted_as_github_stores_them() {
+        assert_eq!(as_github_stores("my notes (1).txt"), "my.notes.1.txt");
+        assert_eq!(
+            as_github_stores(&archive_asset_name("a-b", true)),
+            archive_asset_name("a-b", true)
+        );
     }
 
     #[test]
