@@ -1,0 +1,168 @@
+//! Every naming fact of the release layout: the tag and name of a branch's release, the asset names
+//! of a session, the marker ccsync leaves in the bodies it writes, and the temporary names used while
+//! an asset is replaced.
+
+/// Every session release's tag starts with this.
+pub const TAG_PREFIX: &str = "claude-sessions-";
+
+/// An HTML comment ccsync puts in every release body it writes: `release-prune` deletes only
+/// releases that carry it.
+pub const BODY_MARKER: &str = "<!-- ccsync:session-release -->";
+
+const ARCHIVE_PREFIX: &str = "claude-session-";
+const METADATA_PREFIX: &str = "claude-session-metadata-";
+
+/// Marks an asset being uploaded under a temporary name: `<final name>.ccsync-tmp-<nonce>`.
+const TEMP_MARKER: &str = ".ccsync-tmp-";
+
+/// `claude-sessions-<branch>`.
+pub fn tag_for(branch: &str) -> String {
+    format!("{TAG_PREFIX}{branch}")
+}
+
+/// The branch of a session release's tag.
+pub fn branch_of_tag(tag: &str) -> Option<&str> {
+    tag.strip_prefix(TAG_PREFIX).filter(|b| !b.is_empty())
+}
+
+/// `Claude sessions: <branch>`.
+pub fn release_name(branch: &str) -> String {
+    format!("Claude sessions: {branch}")
+}
+
+/// `claude-session-<uuid>.tar.gz`, or `.tar.gz.age` when encrypted.
+pub fn archive_asset_name(session_id: &str, encrypted: bool) -> String {
+    if encrypted {
+        format!("{ARCHIVE_PREFIX}{session_id}.tar.gz.age")
+    } else {
+        format!("{ARCHIVE_PREFIX}{session_id}.tar.gz")
+    }
+}
+
+/// `claude-session-metadata-<uuid>.json`.
+pub fn metadata_asset_name(session_id: &str) -> String {
+    format!("{METADATA_PREFIX}{session_id}.json")
+}
+
+/// Which part of a session an asset name holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssetKind {
+    Archive { encrypted: bool },
+    Metadata,
+}
+
+/// The session id and kind of a session asset name; `None` for anything else.
+pub fn parse_asset_name(name: &str) -> Option<(&str, AssetKind)> {
+    if let Some(rest) = name.strip_prefix(METADATA_PREFIX) {
+        return rest
+            .strip_suffix(".json")
+            .filter(|id| !id.is_empty())
+            .map(|id| (id, AssetKind::Metadata));
+    }
+    let rest = name.strip_prefix(ARCHIVE_PREFIX)?;
+    if let Some(id) = rest.strip_suffix(".tar.gz.age") {
+        return (!id.is_empty()).then_some((id, AssetKind::Archive { encrypted: true }));
+    }
+    rest.strip_suffix(".tar.gz")
+        .filter(|id| !id.is_empty())
+        .map(|id| (id, AssetKind::Archive { encrypted: false }))
+}
+
+/// The name GitHub stores for `name` (best effort; GitHub does not document the rule): every run
+/// of characters outside `[A-Za-z0-9._+-]` becomes one `.`, and leading or trailing dots go. Names
+/// ccsync makes are unchanged.
+pub fn as_github_stores(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut pending_dot = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+            if pending_dot && !out.is_empty() && !out.ends_with('.') && c != '.' {
+                out.push('.');
+            }
+            pending_dot = false;
+            out.push(c);
+        } else {
+            pending_dot = true;
+        }
+    }
+    out.trim_matches('.').to_owned()
+}
+
+/// The temporary name an asset is uploaded under before it replaces `name`. Only characters GitHub
+/// keeps as they are, so the name it returns is the name we sent.
+pub(crate) fn temp_asset_name(name: &str, nonce: &str) -> String {
+    format!("{name}{TEMP_MARKER}{nonce}")
+}
+
+/// The final name of a temporary asset name.
+pub(crate) fn final_name_of_temp(name: &str) -> Option<&str> {
+    name.rfind(TEMP_MARKER).map(|at| &name[..at])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_design() {
+        assert_eq!(tag_for("feature/x"), "claude-sessions-feature/x");
+        assert_eq!(
+            branch_of_tag("claude-sessions-feature/x"),
+            Some("feature/x")
+        );
+        assert_eq!(branch_of_tag("v1.0"), None);
+        assert_eq!(release_name("main"), "Claude sessions: main");
+        let id = "0b5a3c5e-1f6a-4a8e-9d43-4f1c2b3a4d5e";
+        assert_eq!(
+            archive_asset_name(id, false),
+            format!("claude-session-{id}.tar.gz")
+        );
+        assert_eq!(
+            archive_asset_name(id, true),
+            format!("claude-session-{id}.tar.gz.age")
+        );
+        assert_eq!(
+            metadata_asset_name(id),
+            format!("claude-session-metadata-{id}.json")
+        );
+        assert!(BODY_MARKER.starts_with("<!--") && BODY_MARKER.ends_with("-->"));
+    }
+
+    #[test]
+    fn asset_names_parse_back() {
+        let id = "0b5a3c5e-1f6a-4a8e-9d43-4f1c2b3a4d5e";
+        assert_eq!(
+            parse_asset_name(&archive_asset_name(id, false)),
+            Some((id, AssetKind::Archive { encrypted: false }))
+        );
+        assert_eq!(
+            parse_asset_name(&archive_asset_name(id, true)),
+            Some((id, AssetKind::Archive { encrypted: true }))
+        );
+        assert_eq!(
+            parse_asset_name(&metadata_asset_name(id)),
+            Some((id, AssetKind::Metadata))
+        );
+        assert_eq!(parse_asset_name("notes.txt"), None);
+        assert_eq!(parse_asset_name("claude-session-.tar.gz"), None);
+    }
+
+    #[test]
+    fn odd_names_are_predicted_as_github_stores_them() {
+        assert_eq!(as_github_stores("my notes (1).txt"), "my.notes.1.txt");
+        assert_eq!(
+            as_github_stores(&archive_asset_name("a-b", true)),
+            archive_asset_name("a-b", true)
+        );
+    }
+
+    #[test]
+    fn temp_names_round_trip() {
+        let temp = temp_asset_name("claude-session-x.tar.gz", "ab12");
+        assert!(temp
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+        assert_eq!(final_name_of_temp(&temp), Some("claude-session-x.tar.gz"));
+        assert_eq!(final_name_of_temp("claude-session-x.tar.gz"), None);
+    }
+}

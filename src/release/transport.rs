@@ -1,0 +1,347 @@
+//! One HTTP request to GitHub, with the headers GitHub wants, and retries: with backoff for 5xx and
+//! broken connections when the request is idempotent, and for rate limits (which GitHub answers
+//! before doing anything) always, bounded in attempts and in total time. Counts every request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
+use reqwest::{Method, RequestBuilder, Response};
+use serde::Deserialize;
+
+use super::error::{Error, Result, RetryHint};
+use crate::token::Token;
+
+/// Retry bounds. Tests shorten `base` with `CCSYNC_RETRY_BASE_MS`.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// First backoff; doubles per attempt. A secondary rate limit without `retry-after` waits
+    /// 60 x base (GitHub asks for at least a minute).
+    pub base: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// A single wait longer than this (a rate limit that lifts in an hour) is not waited out: the
+    /// error says until when.
+    pub max_wait: Duration,
+    /// No new attempt starts after this much time since the first.
+    pub max_total: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_millis(1000),
+            max_attempts: 5,
+            max_wait: Duration::from_secs(90),
+            max_total: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The default, with `CCSYNC_RETRY_BASE_MS` applied.
+    pub fn from_env() -> Self {
+        let mut policy = RetryPolicy::default();
+        if let Some(ms) = std::env::var("CCSYNC_RETRY_BASE_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            policy.base = Duration::from_millis(ms);
+        }
+        policy
+    }
+
+    /// Exponential backoff with a little jitter, so racing writers do not retry in lockstep.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base.saturating_mul(1u32 << attempt.min(10));
+        let jitter = exp.mul_f64(0.25 * (nanos_noise() as f64 / u32::MAX as f64));
+        (exp + jitter).min(self.max_wait)
+    }
+}
+
+fn nanos_noise() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+/// Whether a request may be sent again after an unclear failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// GET, PATCH with the same body, DELETE: repeating does no harm.
+    Idempotent,
+    /// POST: only retried when GitHub certainly did nothing (connection refused, rate limit).
+    OnlyIfRejected,
+}
+
+pub(crate) struct Transport {
+    pub(crate) client: reqwest::Client,
+    token: Token,
+    pub(crate) policy: RetryPolicy,
+    count: AtomicU64,
+}
+
+#[derive(Deserialize, Default)]
+struct GitHubError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    errors: Vec<serde_json::Value>,
+}
+
+impl Transport {
+    pub(crate) fn new(token: Token, policy: RetryPolicy) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            // Redirects are followed by hand: a download's 302 goes to storage without the token.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::Unexpected(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Transport {
+            client,
+            token,
+            policy,
+            count: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn request_count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_one(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request to GitHub (API or uploads host) with the token and GitHub's headers.
+    pub(crate) fn github(&self, method: Method, url: &str) -> RequestBuilder {
+        self.github_accepting(method, url, "application/vnd.github+json")
+    }
+
+    /// Like [`Transport::github`] with another `Accept` (asset downloads want the bytes).
+    pub(crate) fn github_accepting(
+        &self,
+        method: Method,
+        url: &str,
+        accept: &str,
+    ) -> RequestBuilder {
+        self.client
+            .request(method, url)
+            .bearer_auth(self.token.expose())
+            .header(ACCEPT, accept)
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .header(USER_AGENT, user_agent())
+    }
+
+    /// A request to a host that must not see the token (object storage behind a 302).
+    pub(crate) fn anonymous(&self, url: &str) -> RequestBuilder {
+        self.client.get(url).header(USER_AGENT, user_agent())
+    }
+
+    /// Sends `make()` until it succeeds (2xx/3xx), fails for good, or the retry bounds are reached.
+    pub(crate) async fn send(
+        &self,
+        what: &str,
+        replay: Replay,
+        make: impl Fn() -> RequestBuilder,
+    ) -> Result<Response> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let outcome = self.send_once(what, make()).await;
+            let err = match outcome {
+                Ok(response) => return Ok(response),
+                Err(err) => err,
+            };
+            attempt += 1;
+            match self.retry_delay(&err, attempt, replay, started) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(err),
+            }
+        }
+    }
+
+    /// One attempt: error statuses become [`Error::Api`] (with GitHub's message and any wait hint),
+    /// connection failures [`Error::Network`].
+    pub(crate) async fn send_once(&self, what: &str, request: RequestBuilder) -> Result<Response> {
+        self.count_one();
+        let response = request.send().await.map_err(|e| network_error(what, &e))?;
+        let status = response.status();
+        if status.is_success() || status.is_redirection() {
+            return Ok(response);
+        }
+        Err(api_error(what, response).await)
+    }
+
+    /// How long to wait before attempt `attempt + 1`, or `None` to give up.
+    pub(crate) fn retry_delay(
+        &self,
+        err: &Error,
+        attempt: u32,
+        replay: Replay,
+        started: Instant,
+    ) -> Option<Duration> {
+        if attempt >= self.policy.max_attempts {
+            return None;
+        }
+        let delay = match err {
+            // Rate limits are answered before GitHub does anything: always safe to repeat.
+            Error::Api {
+                rate_limited_until: Some(_),
+                retry,
+                ..
+            } => match retry {
+                Some(RetryHint(wait)) => *wait,
+                None => self
+                    .policy
+                    .base
+                    .saturating_mul(60)
+                    .max(self.policy.backoff(attempt)),
+            },
+            Error::Api { status, .. } if *status >= 500 && replay == Replay::Idempotent => {
+                self.policy.backoff(attempt)
+            }
+            Error::Network { sent, .. } if !*sent || replay == Replay::Idempotent => {
+                self.policy.backoff(attempt)
+            }
+            _ => return None,
+        };
+        if delay > self.policy.max_wait || started.elapsed() + delay > self.policy.max_total {
+            return None;
+        }
+        Some(delay)
+    }
+}
+
+pub(crate) fn user_agent() -> String {
+    format!("ccsync/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// A transport failure in words. reqwest's message names the URL, never the headers.
+pub(crate) fn network_error(what: &str, err: &reqwest::Error) -> Error {
+    let mut detail = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        detail.push_str(": ");
+        detail.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    Error::Network {
+        what: what.to_owned(),
+        detail,
+        sent: !err.is_connect(),
+    }
+}
+
+/// Reads an error answer: GitHub's message and errors, and whether (and how long) it is a rate limit.
+pub(crate) async fn api_error(what: &str, response: Response) -> Error {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body: GitHubError = response.json().await.unwrap_or_default();
+    let errors = body
+        .errors
+        .iter()
+        .map(|e| match e {
+            serde_json::Value::Object(o) => {
+                let field = |k: &str| o.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                let text = format!("{} {} {}", field("resource"), field("field"), field("code"));
+                let text = text.trim().to_owned();
+                if let Some(m) = o.get("message").and_then(|v| v.as_str()) {
+                    format!("{text} ({m})").trim().to_owned()
+                } else {
+                    text
+                }
+            }
+            other => other.to_string(),
+        })
+        .collect();
+    let (rate_limited_until, retry) = rate_limit(status, &headers, &body.message);
+    Error::Api {
+        status,
+        what: what.to_owned(),
+        message: body.message,
+        errors,
+        rate_limited_until,
+        retry,
+    }
+}
+
+/// GitHub's rate-limit rules: 429, or 403 with `retry-after`, with `x-ratelimit-remaining: 0`, or a
+/// "rate limit" message (secondary limits).
+fn rate_limit(
+    status: u16,
+    headers: &HeaderMap,
+    message: &str,
+) -> (Option<String>, Option<RetryHint>) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
+    let exhausted = header("x-ratelimit-remaining") == Some("0");
+    let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
+    let limited = status == 429
+        || (status == 403
+            && (retry_after.is_some()
+                || exhausted
+                || message.to_ascii_lowercase().contains("rate limit")));
+    if !limited {
+        return (None, None);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let wait_secs = match (retry_after, exhausted, reset) {
+        (Some(secs), _, _) => Some(secs),
+        (None, true, Some(reset)) => Some((reset - now).max(0) as u64 + 1),
+        _ => None,
+    };
+    let until = match wait_secs {
+        Some(secs) => chrono::DateTime::from_timestamp(now + secs as i64, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| format!("in {secs} s")),
+        None => "a few minutes from now".to_owned(),
+    };
+    (
+        Some(until),
+        wait_secs.map(|s| RetryHint(Duration::from_secs(s))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy {
+            base: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        assert!(policy.backoff(0) >= Duration::from_millis(100));
+        assert!(policy.backoff(2) >= Duration::from_millis(400));
+        assert_eq!(policy.backoff(20), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn rate_limits_are_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        let (until, hint) = rate_limit(403, &headers, "You have exceeded a secondary rate limit");
+        assert!(until.is_some());
+        assert_eq!(hint.unwrap().0, Duration::from_secs(7));
+        assert_eq!(
+            rate_limit(
+                403,
+                &HeaderMap::new(),
+                "Resource not accessible by integration"
+            )
+            .0,
+            None
+        );
+        assert!(rate_limit(429, &HeaderMap::new(), "").0.is_some());
+    }
+}
