@@ -111,9 +111,8 @@ pub fn side_files(session: &LocalSession) -> anyhow::Result<Vec<PathBuf>> {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if !(name.starts_with("agent-") && name.ends_with(".jsonl"))
-            || !entry.file_type()?.is_file()
-        {
+        let is_agent_file = name.starts_with("agent-") && name.ends_with(".jsonl");
+        if !is_agent_file || !entry.file_type()?.is_file() {
             continue;
         }
         let owner = first_field(&entry.path(), |f| f.session_id.map(Into::into))
