@@ -1,6 +1,65 @@
-use crate::cli::DiscoverArgs;
-use crate::config::Context;
+//! `ccsync discover`: the id of the newest local session of a branch, one line on stdout, for
+//! scripts (`claude --resume "$(ccsync discover)"`). Exit 3 when the branch has none.
 
-pub fn run(_ctx: &Context, _args: &DiscoverArgs) -> anyhow::Result<()> {
-    super::not_implemented("discover")
+use serde::Serialize;
+
+use crate::cli::DiscoverArgs;
+use crate::config::{self, Context};
+use crate::exit::Exit;
+
+pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
+    let git = ctx.git_repo()?;
+    let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
+    let claude_dir = ctx.claude_dir()?;
+    let sessions = crate::store::repository_sessions(&claude_dir, git.root())?;
+    // Newest first, so the first match is the answer.
+    let Some(session) = sessions
+        .iter()
+        .find(|s| s.branch.as_deref() == Some(branch.as_str()))
+    else {
+        let message = if sessions.is_empty() {
+            super::sessions::explain_empty(&claude_dir, git.root())
+        } else {
+            let mut others: Vec<&str> = sessions
+                .iter()
+                .filter_map(|s| s.branch.as_deref())
+                .collect();
+            others.sort_unstable();
+            others.dedup();
+            format!(
+                "no Claude Code session of branch `{branch}` in this repository; {} session{} on other branches ({}): `ccsync sessions` lists them, `--branch NAME` picks one",
+                sessions.len(),
+                if sessions.len() == 1 { "" } else { "s" },
+                if others.is_empty() { "no branch recorded".to_owned() } else { others.join(", ") },
+            )
+        };
+        return Err(Exit::nothing_found(message).into());
+    };
+    if ctx.ui.json {
+        return ctx.ui.print_json(&DiscoverJson {
+            session_id: &session.id,
+            branch: &branch,
+            last_activity: session
+                .last_activity
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            cwd: session.cwd.as_deref(),
+            size: session.size,
+            folder: super::sessions::folder_label(session, git.root(), &claude_dir),
+            path: session.path.display().to_string(),
+        });
+    }
+    println!("{}", session.id);
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DiscoverJson<'a> {
+    session_id: &'a str,
+    branch: &'a str,
+    last_activity: Option<String>,
+    cwd: Option<&'a str>,
+    size: u64,
+    folder: String,
+    path: String,
 }

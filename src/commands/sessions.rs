@@ -1,6 +1,224 @@
+//! `ccsync sessions`: the local Claude Code sessions of this repository, newest first, as a table
+//! or (`--json`) an array. Also home of what `sessions` and `discover` share: loading the
+//! repository's sessions and explaining an empty store.
+
+use std::path::Path;
+
+use serde::Serialize;
+
 use crate::cli::SessionsArgs;
 use crate::config::Context;
+use crate::git::GitRepo;
+use crate::store::{self, LocalSession};
 
-pub fn run(_ctx: &Context, _args: &SessionsArgs) -> anyhow::Result<()> {
-    super::not_implemented("sessions")
+pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
+    let git = ctx.git_repo()?;
+    let claude_dir = ctx.claude_dir()?;
+    let all = load(ctx, &claude_dir, &git)?;
+    let shown: Vec<&LocalSession> = all
+        .iter()
+        .filter(|s| match &args.branch {
+            Some(branch) if !args.all => s.branch.as_deref() == Some(branch.as_str()),
+            _ => true,
+        })
+        .collect();
+    let counts = count_all(&shown)?;
+    if ctx.ui.json {
+        let rows: Vec<SessionJson> = shown
+            .iter()
+            .zip(&counts)
+            .map(|(s, &records)| SessionJson::new(s, records, git.root(), &claude_dir))
+            .collect();
+        return ctx.ui.print_json(&rows);
+    }
+    if shown.is_empty() {
+        if let Some(branch) = args.branch.as_deref().filter(|_| !args.all) {
+            ctx.ui.info(&format!(
+                "no session of branch `{branch}` ({} on other branches; `ccsync sessions` lists them)",
+                all.len()
+            ));
+        }
+        return Ok(());
+    }
+    print_table(&shown, &counts, git.root(), &claude_dir);
+    Ok(())
+}
+
+/// The repository's sessions; says on stderr when there is no Claude folder or no session yet
+/// (an empty result is not an error).
+pub(crate) fn load(
+    ctx: &Context,
+    claude_dir: &Path,
+    git: &GitRepo,
+) -> anyhow::Result<Vec<LocalSession>> {
+    let sessions = store::repository_sessions(claude_dir, git.root())?;
+    if sessions.is_empty() {
+        ctx.ui.info(&explain_empty(claude_dir, git.root()));
+    }
+    Ok(sessions)
+}
+
+/// Why a repository has no session, and what to do about it.
+pub(crate) fn explain_empty(claude_dir: &Path, root: &Path) -> String {
+    if !claude_dir.is_dir() {
+        return format!(
+            "no Claude folder at {}: run Claude Code once, or point ccsync at your Claude folder with CLAUDE_CONFIG_DIR or --claude-dir",
+            claude_dir.display()
+        );
+    }
+    let projects = store::projects_dir(claude_dir);
+    if !projects.is_dir() {
+        return format!(
+            "the Claude folder {} has no projects/ folder yet: no Claude Code session was recorded with it (wrong folder? set CLAUDE_CONFIG_DIR or --claude-dir)",
+            claude_dir.display()
+        );
+    }
+    format!(
+        "no Claude Code session of {} in {}: run `claude` in this repository first",
+        root.display(),
+        store::project_dir(claude_dir, root).display()
+    )
+}
+
+fn count_all(sessions: &[&LocalSession]) -> anyhow::Result<Vec<u64>> {
+    sessions
+        .iter()
+        .map(|s| store::count_records(&s.path))
+        .collect()
+}
+
+/// Where the session ran, relative to the repository root (`.` for the root itself); the project
+/// folder name when the recorded folder is elsewhere (a session copied from another machine).
+pub(crate) fn folder_label(session: &LocalSession, root: &Path, claude_dir: &Path) -> String {
+    if session.project_dir == store::project_dir(claude_dir, root) {
+        return ".".to_owned();
+    }
+    let root_text = root.to_string_lossy();
+    match session.cwd.as_deref() {
+        Some(cwd) if store::path_within(cwd, &root_text) => {
+            let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
+            if rest.is_empty() {
+                ".".to_owned()
+            } else {
+                rest.to_owned()
+            }
+        }
+        _ => session
+            .project_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionJson<'a> {
+    session_id: &'a str,
+    branch: Option<&'a str>,
+    last_activity: Option<String>,
+    records: u64,
+    size: u64,
+    folder: String,
+    cwd: Option<&'a str>,
+    claude_version: Option<&'a str>,
+    path: String,
+}
+
+impl<'a> SessionJson<'a> {
+    fn new(s: &'a LocalSession, records: u64, root: &Path, claude_dir: &Path) -> Self {
+        SessionJson {
+            session_id: &s.id,
+            branch: s.branch.as_deref(),
+            last_activity: s
+                .last_activity
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            records,
+            size: s.size,
+            folder: folder_label(s, root, claude_dir),
+            cwd: s.cwd.as_deref(),
+            claude_version: s.version.as_deref(),
+            path: s.path.display().to_string(),
+        }
+    }
+}
+
+fn print_table(sessions: &[&LocalSession], counts: &[u64], root: &Path, claude_dir: &Path) {
+    let header = [
+        "SESSION",
+        "BRANCH",
+        "LAST ACTIVITY (UTC)",
+        "RECORDS",
+        "SIZE",
+        "FOLDER",
+    ];
+    let rows: Vec<[String; 6]> = sessions
+        .iter()
+        .zip(counts)
+        .map(|(s, records)| {
+            [
+                s.id.clone(),
+                s.branch.clone().unwrap_or_else(|| "-".into()),
+                s.last_activity
+                    .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                records.to_string(),
+                human_size(s.size),
+                folder_label(s, root, claude_dir),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = w.saturating_sub(cell.chars().count());
+            // Numbers right-aligned, text left-aligned; no trailing spaces.
+            match i {
+                3 | 4 => out.push_str(&format!("{}{cell}", " ".repeat(pad))),
+                5 => out.push_str(cell),
+                _ => out.push_str(&format!("{cell}{}", " ".repeat(pad))),
+            }
+            if i < 5 {
+                out.push_str("  ");
+            }
+        }
+        out
+    };
+    println!("{}", line(header));
+    for row in &rows {
+        println!("{}", line(row.each_ref().map(String::as_str)));
+    }
+}
+
+/// Sizes as people read them: `812 B`, `3.4 KiB`, `12.0 MiB`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
 }

@@ -1,0 +1,412 @@
+//! The sessions of a repository in the local store, a session by id, the side files that travel
+//! with a session, and record counts.
+//!
+//! A repository's sessions are the `<uuid>.jsonl` files in the project folder of its root and in
+//! the folders of every folder below it. Folder names lose information (`/x/app-old` and
+//! `/x/app/old` both become `-x-app-old`, and names over 200 characters end in a hash), so every
+//! folder other than the root's own is confirmed by the working folder recorded inside its
+//! sessions.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+
+use super::folder_name::{project_folder_name, untruncated_folder_name, MAX_FOLDER_NAME};
+use super::records::{objects_in_line, Record};
+use super::tail::tail_facts;
+use super::{path_within, projects_dir};
+use crate::exit::Exit;
+
+/// How far into a file ccsync reads to learn where a session (or a 2.0.x agent file) started.
+const HEAD_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// A session file of the local store and what its tail says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSession {
+    /// The session id: the file name without `.jsonl`.
+    pub id: String,
+    /// `<project_dir>/<id>.jsonl`.
+    pub path: PathBuf,
+    /// The project folder that holds the file.
+    pub project_dir: PathBuf,
+    /// `gitBranch` of the last record that has one.
+    pub branch: Option<String>,
+    /// `timestamp` of the last record that has one.
+    pub last_activity: Option<DateTime<Utc>>,
+    /// `cwd` of the last record that has one.
+    pub cwd: Option<String>,
+    /// `version` (Claude Code) of the last record that has one.
+    pub version: Option<String>,
+    /// The file size in bytes.
+    pub size: u64,
+}
+
+/// The repository's sessions, newest first (by last activity; sessions without one last; ties by
+/// id). A missing `<claude-dir>/projects` gives an empty list.
+pub fn repository_sessions(
+    claude_dir: &Path,
+    repo_root: &Path,
+) -> anyhow::Result<Vec<LocalSession>> {
+    let root = repo_root.to_string_lossy();
+    let mut files = Vec::new();
+    for folder in candidate_folders(claude_dir, &root)? {
+        for path in session_files(&folder.path)? {
+            files.push((path, folder.clone()));
+        }
+    }
+    let mut sessions: Vec<LocalSession> =
+        parallel_map(&files, |(path, folder)| read_session(path, folder, &root))
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+    sort_newest_first(&mut sessions);
+    Ok(sessions)
+}
+
+/// The session `id` of the repository, if its file is in the repository's folders. When copies
+/// sit in several folders, the one with the newest activity.
+pub fn find_session(
+    claude_dir: &Path,
+    repo_root: &Path,
+    id: &str,
+) -> anyhow::Result<Option<LocalSession>> {
+    if !is_session_id(id) {
+        return Err(Exit::usage(format!(
+            "`{id}` is not a session id: expected a UUID such as 3f2a9c1e-8d4b-4c6e-9a1f-2b3c4d5e6f70 (see `ccsync sessions`)"
+        ))
+        .into());
+    }
+    let root = repo_root.to_string_lossy();
+    let mut found = Vec::new();
+    for folder in candidate_folders(claude_dir, &root)? {
+        let path = folder.path.join(format!("{id}.jsonl"));
+        if path.is_file() {
+            if let Some(session) = read_session(&path, &folder, &root)? {
+                found.push(session);
+            }
+        }
+    }
+    sort_newest_first(&mut found);
+    Ok(found.into_iter().next())
+}
+
+/// The side files of a session, relative to its project folder and sorted: every regular file
+/// under `<id>/` (2.1.x: subagents, tool results, ...) and each 2.0.x `agent-*.jsonl` of the folder
+/// whose records carry this session's id. Links and other special files are left out.
+pub fn side_files(session: &LocalSession) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let side_dir = session.project_dir.join(&session.id);
+    if side_dir.is_dir() {
+        walk_regular_files(&session.project_dir, &side_dir, &mut out)?;
+    }
+    let entries = std::fs::read_dir(&session.project_dir)
+        .with_context(|| format!("cannot read {}", session.project_dir.display()))?;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_agent_file = name.starts_with("agent-") && name.ends_with(".jsonl");
+        if !is_agent_file || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let owner = first_field(&entry.path(), |f| f.session_id.map(Into::into))
+            .with_context(|| format!("cannot read {}", entry.path().display()))?;
+        if owner.as_deref() == Some(session.id.as_str()) {
+            out.push(PathBuf::from(name));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The number of JSON objects in a session file, streaming. Glued objects count one each, a torn
+/// or junk line counts as nothing. Lines that look like one whole object (`{...}` with no `}{`
+/// inside) are counted without parsing; only the others are parsed.
+pub fn count_records(path: &Path) -> anyhow::Result<u64> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let mut line = Vec::new();
+    let mut count = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        let terminated = line.last() == Some(&b'\n');
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let simple = terminated
+            && text.first() == Some(&b'{')
+            && text.last() == Some(&b'}')
+            && memchr::memmem::find(text, b"}{").is_none();
+        if simple {
+            count += 1;
+        } else if let Ok(text) = std::str::from_utf8(text) {
+            objects_in_line(text, |_| count += 1);
+        }
+    }
+    Ok(count)
+}
+
+/// True for the names Claude Code gives sessions: a hyphenated UUID.
+pub fn is_session_id(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
+}
+
+#[derive(Debug, Clone)]
+struct Folder {
+    path: PathBuf,
+    /// The root's own folder: its sessions need no confirmation.
+    exact: bool,
+}
+
+/// Project folders that may hold sessions of the repository at `root`: the root's own folder (as
+/// 2.1.x and as 1.0/2.0 name it) and every folder whose name extends it. Those others are only
+/// candidates: a sibling such as `/x/app-old` shares the prefix.
+fn candidate_folders(claude_dir: &Path, root: &str) -> anyhow::Result<Vec<Folder>> {
+    let projects = projects_dir(claude_dir);
+    let entries = match std::fs::read_dir(&projects) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", projects.display()));
+        }
+    };
+    let full = untruncated_folder_name(root);
+    let truncated = project_folder_name(root);
+    // Names of folders below the root start with the root's name and `-`; past 200 characters
+    // all that is certain is the first 200.
+    let prefix = if full.len() > MAX_FOLDER_NAME {
+        full[..MAX_FOLDER_NAME].to_owned()
+    } else {
+        format!("{full}-")
+    };
+    let mut folders = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", projects.display()))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let exact = name == truncated || name == full;
+        if !exact && !name.starts_with(&prefix) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            folders.push(Folder { path, exact });
+        }
+    }
+    folders.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(folders)
+}
+
+/// The `<uuid>.jsonl` files of a project folder (never `agent-*.jsonl` or anything else).
+fn session_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let entries =
+        std::fs::read_dir(folder).with_context(|| format!("cannot read {}", folder.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", folder.display()))?;
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else {
+            continue;
+        };
+        if !is_session_id(id) {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_file() || (kind.is_symlink() && entry.path().is_file()) {
+            files.push(entry.path());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads one session's tail; `None` when the file vanished or its folder is not confirmed.
+fn read_session(path: &Path, folder: &Folder, root: &str) -> anyhow::Result<Option<LocalSession>> {
+    let facts = match tail_facts(path) {
+        Ok(facts) => facts,
+        // Claude Code may delete a file while we list.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if !folder.exact && !confirmed(path, folder, facts.cwd.as_deref(), root)? {
+        return Ok(None);
+    }
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Some(LocalSession {
+        id,
+        path: path.to_path_buf(),
+        project_dir: folder.path.clone(),
+        branch: facts.branch,
+        last_activity: facts.last_activity,
+        cwd: facts.cwd,
+        version: facts.version,
+        size: facts.size,
+    }))
+}
+
+/// A session in a folder other than the root's belongs to the repository when a working folder
+/// recorded in it lies within the root and is the folder its file sits in: the last one recorded,
+/// else the first (the shell may have moved elsewhere during the session).
+fn confirmed(
+    path: &Path,
+    folder: &Folder,
+    tail_cwd: Option<&str>,
+    root: &str,
+) -> anyhow::Result<bool> {
+    let folder_name = folder.path.file_name().map(|n| n.to_string_lossy());
+    let Some(folder_name) = folder_name else {
+        return Ok(false);
+    };
+    let fits = |cwd: &str| {
+        path_within(cwd, root)
+            && (project_folder_name(cwd) == folder_name
+                || untruncated_folder_name(cwd) == folder_name)
+    };
+    if tail_cwd.is_some_and(fits) {
+        return Ok(true);
+    }
+    let head_cwd = first_field(path, |f| f.cwd.filter(|c| !c.is_empty()).map(Into::into))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(head_cwd.as_deref().is_some_and(fits))
+}
+
+/// The first value `pick` finds in the records of the first [`HEAD_LIMIT`] bytes of a file.
+fn first_field(
+    path: &Path,
+    pick: impl Fn(super::RecordFields<'_>) -> Option<String>,
+) -> io::Result<Option<String>> {
+    let file = File::open(path)?;
+    let mut reader = BufReader::new(file.take(HEAD_LIMIT));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            continue;
+        };
+        let mut found = None;
+        objects_in_line(text, |raw| {
+            if found.is_none() {
+                found = pick(Record { raw, line: 0 }.fields());
+            }
+        });
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+}
+
+fn walk_regular_files(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            walk_regular_files(base, &path, out)?;
+        } else if kind.is_file() {
+            out.push(path.strip_prefix(base).expect("below base").to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+fn sort_newest_first(sessions: &mut [LocalSession]) {
+    sessions.sort_by(|a, b| {
+        b.last_activity
+            .cmp(&a.last_activity)
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+}
+
+/// `f` over `items` on a few threads (tail reads are I/O and small parses; a store can hold
+/// thousands of files). Results keep the order of `items`.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(items.len().div_ceil(32));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker panicked"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_records_handles_glued_torn_and_junk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        std::fs::write(
+            &path,
+            "{\"a\":\"}{\"}\n{\"b\":1}{\"c\":2}\n\njunk\n{\"d\":1}\n{\"e\":",
+        )
+        .unwrap();
+        // `}{` inside a string is one object; the glued line two; junk and the torn tail none.
+        assert_eq!(count_records(&path).unwrap(), 4);
+        std::fs::write(&path, "{\"a\":1}").unwrap();
+        assert_eq!(count_records(&path).unwrap(), 1);
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(count_records(&path).unwrap(), 0);
+    }
+
+    #[test]
+    fn session_ids_are_uuids() {
+        assert!(is_session_id("4d5611e5-241a-462a-8d15-5122611a9569"));
+        assert!(!is_session_id("agent-a2898e3"));
+        assert!(!is_session_id("../../etc/passwd"));
+        assert!(!is_session_id("4d5611e5241a462a8d155122611a9569"));
+    }
+
+    #[test]
+    fn parallel_map_keeps_order() {
+        let items: Vec<u32> = (0..1000).collect();
+        assert_eq!(
+            parallel_map(&items, |x| x * 2),
+            items.iter().map(|x| x * 2).collect::<Vec<_>>()
+        );
+    }
+}
