@@ -226,7 +226,8 @@ fn unpack(file: File, dest: &Path, limits: &Limits) -> Result<Vec<PathBuf>> {
             dirs.push((target, mtime));
             continue;
         }
-        let size = entry.header().size().map_err(io_err)?;
+        // `size()` includes a pax size override, unlike the plain header field.
+        let size = entry.size();
         if size > limits.max_file_bytes {
             bail!(
                 "the entry `{}` is larger than {} bytes",

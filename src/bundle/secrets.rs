@@ -230,10 +230,11 @@ impl Scanner {
     }
 }
 
-/// A token must stand alone: no letter or digit right before or after it. In raw JSON, `\n`
-/// right before a token is a newline, not the letter `n`.
+/// A token must stand alone: no ASCII letter, digit or `_` right before or after it (non-ASCII
+/// text around a token does not hide it). In raw JSON, `\n` right before a token is a newline,
+/// not the letter `n`.
 fn boundaries_ok(text: &[u8], start: usize, end: usize) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let left = match start.checked_sub(1).map(|i| text[i]) {
         None => true,
         Some(b) if !word(b) => true,
