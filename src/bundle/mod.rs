@@ -1,2 +1,24 @@
 //! A session packed for transport: the archive, its metadata, the path rewrite between machines,
 //! the secret scan and the optional encryption.
+//!
+//! Everything here works on files and on single record lines (raw text), never on a whole
+//! session in memory, and knows nothing of GitHub or of the local store's layout:
+//! - [`archive`]: writes the gzip'd tar of a session (entries relative to the project folder)
+//! - [`extract`]: reads such an archive back, hardened against hostile input
+//! - [`metadata`]: the metadata JSON asset (DESIGN.md, "Archive and metadata")
+//! - [`rewrite`]: maps the origin machine's paths to local ones inside records
+//! - [`secrets`]: finds and redacts secrets in record lines
+//! - [`crypt`]: age passphrase encryption of the archive
+
+pub mod archive;
+pub mod crypt;
+pub mod extract;
+pub mod metadata;
+pub mod rewrite;
+pub mod secrets;
+
+pub use archive::ArchiveWriter;
+pub use extract::{extract_to_temp, verify_file, Extracted, Limits};
+pub use metadata::Metadata;
+pub use rewrite::PathMap;
+pub use secrets::{redact_file, Finding, Scanner};

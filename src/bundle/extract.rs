@@ -1,0 +1,408 @@
+//! Reading a session archive that came over the network, treated as hostile.
+//!
+//! The archive file is checked against the size and sha256 of its metadata before it is opened
+//! as an archive. Extraction goes into a fresh temporary folder inside the destination's parent
+//! (same file system, so the caller can rename into place atomically) and only regular files and
+//! folders with plain relative UTF-8 names come out. Caps on entry count, per-file and total
+//! unpacked size and on the compression ratio stop bombs early. On any error the temporary
+//! folder is removed, so nothing is left behind.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+/// What an archive may unpack to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries of any kind (files and folders).
+    pub max_entries: u64,
+    /// Bytes of all files together.
+    pub max_total_bytes: u64,
+    /// Bytes of any single file.
+    pub max_file_bytes: u64,
+    /// Unpacked bytes per compressed byte (checked once more than [`RATIO_GRACE_BYTES`] are
+    /// unpacked). Real sessions compress 4 to 12 times; zeros compress about 1000 times.
+    pub max_ratio: u64,
+}
+
+/// Unpacked bytes allowed before the ratio is enforced: tiny archives of empty files have
+/// absurd ratios (a tar header of zeros) and are harmless.
+pub const RATIO_GRACE_BYTES: u64 = 4 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 10_000,
+            max_total_bytes: 8 << 30,
+            max_file_bytes: 4 << 30,
+            max_ratio: 200,
+        }
+    }
+}
+
+/// The files of an extracted archive, in a temporary folder that disappears when dropped.
+#[derive(Debug)]
+pub struct Extracted {
+    pub dir: tempfile::TempDir,
+    /// Regular files, relative to `dir`, in archive order.
+    pub files: Vec<PathBuf>,
+}
+
+impl Extracted {
+    /// The absolute path of a relative entry.
+    pub fn path(&self, rel: &Path) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+/// Checks that `path` has `expected_size` bytes and the sha256 `expected_sha256` (hex).
+pub fn verify_file(path: &Path, expected_size: u64, expected_sha256: &str) -> Result<()> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size != expected_size {
+        bail!(
+            "the downloaded archive has {size} bytes but its metadata says {expected_size}: \
+             the download is incomplete or the asset was replaced; try again"
+        );
+    }
+    let mut hasher = Sha256::new();
+    let copied = io::copy(&mut BufReader::with_capacity(1 << 16, file), &mut hasher)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if copied != expected_size {
+        bail!(
+            "{} changed while it was being checked; try again",
+            path.display()
+        );
+    }
+    let actual = hex::encode(hasher.finalize());
+    if !actual.eq_ignore_ascii_case(expected_sha256) {
+        bail!(
+            "the downloaded archive's sha256 does not match its metadata: the asset is corrupt or \
+             was tampered with; nothing was installed"
+        );
+    }
+    Ok(())
+}
+
+/// Extracts `archive` into a new temporary folder inside `parent` and lists its files.
+pub fn extract_to_temp(archive: &Path, parent: &Path, limits: &Limits) -> Result<Extracted> {
+    let file = File::open(archive).with_context(|| format!("cannot read {}", archive.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix(".ccsync-extract-")
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
+    // On error `dir` is dropped here, which removes everything written so far.
+    let files = unpack(file, dir.path(), limits).context("refusing the session archive")?;
+    Ok(Extracted { dir, files })
+}
+
+/// Counts compressed bytes read and caps unpacked bytes, by total and by ratio.
+struct Meter {
+    compressed: Rc<Cell<u64>>,
+    unpacked: u64,
+    limits: Limits,
+}
+
+struct CountingReader<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// The decompressed stream, refusing to go past the caps. Tar headers and padding count too, so
+/// a bomb hidden in padding or after the end-of-archive marker is caught as well.
+struct CappedReader<R> {
+    inner: R,
+    meter: Meter,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let m = &mut self.meter;
+        m.unpacked += n as u64;
+        // The tar stream carries headers and padding besides file data: allow some slack.
+        let stream_cap = m
+            .limits
+            .max_total_bytes
+            .saturating_add(m.limits.max_entries.saturating_mul(1536) + (1 << 20));
+        if m.unpacked > stream_cap {
+            return Err(limit_error(
+                "the archive unpacks to more than the size limit",
+            ));
+        }
+        let compressed = m.compressed.get().max(1);
+        if m.unpacked > RATIO_GRACE_BYTES && m.unpacked / compressed > m.limits.max_ratio {
+            return Err(limit_error(
+                "the archive's compression ratio is that of a decompression bomb",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+fn limit_error(msg: &str) -> io::Error {
+    io::Error::other(msg.to_owned())
+}
+
+fn unpack(file: File, dest: &Path, limits: &Limits) -> Result<Vec<PathBuf>> {
+    let compressed = Rc::new(Cell::new(0));
+    let counted = CountingReader {
+        inner: BufReader::with_capacity(1 << 16, file),
+        count: compressed.clone(),
+    };
+    let gz = flate2::read::GzDecoder::new(counted);
+    let capped = CappedReader {
+        inner: gz,
+        meter: Meter {
+            compressed,
+            unpacked: 0,
+            limits: limits.clone(),
+        },
+    };
+    let mut archive = tar::Archive::new(capped);
+
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut files = Vec::new();
+    let mut total: u64 = 0;
+    let mut count: u64 = 0;
+    let mut dirs: Vec<(PathBuf, u64)> = Vec::new();
+
+    for entry in archive.entries().map_err(io_err)? {
+        let mut entry = entry.map_err(io_err)?;
+        count += 1;
+        if count > limits.max_entries {
+            bail!("the archive has more than {} entries", limits.max_entries);
+        }
+        let raw = entry.path_bytes();
+        let name = std::str::from_utf8(&raw)
+            .map_err(|_| anyhow!("an entry name is not UTF-8"))?
+            .to_owned();
+        let kind = entry.header().entry_type();
+        let rel = match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => {
+                clean_name(&name)?
+            }
+            // A pax global header only carries comments (e.g. from `git archive`).
+            tar::EntryType::XGlobalHeader => continue,
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                bail!(
+                    "the entry `{}` is a link: only regular files and folders are accepted",
+                    printable(&name)
+                )
+            }
+            other => bail!(
+                "the entry `{}` has the unsupported type {other:?}",
+                printable(&name)
+            ),
+        };
+        let Some(rel) = rel else { continue }; // `./` itself
+        let key = rel.to_str().expect("checked UTF-8").to_owned();
+        if !seen.insert(key) {
+            bail!("the entry `{}` appears twice", printable(&name));
+        }
+        let target = dest.join(&rel);
+        let mtime = entry.header().mtime().unwrap_or(0);
+        if kind == tar::EntryType::Directory {
+            std::fs::create_dir_all(&target)
+                .with_context(|| format!("cannot create {}", target.display()))?;
+            dirs.push((target, mtime));
+            continue;
+        }
+        // `size()` includes a pax size override, unlike the plain header field.
+        let size = entry.size();
+        if size > limits.max_file_bytes {
+            bail!(
+                "the entry `{}` is larger than {} bytes",
+                printable(&name),
+                limits.max_file_bytes
+            );
+        }
+        total = total.saturating_add(size);
+        if total > limits.max_total_bytes {
+            bail!(
+                "the archive unpacks to more than {} bytes",
+                limits.max_total_bytes
+            );
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        // `create_new` never follows or reuses anything already there.
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
+        let written = io::copy(&mut (&mut entry).take(size), &mut out).map_err(io_err)?;
+        if written != size {
+            bail!("the entry `{}` is truncated", printable(&name));
+        }
+        out.flush()?;
+        out.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+            .ok();
+        files.push(rel);
+    }
+    // Read to the end of the gzip stream: its checksum is only verified there, and a bomb could
+    // hide after the end-of-archive marker.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(io_err)?;
+    // Folder times last, after their content stopped changing them.
+    for (dir, mtime) in dirs.into_iter().rev() {
+        if let Ok(handle) = File::open(&dir) {
+            handle
+                .set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+                .ok();
+        }
+    }
+    Ok(files)
+}
+
+/// A plain relative path from an entry name, `None` for the archive's own root (`./`).
+fn clean_name(name: &str) -> Result<Option<PathBuf>> {
+    if name.starts_with('/') {
+        bail!("the entry `{}` has an absolute path", printable(name));
+    }
+    if name.contains('\\') || name.contains('\0') {
+        bail!(
+            "the entry `{}` has a backslash or NUL in its name",
+            printable(name)
+        );
+    }
+    let mut out = PathBuf::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => bail!(
+                "the entry `{}` climbs out of the folder with `..`",
+                printable(name)
+            ),
+            part => out.push(part),
+        }
+    }
+    Ok(if out.as_os_str().is_empty() {
+        None
+    } else {
+        Some(out)
+    })
+}
+
+/// Entry names come from the network: never print control characters to a terminal.
+fn printable(name: &str) -> String {
+    name.chars()
+        .flat_map(char::escape_debug)
+        .take(200)
+        .collect()
+}
+
+fn io_err(err: io::Error) -> anyhow::Error {
+    // The tar crate wraps our cap errors; keep their message in front.
+    anyhow!("{err}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::archive::ArchiveWriter;
+
+    fn archive_of(files: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ArchiveWriter::new(File::create(dir.path().join("a.tar.gz")).unwrap());
+        for (i, (name, data)) in files.iter().enumerate() {
+            let src = dir.path().join(format!("src{i}"));
+            std::fs::write(&src, data).unwrap();
+            w.add_file(Path::new(name), &src).unwrap();
+        }
+        w.finish().unwrap();
+        let path = dir.path().join("a.tar.gz");
+        (dir, path)
+    }
+
+    #[test]
+    fn round_trip() {
+        let (_d, path) = archive_of(&[("s.jsonl", b"{}\n"), ("s/subagents/a.jsonl", b"x")]);
+        let parent = tempfile::tempdir().unwrap();
+        let out = extract_to_temp(&path, parent.path(), &Limits::default()).unwrap();
+        assert_eq!(
+            out.files,
+            [
+                PathBuf::from("s.jsonl"),
+                PathBuf::from("s/subagents/a.jsonl")
+            ]
+        );
+        assert_eq!(
+            std::fs::read(out.path(Path::new("s.jsonl"))).unwrap(),
+            b"{}\n"
+        );
+        let tmp = out.dir.path().to_owned();
+        assert!(tmp.starts_with(parent.path()));
+        drop(out);
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn verify_checks_size_and_hash() {
+        let (_d, path) = archive_of(&[("s.jsonl", b"{}\n")]);
+        let bytes = std::fs::read(&path).unwrap();
+        let sha = hex::encode(Sha256::digest(&bytes));
+        verify_file(&path, bytes.len() as u64, &sha).unwrap();
+        verify_file(&path, bytes.len() as u64, &sha.to_uppercase()).unwrap();
+        let err = verify_file(&path, bytes.len() as u64 + 1, &sha)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("incomplete"), "{err}");
+        let err = verify_file(&path, bytes.len() as u64, &"0".repeat(64))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sha256"), "{err}");
+    }
+
+    #[test]
+    fn names_are_cleaned_or_refused() {
+        assert_eq!(clean_name("./a/b").unwrap(), Some(PathBuf::from("a/b")));
+        assert_eq!(clean_name("./").unwrap(), None);
+        for bad in ["/etc/passwd", "a/../../b", "..", "a\\b"] {
+            assert!(clean_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn caps_entries_and_sizes() {
+        let (_d, path) = archive_of(&[("a", b"12345"), ("b", b"12345")]);
+        let parent = tempfile::tempdir().unwrap();
+        let tight = |f: fn(&mut Limits)| {
+            let mut l = Limits::default();
+            f(&mut l);
+            format!(
+                "{:#}",
+                extract_to_temp(&path, parent.path(), &l).unwrap_err()
+            )
+        };
+        assert!(tight(|l| l.max_entries = 1).contains("more than 1 entries"));
+        assert!(tight(|l| l.max_file_bytes = 4).contains("larger than 4 bytes"));
+        assert!(tight(|l| l.max_total_bytes = 9).contains("more than 9 bytes"));
+        assert_eq!(
+            std::fs::read_dir(parent.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+    }
+}
