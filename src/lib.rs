@@ -16,6 +16,7 @@ pub mod config;
 pub mod exit;
 pub mod git;
 pub mod release;
+pub mod stored;
 pub mod store;
 pub mod sync;
 pub mod token;

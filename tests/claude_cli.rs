@@ -3,15 +3,13 @@
 //! directory, resumes offline against the fake Messages API; placed in the folder it came from instead,
 //! it is not where `claude --resume` looks. This is the ground truth `release-restore` must meet.
 
-#[path = "support/claude.rs"]
-mod claude;
 mod support;
 
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use claude::{ClaudeCli, ResumeRun};
+use support::claude::{self, ClaudeCli, ResumeRun};
 use serde_json::Value;
 
 /// A session of the corpus: `<corpus>/<folder>/<session>.jsonl`, with `<session>/` beside it if any.

@@ -1,9 +1,8 @@
 //! `sessions` and `discover` as a new user meets them: no Claude folder, a repository without
 //! sessions, outside any git repository, a detached HEAD. Each case says what to do, with the
 //! documented exit code.
-#[path = "support/sessions.rs"]
-mod gen;
 mod support;
+use support::sessions as gen;
 
 use support::TestEnv;
 

@@ -1,8 +1,7 @@
 //! `ccsync sessions` and `ccsync discover` over generated stores that hold every trap of the
 //! Claude Code store (DESIGN.md, "The Claude Code store").
-#[path = "support/sessions.rs"]
-mod gen;
 mod support;
+use support::sessions as gen;
 
 use std::path::Path;
 

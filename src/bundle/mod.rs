@@ -12,6 +12,7 @@
 
 pub mod archive;
 pub mod crypt;
+pub mod facts;
 pub mod extract;
 pub mod metadata;
 pub mod rewrite;

@@ -35,6 +35,21 @@ pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
     }
 }
 
+/// The runtime for the network calls of one command; file work stays outside it.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the network runtime: {e}"))
+}
+
+/// The archive passphrase (`CCSYNC_PASSPHRASE`; the action's `passphrase` input), if set.
+fn passphrase() -> Option<String> {
+    let passphrase = crate::actions::env_nonempty("CCSYNC_PASSPHRASE")?;
+    crate::actions::add_mask(&passphrase);
+    Some(passphrase)
+}
+
 /// The answer of a command that a later release implements.
 fn not_implemented(command: &str) -> anyhow::Result<()> {
     anyhow::bail!("`ccsync {command}` is not implemented yet")

@@ -1,6 +1,461 @@
-use crate::cli::PushArgs;
-use crate::config::Context;
+//! `ccsync release-push`: packs a local session and stores it in the branch's draft release.
+//!
+//! The order protects every copy: compare with the stored copy first (uuid rule), pack into a
+//! temporary file (secrets redacted, optionally encrypted), upload the archive and then the
+//! metadata, each under a temporary name before the old asset goes, and only then drop sessions
+//! beyond `--keep`. The local session is only ever read.
 
-pub fn run(_ctx: &Context, _args: &PushArgs) -> anyhow::Result<()> {
-    super::not_implemented("release-push")
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::{Duration, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::actions;
+use crate::bundle::facts::{read_facts, SessionFacts};
+use crate::bundle::metadata::{ArchiveInfo, Encryption, Metadata, PushedFrom, Tool, FORMAT};
+use crate::bundle::{self, ArchiveWriter, Finding, Scanner};
+use crate::cli::{PushArgs, SecretsMode};
+use crate::config::{self, Context};
+use crate::exit::Exit;
+use crate::git::{GitRepo, RepoSlug};
+use crate::release::names;
+use crate::release::{GitHub, SessionRelease};
+use crate::store::{self, LocalSession};
+use crate::stored::{self, StoredSession};
+use crate::sync::{self, Relation};
+
+pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
+    let git = ctx.git_repo()?;
+    let claude_dir = ctx.claude_dir()?;
+    let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
+    let sessions = store::repository_sessions(&claude_dir, git.root())?;
+    let chosen = choose_sessions(ctx, args, &branch, &sessions, &claude_dir, &git)?;
+
+    let slug = ctx.github_repo(Some(&git))?;
+    let token = ctx.token()?;
+    let gh = GitHub::new(ctx.api_url()?, slug.clone(), token.clone())?;
+    let rt = super::runtime()?;
+    let scanner = Scanner::new(vec![token.expose().to_owned()]);
+    let origin = Origin {
+        repo: slug,
+        root: git.root().to_path_buf(),
+        commit: git.head_commit(),
+    };
+    let passphrase = super::passphrase();
+
+    let mut outcomes = Vec::new();
+    for session in &chosen {
+        let _group = actions::LogGroup::new(&format!("ccsync: push session {}", session.id));
+        let job = PushJob {
+            ctx,
+            args,
+            gh: &gh,
+            rt: &rt,
+            branch: &branch,
+            origin: &origin,
+            scanner: &scanner,
+            passphrase: passphrase.as_deref(),
+        };
+        outcomes.push(job.push(session)?);
+    }
+    if ctx.ui.json {
+        ctx.ui.print_json(&outcomes)?;
+    }
+    Ok(())
+}
+
+/// `--session`, else `$SESSION_ID` in Actions, else `--since` days of the branch, else the newest
+/// session of the branch (in Actions: of the workspace, whatever branch it recorded, because CI
+/// checkouts are often a detached HEAD recorded as `HEAD`).
+fn choose_sessions(
+    ctx: &Context,
+    args: &PushArgs,
+    branch: &str,
+    sessions: &[LocalSession],
+    claude_dir: &Path,
+    git: &GitRepo,
+) -> anyhow::Result<Vec<LocalSession>> {
+    let explicit = args.session.clone().or_else(|| {
+        ctx.ui
+            .in_actions
+            .then(|| actions::env_nonempty("SESSION_ID"))
+            .flatten()
+    });
+    if let Some(id) = explicit {
+        if !store::scan::is_session_id(&id) {
+            return Err(Exit::usage(format!(
+                "`{id}` is not a session id: session ids are uuids such as 4d5611e5-241a-462a-8d15-5122611a9569 (see `ccsync sessions`)"
+            ))
+            .into());
+        }
+        return match store::find_session(claude_dir, git.root(), &id)? {
+            Some(session) => Ok(vec![session]),
+            None => Err(Exit::nothing_found(format!(
+                "no local session {id} in this repository's Claude folders under {}: `ccsync sessions` lists the sessions there",
+                store::projects_dir(claude_dir).display()
+            ))
+            .into()),
+        };
+    }
+    let any_branch = ctx.ui.in_actions;
+    let of_branch = |s: &&LocalSession| any_branch || s.branch.as_deref() == Some(branch);
+    let chosen: Vec<LocalSession> = match args.since {
+        Some(days) => {
+            let since = Utc::now() - Duration::days(i64::from(days));
+            sessions
+                .iter()
+                .filter(of_branch)
+                .filter(|s| s.last_activity.is_some_and(|t| t >= since))
+                .cloned()
+                .collect()
+        }
+        None => sessions.iter().find(of_branch).cloned().into_iter().collect(),
+    };
+    if chosen.is_empty() {
+        let hint = if sessions.is_empty() {
+            format!(
+                "this repository has no Claude Code sessions under {} (start `claude` in the repository first)",
+                store::projects_dir(claude_dir).display()
+            )
+        } else {
+            format!(
+                "{} session(s) of this repository are on other branches: `ccsync sessions` lists them, `--session ID` pushes one",
+                sessions.len()
+            )
+        };
+        let when = args.since.map(|d| format!(" active in the last {d} days")).unwrap_or_default();
+        return Err(Exit::nothing_found(format!("no session of branch `{branch}`{when} to push: {hint}")).into());
+    }
+    Ok(chosen)
+}
+
+struct Origin {
+    repo: RepoSlug,
+    root: PathBuf,
+    commit: Option<String>,
+}
+
+struct PushJob<'a> {
+    ctx: &'a Context<'a>,
+    args: &'a PushArgs,
+    gh: &'a GitHub,
+    rt: &'a tokio::runtime::Runtime,
+    branch: &'a str,
+    origin: &'a Origin,
+    scanner: &'a Scanner,
+    passphrase: Option<&'a str>,
+}
+
+/// What a push did, for `--json` and for people.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PushOutcome {
+    session_id: String,
+    branch: String,
+    /// `uploaded`, `up-to-date`, `would-upload` (dry run).
+    action: &'static str,
+    /// How the local copy stood against the stored one before the push (`absent` if none).
+    relation: &'static str,
+    records: u64,
+    archive_size: Option<u64>,
+    encrypted: bool,
+    secrets_redacted: usize,
+    release_url: Option<String>,
+    dropped_sessions: Vec<String>,
+}
+
+fn relation_name(relation: Option<Relation>) -> &'static str {
+    match relation {
+        None => "absent",
+        Some(Relation::Equal) => "equal",
+        Some(Relation::LocalAhead) => "local-ahead",
+        Some(Relation::RemoteAhead) => "remote-ahead",
+        Some(Relation::Diverged) => "diverged",
+    }
+}
+
+/// A packed session ready to upload.
+struct Packed {
+    _dir: tempfile::TempDir,
+    archive: PathBuf,
+    metadata: PathBuf,
+    meta: Metadata,
+    findings: Vec<Finding>,
+}
+
+impl PushJob<'_> {
+    fn push(&self, session: &LocalSession) -> anyhow::Result<PushOutcome> {
+        let ui = self.ctx.ui;
+        let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
+        let release = self.rt.block_on(self.gh.session_release(self.branch))?;
+        let stored = match &release {
+            Some(release) => stored::stored_sessions(self.rt, self.gh, release, scratch.path(), &|m| ui.warn(m))?
+                .into_iter()
+                .find(|s| s.meta.session_id == session.id),
+            None => None,
+        };
+        let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
+        let relation = match &stored {
+            None => None,
+            Some(stored) => Some(self.relation(&facts, stored, scratch.path())?),
+        };
+        let mut outcome = PushOutcome {
+            session_id: session.id.clone(),
+            branch: self.branch.to_owned(),
+            action: "up-to-date",
+            relation: relation_name(relation),
+            records: facts.records,
+            archive_size: None,
+            encrypted: self.passphrase.is_some(),
+            secrets_redacted: 0,
+            release_url: release.as_ref().map(|r| r.html_url.clone()),
+            dropped_sessions: Vec::new(),
+        };
+        match relation {
+            Some(Relation::Equal) if !self.args.force => {
+                ui.info(&format!(
+                    "session {} is already up to date in the release of branch `{}`",
+                    session.id, self.branch
+                ));
+                return Ok(outcome);
+            }
+            Some(Relation::RemoteAhead) if !self.args.force => {
+                return Err(Exit::conflict(format!(
+                    "the release of branch `{}` holds a newer copy of session {} (it continued elsewhere): \
+                     run `ccsync release-restore --session {}` to bring it here first, or push with --force to replace it",
+                    self.branch, session.id, session.id
+                ))
+                .into());
+            }
+            Some(Relation::Diverged) if !self.args.force => {
+                return Err(Exit::conflict(format!(
+                    "session {} diverged: the release of branch `{}` and this machine each hold records the other lacks. \
+                     `ccsync release-restore --session {} --force` keeps the stored copy (yours is saved as a backup); \
+                     `ccsync release-push --session {} --force` replaces the stored copy with yours",
+                    session.id, self.branch, session.id, session.id
+                ))
+                .into());
+            }
+            _ => {}
+        }
+
+        let packed = self.pack(session, &facts, scratch.path())?;
+        outcome.archive_size = Some(packed.meta.archive.size);
+        outcome.secrets_redacted = packed.findings.len();
+        if self.args.dry_run {
+            outcome.action = "would-upload";
+            ui.info(&format!(
+                "dry run: would upload session {} ({} records, {}) to the draft release `{}`{}",
+                session.id,
+                facts.records,
+                stored::human_size(packed.meta.archive.size),
+                names::tag_for(self.branch),
+                if self.passphrase.is_some() { ", encrypted" } else { "" }
+            ));
+            return Ok(outcome);
+        }
+
+        let release = self.rt.block_on(self.gh.session_release_for_write(self.branch))?;
+        let archive_name = &packed.meta.archive.name;
+        self.rt
+            .block_on(self.gh.upload_asset(&release, archive_name, &packed.archive, archive_content_type(self.passphrase.is_some())))
+            .with_context(|| format!("cannot upload {archive_name}"))?;
+        let metadata_name = names::metadata_asset_name(&session.id);
+        let release = self.rt.block_on(self.gh.refresh(&release))?;
+        self.rt
+            .block_on(self.gh.upload_asset(&release, &metadata_name, &packed.metadata, "application/json"))
+            .with_context(|| format!("cannot upload {metadata_name}"))?;
+        let release = self.rt.block_on(self.gh.refresh(&release))?;
+        // The other archive format of this session (pushed before with or without encryption)
+        // is stale now that the new copy is complete.
+        let other = names::archive_asset_name(&session.id, self.passphrase.is_none());
+        if let Some(stale) = release.assets.iter().find(|a| a.name == other) {
+            self.rt.block_on(self.gh.delete_asset(stale))?;
+        }
+        outcome.dropped_sessions = self.keep_newest(&release, &session.id, scratch.path())?;
+        outcome.action = "uploaded";
+        outcome.release_url = Some(release.html_url.clone());
+        ui.info(&format!(
+            "pushed session {} ({} records, {}{}) to {}",
+            session.id,
+            facts.records,
+            stored::human_size(packed.meta.archive.size),
+            if self.passphrase.is_some() { ", encrypted" } else { "" },
+            release.html_url
+        ));
+        Ok(outcome)
+    }
+
+    /// The uuid rule, decided from the stored metadata when it can be, else from the stored copy.
+    fn relation(&self, local: &SessionFacts, stored: &StoredSession, scratch: &Path) -> anyhow::Result<Relation> {
+        if let Some(relation) =
+            sync::relation_from_summary(&local.chain, stored.meta.uuid_count, &stored.meta.uuid_chain_sha256)
+        {
+            return Ok(relation);
+        }
+        self.ctx.ui.detail("comparing with the stored copy record by record");
+        let extracted = stored::fetch_archive(self.rt, self.gh, stored, scratch, scratch, self.passphrase)?;
+        let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
+        let remote = read_facts(&remote_file, None)?;
+        Ok(sync::compare_sets(&local.chain, &remote.chain))
+    }
+
+    /// Packs the session and its side files into `scratch`: secrets handled per `--secrets`,
+    /// the archive streamed to disk (and encrypted with the passphrase, if any), then the metadata.
+    fn pack(&self, session: &LocalSession, facts: &SessionFacts, scratch: &Path) -> anyhow::Result<Packed> {
+        let ui = self.ctx.ui;
+        let dir = tempfile::tempdir_in(scratch).context("cannot create a temporary folder")?;
+        let mut entries = vec![PathBuf::from(format!("{}.jsonl", session.id))];
+        entries.extend(store::side_files(session)?);
+
+        let plain = dir.path().join(format!("{}.tar.gz", session.id));
+        let mut findings = Vec::new();
+        {
+            let out = BufWriter::with_capacity(1 << 20, File::create(&plain).context("cannot create the archive")?);
+            let mut archive = ArchiveWriter::new(out);
+            let redacted_dir = tempfile::tempdir_in(dir.path())?;
+            for rel in &entries {
+                let src = session.project_dir.join(rel);
+                match self.args.secrets {
+                    SecretsMode::Allow => archive.add_file(rel, &src)?,
+                    SecretsMode::Redact | SecretsMode::Refuse => {
+                        // tar needs each entry's size up front: redact into a temporary copy.
+                        let copy = redacted_dir.path().join("entry");
+                        let mut writer = BufWriter::new(File::create(&copy)?);
+                        let found = bundle::redact_file(&src, &mut writer, self.scanner, &rel.to_string_lossy())?;
+                        writer.flush()?;
+                        drop(writer);
+                        findings.extend(found);
+                        if self.args.secrets == SecretsMode::Redact {
+                            archive.add_file(rel, &copy)?;
+                        }
+                    }
+                }
+            }
+            archive.finish()?.flush()?;
+        }
+        if !findings.is_empty() {
+            let report = findings_report(&findings);
+            if self.args.secrets == SecretsMode::Refuse {
+                return Err(Exit::secrets_found(format!(
+                    "session {} holds {} secret(s), so nothing was uploaded (--secrets refuse):\n{report}\n\
+                     Remove them from the session, or push with --secrets redact (the default) to upload a redacted copy",
+                    session.id,
+                    findings.len()
+                ))
+                .into());
+            }
+            ui.warn(&format!(
+                "redacted {} secret(s) in the uploaded copy of session {} (your local file is unchanged):\n{report}",
+                findings.len(),
+                session.id
+            ));
+        }
+
+        let (archive, encryption) = match self.passphrase {
+            None => (plain, Encryption::None),
+            Some(passphrase) => {
+                let encrypted = dir.path().join(format!("{}.tar.gz.age", session.id));
+                bundle::crypt::encrypt_file(&plain, &encrypted, passphrase)?;
+                std::fs::remove_file(&plain).ok();
+                (encrypted, Encryption::AgeScrypt)
+            }
+        };
+        let (size, sha256) = size_and_sha256(&archive)?;
+        let meta = Metadata {
+            format: FORMAT,
+            session_id: session.id.clone(),
+            git_branch: self.branch.to_owned(),
+            repository: self.origin.repo.to_string(),
+            commit: self.origin.commit.clone(),
+            cwd: facts
+                .cwd
+                .clone()
+                .or_else(|| session.cwd.clone())
+                .unwrap_or_else(|| self.origin.root.to_string_lossy().into_owned()),
+            repo_root: self.origin.root.to_string_lossy().into_owned(),
+            claude_project_dir: Some(session.project_dir.to_string_lossy().into_owned()),
+            last_timestamp: facts.last_timestamp.clone(),
+            records: facts.records,
+            last_uuid: facts.last_uuid.clone(),
+            claude_version: facts.version.clone(),
+            archive: ArchiveInfo {
+                name: names::archive_asset_name(&session.id, encryption != Encryption::None),
+                size,
+                sha256,
+                encryption,
+            },
+            pushed_at: Utc::now(),
+            pushed_from: PushedFrom {
+                host: gethostname::gethostname().to_string_lossy().into_owned(),
+                os: std::env::consts::OS.to_owned(),
+            },
+            tool: Tool::current(),
+            uuid_count: facts.chain.count(),
+            uuid_chain_sha256: facts.chain.sha256_hex(),
+        };
+        let metadata = dir.path().join(names::metadata_asset_name(&session.id));
+        std::fs::write(&metadata, meta.to_json()).context("cannot write the metadata")?;
+        Ok(Packed { _dir: dir, archive, metadata, meta, findings })
+    }
+
+    /// Drops the sessions beyond `--keep` (oldest activity first), never the one just pushed,
+    /// then rewrites the release body from what remains.
+    fn keep_newest(&self, release: &SessionRelease, pushed: &str, scratch: &Path) -> anyhow::Result<Vec<String>> {
+        let ui = self.ctx.ui;
+        let sessions = stored::stored_sessions(self.rt, self.gh, release, scratch, &|m| ui.warn(m))?;
+        // The pushed session always stays; the newest others fill the remaining places.
+        let others_allowed = (self.args.keep as usize).saturating_sub(1);
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+        for s in sessions {
+            let others_kept = kept.iter().filter(|k: &&StoredSession| k.meta.session_id != pushed).count();
+            if s.meta.session_id == pushed || others_kept < others_allowed {
+                kept.push(s);
+            } else {
+                dropped.push(s);
+            }
+        }
+        let mut dropped_ids = Vec::new();
+        for s in &dropped {
+            // Metadata first: a reader never sees metadata whose archive is gone.
+            self.rt.block_on(self.gh.delete_asset(&s.metadata_asset))?;
+            self.rt.block_on(self.gh.delete_asset(&s.archive_asset))?;
+            ui.info(&format!(
+                "dropped session {} from the release (--keep {})",
+                s.meta.session_id, self.args.keep
+            ));
+            dropped_ids.push(s.meta.session_id.clone());
+        }
+        self.rt
+            .block_on(self.gh.set_body(release, &stored::render_body(self.branch, &kept)))?;
+        Ok(dropped_ids)
+    }
+}
+
+fn archive_content_type(encrypted: bool) -> &'static str {
+    if encrypted {
+        "application/octet-stream"
+    } else {
+        "application/gzip"
+    }
+}
+
+/// Findings by rule and place, never by value.
+fn findings_report(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("  {} in {} line {}", f.rule, f.file, f.line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn size_and_sha256(path: &Path) -> anyhow::Result<(u64, String)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher)?;
+    Ok((size, hex::encode(hasher.finalize())))
 }

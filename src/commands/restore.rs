@@ -1,6 +1,327 @@
-use crate::cli::RestoreArgs;
-use crate::config::Context;
+//! `ccsync release-restore`: downloads a stored session, verifies it, maps its paths to this
+//! machine and installs it in the project folder of the directory where `claude` will run.
+//!
+//! Nothing is written before the archive's size and sha256 match its metadata; the archive is
+//! extracted into a temporary folder beside the target and renamed into place, side data first
+//! and the session file last; a diverged local copy is only replaced with `--force`, after it was
+//! saved beside itself.
 
-pub fn run(_ctx: &Context, _args: &RestoreArgs) -> anyhow::Result<()> {
-    super::not_implemented("release-restore")
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::actions;
+use crate::bundle::facts::read_facts;
+use crate::bundle::rewrite::{rewrite_file, PathMap};
+use crate::bundle::Extracted;
+use crate::cli::RestoreArgs;
+use crate::config::{self, Context};
+use crate::exit::Exit;
+use crate::git::GitRepo;
+use crate::release::{names, GitHub};
+use crate::store;
+use crate::stored::{self, StoredSession};
+use crate::sync::{self, Relation};
+
+/// What a restore did, for `--json`, `$GITHUB_OUTPUT` and people.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestoreOutcome {
+    /// `installed`, `kept-local`, or `nothing` (nothing to restore).
+    action: &'static str,
+    session_id: Option<String>,
+    branch: String,
+    /// How the local copy stood against the stored one (`absent` if there was none).
+    relation: Option<&'static str>,
+    session_file: Option<PathBuf>,
+    release_url: Option<String>,
+    backup: Option<PathBuf>,
+    message: Option<String>,
+}
+
+impl RestoreOutcome {
+    /// A session is ready for `claude --resume`.
+    fn restored(&self) -> bool {
+        self.session_id.is_some() && self.action != "nothing"
+    }
+}
+
+pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
+    let claude_cwd = config::resolve_claude_cwd(args.cwd.as_deref())?;
+    let git = GitRepo::discover(&claude_cwd)?;
+    let branch = config::resolve_branch(args.branch.as_deref(), git.as_ref())?;
+    let slug = ctx.github_repo(git.as_ref())?;
+    let claude_dir = ctx.claude_dir()?;
+    let local_root = git.as_ref().map_or_else(|| claude_cwd.clone(), |g| g.root().to_path_buf());
+    if let Some(id) = &args.session {
+        if !store::scan::is_session_id(id) {
+            return Err(Exit::usage(format!("`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)")).into());
+        }
+    }
+    let token = ctx.token()?;
+    let gh = GitHub::new(ctx.api_url()?, slug, token)?;
+    let rt = super::runtime()?;
+    let target = Target {
+        project_dir: store::project_dir(&claude_dir, &claude_cwd),
+        claude_cwd,
+        local_root,
+    };
+
+    let outcome = restore(ctx, args, &rt, &gh, &branch, &target)?;
+    report(ctx, &outcome)?;
+    if outcome.action == "nothing" && args.require {
+        return Err(Exit::nothing_found(outcome.message.unwrap_or_default()).into());
+    }
+    Ok(())
+}
+
+/// Where the session goes on this machine.
+struct Target {
+    claude_cwd: PathBuf,
+    local_root: PathBuf,
+    project_dir: PathBuf,
+}
+
+fn restore(
+    ctx: &Context,
+    args: &RestoreArgs,
+    rt: &tokio::runtime::Runtime,
+    gh: &GitHub,
+    branch: &str,
+    target: &Target,
+) -> anyhow::Result<RestoreOutcome> {
+    let ui = ctx.ui;
+    let mut outcome = RestoreOutcome { branch: branch.to_owned(), action: "nothing", ..Default::default() };
+    let Some(release) = rt.block_on(gh.session_release(branch))? else {
+        let message = match rt.block_on(gh.access()) {
+            Ok(access) if access.push == Some(false) => "nothing restored: the token cannot see draft releases \
+                (it has read-only access, as on pull requests from forks); a workflow needs \
+                `permissions: contents: write` to restore sessions"
+                .to_owned(),
+            _ => format!(
+                "nothing to restore: branch `{branch}` has no session release `{}` (push one with `ccsync release-push`)",
+                names::tag_for(branch)
+            ),
+        };
+        outcome.message = Some(message);
+        return Ok(outcome);
+    };
+    outcome.release_url = Some(release.html_url.clone());
+    let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let sessions = stored::stored_sessions(rt, gh, &release, scratch.path(), &|m| ui.warn(m))?;
+    let chosen = match &args.session {
+        Some(id) => sessions.iter().find(|s| &s.meta.session_id == id),
+        None => sessions.first(),
+    };
+    let Some(stored) = chosen else {
+        outcome.message = Some(match &args.session {
+            Some(id) => format!(
+                "nothing to restore: the release of branch `{branch}` holds no session {id} ({} other session(s); `ccsync release-list --branch {branch}` lists them)",
+                sessions.len()
+            ),
+            None => format!("nothing to restore: the release of branch `{branch}` holds no complete session"),
+        });
+        return Ok(outcome);
+    };
+    let id = stored.meta.session_id.clone();
+    outcome.session_id = Some(id.clone());
+    let session_file = target.project_dir.join(format!("{id}.jsonl"));
+    outcome.session_file = Some(session_file.clone());
+
+    // The local copy first: when the metadata already shows it equal or ahead, nothing is downloaded.
+    let local = session_file
+        .is_file()
+        .then(|| read_facts(&session_file, Some(stored.meta.uuid_count)))
+        .transpose()?;
+    let quick = local.as_ref().and_then(|facts| {
+        sync::relation_from_summary(&facts.chain, stored.meta.uuid_count, &stored.meta.uuid_chain_sha256)
+    });
+    if let Some(relation @ (Relation::Equal | Relation::LocalAhead)) = quick {
+        return Ok(keep_local(ui, outcome, relation));
+    }
+
+    // Staged beside the project folder (same file system, so installing is a rename, and no
+    // half-restored file ever sits where Claude Code looks).
+    let projects = target.project_dir.parent().unwrap_or(&target.project_dir);
+    std::fs::create_dir_all(projects).with_context(|| format!("cannot create {}", projects.display()))?;
+    let passphrase = super::passphrase();
+    let extracted = stored::fetch_archive(rt, gh, stored, scratch.path(), projects, passphrase.as_deref())?;
+    let session_rel = PathBuf::from(format!("{id}.jsonl"));
+    if !extracted.files.contains(&session_rel) {
+        anyhow::bail!("the archive of session {id} holds no {id}.jsonl: it was not made by ccsync");
+    }
+
+    let relation = match (&local, quick) {
+        (None, _) => None,
+        (Some(_), Some(relation)) => Some(relation),
+        (Some(local), None) => {
+            let remote = read_facts(&extracted.path(&session_rel), None)?;
+            Some(sync::compare_sets(&local.chain, &remote.chain))
+        }
+    };
+    outcome.relation = Some(relation_name(relation));
+    match relation {
+        Some(relation @ (Relation::Equal | Relation::LocalAhead)) => return Ok(keep_local(ui, outcome, relation)),
+        Some(Relation::Diverged) if !args.force => {
+            return Err(Exit::conflict(format!(
+                "session {id} diverged: this machine and the release of branch `{branch}` each hold records the other lacks. \
+                 `ccsync release-restore --session {id} --force` installs the stored copy and keeps yours as a backup beside it; \
+                 `ccsync release-push --session {id} --force` replaces the stored copy with yours"
+            ))
+            .into());
+        }
+        _ => {}
+    }
+
+    let map = path_map(stored, target);
+    let rewritten = rewrite_extracted(&extracted, &map)?;
+    if relation == Some(Relation::Diverged) {
+        outcome.backup = Some(backup(&session_file)?);
+    }
+    install(&rewritten, &extracted.files, &target.project_dir, &session_rel)?;
+    outcome.action = "installed";
+    ui.info(&format!(
+        "restored session {id} ({} records, last activity {}) into {}",
+        stored.meta.records,
+        stored.meta.last_timestamp.as_deref().unwrap_or("unknown"),
+        session_file.display()
+    ));
+    if let Some(backup) = &outcome.backup {
+        ui.warn(&format!("your diverged local copy was saved as {}", backup.display()));
+    }
+    ui.info(&format!("continue it with: claude --resume {id}   (from {})", target.claude_cwd.display()));
+    Ok(outcome)
+}
+
+fn keep_local(ui: &crate::ui::Ui, mut outcome: RestoreOutcome, relation: Relation) -> RestoreOutcome {
+    let id = outcome.session_id.clone().unwrap_or_default();
+    outcome.action = "kept-local";
+    outcome.relation = Some(relation_name(Some(relation)));
+    let why = if relation == Relation::Equal { "is the same as" } else { "is ahead of" };
+    ui.info(&format!("kept the local copy of session {id}: it {why} the stored one"));
+    outcome
+}
+
+fn relation_name(relation: Option<Relation>) -> &'static str {
+    match relation {
+        None => "absent",
+        Some(Relation::Equal) => "equal",
+        Some(Relation::LocalAhead) => "local-ahead",
+        Some(Relation::RemoteAhead) => "remote-ahead",
+        Some(Relation::Diverged) => "diverged",
+    }
+}
+
+/// Origin paths to local ones: the repository root, the session's folder when it lay outside
+/// the root, and the origin's Claude project folder (for `<persisted-output>` paths).
+fn path_map(stored: &StoredSession, target: &Target) -> PathMap {
+    let meta = &stored.meta;
+    let local_root = target.local_root.to_string_lossy().into_owned();
+    let mut pairs = vec![(meta.repo_root.clone(), local_root)];
+    if !store::path_within(&meta.cwd, &meta.repo_root) {
+        pairs.push((meta.cwd.clone(), target.claude_cwd.to_string_lossy().into_owned()));
+    }
+    if let Some(origin_project) = &meta.claude_project_dir {
+        pairs.push((origin_project.clone(), target.project_dir.to_string_lossy().into_owned()));
+    }
+    PathMap::new(pairs)
+}
+
+/// Rewrites every extracted file into a second temporary folder beside the first (same file
+/// system as the target, so the install is a rename).
+fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tempfile::TempDir> {
+    let parent = extracted.dir.path().parent().unwrap_or(extracted.dir.path());
+    let out = tempfile::Builder::new()
+        .prefix(".ccsync-restore-")
+        .tempdir_in(parent)
+        .context("cannot create a temporary folder for the restore")?;
+    for rel in &extracted.files {
+        let dst = out.path().join(rel);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut writer = BufWriter::with_capacity(1 << 20, File::create(&dst)?);
+        rewrite_file(&extracted.path(rel), &mut writer, map)?;
+        writer.flush()?;
+    }
+    Ok(out)
+}
+
+/// Saves the local session file beside itself before a forced install replaces it.
+fn backup(session_file: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let backup = session_file.with_extension(format!("jsonl.ccsync-backup-{stamp}"));
+    std::fs::copy(session_file, &backup)
+        .with_context(|| format!("cannot save the local copy as {}", backup.display()))?;
+    Ok(backup)
+}
+
+/// Renames the rewritten files into the project folder: side files first, the session file
+/// last (its appearance marks a complete restore), each rename atomic.
+fn install(staged: &tempfile::TempDir, files: &[PathBuf], project_dir: &Path, session_rel: &Path) -> anyhow::Result<()> {
+    let side = files.iter().filter(|rel| rel.as_path() != session_rel);
+    for rel in side.chain(std::iter::once(&session_rel.to_path_buf())) {
+        let dst = project_dir.join(rel);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::rename(staged.path().join(rel), &dst)
+            .with_context(|| format!("cannot install {}", dst.display()))?;
+    }
+    Ok(())
+}
+
+/// Tells the workflow (env, outputs, summary) and the user what happened.
+fn report(ctx: &Context, outcome: &RestoreOutcome) -> anyhow::Result<()> {
+    let ui = ctx.ui;
+    if outcome.action == "nothing" {
+        if let Some(message) = &outcome.message {
+            ui.notice(message);
+        }
+    }
+    if ui.in_actions {
+        let restored = if outcome.restored() { "true" } else { "false" };
+        let id = outcome.session_id.as_deref().filter(|_| outcome.restored()).unwrap_or("");
+        if !id.is_empty() {
+            actions::set_env("SESSION_ID", id)?;
+        }
+        actions::set_env("SESSION_RESTORED", restored)?;
+        actions::set_output("session-id", id)?;
+        actions::set_output("restored", restored)?;
+        let file = outcome
+            .session_file
+            .as_ref()
+            .filter(|_| outcome.restored())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        actions::set_output("session-file", &file)?;
+        actions::set_output("release-url", outcome.release_url.as_deref().unwrap_or(""))?;
+        actions::append_summary(&summary(outcome))?;
+    }
+    if ui.json {
+        ui.print_json(outcome)?;
+    }
+    Ok(())
+}
+
+fn summary(outcome: &RestoreOutcome) -> String {
+    let mut md = String::from("### Claude Code session\n\n| | |\n|---|---|\n");
+    md.push_str(&format!("| Branch | `{}` |\n", outcome.branch));
+    md.push_str(&format!("| Restored | {} |\n", if outcome.restored() { "yes" } else { "no" }));
+    if let Some(id) = &outcome.session_id {
+        md.push_str(&format!("| Session | `{id}` |\n"));
+    }
+    if let Some(relation) = outcome.relation {
+        md.push_str(&format!("| Local copy before | {relation} |\n"));
+    }
+    if let Some(url) = &outcome.release_url {
+        md.push_str(&format!("| Release | {url} |\n"));
+    }
+    if let Some(message) = &outcome.message {
+        md.push_str(&format!("\n{message}\n"));
+    }
+    md
 }

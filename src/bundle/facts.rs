@@ -1,0 +1,51 @@
+//! What one pass over a session file tells: its record uuids in order (for the conflict rule),
+//! the record count, and the last uuid, timestamp, Claude version and working folder recorded.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::store::read_records;
+use crate::sync::UuidChain;
+
+#[derive(Debug, Default)]
+pub struct SessionFacts {
+    pub chain: UuidChain,
+    pub records: u64,
+    pub last_uuid: Option<String>,
+    pub last_timestamp: Option<String>,
+    pub version: Option<String>,
+    pub cwd: Option<String>,
+}
+
+/// Streams `path` once. `checkpoint` asks the chain to remember the hash of its first N uuids
+/// (the remote copy's count), so a cheap prefix comparison is possible afterwards.
+pub fn read_facts(path: &Path, checkpoint: Option<u64>) -> anyhow::Result<SessionFacts> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut facts = SessionFacts::default();
+    if let Some(n) = checkpoint {
+        facts.chain = UuidChain::new().with_checkpoint(n);
+    }
+    let summary = read_records(BufReader::with_capacity(256 * 1024, file), |record| {
+        let fields = record.fields();
+        if let Some(uuid) = fields.uuid.as_deref() {
+            facts.chain.push(uuid);
+            facts.last_uuid = Some(uuid.to_owned());
+        }
+        if let Some(ts) = fields.timestamp {
+            facts.last_timestamp = Some(ts.into_owned());
+        }
+        if let Some(version) = fields.version {
+            facts.version = Some(version.into_owned());
+        }
+        if let Some(cwd) = fields.cwd {
+            facts.cwd = Some(cwd.into_owned());
+        }
+        Ok(())
+    })
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    facts.records = summary.records;
+    Ok(facts)
+}

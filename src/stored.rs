@@ -1,0 +1,202 @@
+//! The sessions stored in a branch's draft release: each a metadata asset and the archive it
+//! names, both fully uploaded. Assets are the truth; the release body is only a readable table
+//! rendered from them.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use tokio::runtime::Runtime;
+
+use crate::bundle::metadata::{Encryption, Metadata};
+use crate::bundle::{self, Extracted, Limits};
+use crate::release::names::{self, AssetKind};
+use crate::release::{Asset, GitHub, SessionRelease};
+
+/// One session in a release.
+#[derive(Debug, Clone)]
+pub struct StoredSession {
+    pub meta: Metadata,
+    pub metadata_asset: Asset,
+    pub archive_asset: Asset,
+}
+
+impl StoredSession {
+    /// Last activity for ordering: the last record's timestamp, else the push time.
+    pub fn activity_key(&self) -> String {
+        self.meta
+            .last_timestamp
+            .clone()
+            .unwrap_or_else(|| self.meta.pushed_at.to_rfc3339())
+    }
+
+    pub fn encrypted(&self) -> bool {
+        self.meta.archive.encryption != Encryption::None
+    }
+}
+
+fn is_uploaded(asset: &Asset) -> bool {
+    asset.state == "uploaded"
+}
+
+/// Reads the metadata of every complete session of `release`, newest activity first. A metadata
+/// asset whose archive is missing or incomplete is skipped (a push is under way or was cut off),
+/// as is one that does not parse (reported through `warn`).
+pub fn stored_sessions(
+    rt: &Runtime,
+    gh: &GitHub,
+    release: &SessionRelease,
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+) -> anyhow::Result<Vec<StoredSession>> {
+    let mut sessions: Vec<StoredSession> = Vec::new();
+    for asset in release.assets.iter().filter(|a| is_uploaded(a)) {
+        let Some((session_id, AssetKind::Metadata)) = names::parse_asset_name(&asset.name) else {
+            continue;
+        };
+        let meta = match read_metadata(rt, gh, asset, scratch) {
+            Ok(meta) => meta,
+            Err(err) => {
+                warn(&format!("skipping {}: {err:#}", asset.name));
+                continue;
+            }
+        };
+        if meta.session_id != session_id {
+            warn(&format!(
+                "skipping {}: it describes session {} instead",
+                asset.name, meta.session_id
+            ));
+            continue;
+        }
+        let archive = release
+            .assets
+            .iter()
+            .find(|a| a.name == meta.archive.name && is_uploaded(a));
+        let Some(archive) = archive else {
+            continue;
+        };
+        // Duplicate drafts can hold the same session twice: keep the newest push.
+        if let Some(existing) = sessions.iter_mut().find(|s| s.meta.session_id == meta.session_id) {
+            if existing.meta.pushed_at < meta.pushed_at {
+                *existing = StoredSession { meta, metadata_asset: asset.clone(), archive_asset: archive.clone() };
+            }
+            continue;
+        }
+        sessions.push(StoredSession {
+            meta,
+            metadata_asset: asset.clone(),
+            archive_asset: archive.clone(),
+        });
+    }
+    sessions.sort_by(|a, b| {
+        b.activity_key()
+            .cmp(&a.activity_key())
+            .then_with(|| a.meta.session_id.cmp(&b.meta.session_id))
+    });
+    Ok(sessions)
+}
+
+fn read_metadata(
+    rt: &Runtime,
+    gh: &GitHub,
+    asset: &Asset,
+    scratch: &Path,
+) -> anyhow::Result<Metadata> {
+    if asset.size > bundle::metadata::MAX_METADATA_BYTES as u64 {
+        bail!("{} bytes is too large for session metadata", asset.size);
+    }
+    let file = tempfile::NamedTempFile::new_in(scratch).context("cannot create a temporary file")?;
+    rt.block_on(gh.download_asset(asset, file.path(), None))?;
+    let bytes = std::fs::read(file.path()).context("cannot read the downloaded metadata")?;
+    Metadata::parse(&bytes)
+}
+
+/// Downloads a stored session's archive into `scratch`, verifies its size and sha256 against the
+/// metadata, decrypts it when needed and extracts it into a temporary folder inside
+/// `extract_parent` (same file system as the install target, so the install can rename).
+pub fn fetch_archive(
+    rt: &Runtime,
+    gh: &GitHub,
+    stored: &StoredSession,
+    scratch: &Path,
+    extract_parent: &Path,
+    passphrase: Option<&str>,
+) -> anyhow::Result<Extracted> {
+    let meta = &stored.meta;
+    let downloaded = scratch.join(&meta.archive.name);
+    rt.block_on(gh.download_asset(&stored.archive_asset, &downloaded, Some(&meta.archive.sha256)))
+        .with_context(|| format!("cannot download {}", meta.archive.name))?;
+    bundle::verify_file(&downloaded, meta.archive.size, &meta.archive.sha256)
+        .with_context(|| format!("{} does not match its metadata", meta.archive.name))?;
+    let archive = match meta.archive.encryption {
+        Encryption::None => downloaded,
+        Encryption::AgeScrypt => {
+            let Some(passphrase) = passphrase else {
+                bail!(
+                    "session {} is encrypted: set CCSYNC_PASSPHRASE (the action's `passphrase` input) to the passphrase it was pushed with",
+                    meta.session_id
+                );
+            };
+            let plain = scratch.join(format!("claude-session-{}.tar.gz", meta.session_id));
+            bundle::crypt::decrypt_file(&downloaded, &plain, passphrase)
+                .with_context(|| format!("cannot decrypt session {}", meta.session_id))?;
+            plain
+        }
+    };
+    bundle::extract_to_temp(&archive, extract_parent, &Limits::default())
+        .with_context(|| format!("refusing the archive of session {}", meta.session_id))
+}
+
+/// The release body: a marker that says ccsync owns the release, and a table of its sessions.
+pub fn render_body(branch: &str, sessions: &[StoredSession]) -> String {
+    let mut body = format!(
+        "{}\nClaude Code sessions of branch `{branch}`, stored by [ccsync](https://github.com/ccsync/claude-session-bridge). \
+         This release stays a draft: only people with write access see it.\n\n\
+         Restore the newest with `ccsync release-restore --branch {branch}`.\n\n\
+         | Session | Last activity | Records | Size | Pushed from | Pushed at | Encrypted |\n\
+         |---|---|---|---|---|---|---|\n",
+        names::BODY_MARKER
+    );
+    for s in sessions {
+        let m = &s.meta;
+        body.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} ({}) | {} | {} |\n",
+            m.session_id,
+            m.last_timestamp.as_deref().unwrap_or("-"),
+            m.records,
+            human_size(m.archive.size),
+            m.pushed_from.host.replace('|', "/"),
+            m.pushed_from.os,
+            m.pushed_at.format("%Y-%m-%d %H:%M UTC"),
+            if s.encrypted() { "yes" } else { "no" },
+        ));
+    }
+    body
+}
+
+/// `1.5 MB`-style sizes for tables.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_500), "1.5 kB");
+        assert_eq!(human_size(2_345_678), "2.3 MB");
+    }
+}
