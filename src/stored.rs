@@ -75,9 +75,16 @@ pub fn stored_sessions(
             continue;
         };
         // Duplicate drafts can hold the same session twice: keep the newest push.
-        if let Some(existing) = sessions.iter_mut().find(|s| s.meta.session_id == meta.session_id) {
+        if let Some(existing) = sessions
+            .iter_mut()
+            .find(|s| s.meta.session_id == meta.session_id)
+        {
             if existing.meta.pushed_at < meta.pushed_at {
-                *existing = StoredSession { meta, metadata_asset: asset.clone(), archive_asset: archive.clone() };
+                *existing = StoredSession {
+                    meta,
+                    metadata_asset: asset.clone(),
+                    archive_asset: archive.clone(),
+                };
             }
             continue;
         }
@@ -104,7 +111,8 @@ fn read_metadata(
     if asset.size > bundle::metadata::MAX_METADATA_BYTES as u64 {
         bail!("{} bytes is too large for session metadata", asset.size);
     }
-    let file = tempfile::NamedTempFile::new_in(scratch).context("cannot create a temporary file")?;
+    let file =
+        tempfile::NamedTempFile::new_in(scratch).context("cannot create a temporary file")?;
     rt.block_on(gh.download_asset(asset, file.path(), None))?;
     let bytes = std::fs::read(file.path()).context("cannot read the downloaded metadata")?;
     Metadata::parse(&bytes)
@@ -123,8 +131,12 @@ pub fn fetch_archive(
 ) -> anyhow::Result<Extracted> {
     let meta = &stored.meta;
     let downloaded = scratch.join(&meta.archive.name);
-    rt.block_on(gh.download_asset(&stored.archive_asset, &downloaded, Some(&meta.archive.sha256)))
-        .with_context(|| format!("cannot download {}", meta.archive.name))?;
+    rt.block_on(gh.download_asset(
+        &stored.archive_asset,
+        &downloaded,
+        Some(&meta.archive.sha256),
+    ))
+    .with_context(|| format!("cannot download {}", meta.archive.name))?;
     bundle::verify_file(&downloaded, meta.archive.size, &meta.archive.sha256)
         .with_context(|| format!("{} does not match its metadata", meta.archive.name))?;
     let archive = match meta.archive.encryption {

@@ -9,8 +9,8 @@ use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use support::claude::{self, ClaudeCli, ResumeRun};
 use serde_json::Value;
+use support::claude::{self, ClaudeCli, ResumeRun};
 
 /// A session of the corpus: `<corpus>/<folder>/<session>.jsonl`, with `<session>/` beside it if any.
 #[derive(Clone, Copy)]

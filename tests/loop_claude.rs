@@ -26,7 +26,10 @@ struct Home {
 
 impl Home {
     fn project_dir(&self) -> PathBuf {
-        self.env.claude_dir.join("projects").join(claude::project_folder_name(&self.env.repo))
+        self.env
+            .claude_dir
+            .join("projects")
+            .join(claude::project_folder_name(&self.env.repo))
     }
 
     fn session_file(&self) -> PathBuf {
@@ -35,7 +38,9 @@ impl Home {
 
     fn ccsync(&self, args: &[&str]) -> Output {
         let mut cmd = self.env.ccsync();
-        cmd.args(args).env("GITHUB_API_URL", &self.api_url).env("GITHUB_TOKEN", TOKEN);
+        cmd.args(args)
+            .env("GITHUB_API_URL", &self.api_url)
+            .env("GITHUB_TOKEN", TOKEN);
         if let Some(files) = &self.runner_files {
             cmd.env("GITHUB_ACTIONS", "true")
                 .env("CI", "true")
@@ -62,11 +67,20 @@ impl Home {
     /// `SESSION_ID` as a later workflow step would see it.
     fn exported_session_id(&self) -> Option<String> {
         let env = std::fs::read_to_string(self.runner_files.as_ref()?.join("env")).ok()?;
-        env.lines().find_map(|l| l.strip_prefix("SESSION_ID=")).map(str::to_owned)
+        env.lines()
+            .find_map(|l| l.strip_prefix("SESSION_ID="))
+            .map(str::to_owned)
     }
 
     fn resume(&self, cli: &ClaudeCli, session_id: &str, prompt: &str) -> claude::ResumeRun {
-        claude::resume_offline(cli, &self.env.home, &self.env.claude_dir, &self.env.repo, session_id, prompt)
+        claude::resume_offline(
+            cli,
+            &self.env.home,
+            &self.env.claude_dir,
+            &self.env.repo,
+            session_id,
+            prompt,
+        )
     }
 }
 
@@ -88,22 +102,37 @@ fn last_typed_prompt(path: &Path) -> String {
 
 #[test]
 fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
-    let Some(cli) = claude::claude_cli() else { return };
+    let Some(cli) = claude::claude_cli() else {
+        return;
+    };
     if !claude::namespaces_available() {
         return;
     }
-    let Some(corpus) = support::corpus_dir() else { return };
+    let Some(corpus) = support::corpus_dir() else {
+        return;
+    };
     let fake = FakeGitHub::start(Options::default());
 
-    let laptop = Home { env: TestEnv::with_repo_path("Users/me/src/spotter"), api_url: fake.api_url(), runner_files: None };
+    let laptop = Home {
+        env: TestEnv::with_repo_path("Users/me/src/spotter"),
+        api_url: fake.api_url(),
+        runner_files: None,
+    };
     let runner_env = TestEnv::with_repo_path("home/runner/work/spotter/spotter");
     let files = runner_env.temp.path().join("runner-files");
     std::fs::create_dir_all(&files).unwrap();
-    let runner = Home { env: runner_env, api_url: fake.api_url(), runner_files: Some(files) };
+    let runner = Home {
+        env: runner_env,
+        api_url: fake.api_url(),
+        runner_files: Some(files),
+    };
 
     // The real transcript as if recorded in the laptop's checkout.
     let origin = corpus.join(SPOTTER_FOLDER);
-    let map = ccsync::bundle::PathMap::new(vec![(SPOTTER_CWD.into(), laptop.env.repo.to_string_lossy().into_owned())]);
+    let map = ccsync::bundle::PathMap::new(vec![(
+        SPOTTER_CWD.into(),
+        laptop.env.repo.to_string_lossy().into_owned(),
+    )]);
     std::fs::create_dir_all(laptop.project_dir().join(SPOTTER_SESSION).join("subagents")).unwrap();
     for rel in [
         format!("{SPOTTER_SESSION}.jsonl"),
@@ -122,21 +151,42 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
     runner.ccsync(&["release-restore"]);
     let session_id = runner.exported_session_id().expect("SESSION_ID exported");
     assert_eq!(session_id, SPOTTER_SESSION);
-    assert!(runner.project_dir().join(SPOTTER_SESSION).join("subagents/agent-a2898e3.jsonl").is_file());
+    assert!(runner
+        .project_dir()
+        .join(SPOTTER_SESSION)
+        .join("subagents/agent-a2898e3.jsonl")
+        .is_file());
     let ci_prompt = "CI step: summarise what is left to do";
     let run = runner.resume(&cli, &session_id, ci_prompt);
     assert_eq!(run.exit_code, 0, "{}", run.describe());
-    assert_eq!(run.session_id.as_deref(), Some(SPOTTER_SESSION), "{}", run.describe());
-    assert!(run.history_contains(&typed), "the restored history reached the model: {}", run.describe());
+    assert_eq!(
+        run.session_id.as_deref(),
+        Some(SPOTTER_SESSION),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.history_contains(&typed),
+        "the restored history reached the model: {}",
+        run.describe()
+    );
     let ci_lines = line_count(&runner.session_file());
-    assert!(ci_lines > laptop_lines, "claude appended to the restored file");
+    assert!(
+        ci_lines > laptop_lines,
+        "claude appended to the restored file"
+    );
     let appended: Vec<Value> = std::fs::read_to_string(runner.session_file())
         .unwrap()
         .lines()
         .skip(laptop_lines)
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    assert!(appended.iter().any(|r| r["cwd"] == runner.env.repo.to_str().unwrap()), "new records carry the runner's cwd");
+    assert!(
+        appended
+            .iter()
+            .any(|r| r["cwd"] == runner.env.repo.to_str().unwrap()),
+        "new records carry the runner's cwd"
+    );
 
     // The last step of the workflow pushes the continuation back.
     runner.ccsync(&["release-push"]);
@@ -145,9 +195,16 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
     laptop.ccsync(&["release-restore"]);
     assert_eq!(line_count(&laptop.session_file()), ci_lines);
     let home_text = std::fs::read_to_string(laptop.session_file()).unwrap();
-    assert!(!home_text.contains(runner.env.repo.to_str().unwrap()), "runner paths mapped back");
+    assert!(
+        !home_text.contains(runner.env.repo.to_str().unwrap()),
+        "runner paths mapped back"
+    );
     let run = laptop.resume(&cli, SPOTTER_SESSION, "back home: continue");
     assert_eq!(run.exit_code, 0, "{}", run.describe());
     assert_eq!(run.session_id.as_deref(), Some(SPOTTER_SESSION));
-    assert!(run.history_contains(ci_prompt), "the CI turn came home: {}", run.describe());
+    assert!(
+        run.history_contains(ci_prompt),
+        "the CI turn came home: {}",
+        run.describe()
+    );
 }

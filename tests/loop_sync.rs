@@ -22,14 +22,22 @@ struct Machine {
 
 impl Machine {
     fn laptop(fake: &FakeGitHub) -> Machine {
-        Machine { env: TestEnv::with_repo_path("Users/me/src/app"), api_url: fake.api_url(), runner: None }
+        Machine {
+            env: TestEnv::with_repo_path("Users/me/src/app"),
+            api_url: fake.api_url(),
+            runner: None,
+        }
     }
 
     fn runner(fake: &FakeGitHub) -> Machine {
         let env = TestEnv::with_repo_path("home/runner/work/app/app");
         let files = env.temp.path().join("runner-files");
         std::fs::create_dir_all(&files).unwrap();
-        Machine { env, api_url: fake.api_url(), runner: Some(files) }
+        Machine {
+            env,
+            api_url: fake.api_url(),
+            runner: Some(files),
+        }
     }
 
     fn project_dir(&self) -> PathBuf {
@@ -44,7 +52,10 @@ impl Machine {
     /// real GitHub Actions job on branch `main` (detached checkout).
     fn ccsync(&self, args: &[&str]) -> Output {
         let mut cmd = self.env.ccsync();
-        cmd.args(args).env("GITHUB_API_URL", &self.api_url).env("GITHUB_TOKEN", TOKEN).env("CCSYNC_RETRY_BASE_MS", "1");
+        cmd.args(args)
+            .env("GITHUB_API_URL", &self.api_url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("CCSYNC_RETRY_BASE_MS", "1");
         if let Some(files) = &self.runner {
             cmd.env("GITHUB_ACTIONS", "true")
                 .env("CI", "true")
@@ -81,7 +92,13 @@ fn stderr(output: &Output) -> String {
 }
 
 fn assert_ok(output: &Output) {
-    assert_eq!(code(output), 0, "stderr:\n{}\nstdout:\n{}", stderr(output), String::from_utf8_lossy(&output.stdout));
+    assert_eq!(
+        code(output),
+        0,
+        "stderr:\n{}\nstdout:\n{}",
+        stderr(output),
+        String::from_utf8_lossy(&output.stdout)
+    );
 }
 
 /// Every line of a file as parsed JSON.
@@ -94,7 +111,10 @@ fn records(path: &Path) -> Vec<Value> {
 }
 
 fn uuids(path: &Path) -> Vec<String> {
-    records(path).iter().filter_map(|r| r["uuid"].as_str().map(str::to_owned)).collect()
+    records(path)
+        .iter()
+        .filter_map(|r| r["uuid"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Appends records to a session the way `claude --resume` does: same id, new cwd.
@@ -125,7 +145,10 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     let sibling = format!("{}-old/notes.md", laptop.env.repo.display());
     let session = SessionBuilder::new(&laptop.env.repo)
         .turns(3)
-        .user(&format!("compare {} with {sibling}", laptop.env.repo.join("src/main.rs").display()))
+        .user(&format!(
+            "compare {} with {sibling}",
+            laptop.env.repo.join("src/main.rs").display()
+        ))
         .trailing_metadata();
     let original = session.write_to(&laptop.project_dir());
     let side = session.write_side_folder_2_1(&laptop.project_dir(), "a1b2c3");
@@ -137,12 +160,22 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     let release = &releases[0];
     assert!(release.draft, "the session release stays a draft");
     assert_eq!(release.tag_name, "claude-sessions-main");
-    assert!(release.body.as_deref().unwrap().contains(&session.id), "the body lists the session");
+    assert!(
+        release.body.as_deref().unwrap().contains(&session.id),
+        "the body lists the session"
+    );
     assert_eq!(
         session_assets(&fake),
-        vec![format!("claude-session-{}.tar.gz", session.id), format!("claude-session-metadata-{}.json", session.id)]
+        vec![
+            format!("claude-session-{}.tar.gz", session.id),
+            format!("claude-session-metadata-{}.json", session.id)
+        ]
     );
-    let meta_asset = release.assets.iter().find(|a| a.name.ends_with(".json")).unwrap();
+    let meta_asset = release
+        .assets
+        .iter()
+        .find(|a| a.name.ends_with(".json"))
+        .unwrap();
     let meta: Value = serde_json::from_slice(&meta_asset.data).unwrap();
     assert_eq!(meta["format"], 1);
     assert_eq!(meta["sessionId"], session.id.as_str());
@@ -152,15 +185,27 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     assert_eq!(meta["records"], session.line_count() as u64);
     assert_eq!(meta["lastUuid"], session.uuids.last().unwrap().as_str());
     assert_eq!(meta["archive"]["encryption"], "none");
-    assert_eq!(std::fs::read_to_string(&original).unwrap(), original_text, "push never changes the local file");
+    assert_eq!(
+        std::fs::read_to_string(&original).unwrap(),
+        original_text,
+        "push never changes the local file"
+    );
 
     // CI: restore into the runner's workspace, a different path.
     let restore = runner.ccsync(&["release-restore"]);
     assert_ok(&restore);
     let restored = runner.session_file(&session.id);
-    assert!(restored.is_file(), "installed where `claude --resume` looks: {}", restored.display());
+    assert!(
+        restored.is_file(),
+        "installed where `claude --resume` looks: {}",
+        restored.display()
+    );
     for rel in &side {
-        assert!(runner.project_dir().join(rel).is_file(), "side file {} restored", rel.display());
+        assert!(
+            runner.project_dir().join(rel).is_file(),
+            "side file {} restored",
+            rel.display()
+        );
     }
     assert_eq!(
         runner.runner_file("env"),
@@ -168,19 +213,42 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
         "exact $GITHUB_ENV"
     );
     let output = runner.runner_file("output");
-    assert!(output.contains(&format!("session-id={}\n", session.id)), "{output}");
+    assert!(
+        output.contains(&format!("session-id={}\n", session.id)),
+        "{output}"
+    );
     assert!(output.contains("restored=true\n"), "{output}");
-    assert!(output.contains(&format!("session-file={}\n", restored.display())), "{output}");
+    assert!(
+        output.contains(&format!("session-file={}\n", restored.display())),
+        "{output}"
+    );
     assert!(output.contains("release-url="), "{output}");
     assert!(runner.runner_file("summary").contains(&session.id));
 
     let ci_records = records(&restored);
-    assert_eq!(ci_records.len(), session.line_count(), "every record restored");
-    assert_eq!(uuids(&restored), session.uuids, "same records in the same order");
+    assert_eq!(
+        ci_records.len(),
+        session.line_count(),
+        "every record restored"
+    );
+    assert_eq!(
+        uuids(&restored),
+        session.uuids,
+        "same records in the same order"
+    );
     let ci_text = std::fs::read_to_string(&restored).unwrap();
-    assert!(!ci_text.contains(laptop.env.repo.join("src").to_str().unwrap()), "laptop paths mapped");
-    assert!(ci_text.contains(runner.env.repo.join("src/main.rs").to_str().unwrap()), "to the runner's root");
-    assert!(ci_text.contains(&sibling), "a look-alike sibling path is untouched");
+    assert!(
+        !ci_text.contains(laptop.env.repo.join("src").to_str().unwrap()),
+        "laptop paths mapped"
+    );
+    assert!(
+        ci_text.contains(runner.env.repo.join("src/main.rs").to_str().unwrap()),
+        "to the runner's root"
+    );
+    assert!(
+        ci_text.contains(&sibling),
+        "a look-alike sibling path is untouched"
+    );
     assert!(!ci_text.contains("\": "), "compact JSON");
     assert!(ci_text.ends_with('\n'));
     for record in ci_records.iter().filter(|r| r.get("cwd").is_some()) {
@@ -188,7 +256,13 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     }
 
     // CI continues the session (as `claude --resume` would) and pushes it back.
-    continue_session(&restored, &session.id, &runner.env.repo, 2, "2026-03-01T00:00:00Z");
+    continue_session(
+        &restored,
+        &session.id,
+        &runner.env.repo,
+        2,
+        "2026-03-01T00:00:00Z",
+    );
     runner.clear_runner_files();
     let push_back = runner.ccsync(&["release-push"]);
     assert_ok(&push_back);
@@ -199,8 +273,14 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     assert_eq!(home_uuids.len(), session.uuids.len() + 4);
     assert_eq!(&home_uuids[..session.uuids.len()], &session.uuids[..]);
     let home_text = std::fs::read_to_string(&original).unwrap();
-    assert!(home_text.starts_with(&original_text), "the laptop's own records come back byte for byte");
-    assert!(!home_text.contains(runner.env.repo.to_str().unwrap()), "runner paths mapped back");
+    assert!(
+        home_text.starts_with(&original_text),
+        "the laptop's own records come back byte for byte"
+    );
+    assert!(
+        !home_text.contains(runner.env.repo.to_str().unwrap()),
+        "runner paths mapped back"
+    );
     let last: Value = serde_json::from_str(home_text.lines().last().unwrap()).unwrap();
     assert_eq!(last["cwd"], laptop.env.repo.to_str().unwrap());
 
@@ -221,20 +301,45 @@ fn push_conflicts_follow_the_uuid_rule() {
 
     // The runner continues it and pushes: now the release is ahead of the laptop.
     assert_ok(&other.ccsync(&["release-restore"]));
-    continue_session(&other.session_file(&session.id), &session.id, &other.env.repo, 1, "2026-02-01T00:00:00Z");
+    continue_session(
+        &other.session_file(&session.id),
+        &session.id,
+        &other.env.repo,
+        1,
+        "2026-02-01T00:00:00Z",
+    );
     assert_ok(&other.ccsync(&["release-push"]));
 
     let behind = laptop.ccsync(&["release-push"]);
     assert_eq!(code(&behind), 4, "{}", stderr(&behind));
-    assert!(stderr(&behind).contains("release-restore"), "says what to do: {}", stderr(&behind));
+    assert!(
+        stderr(&behind).contains("release-restore"),
+        "says what to do: {}",
+        stderr(&behind)
+    );
 
     // The laptop also continued on its own: diverged.
-    continue_session(&file, &session.id, &laptop.env.repo, 1, "2026-02-02T00:00:00Z");
+    continue_session(
+        &file,
+        &session.id,
+        &laptop.env.repo,
+        1,
+        "2026-02-02T00:00:00Z",
+    );
     let diverged = laptop.ccsync(&["release-push"]);
     assert_eq!(code(&diverged), 4);
-    assert!(stderr(&diverged).contains("diverged"), "{}", stderr(&diverged));
+    assert!(
+        stderr(&diverged).contains("diverged"),
+        "{}",
+        stderr(&diverged)
+    );
     let restore = laptop.ccsync(&["release-restore"]);
-    assert_eq!(code(&restore), 4, "restore refuses a diverged copy: {}", stderr(&restore));
+    assert_eq!(
+        code(&restore),
+        4,
+        "restore refuses a diverged copy: {}",
+        stderr(&restore)
+    );
 
     // --force on restore keeps the laptop's copy as a backup and installs the stored one.
     let before = std::fs::read_to_string(&file).unwrap();
@@ -245,13 +350,26 @@ fn push_conflicts_follow_the_uuid_rule() {
         .filter(|n| n.contains("ccsync-backup"))
         .collect();
     assert_eq!(backups.len(), 1, "one backup beside the session");
-    assert_eq!(std::fs::read_to_string(laptop.project_dir().join(&backups[0])).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(laptop.project_dir().join(&backups[0])).unwrap(),
+        before
+    );
 
     // Local ahead: restore keeps it; push uploads it.
-    continue_session(&file, &session.id, &laptop.env.repo, 1, "2026-02-03T00:00:00Z");
+    continue_session(
+        &file,
+        &session.id,
+        &laptop.env.repo,
+        1,
+        "2026-02-03T00:00:00Z",
+    );
     let keep = laptop.ccsync(&["release-restore"]);
     assert_ok(&keep);
-    assert!(stderr(&keep).contains("kept the local copy"), "{}", stderr(&keep));
+    assert!(
+        stderr(&keep).contains("kept the local copy"),
+        "{}",
+        stderr(&keep)
+    );
     assert_ok(&laptop.ccsync(&["release-push"]));
 }
 
@@ -264,9 +382,21 @@ fn push_force_replaces_a_diverged_copy() {
     let file = session.write_to(&laptop.project_dir());
     assert_ok(&laptop.ccsync(&["release-push"]));
     assert_ok(&other.ccsync(&["release-restore"]));
-    continue_session(&other.session_file(&session.id), &session.id, &other.env.repo, 1, "2026-02-01T00:00:00Z");
+    continue_session(
+        &other.session_file(&session.id),
+        &session.id,
+        &other.env.repo,
+        1,
+        "2026-02-01T00:00:00Z",
+    );
     assert_ok(&other.ccsync(&["release-push"]));
-    continue_session(&file, &session.id, &laptop.env.repo, 1, "2026-02-02T00:00:00Z");
+    continue_session(
+        &file,
+        &session.id,
+        &laptop.env.repo,
+        1,
+        "2026-02-02T00:00:00Z",
+    );
 
     assert_ok(&laptop.ccsync(&["release-push", "--force"]));
     // The release now holds exactly the laptop's records.
@@ -279,11 +409,16 @@ fn push_force_replaces_a_diverged_copy() {
 fn dry_run_changes_nothing() {
     let fake = FakeGitHub::start(Options::default());
     let laptop = Machine::laptop(&fake);
-    SessionBuilder::new(&laptop.env.repo).turns(1).write_to(&laptop.project_dir());
+    SessionBuilder::new(&laptop.env.repo)
+        .turns(1)
+        .write_to(&laptop.project_dir());
     let output = laptop.ccsync(&["release-push", "--dry-run"]);
     assert_ok(&output);
     assert!(stderr(&output).contains("dry run"), "{}", stderr(&output));
-    assert!(fake.releases("octo", "app").is_empty(), "no release created");
+    assert!(
+        fake.releases("octo", "app").is_empty(),
+        "no release created"
+    );
 }
 
 #[test]
@@ -291,18 +426,29 @@ fn keep_drops_the_oldest_sessions_after_the_upload() {
     let fake = FakeGitHub::start(Options::default());
     let laptop = Machine::laptop(&fake);
     let mut ids = Vec::new();
-    for (i, day) in ["2026-01-01", "2026-01-02", "2026-01-03"].iter().enumerate() {
-        let s = SessionBuilder::new(&laptop.env.repo).at(&format!("{day}T00:00:00Z")).turns(i + 1);
+    for (i, day) in ["2026-01-01", "2026-01-02", "2026-01-03"]
+        .iter()
+        .enumerate()
+    {
+        let s = SessionBuilder::new(&laptop.env.repo)
+            .at(&format!("{day}T00:00:00Z"))
+            .turns(i + 1);
         s.write_to(&laptop.project_dir());
         assert_ok(&laptop.ccsync(&["release-push", "--session", &s.id, "--keep", "2"]));
         ids.push(s.id.clone());
     }
     let names = session_assets(&fake);
     assert_eq!(names.len(), 4, "two sessions kept: {names:?}");
-    assert!(!names.iter().any(|n| n.contains(&ids[0])), "the oldest went: {names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains(&ids[0])),
+        "the oldest went: {names:?}"
+    );
     assert!(names.iter().any(|n| n.contains(&ids[2])));
     let body = fake.releases("octo", "app")[0].body.clone().unwrap();
-    assert!(body.contains(&ids[1]) && body.contains(&ids[2]) && !body.contains(&ids[0]), "{body}");
+    assert!(
+        body.contains(&ids[1]) && body.contains(&ids[2]) && !body.contains(&ids[0]),
+        "{body}"
+    );
 }
 
 #[test]
@@ -311,7 +457,11 @@ fn nothing_to_restore_is_a_notice_unless_required() {
     let runner = Machine::runner(&fake);
     let output = runner.ccsync(&["release-restore"]);
     assert_ok(&output);
-    assert!(stderr(&output).contains("::notice::"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("::notice::"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(runner.runner_file("env"), "SESSION_RESTORED=false\n");
     assert!(runner.runner_file("output").contains("restored=false\n"));
 
@@ -324,7 +474,9 @@ fn nothing_to_restore_is_a_notice_unless_required() {
 fn read_only_tokens_say_so_and_exit_zero() {
     let fake = FakeGitHub::start(Options::default());
     let laptop = Machine::laptop(&fake);
-    SessionBuilder::new(&laptop.env.repo).turns(1).write_to(&laptop.project_dir());
+    SessionBuilder::new(&laptop.env.repo)
+        .turns(1)
+        .write_to(&laptop.project_dir());
     assert_ok(&laptop.ccsync(&["release-push"]));
 
     fake.set_token(TOKEN, Permission::Read);
@@ -332,7 +484,11 @@ fn read_only_tokens_say_so_and_exit_zero() {
     let output = runner.ccsync(&["release-restore"]);
     assert_ok(&output);
     assert!(stderr(&output).contains("read-only"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("contents: write"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("contents: write"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(runner.runner_file("env"), "SESSION_RESTORED=false\n");
 }
 
@@ -342,7 +498,11 @@ fn push_without_a_session_exits_3() {
     let laptop = Machine::laptop(&fake);
     let output = laptop.ccsync(&["release-push"]);
     assert_eq!(code(&output), 3, "{}", stderr(&output));
-    assert!(stderr(&output).contains("no session"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no session"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -350,8 +510,14 @@ fn ci_push_takes_session_id_from_the_environment() {
     let fake = FakeGitHub::start(Options::default());
     let runner = Machine::runner(&fake);
     // Two sessions in the workspace, recorded on a detached HEAD; SESSION_ID names the older one.
-    let older = SessionBuilder::new(&runner.env.repo).branch("HEAD").at("2026-01-01T00:00:00Z").turns(1);
-    let newer = SessionBuilder::new(&runner.env.repo).branch("HEAD").at("2026-02-01T00:00:00Z").turns(1);
+    let older = SessionBuilder::new(&runner.env.repo)
+        .branch("HEAD")
+        .at("2026-01-01T00:00:00Z")
+        .turns(1);
+    let newer = SessionBuilder::new(&runner.env.repo)
+        .branch("HEAD")
+        .at("2026-02-01T00:00:00Z")
+        .turns(1);
     older.write_to(&runner.project_dir());
     newer.write_to(&runner.project_dir());
     let mut cmd = runner.env.ccsync();
@@ -386,11 +552,16 @@ fn agent_files_of_claude_2_0_travel_with_their_session() {
     let fake = FakeGitHub::start(Options::default());
     let laptop = Machine::laptop(&fake);
     let runner = Machine::runner(&fake);
-    let session = SessionBuilder::new(&laptop.env.repo).version("2.0.77").turns(1);
+    let session = SessionBuilder::new(&laptop.env.repo)
+        .version("2.0.77")
+        .turns(1);
     session.write_to(&laptop.project_dir());
     session.write_agent_2_0(&laptop.project_dir(), "1a2b3c4d", "main");
     // Another session's agent file must stay behind.
-    let stranger = SessionBuilder::new(&laptop.env.repo).version("2.0.77").at("2025-01-01T00:00:00Z").turns(1);
+    let stranger = SessionBuilder::new(&laptop.env.repo)
+        .version("2.0.77")
+        .at("2025-01-01T00:00:00Z")
+        .turns(1);
     stranger.write_agent_2_0(&laptop.project_dir(), "9f9f9f9f", "main");
 
     assert_ok(&laptop.ccsync(&["release-push", "--session", &session.id]));

@@ -23,7 +23,7 @@ use support::{require_tool, TOKEN};
 /// round trip. While `false` it checks what the skeleton does: restore fails with "not implemented
 /// yet" and the push step still runs (`if: always()`).
 // LEAD: switch to `true` after merging the release-push/release-restore and fake-github branches.
-const RESTORE_PUSH_READY: bool = false;
+const RESTORE_PUSH_READY: bool = true;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -12,8 +12,8 @@
 
 pub mod archive;
 pub mod crypt;
-pub mod facts;
 pub mod extract;
+pub mod facts;
 pub mod metadata;
 pub mod rewrite;
 pub mod secrets;

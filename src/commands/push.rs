@@ -113,7 +113,12 @@ fn choose_sessions(
                 .cloned()
                 .collect()
         }
-        None => sessions.iter().find(of_branch).cloned().into_iter().collect(),
+        None => sessions
+            .iter()
+            .find(of_branch)
+            .cloned()
+            .into_iter()
+            .collect(),
     };
     if chosen.is_empty() {
         let hint = if sessions.is_empty() {
@@ -127,8 +132,14 @@ fn choose_sessions(
                 sessions.len()
             )
         };
-        let when = args.since.map(|d| format!(" active in the last {d} days")).unwrap_or_default();
-        return Err(Exit::nothing_found(format!("no session of branch `{branch}`{when} to push: {hint}")).into());
+        let when = args
+            .since
+            .map(|d| format!(" active in the last {d} days"))
+            .unwrap_or_default();
+        return Err(Exit::nothing_found(format!(
+            "no session of branch `{branch}`{when} to push: {hint}"
+        ))
+        .into());
     }
     Ok(chosen)
 }
@@ -193,9 +204,11 @@ impl PushJob<'_> {
         let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
         let release = self.rt.block_on(self.gh.session_release(self.branch))?;
         let stored = match &release {
-            Some(release) => stored::stored_sessions(self.rt, self.gh, release, scratch.path(), &|m| ui.warn(m))?
-                .into_iter()
-                .find(|s| s.meta.session_id == session.id),
+            Some(release) => {
+                stored::stored_sessions(self.rt, self.gh, release, scratch.path(), &|m| ui.warn(m))?
+                    .into_iter()
+                    .find(|s| s.meta.session_id == session.id)
+            }
             None => None,
         };
         let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
@@ -254,20 +267,36 @@ impl PushJob<'_> {
                 facts.records,
                 stored::human_size(packed.meta.archive.size),
                 names::tag_for(self.branch),
-                if self.passphrase.is_some() { ", encrypted" } else { "" }
+                if self.passphrase.is_some() {
+                    ", encrypted"
+                } else {
+                    ""
+                }
             ));
             return Ok(outcome);
         }
 
-        let release = self.rt.block_on(self.gh.session_release_for_write(self.branch))?;
+        let release = self
+            .rt
+            .block_on(self.gh.session_release_for_write(self.branch))?;
         let archive_name = &packed.meta.archive.name;
         self.rt
-            .block_on(self.gh.upload_asset(&release, archive_name, &packed.archive, archive_content_type(self.passphrase.is_some())))
+            .block_on(self.gh.upload_asset(
+                &release,
+                archive_name,
+                &packed.archive,
+                archive_content_type(self.passphrase.is_some()),
+            ))
             .with_context(|| format!("cannot upload {archive_name}"))?;
         let metadata_name = names::metadata_asset_name(&session.id);
         let release = self.rt.block_on(self.gh.refresh(&release))?;
         self.rt
-            .block_on(self.gh.upload_asset(&release, &metadata_name, &packed.metadata, "application/json"))
+            .block_on(self.gh.upload_asset(
+                &release,
+                &metadata_name,
+                &packed.metadata,
+                "application/json",
+            ))
             .with_context(|| format!("cannot upload {metadata_name}"))?;
         let release = self.rt.block_on(self.gh.refresh(&release))?;
         // The other archive format of this session (pushed before with or without encryption)
@@ -284,21 +313,35 @@ impl PushJob<'_> {
             session.id,
             facts.records,
             stored::human_size(packed.meta.archive.size),
-            if self.passphrase.is_some() { ", encrypted" } else { "" },
+            if self.passphrase.is_some() {
+                ", encrypted"
+            } else {
+                ""
+            },
             release.html_url
         ));
         Ok(outcome)
     }
 
     /// The uuid rule, decided from the stored metadata when it can be, else from the stored copy.
-    fn relation(&self, local: &SessionFacts, stored: &StoredSession, scratch: &Path) -> anyhow::Result<Relation> {
-        if let Some(relation) =
-            sync::relation_from_summary(&local.chain, stored.meta.uuid_count, &stored.meta.uuid_chain_sha256)
-        {
+    fn relation(
+        &self,
+        local: &SessionFacts,
+        stored: &StoredSession,
+        scratch: &Path,
+    ) -> anyhow::Result<Relation> {
+        if let Some(relation) = sync::relation_from_summary(
+            &local.chain,
+            stored.meta.uuid_count,
+            &stored.meta.uuid_chain_sha256,
+        ) {
             return Ok(relation);
         }
-        self.ctx.ui.detail("comparing with the stored copy record by record");
-        let extracted = stored::fetch_archive(self.rt, self.gh, stored, scratch, scratch, self.passphrase)?;
+        self.ctx
+            .ui
+            .detail("comparing with the stored copy record by record");
+        let extracted =
+            stored::fetch_archive(self.rt, self.gh, stored, scratch, scratch, self.passphrase)?;
         let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
         let remote = read_facts(&remote_file, None)?;
         Ok(sync::compare_sets(&local.chain, &remote.chain))
@@ -306,7 +349,12 @@ impl PushJob<'_> {
 
     /// Packs the session and its side files into `scratch`: secrets handled per `--secrets`,
     /// the archive streamed to disk (and encrypted with the passphrase, if any), then the metadata.
-    fn pack(&self, session: &LocalSession, facts: &SessionFacts, scratch: &Path) -> anyhow::Result<Packed> {
+    fn pack(
+        &self,
+        session: &LocalSession,
+        facts: &SessionFacts,
+        scratch: &Path,
+    ) -> anyhow::Result<Packed> {
         let ui = self.ctx.ui;
         let dir = tempfile::tempdir_in(scratch).context("cannot create a temporary folder")?;
         let mut entries = vec![PathBuf::from(format!("{}.jsonl", session.id))];
@@ -315,7 +363,10 @@ impl PushJob<'_> {
         let plain = dir.path().join(format!("{}.tar.gz", session.id));
         let mut findings = Vec::new();
         {
-            let out = BufWriter::with_capacity(1 << 20, File::create(&plain).context("cannot create the archive")?);
+            let out = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&plain).context("cannot create the archive")?,
+            );
             let mut archive = ArchiveWriter::new(out);
             let redacted_dir = tempfile::tempdir_in(dir.path())?;
             for rel in &entries {
@@ -326,7 +377,12 @@ impl PushJob<'_> {
                         // tar needs each entry's size up front: redact into a temporary copy.
                         let copy = redacted_dir.path().join("entry");
                         let mut writer = BufWriter::new(File::create(&copy)?);
-                        let found = bundle::redact_file(&src, &mut writer, self.scanner, &rel.to_string_lossy())?;
+                        let found = bundle::redact_file(
+                            &src,
+                            &mut writer,
+                            self.scanner,
+                            &rel.to_string_lossy(),
+                        )?;
                         writer.flush()?;
                         drop(writer);
                         findings.extend(found);
@@ -400,19 +456,34 @@ impl PushJob<'_> {
         };
         let metadata = dir.path().join(names::metadata_asset_name(&session.id));
         std::fs::write(&metadata, meta.to_json()).context("cannot write the metadata")?;
-        Ok(Packed { _dir: dir, archive, metadata, meta, findings })
+        Ok(Packed {
+            _dir: dir,
+            archive,
+            metadata,
+            meta,
+            findings,
+        })
     }
 
     /// Drops the sessions beyond `--keep` (oldest activity first), never the one just pushed,
     /// then rewrites the release body from what remains.
-    fn keep_newest(&self, release: &SessionRelease, pushed: &str, scratch: &Path) -> anyhow::Result<Vec<String>> {
+    fn keep_newest(
+        &self,
+        release: &SessionRelease,
+        pushed: &str,
+        scratch: &Path,
+    ) -> anyhow::Result<Vec<String>> {
         let ui = self.ctx.ui;
-        let sessions = stored::stored_sessions(self.rt, self.gh, release, scratch, &|m| ui.warn(m))?;
+        let sessions =
+            stored::stored_sessions(self.rt, self.gh, release, scratch, &|m| ui.warn(m))?;
         // The pushed session always stays; the newest others fill the remaining places.
         let others_allowed = (self.args.keep as usize).saturating_sub(1);
         let (mut kept, mut dropped) = (Vec::new(), Vec::new());
         for s in sessions {
-            let others_kept = kept.iter().filter(|k: &&StoredSession| k.meta.session_id != pushed).count();
+            let others_kept = kept
+                .iter()
+                .filter(|k: &&StoredSession| k.meta.session_id != pushed)
+                .count();
             if s.meta.session_id == pushed || others_kept < others_allowed {
                 kept.push(s);
             } else {
@@ -430,8 +501,10 @@ impl PushJob<'_> {
             ));
             dropped_ids.push(s.meta.session_id.clone());
         }
-        self.rt
-            .block_on(self.gh.set_body(release, &stored::render_body(self.branch, &kept)))?;
+        self.rt.block_on(
+            self.gh
+                .set_body(release, &stored::render_body(self.branch, &kept)),
+        )?;
         Ok(dropped_ids)
     }
 }

@@ -55,10 +55,15 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
     let branch = config::resolve_branch(args.branch.as_deref(), git.as_ref())?;
     let slug = ctx.github_repo(git.as_ref())?;
     let claude_dir = ctx.claude_dir()?;
-    let local_root = git.as_ref().map_or_else(|| claude_cwd.clone(), |g| g.root().to_path_buf());
+    let local_root = git
+        .as_ref()
+        .map_or_else(|| claude_cwd.clone(), |g| g.root().to_path_buf());
     if let Some(id) = &args.session {
         if !store::scan::is_session_id(id) {
-            return Err(Exit::usage(format!("`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)")).into());
+            return Err(Exit::usage(format!(
+                "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
+            ))
+            .into());
         }
     }
     let token = ctx.token()?;
@@ -94,7 +99,11 @@ fn restore(
     target: &Target,
 ) -> anyhow::Result<RestoreOutcome> {
     let ui = ctx.ui;
-    let mut outcome = RestoreOutcome { branch: branch.to_owned(), action: "nothing", ..Default::default() };
+    let mut outcome = RestoreOutcome {
+        branch: branch.to_owned(),
+        action: "nothing",
+        ..Default::default()
+    };
     let Some(release) = rt.block_on(gh.session_release(branch))? else {
         let message = match rt.block_on(gh.access()) {
             Ok(access) if access.push == Some(false) => "nothing restored: the token cannot see draft releases \
@@ -137,7 +146,11 @@ fn restore(
         .then(|| read_facts(&session_file, Some(stored.meta.uuid_count)))
         .transpose()?;
     let quick = local.as_ref().and_then(|facts| {
-        sync::relation_from_summary(&facts.chain, stored.meta.uuid_count, &stored.meta.uuid_chain_sha256)
+        sync::relation_from_summary(
+            &facts.chain,
+            stored.meta.uuid_count,
+            &stored.meta.uuid_chain_sha256,
+        )
     });
     if let Some(relation @ (Relation::Equal | Relation::LocalAhead)) = quick {
         return Ok(keep_local(ui, outcome, relation));
@@ -146,9 +159,17 @@ fn restore(
     // Staged beside the project folder (same file system, so installing is a rename, and no
     // half-restored file ever sits where Claude Code looks).
     let projects = target.project_dir.parent().unwrap_or(&target.project_dir);
-    std::fs::create_dir_all(projects).with_context(|| format!("cannot create {}", projects.display()))?;
+    std::fs::create_dir_all(projects)
+        .with_context(|| format!("cannot create {}", projects.display()))?;
     let passphrase = super::passphrase();
-    let extracted = stored::fetch_archive(rt, gh, stored, scratch.path(), projects, passphrase.as_deref())?;
+    let extracted = stored::fetch_archive(
+        rt,
+        gh,
+        stored,
+        scratch.path(),
+        projects,
+        passphrase.as_deref(),
+    )?;
     let session_rel = PathBuf::from(format!("{id}.jsonl"));
     if !extracted.files.contains(&session_rel) {
         anyhow::bail!("the archive of session {id} holds no {id}.jsonl: it was not made by ccsync");
@@ -164,7 +185,9 @@ fn restore(
     };
     outcome.relation = Some(relation_name(relation));
     match relation {
-        Some(relation @ (Relation::Equal | Relation::LocalAhead)) => return Ok(keep_local(ui, outcome, relation)),
+        Some(relation @ (Relation::Equal | Relation::LocalAhead)) => {
+            return Ok(keep_local(ui, outcome, relation))
+        }
         Some(Relation::Diverged) if !args.force => {
             return Err(Exit::conflict(format!(
                 "session {id} diverged: this machine and the release of branch `{branch}` each hold records the other lacks. \
@@ -181,7 +204,12 @@ fn restore(
     if relation == Some(Relation::Diverged) {
         outcome.backup = Some(backup(&session_file)?);
     }
-    install(&rewritten, &extracted.files, &target.project_dir, &session_rel)?;
+    install(
+        &rewritten,
+        &extracted.files,
+        &target.project_dir,
+        &session_rel,
+    )?;
     outcome.action = "installed";
     ui.info(&format!(
         "restored session {id} ({} records, last activity {}) into {}",
@@ -190,18 +218,34 @@ fn restore(
         session_file.display()
     ));
     if let Some(backup) = &outcome.backup {
-        ui.warn(&format!("your diverged local copy was saved as {}", backup.display()));
+        ui.warn(&format!(
+            "your diverged local copy was saved as {}",
+            backup.display()
+        ));
     }
-    ui.info(&format!("continue it with: claude --resume {id}   (from {})", target.claude_cwd.display()));
+    ui.info(&format!(
+        "continue it with: claude --resume {id}   (from {})",
+        target.claude_cwd.display()
+    ));
     Ok(outcome)
 }
 
-fn keep_local(ui: &crate::ui::Ui, mut outcome: RestoreOutcome, relation: Relation) -> RestoreOutcome {
+fn keep_local(
+    ui: &crate::ui::Ui,
+    mut outcome: RestoreOutcome,
+    relation: Relation,
+) -> RestoreOutcome {
     let id = outcome.session_id.clone().unwrap_or_default();
     outcome.action = "kept-local";
     outcome.relation = Some(relation_name(Some(relation)));
-    let why = if relation == Relation::Equal { "is the same as" } else { "is ahead of" };
-    ui.info(&format!("kept the local copy of session {id}: it {why} the stored one"));
+    let why = if relation == Relation::Equal {
+        "is the same as"
+    } else {
+        "is ahead of"
+    };
+    ui.info(&format!(
+        "kept the local copy of session {id}: it {why} the stored one"
+    ));
     outcome
 }
 
@@ -222,10 +266,16 @@ fn path_map(stored: &StoredSession, target: &Target) -> PathMap {
     let local_root = target.local_root.to_string_lossy().into_owned();
     let mut pairs = vec![(meta.repo_root.clone(), local_root)];
     if !store::path_within(&meta.cwd, &meta.repo_root) {
-        pairs.push((meta.cwd.clone(), target.claude_cwd.to_string_lossy().into_owned()));
+        pairs.push((
+            meta.cwd.clone(),
+            target.claude_cwd.to_string_lossy().into_owned(),
+        ));
     }
     if let Some(origin_project) = &meta.claude_project_dir {
-        pairs.push((origin_project.clone(), target.project_dir.to_string_lossy().into_owned()));
+        pairs.push((
+            origin_project.clone(),
+            target.project_dir.to_string_lossy().into_owned(),
+        ));
     }
     PathMap::new(pairs)
 }
@@ -233,7 +283,11 @@ fn path_map(stored: &StoredSession, target: &Target) -> PathMap {
 /// Rewrites every extracted file into a second temporary folder beside the first (same file
 /// system as the target, so the install is a rename).
 fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tempfile::TempDir> {
-    let parent = extracted.dir.path().parent().unwrap_or(extracted.dir.path());
+    let parent = extracted
+        .dir
+        .path()
+        .parent()
+        .unwrap_or(extracted.dir.path());
     let out = tempfile::Builder::new()
         .prefix(".ccsync-restore-")
         .tempdir_in(parent)
@@ -261,12 +315,18 @@ fn backup(session_file: &Path) -> anyhow::Result<PathBuf> {
 
 /// Renames the rewritten files into the project folder: side files first, the session file
 /// last (its appearance marks a complete restore), each rename atomic.
-fn install(staged: &tempfile::TempDir, files: &[PathBuf], project_dir: &Path, session_rel: &Path) -> anyhow::Result<()> {
+fn install(
+    staged: &tempfile::TempDir,
+    files: &[PathBuf],
+    project_dir: &Path,
+    session_rel: &Path,
+) -> anyhow::Result<()> {
     let side = files.iter().filter(|rel| rel.as_path() != session_rel);
     for rel in side.chain(std::iter::once(&session_rel.to_path_buf())) {
         let dst = project_dir.join(rel);
         if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::rename(staged.path().join(rel), &dst)
             .with_context(|| format!("cannot install {}", dst.display()))?;
@@ -284,7 +344,11 @@ fn report(ctx: &Context, outcome: &RestoreOutcome) -> anyhow::Result<()> {
     }
     if ui.in_actions {
         let restored = if outcome.restored() { "true" } else { "false" };
-        let id = outcome.session_id.as_deref().filter(|_| outcome.restored()).unwrap_or("");
+        let id = outcome
+            .session_id
+            .as_deref()
+            .filter(|_| outcome.restored())
+            .unwrap_or("");
         if !id.is_empty() {
             actions::set_env("SESSION_ID", id)?;
         }
@@ -310,7 +374,10 @@ fn report(ctx: &Context, outcome: &RestoreOutcome) -> anyhow::Result<()> {
 fn summary(outcome: &RestoreOutcome) -> String {
     let mut md = String::from("### Claude Code session\n\n| | |\n|---|---|\n");
     md.push_str(&format!("| Branch | `{}` |\n", outcome.branch));
-    md.push_str(&format!("| Restored | {} |\n", if outcome.restored() { "yes" } else { "no" }));
+    md.push_str(&format!(
+        "| Restored | {} |\n",
+        if outcome.restored() { "yes" } else { "no" }
+    ));
     if let Some(id) = &outcome.session_id {
         md.push_str(&format!("| Session | `{id}` |\n"));
     }

@@ -140,7 +140,9 @@ pub fn assert_no_token(output: &Output) {
     for (name, stream) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
         let text = String::from_utf8_lossy(stream);
         let mask = format!("::add-mask::{TOKEN}");
-        let leaked = text.lines().any(|line| line != mask && line.contains(TOKEN));
+        let leaked = text
+            .lines()
+            .any(|line| line != mask && line.contains(TOKEN));
         assert!(!leaked, "the token leaked into {name}:\n{text}");
     }
 }
