@@ -20,6 +20,49 @@ pub fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// True for a `pull_request` run from a fork, whose `GITHUB_TOKEN` is read-only and sees no
+/// drafts, whatever the workflow's `permissions` say.
+pub fn is_fork_pull_request() -> bool {
+    if !in_actions() || env_nonempty("GITHUB_EVENT_NAME").as_deref() != Some("pull_request") {
+        return false;
+    }
+    let (Some(event_path), Some(repository)) = (
+        env_nonempty("GITHUB_EVENT_PATH"),
+        env_nonempty("GITHUB_REPOSITORY"),
+    ) else {
+        return false;
+    };
+    #[derive(serde::Deserialize)]
+    struct Event {
+        pull_request: Option<PullRequest>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PullRequest {
+        head: Head,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        repo: Option<Repo>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Repo {
+        full_name: String,
+    }
+    let Ok(file) = std::fs::File::open(event_path) else {
+        return false;
+    };
+    // Event payloads are at most a few MiB; the reader streams it.
+    match serde_json::from_reader::<_, Event>(std::io::BufReader::new(file)) {
+        Ok(Event {
+            pull_request: Some(pr),
+        }) => pr
+            .head
+            .repo
+            .is_none_or(|r| !r.full_name.eq_ignore_ascii_case(&repository)),
+        _ => false,
+    }
+}
+
 /// `::name::message`, with the message escaped as the runner expects.
 pub fn workflow_command(name: &str, message: &str) -> String {
     format!("::{name}::{}", escape_data(message))

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use regex::bytes::Regex;
@@ -269,6 +270,23 @@ fn json_inner(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_owned()
 }
 
+static KEY_BEGIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY( BLOCK)?-----").expect("valid")
+});
+static KEY_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"-----END[A-Z0-9 ]{0,40} PRIVATE KEY( BLOCK)?-----").expect("valid")
+});
+const REDACTED_KEY: &[u8] = b"[REDACTED:private-key]";
+
+/// True when a line starts a private key block that it does not end: the key spans real newlines,
+/// as in a plain-text tool output. (In JSON text the block stays on one line, as `\n` escapes.)
+fn opens_key_block(line: &[u8]) -> bool {
+    let Some(begin) = KEY_BEGIN.find_iter(line).last() else {
+        return false;
+    };
+    !KEY_END.is_match(&line[begin.end()..]) && !is_json(line)
+}
+
 /// Copies `src` into `dst` with every secret redacted, line by line, keeping line endings, and
 /// reports the findings under `file_label`.
 pub fn redact_file(
@@ -283,6 +301,8 @@ pub fn redact_file(
     let mut line = Vec::new();
     let mut findings = Vec::new();
     let mut number = 0u64;
+    // Set while a private key block that began on an earlier line has not ended.
+    let mut in_key_block = false;
     loop {
         line.clear();
         if reader
@@ -300,7 +320,22 @@ pub fn redact_file(
             },
             None => (&line, b""),
         };
-        let (out, rules) = scanner.redact_bytes(body);
+        let (out, rules) = if in_key_block {
+            // Inside a PEM block of a plain-text file: its lines hold nothing but key material.
+            match KEY_END.find(body) {
+                Some(end) => {
+                    in_key_block = false;
+                    let (rest, rules) = scanner.redact_bytes(&body[end.end()..]);
+                    let mut out = REDACTED_KEY.to_vec();
+                    out.extend_from_slice(&rest);
+                    (Cow::Owned(out), rules)
+                }
+                None => (Cow::Borrowed(REDACTED_KEY), Vec::new()),
+            }
+        } else {
+            in_key_block = opens_key_block(body);
+            scanner.redact_bytes(body)
+        };
         findings.extend(rules.into_iter().map(|rule| Finding {
             rule,
             file: file_label.to_owned(),
@@ -502,5 +537,32 @@ pub(crate) mod tests {
             ]
         );
         assert!(!format!("{findings:?}").contains(&secret));
+    }
+
+    #[test]
+    fn a_key_block_across_real_newlines_is_redacted_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("tool-output.txt");
+        std::fs::write(
+            &src,
+            "cat ~/.ssh/id_rsa\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq98v1Zz0abc\nklmnopQRSTUV0123456789+/=\n-----END RSA PRIVATE KEY----- done\nafter\n",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let findings =
+            redact_file(&src, &mut out, &Scanner::new(vec![]), "tool-output.txt").unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            !out.contains("MIIEowIBAAKCAQEA7bq98v1Zz0abc") && !out.contains("klmnopQRSTUV"),
+            "{out}"
+        );
+        assert!(out.starts_with("cat ~/.ssh/id_rsa\n"), "{out}");
+        assert!(
+            out.ends_with(" done\nafter\n"),
+            "lines after the block are kept: {out}"
+        );
+        assert_eq!(out.lines().count(), 6, "line structure kept: {out}");
+        assert_eq!(findings.len(), 1);
+        assert_eq!((findings[0].rule, findings[0].line), ("private-key", 2));
     }
 }

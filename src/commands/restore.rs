@@ -104,6 +104,14 @@ fn restore(
         action: "nothing",
         ..Default::default()
     };
+    if actions::is_fork_pull_request() {
+        outcome.message = Some(
+            "nothing restored: this is a pull request from a fork, whose token is read-only and cannot see \
+             the draft releases that hold sessions"
+                .to_owned(),
+        );
+        return Ok(outcome);
+    }
     let Some(release) = rt.block_on(gh.session_release(branch))? else {
         let message = match rt.block_on(gh.access()) {
             Ok(access) if access.push == Some(false) => "nothing restored: the token cannot see draft releases \
