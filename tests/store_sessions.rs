@@ -298,7 +298,7 @@ fn a_repository_path_over_200_characters() {
     );
     let env = TestEnv::with_repo_path(&long);
     let root = env.repo.clone();
-    let root_name = gen::claude_folder_name(&root.to_string_lossy());
+    let root_name = gen::claude_folder_name(&gen::claude_path(&root));
     assert!(root_name.len() > 200, "{root_name}");
     std::fs::create_dir_all(root.join("sub")).unwrap();
 

@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
         return ctx.ui.print_json(&rows);
     }
     if shown.is_empty() {
-        if let Some(branch) = args.branch.as_deref().filter(|_| !args.all) {
+        if let Some(branch) = args.branch.as_deref().filter(|_| !all.is_empty()) {
             ctx.ui.info(&format!(
                 "no session of branch `{branch}` ({} on other branches; `ccsync sessions` lists them)",
                 all.len()
@@ -93,7 +93,7 @@ pub(crate) fn folder_label(session: &LocalSession, root: &Path, claude_dir: &Pat
     if session.project_dir == store::project_dir(claude_dir, root) {
         return ".".to_owned();
     }
-    let root_text = root.to_string_lossy();
+    let root_text = store::path_text(root);
     match session.cwd.as_deref() {
         Some(cwd) if store::path_within(cwd, &root_text) => {
             let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);

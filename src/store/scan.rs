@@ -51,7 +51,7 @@ pub fn repository_sessions(
     claude_dir: &Path,
     repo_root: &Path,
 ) -> anyhow::Result<Vec<LocalSession>> {
-    let root = repo_root.to_string_lossy();
+    let root = super::path_text(repo_root);
     let mut files = Vec::new();
     for folder in candidate_folders(claude_dir, &root)? {
         for path in session_files(&folder.path)? {
@@ -82,7 +82,7 @@ pub fn find_session(
         ))
         .into());
     }
-    let root = repo_root.to_string_lossy();
+    let root = super::path_text(repo_root);
     let mut found = Vec::new();
     for folder in candidate_folders(claude_dir, &root)? {
         let path = folder.path.join(format!("{id}.jsonl"));
