@@ -434,3 +434,20 @@ fn first_session_id(path: &Path) -> String {
         })
         .unwrap()
 }
+
+#[test]
+fn a_relative_claude_folder_gives_absolute_paths() {
+    let env = TestEnv::new();
+    let s = SessionBuilder::new(&env.repo).turns(1);
+    let file = s.write_to(&project_folder(&env.claude_dir, &env.repo));
+    // From <temp>/work/app, the Claude folder is ../../home/.claude.
+    let out = env
+        .ccsync()
+        .env("CLAUDE_CONFIG_DIR", "../../home/.claude")
+        .args(["discover", "--json"])
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    assert_eq!(v["sessionId"], s.id.as_str());
+    assert_eq!(v["path"], file.to_str().unwrap());
+}

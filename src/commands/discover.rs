@@ -10,7 +10,7 @@ use crate::exit::Exit;
 pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
-    let claude_dir = ctx.claude_dir()?;
+    let claude_dir = super::sessions::absolute_claude_dir(ctx)?;
     let sessions = crate::store::repository_sessions(&claude_dir, git.root())?;
     // Newest first, so the first match is the answer.
     let Some(session) = sessions
@@ -48,8 +48,7 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
             path: session.path.display().to_string(),
         });
     }
-    println!("{}", session.id);
-    Ok(())
+    super::sessions::print_stdout(&format!("{}\n", session.id))
 }
 
 #[derive(Serialize)]

@@ -340,7 +340,7 @@ fn sort_newest_first(sessions: &mut [LocalSession]) {
 
 /// `f` over `items` on a few threads (tail reads are I/O and small parses; a store can hold
 /// thousands of files). Results keep the order of `items`.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
