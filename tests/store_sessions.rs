@@ -280,11 +280,11 @@ fn discover_says_what_exists_when_the_branch_has_nothing() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("`nope`") && err.contains("6 sessions on other branches"),
+        err.contains("`nope`") && err.contains("6 other sessions"),
         "{err}"
     );
     assert!(
-        err.contains("ccsync sessions") && err.contains("feature, main"),
+        err.contains("ccsync sessions") && err.contains("branches: feature, main"),
         "{err}"
     );
 }
@@ -450,4 +450,29 @@ fn a_relative_claude_folder_gives_absolute_paths() {
     let v = json_of(&out);
     assert_eq!(v["sessionId"], s.id.as_str());
     assert_eq!(v["path"], file.to_str().unwrap());
+}
+
+#[test]
+fn discover_in_github_actions_uses_the_pull_request_branch() {
+    let env = TestEnv::new();
+    let t = build_traps(&env);
+    let out = env
+        .ccsync()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_HEAD_REF", "feature")
+        .env("GITHUB_REF_NAME", "12/merge")
+        .arg("discover")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), format!("{}\n", t.in_old.id));
+    // A push build: no head ref, the ref name is the branch.
+    let out = env
+        .ccsync()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_HEAD_REF", "")
+        .env("GITHUB_REF_NAME", "main")
+        .arg("discover")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), format!("{}\n", t.newest_main.id));
 }

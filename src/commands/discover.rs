@@ -27,10 +27,14 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
             others.sort_unstable();
             others.dedup();
             format!(
-                "no Claude Code session of branch `{branch}` in this repository; {} session{} on other branches ({}): `ccsync sessions` lists them, `--branch NAME` picks one",
+                "no Claude Code session of branch `{branch}` in this repository, but {} other session{} ({}): `ccsync sessions` lists them, `--branch NAME` picks a branch",
                 sessions.len(),
                 if sessions.len() == 1 { "" } else { "s" },
-                if others.is_empty() { "no branch recorded".to_owned() } else { others.join(", ") },
+                if others.is_empty() {
+                    "none records a branch".to_owned()
+                } else {
+                    format!("branches: {}", others.join(", "))
+                },
             )
         };
         return Err(Exit::nothing_found(message).into());
