@@ -279,11 +279,11 @@ fn discover_says_what_exists_when_the_branch_has_nothing() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("`nope`") && err.contains("6 sessions on other branches"),
+        err.contains("`nope`") && err.contains("6 other sessions"),
         "{err}"
     );
     assert!(
-        err.contains("ccsync sessions") && err.contains("feature, main"),
+        err.contains("ccsync sessions") && err.contains("branches: feature, main"),
         "{err}"
     );
 }
@@ -297,7 +297,7 @@ fn a_repository_path_over_200_characters() {
     );
     let env = TestEnv::with_repo_path(&long);
     let root = env.repo.clone();
-    let root_name = gen::claude_folder_name(&root.to_string_lossy());
+    let root_name = gen::claude_folder_name(&gen::claude_path(&root));
     assert!(root_name.len() > 200, "{root_name}");
     std::fs::create_dir_all(root.join("sub")).unwrap();
 
@@ -432,4 +432,46 @@ fn first_session_id(path: &Path) -> String {
                 .map(str::to_owned)
         })
         .unwrap()
+}
+
+#[test]
+fn a_relative_claude_folder_gives_absolute_paths() {
+    let env = TestEnv::new();
+    let s = SessionBuilder::new(&env.repo).turns(1);
+    let file = s.write_to(&project_folder(&env.claude_dir, &env.repo));
+    // From <temp>/work/app, the Claude folder is ../../home/.claude.
+    let out = env
+        .ccsync()
+        .env("CLAUDE_CONFIG_DIR", "../../home/.claude")
+        .args(["discover", "--json"])
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    assert_eq!(v["sessionId"], s.id.as_str());
+    assert_eq!(v["path"], file.to_str().unwrap());
+}
+
+#[test]
+fn discover_in_github_actions_uses_the_pull_request_branch() {
+    let env = TestEnv::new();
+    let t = build_traps(&env);
+    let out = env
+        .ccsync()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_HEAD_REF", "feature")
+        .env("GITHUB_REF_NAME", "12/merge")
+        .arg("discover")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), format!("{}\n", t.in_old.id));
+    // A push build: no head ref, the ref name is the branch.
+    let out = env
+        .ccsync()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_HEAD_REF", "")
+        .env("GITHUB_REF_NAME", "main")
+        .arg("discover")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), format!("{}\n", t.newest_main.id));
 }

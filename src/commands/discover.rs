@@ -10,7 +10,7 @@ use crate::exit::Exit;
 pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
-    let claude_dir = ctx.claude_dir()?;
+    let claude_dir = super::sessions::absolute_claude_dir(ctx)?;
     let sessions = crate::store::repository_sessions(&claude_dir, git.root())?;
     // Newest first, so the first match is the answer.
     let Some(session) = sessions
@@ -27,10 +27,14 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
             others.sort_unstable();
             others.dedup();
             format!(
-                "no Claude Code session of branch `{branch}` in this repository; {} session{} on other branches ({}): `ccsync sessions` lists them, `--branch NAME` picks one",
+                "no Claude Code session of branch `{branch}` in this repository, but {} other session{} ({}): `ccsync sessions` lists them, `--branch NAME` picks a branch",
                 sessions.len(),
                 if sessions.len() == 1 { "" } else { "s" },
-                if others.is_empty() { "no branch recorded".to_owned() } else { others.join(", ") },
+                if others.is_empty() {
+                    "none records a branch".to_owned()
+                } else {
+                    format!("branches: {}", others.join(", "))
+                },
             )
         };
         return Err(Exit::nothing_found(message).into());
@@ -48,8 +52,7 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
             path: session.path.display().to_string(),
         });
     }
-    println!("{}", session.id);
-    Ok(())
+    super::sessions::print_stdout(&format!("{}\n", session.id))
 }
 
 #[derive(Serialize)]

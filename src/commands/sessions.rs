@@ -13,7 +13,7 @@ use crate::store::{self, LocalSession};
 
 pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
-    let claude_dir = ctx.claude_dir()?;
+    let claude_dir = absolute_claude_dir(ctx)?;
     let all = load(ctx, &claude_dir, &git)?;
     let shown: Vec<&LocalSession> = all
         .iter()
@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
         return ctx.ui.print_json(&rows);
     }
     if shown.is_empty() {
-        if let Some(branch) = args.branch.as_deref().filter(|_| !args.all) {
+        if let Some(branch) = args.branch.as_deref().filter(|_| !all.is_empty()) {
             ctx.ui.info(&format!(
                 "no session of branch `{branch}` ({} on other branches; `ccsync sessions` lists them)",
                 all.len()
@@ -40,8 +40,18 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    print_table(&shown, &counts, git.root(), &claude_dir);
-    Ok(())
+    print_table(&shown, &counts, git.root(), &claude_dir)
+}
+
+/// The Claude folder as an absolute path, so paths printed from it work from anywhere.
+pub(crate) fn absolute_claude_dir(ctx: &Context) -> anyhow::Result<std::path::PathBuf> {
+    let dir = ctx.claude_dir()?;
+    let absolute = std::path::absolute(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot resolve the Claude folder {}: {e}", dir.display()))?;
+    // Resolve `..` and links when the folder exists, without Windows' verbatim prefix.
+    Ok(std::fs::canonicalize(&absolute)
+        .map(|real| std::path::PathBuf::from(store::path_text(&real)))
+        .unwrap_or(absolute))
 }
 
 /// The repository's sessions; says on stderr when there is no Claude folder or no session yet
@@ -80,10 +90,10 @@ pub(crate) fn explain_empty(claude_dir: &Path, root: &Path) -> String {
     )
 }
 
+/// Record counts read every byte of every file: spread them over the cores.
 fn count_all(sessions: &[&LocalSession]) -> anyhow::Result<Vec<u64>> {
-    sessions
-        .iter()
-        .map(|s| store::count_records(&s.path))
+    store::scan::parallel_map(sessions, |s| store::count_records(&s.path))
+        .into_iter()
         .collect()
 }
 
@@ -93,7 +103,7 @@ pub(crate) fn folder_label(session: &LocalSession, root: &Path, claude_dir: &Pat
     if session.project_dir == store::project_dir(claude_dir, root) {
         return ".".to_owned();
     }
-    let root_text = root.to_string_lossy();
+    let root_text = store::path_text(root);
     match session.cwd.as_deref() {
         Some(cwd) if store::path_within(cwd, &root_text) => {
             let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
@@ -143,7 +153,12 @@ impl<'a> SessionJson<'a> {
     }
 }
 
-fn print_table(sessions: &[&LocalSession], counts: &[u64], root: &Path, claude_dir: &Path) {
+fn print_table(
+    sessions: &[&LocalSession],
+    counts: &[u64],
+    root: &Path,
+    claude_dir: &Path,
+) -> anyhow::Result<()> {
     let header = [
         "SESSION",
         "BRANCH",
@@ -189,9 +204,22 @@ fn print_table(sessions: &[&LocalSession], counts: &[u64], root: &Path, claude_d
         }
         out
     };
-    println!("{}", line(header));
+    let mut text = line(header);
+    text.push('\n');
     for row in &rows {
-        println!("{}", line(row.each_ref().map(String::as_str)));
+        text.push_str(&line(row.each_ref().map(String::as_str)));
+        text.push('\n');
+    }
+    print_stdout(&text)
+}
+
+/// Writes a result on stdout; a reader that went away (`ccsync sessions | head`) is not an error.
+pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

@@ -26,7 +26,20 @@ pub fn projects_dir(claude_dir: &Path) -> PathBuf {
 /// `<claude-dir>/projects/<folder>`: where Claude Code keeps the sessions it runs in
 /// `resolved_cwd` (a realpath) and where `claude --resume` looks for them.
 pub fn project_dir(claude_dir: &Path, resolved_cwd: &Path) -> PathBuf {
-    projects_dir(claude_dir).join(project_folder_name(&resolved_cwd.to_string_lossy()))
+    projects_dir(claude_dir).join(project_folder_name(&path_text(resolved_cwd)))
+}
+
+/// A resolved path as Claude Code writes it: Windows' verbatim prefix (`\\?\C:\...`, which
+/// `std::fs::canonicalize` adds) removed, since Node's `realpath` never shows it.
+pub fn path_text(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if let Some(rest) = text.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{rest}")
+    } else if let Some(rest) = text.strip_prefix(r"\\?\") {
+        rest.to_owned()
+    } else {
+        text.into_owned()
+    }
 }
 
 /// True when `path` is `root` or lies below it, comparing whole path components as text
@@ -52,6 +65,23 @@ mod tests {
         assert_eq!(
             project_dir(Path::new("/h/.claude"), Path::new("/x/my_app")),
             PathBuf::from("/h/.claude/projects/-x-my-app")
+        );
+    }
+
+    #[test]
+    fn verbatim_windows_prefixes_are_dropped() {
+        assert_eq!(
+            path_text(Path::new(r"\\?\C:\Users\me\proj")),
+            r"C:\Users\me\proj"
+        );
+        assert_eq!(
+            path_text(Path::new(r"\\?\UNC\srv\share\p")),
+            r"\\srv\share\p"
+        );
+        assert_eq!(path_text(Path::new("/x/app")), "/x/app");
+        assert_eq!(
+            project_folder_name(&path_text(Path::new(r"\\?\C:\Users\me\proj"))),
+            "C--Users-me-proj"
         );
     }
 

@@ -51,7 +51,7 @@ pub fn repository_sessions(
     claude_dir: &Path,
     repo_root: &Path,
 ) -> anyhow::Result<Vec<LocalSession>> {
-    let root = repo_root.to_string_lossy();
+    let root = super::path_text(repo_root);
     let mut files = Vec::new();
     for folder in candidate_folders(claude_dir, &root)? {
         for path in session_files(&folder.path)? {
@@ -82,7 +82,7 @@ pub fn find_session(
         ))
         .into());
     }
-    let root = repo_root.to_string_lossy();
+    let root = super::path_text(repo_root);
     let mut found = Vec::new();
     for folder in candidate_folders(claude_dir, &root)? {
         let path = folder.path.join(format!("{id}.jsonl"));
@@ -126,8 +126,10 @@ pub fn side_files(session: &LocalSession) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The number of JSON objects in a session file, streaming. Glued objects count one each, a torn
-/// or junk line counts as nothing. Lines that look like one whole object (`{...}` with no `}{`
-/// inside) are counted without parsing; only the others are parsed.
+/// or junk line counts as nothing. Newline-terminated lines that look like one whole object
+/// (`{...}` with no `}{`, `} ` or `}\t` inside) are counted without parsing; only the others are parsed. (A
+/// brace-shaped but invalid line in the middle of a file would count as one; Claude Code does not
+/// write such lines, and [`super::read_records`] is the strict reader.)
 pub fn count_records(path: &Path) -> anyhow::Result<u64> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
@@ -149,7 +151,9 @@ pub fn count_records(path: &Path) -> anyhow::Result<u64> {
         let simple = terminated
             && text.first() == Some(&b'{')
             && text.last() == Some(&b'}')
-            && memchr::memmem::find(text, b"}{").is_none();
+            && [&b"}{"[..], b"} ", b"}\t"]
+                .iter()
+                .all(|glue| memchr::memmem::find(text, glue).is_none());
         if simple {
             count += 1;
         } else if let Ok(text) = std::str::from_utf8(text) {
@@ -340,7 +344,7 @@ fn sort_newest_first(sessions: &mut [LocalSession]) {
 
 /// `f` over `items` on a few threads (tail reads are I/O and small parses; a store can hold
 /// thousands of files). Results keep the order of `items`.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
@@ -382,11 +386,12 @@ mod tests {
         let path = dir.path().join("s.jsonl");
         std::fs::write(
             &path,
-            "{\"a\":\"}{\"}\n{\"b\":1}{\"c\":2}\n\njunk\n{\"d\":1}\n{\"e\":",
+            "{\"a\":\"}{\"}\n{\"b\":1}{\"c\":2}\n\njunk\n{\"d\":1}\n{\"f\":1} {\"g\":\"} {\"}\n{\"e\":",
         )
         .unwrap();
-        // `}{` inside a string is one object; the glued line two; junk and the torn tail none.
-        assert_eq!(count_records(&path).unwrap(), 4);
+        // `}{` inside a string is one object; glued lines (with or without a space) two; junk and
+        // the torn tail none.
+        assert_eq!(count_records(&path).unwrap(), 6);
         std::fs::write(&path, "{\"a\":1}").unwrap();
         assert_eq!(count_records(&path).unwrap(), 1);
         std::fs::write(&path, "").unwrap();
@@ -408,5 +413,40 @@ mod tests {
             parallel_map(&items, |x| x * 2),
             items.iter().map(|x| x * 2).collect::<Vec<_>>()
         );
+    }
+
+    proptest::proptest! {
+        /// The fast count agrees with the strict reader on the shapes real files have: whole
+        /// objects (with `}{`, braces and escapes inside strings), glued lines, blank lines,
+        /// junk lines, a torn last line, with or without a final newline.
+        #[test]
+        fn count_agrees_with_the_strict_reader(
+            lines in proptest::collection::vec((0u8..6, "[a-z{}\\[\\]\"\\\\ ]{0,12}"), 0..20),
+            torn in proptest::bool::ANY,
+            final_newline in proptest::bool::ANY,
+        ) {
+            let mut text = String::new();
+            for (kind, body) in &lines {
+                let object = serde_json::json!({"type": "user", "text": body}).to_string();
+                match kind {
+                    0 | 1 => text.push_str(&object),
+                    2 => { text.push_str(&object); text.push_str(&object); }
+                    3 => text.push_str("   "),
+                    4 => text.push_str("not json"),
+                    _ => { text.push_str(&object); text.push(' '); text.push_str(&object); }
+                }
+                text.push('\n');
+            }
+            if torn {
+                text.push_str(r#"{"type":"assistant","message":{"content":"cu"#);
+            } else if !final_newline && text.ends_with('\n') {
+                text.pop();
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.jsonl");
+            std::fs::write(&path, &text).unwrap();
+            let strict = crate::store::read_records(text.as_bytes(), |_| Ok(())).unwrap();
+            proptest::prop_assert_eq!(count_records(&path).unwrap(), strict.records);
+        }
     }
 }

@@ -49,11 +49,20 @@ pub fn claude_folder_name(path: &str) -> String {
     )
 }
 
+/// A path as Claude Code records it (no Windows verbatim `\\?\` prefix, which canonicalize adds).
+pub fn claude_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if !rest.starts_with("UNC") => rest.to_owned(),
+        _ => text.into_owned(),
+    }
+}
+
 /// `<claude_dir>/projects/<folder of cwd>`.
 pub fn project_folder(claude_dir: &Path, cwd: &Path) -> PathBuf {
     claude_dir
         .join("projects")
-        .join(claude_folder_name(&cwd.to_string_lossy()))
+        .join(claude_folder_name(&claude_path(cwd)))
 }
 
 /// A fresh lower-case hyphenated UUID.
@@ -88,7 +97,7 @@ impl SessionBuilder {
     pub fn new(cwd: impl AsRef<Path>) -> Self {
         SessionBuilder {
             id: new_id(),
-            cwd: cwd.as_ref().to_string_lossy().into_owned(),
+            cwd: claude_path(cwd.as_ref()),
             branch: "main".into(),
             version: "2.1.197".into(),
             clock: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
@@ -114,7 +123,7 @@ impl SessionBuilder {
     }
     /// Following records carry this working folder.
     pub fn cwd(mut self, cwd: impl AsRef<Path>) -> Self {
-        self.cwd = cwd.as_ref().to_string_lossy().into_owned();
+        self.cwd = claude_path(cwd.as_ref());
         self
     }
     /// Sets the clock; each record advances it by one minute.
