@@ -1,8 +1,7 @@
 //! The store API other commands build on (`find_session`, `side_files`, `tail_facts`,
 //! `read_records`), over generated stores.
-#[path = "support/sessions.rs"]
-mod gen;
 mod support;
+use support::sessions as gen;
 
 use std::path::PathBuf;
 
