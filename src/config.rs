@@ -19,14 +19,16 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+    /// `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`; made absolute, because the
+    /// paths derived from it end up in metadata and messages.
     pub fn claude_dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = &self.global.claude_dir {
-            return Ok(dir.clone());
-        }
-        let home = std::env::home_dir()
-            .context("cannot find the home folder: set CLAUDE_CONFIG_DIR or pass --claude-dir")?;
-        Ok(home.join(".claude"))
+        let dir = match &self.global.claude_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::home_dir()
+                .context("cannot find the home folder: set CLAUDE_CONFIG_DIR or pass --claude-dir")?
+                .join(".claude"),
+        };
+        std::path::absolute(&dir).with_context(|| format!("cannot resolve the Claude folder {}", dir.display()))
     }
 
     /// The current folder, symlinks resolved.
