@@ -1400,3 +1400,53 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+#[test]
+fn act_loop_a_failed_push_fails_the_job_with_ccsyncs_error() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    let session = laptop.session("feature/down", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "feature/down"], &[]);
+    // Every upload fails: the push of the continued session cannot succeed, whatever it retries.
+    fake.add_fault(
+        fake_github::Fault::new(
+            "POST",
+            "/repos/*/releases/*/assets",
+            fake_github::FaultKind::Status,
+        )
+        .status(500)
+        .times(1000),
+    );
+    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
+    let output = repo.act(
+        &act,
+        "act-loop.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[("branch", "feature/down")],
+    );
+    let out = text(&output);
+    let log = repo.read_log();
+    assert!(
+        log.contains(&format!("continued {}\n", session.id)),
+        "{log}\n{out}"
+    );
+    assert!(
+        !output.status.success(),
+        "a failed push must fail the job:\n{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "::error::cannot upload claude-session-{}.tar.gz",
+            session.id
+        )),
+        "ccsync's error is shown as an error annotation:\n{out}"
+    );
+    assert!(!out.contains("Nothing to push"), "{out}");
+    // The stored copy is the laptop's, complete.
+    assert_eq!(
+        stored_metadata(&fake, &session.id)["records"],
+        session.line_count() as u64
+    );
+}
