@@ -34,8 +34,16 @@ pub fn run() -> ExitCode {
     match commands::dispatch(cli, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            ui.error(&format!("{err:#}"));
-            ExitCode::from(exit::code_for(&err) as u8)
+            let code = exit::code_for(&err);
+            let message = format!("{err:#}");
+            // Nothing found is a documented outcome that callers decide on by the exit code, so
+            // in Actions it is a notice rather than an error annotation.
+            if code == exit::Code::NothingFound && ui.in_actions {
+                ui.notice(&message);
+            } else {
+                ui.error(&message);
+            }
+            ExitCode::from(code as u8)
         }
     }
 }
