@@ -36,25 +36,10 @@ impl TestEnv {
         let repo = base.join(relative);
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&repo).unwrap();
-        let env = TestEnv {
-            temp,
-            home,
-            claude_dir,
-            repo,
-        };
+        let env = TestEnv { temp, home, claude_dir, repo };
         env.git(["init", "-q", "-b", "main"]);
         env.git(["remote", "add", "origin", "https://github.com/octo/app.git"]);
-        env.git([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "init",
-        ]);
+        env.git(["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "init"]);
         env
     }
 
@@ -71,11 +56,7 @@ impl TestEnv {
             .env("HOME", &self.home)
             .output()
             .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "git failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     }
 
@@ -110,18 +91,7 @@ pub fn hermetic(cmd: &mut assert_cmd::Command) {
             || key.starts_with("CCSYNC_")
             || key.starts_with("CLAUDE_")
             || key.starts_with("ANTHROPIC_")
-            || matches!(
-                key.as_str(),
-                "GH_TOKEN"
-                    | "GH_HOST"
-                    | "CI"
-                    | "SESSION_ID"
-                    | "HTTP_PROXY"
-                    | "HTTPS_PROXY"
-                    | "http_proxy"
-                    | "https_proxy"
-                    | "ALL_PROXY"
-            )
+            || matches!(key.as_str(), "GH_TOKEN" | "GH_HOST" | "CI" | "SESSION_ID" | "HTTP_PROXY" | "HTTPS_PROXY" | "http_proxy" | "https_proxy" | "ALL_PROXY")
         {
             cmd.env_remove(&key);
         }
@@ -135,10 +105,7 @@ pub fn hermetic(cmd: &mut assert_cmd::Command) {
 pub fn assert_no_token(output: &Output) {
     for (name, stream) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
         let text = String::from_utf8_lossy(stream);
-        assert!(
-            !text.contains(TOKEN),
-            "the token leaked into {name}:\n{text}"
-        );
+        assert!(!text.contains(TOKEN), "the token leaked into {name}:\n{text}");
     }
 }
 
@@ -147,23 +114,15 @@ pub fn assert_no_token(output: &Output) {
 /// `.ci/run` installs every tool.
 pub fn tool(name: &str) -> Option<PathBuf> {
     let local = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(".tools/bin")
-            .join(name),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(".tools/venv/bin")
-            .join(name),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(".tools/node_modules/.bin")
-            .join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin").join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin").join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/node_modules/.bin").join(name),
     ];
     if let Some(found) = local.into_iter().find(|p| p.is_file()) {
         return Some(found);
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 /// Like [`tool`], but decides skip-or-fail: returns `None` (after saying so) only outside CI.
@@ -188,10 +147,7 @@ pub fn corpus_dir() -> Option<PathBuf> {
     if dir.join("SOURCES.md").is_file() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipped: no corpus at {} (set CCSYNC_CORPUS)",
-            dir.display()
-        );
+        eprintln!("skipped: no corpus at {} (set CCSYNC_CORPUS)", dir.display());
         None
     }
 }
