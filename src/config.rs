@@ -28,7 +28,8 @@ impl Context<'_> {
                 .context("cannot find the home folder: set CLAUDE_CONFIG_DIR or pass --claude-dir")?
                 .join(".claude"),
         };
-        std::path::absolute(&dir).with_context(|| format!("cannot resolve the Claude folder {}", dir.display()))
+        std::path::absolute(&dir)
+            .with_context(|| format!("cannot resolve the Claude folder {}", dir.display()))
     }
 
     /// The current folder, symlinks resolved.
