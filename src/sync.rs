@@ -53,6 +53,17 @@ pub enum Relation {
     Diverged,
 }
 
+/// How a relation reads in output (`absent` when there is no other copy).
+pub fn relation_label(relation: Option<Relation>) -> &'static str {
+    match relation {
+        None => "absent",
+        Some(Relation::Equal) => "equal",
+        Some(Relation::LocalAhead) => "local-ahead",
+        Some(Relation::RemoteAhead) => "remote-ahead",
+        Some(Relation::Diverged) => "diverged",
+    }
+}
+
 impl std::fmt::Debug for UuidChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UuidChain")

@@ -179,16 +179,6 @@ struct PushOutcome {
     dropped_sessions: Vec<String>,
 }
 
-fn relation_name(relation: Option<Relation>) -> &'static str {
-    match relation {
-        None => "absent",
-        Some(Relation::Equal) => "equal",
-        Some(Relation::LocalAhead) => "local-ahead",
-        Some(Relation::RemoteAhead) => "remote-ahead",
-        Some(Relation::Diverged) => "diverged",
-    }
-}
-
 /// A packed session ready to upload.
 struct Packed {
     _dir: tempfile::TempDir,
@@ -220,7 +210,7 @@ impl PushJob<'_> {
             session_id: session.id.clone(),
             branch: self.branch.to_owned(),
             action: "up-to-date",
-            relation: relation_name(relation),
+            relation: sync::relation_label(relation),
             records: facts.records,
             archive_size: None,
             encrypted: self.passphrase.is_some(),

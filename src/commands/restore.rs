@@ -191,7 +191,7 @@ fn restore(
             Some(sync::compare_sets(&local.chain, &remote.chain))
         }
     };
-    outcome.relation = Some(relation_name(relation));
+    outcome.relation = Some(sync::relation_label(relation));
     match relation {
         Some(relation @ (Relation::Equal | Relation::LocalAhead)) => {
             return Ok(keep_local(ui, outcome, relation))
@@ -245,7 +245,7 @@ fn keep_local(
 ) -> RestoreOutcome {
     let id = outcome.session_id.clone().unwrap_or_default();
     outcome.action = "kept-local";
-    outcome.relation = Some(relation_name(Some(relation)));
+    outcome.relation = Some(sync::relation_label(Some(relation)));
     let why = if relation == Relation::Equal {
         "is the same as"
     } else {
@@ -255,16 +255,6 @@ fn keep_local(
         "kept the local copy of session {id}: it {why} the stored one"
     ));
     outcome
-}
-
-fn relation_name(relation: Option<Relation>) -> &'static str {
-    match relation {
-        None => "absent",
-        Some(Relation::Equal) => "equal",
-        Some(Relation::LocalAhead) => "local-ahead",
-        Some(Relation::RemoteAhead) => "remote-ahead",
-        Some(Relation::Diverged) => "diverged",
-    }
 }
 
 /// Origin paths to local ones: the repository root, the session's folder when it lay outside
