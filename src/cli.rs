@@ -30,6 +30,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "GITHUB_REPOSITORY",
+        hide_env_values = true,
         value_name = "OWNER/NAME"
     )]
     pub repo: Option<String>,
@@ -43,13 +44,20 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "GITHUB_API_URL",
+        hide_env_values = true,
         default_value = "https://api.github.com",
         value_name = "URL"
     )]
     pub api_url: String,
 
     /// Claude Code configuration folder [default: ~/.claude]
-    #[arg(long, global = true, env = "CLAUDE_CONFIG_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLAUDE_CONFIG_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub claude_dir: Option<PathBuf>,
 
     /// Machine-readable JSON output on stdout
