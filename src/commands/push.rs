@@ -29,6 +29,15 @@ use crate::stored::{self, StoredSession};
 use crate::sync::{self, Relation};
 
 pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
+    let outcomes = push_sessions(ctx, args)?;
+    if ctx.ui.json {
+        ctx.ui.print_json(&outcomes)?;
+    }
+    Ok(())
+}
+
+/// The whole push without printing `--json`: what `resume` runs after `claude`.
+pub(crate) fn push_sessions(ctx: &Context, args: &PushArgs) -> anyhow::Result<Vec<PushOutcome>> {
     let git = ctx.git_repo()?;
     let claude_dir = ctx.claude_dir()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
@@ -62,10 +71,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
         };
         outcomes.push(job.push(session)?);
     }
-    if ctx.ui.json {
-        ctx.ui.print_json(&outcomes)?;
-    }
-    Ok(())
+    Ok(outcomes)
 }
 
 /// `--session`, else `$SESSION_ID` in Actions, else `--since` days of the branch, else the newest
@@ -164,11 +170,11 @@ struct PushJob<'a> {
 /// What a push did, for `--json` and for people.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PushOutcome {
-    session_id: String,
+pub(crate) struct PushOutcome {
+    pub(crate) session_id: String,
     branch: String,
     /// `uploaded`, `up-to-date`, `would-upload` (dry run).
-    action: &'static str,
+    pub(crate) action: &'static str,
     /// How the local copy stood against the stored one before the push (`absent` if none).
     relation: &'static str,
     records: u64,
