@@ -22,6 +22,7 @@ use crate::cli::{PushArgs, SecretsMode};
 use crate::config::{self, Context};
 use crate::exit::Exit;
 use crate::git::{GitRepo, RepoSlug};
+use crate::progress::Step;
 use crate::release::names;
 use crate::release::{GitHub, SessionRelease};
 use crate::store::{self, LocalSession};
@@ -286,6 +287,11 @@ impl PushJob<'_> {
             .rt
             .block_on(self.gh.session_release_for_write(self.branch))?;
         let archive_name = &packed.meta.archive.name;
+        let progress = Step::spinner(
+            ui,
+            &format!("uploading {archive_name}"),
+            Some(packed.meta.archive.size),
+        );
         self.rt
             .block_on(self.gh.upload_asset(
                 &release,
@@ -294,6 +300,7 @@ impl PushJob<'_> {
                 archive_content_type(self.passphrase.is_some()),
             ))
             .with_context(|| format!("cannot upload {archive_name}"))?;
+        drop(progress);
         let metadata_name = names::metadata_asset_name(&session.id);
         let release = self.rt.block_on(self.gh.refresh(&release))?;
         self.rt
@@ -346,8 +353,15 @@ impl PushJob<'_> {
         self.ctx
             .ui
             .detail("comparing with the stored copy record by record");
+        let progress = Step::watch_file(
+            self.ctx.ui,
+            &format!("downloading {}", stored.meta.archive.name),
+            &scratch.join(&stored.meta.archive.name),
+            Some(stored.meta.archive.size),
+        );
         let extracted =
             stored::fetch_archive(self.rt, self.gh, stored, scratch, scratch, self.passphrase)?;
+        drop(progress);
         let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
         let remote = read_facts(&remote_file, None)?;
         Ok(sync::compare_sets(&local.chain, &remote.chain))
@@ -369,6 +383,8 @@ impl PushJob<'_> {
         let plain = dir.path().join(format!("{}.tar.gz", session.id));
         let mut findings = Vec::new();
         {
+            let _progress =
+                Step::watch_file(ui, &format!("packing session {}", session.id), &plain, None);
             let out = BufWriter::with_capacity(
                 1 << 20,
                 File::create(&plain).context("cannot create the archive")?,

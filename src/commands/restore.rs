@@ -21,6 +21,7 @@ use crate::cli::RestoreArgs;
 use crate::config::{self, Context};
 use crate::exit::Exit;
 use crate::git::GitRepo;
+use crate::progress::Step;
 use crate::release::{names, GitHub};
 use crate::store;
 use crate::stored::{self, StoredSession};
@@ -167,6 +168,12 @@ fn restore(
     std::fs::create_dir_all(projects)
         .with_context(|| format!("cannot create {}", projects.display()))?;
     let passphrase = super::passphrase();
+    let progress = Step::watch_file(
+        ui,
+        &format!("downloading {}", stored.meta.archive.name),
+        &scratch.path().join(&stored.meta.archive.name),
+        Some(stored.meta.archive.size),
+    );
     let extracted = stored::fetch_archive(
         rt,
         gh,
@@ -175,6 +182,7 @@ fn restore(
         projects,
         passphrase.as_deref(),
     )?;
+    drop(progress);
     let session_rel = PathBuf::from(format!("{id}.jsonl"));
     if !extracted.files.contains(&session_rel) {
         anyhow::bail!("the archive of session {id} holds no {id}.jsonl: it was not made by ccsync");
