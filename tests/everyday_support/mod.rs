@@ -135,9 +135,17 @@ pub fn assert_code(output: &Output, code: i32) {
     );
 }
 
+/// stdout as JSON. In Actions, `::add-mask::` (a workflow command the runner consumes) comes
+/// first on stdout today; it is skipped, nothing else is.
 pub fn parse_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(output)))
+    let text = stdout(output);
+    let json: String = text
+        .lines()
+        .skip_while(|l| l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
 }
 
 /// RFC 3339 text `days` days before now.
