@@ -26,7 +26,10 @@ fn checks(output: &Output) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn status_of<'a>(checks: &'a [(String, String, String)], name: &str) -> Option<&'a (String, String, String)> {
+fn status_of<'a>(
+    checks: &'a [(String, String, String)],
+    name: &str,
+) -> Option<&'a (String, String, String)> {
     checks.iter().find(|c| c.0 == name)
 }
 
@@ -35,7 +38,11 @@ fn expect(output: &Output, name: &str, status: &str, needle: &str) {
     let all = checks(output);
     let found = status_of(&all, name).unwrap_or_else(|| panic!("no check {name}: {all:?}"));
     assert_eq!(found.1, status, "{name}: {all:?}");
-    assert!(found.2.contains(needle), "{name} should mention {needle:?}: {}", found.2);
+    assert!(
+        found.2.contains(needle),
+        "{name} should mention {needle:?}: {}",
+        found.2
+    );
 }
 
 fn healthy() -> (Laptop, String) {
@@ -103,14 +110,18 @@ fn without_a_github_remote() {
     let output = laptop.run(&["doctor", "--json"]);
     assert_code(&output, 1);
     expect(&output, "repository", "fail", "--repo");
-    assert!(status_of(&checks(&output), "access").is_none(), "no access check without a repository");
+    assert!(
+        status_of(&checks(&output), "access").is_none(),
+        "no access check without a repository"
+    );
 }
 
 #[test]
 fn without_a_token() {
     let (laptop, _) = healthy();
     let mut cmd = laptop.cmd(&["doctor", "--json"]);
-    cmd.env_remove("GITHUB_TOKEN").env("PATH", laptop.env.temp.path()); // no `gh` either
+    cmd.env_remove("GITHUB_TOKEN")
+        .env("PATH", laptop.env.temp.path()); // no `gh` either
     let output = everyday_support::run(cmd);
     assert_code(&output, 1);
     expect(&output, "token", "fail", "GITHUB_TOKEN");

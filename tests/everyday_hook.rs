@@ -42,7 +42,11 @@ fn git_push(laptop: &Laptop, args: &[&str]) -> Output {
     cmd.arg("push").args(args).current_dir(&laptop.env.repo);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
-        if key.starts_with("GITHUB_") || key.starts_with("CCSYNC_") || key.starts_with("CLAUDE_") || key == "GH_TOKEN" {
+        if key.starts_with("GITHUB_")
+            || key.starts_with("CCSYNC_")
+            || key.starts_with("CLAUDE_")
+            || key == "GH_TOKEN"
+        {
             cmd.env_remove(key);
         }
     }
@@ -106,9 +110,12 @@ fn git_push_pushes_the_session_and_a_failure_never_blocks_it() {
     let output = git_push(&laptop, &["local", "main"]);
     assert_code(&output, 0);
     assert!(remote_branches(&bare).contains("refs/heads/main"));
-    let meta = laptop
-        .stored_metadata(&session.id)
-        .unwrap_or_else(|| panic!("the hook pushed the session; git said:\n{}", stderr(&output)));
+    let meta = laptop.stored_metadata(&session.id).unwrap_or_else(|| {
+        panic!(
+            "the hook pushed the session; git said:\n{}",
+            stderr(&output)
+        )
+    });
     assert_eq!(meta["gitBranch"], "main");
     assert_eq!(laptop.tags(), vec!["claude-sessions-main"]);
 
@@ -127,7 +134,10 @@ fn git_push_pushes_the_session_and_a_failure_never_blocks_it() {
     laptop.fake.clear_requests();
     assert_code(&git_push(&laptop, &["local", "v1"]), 0);
     assert_code(&git_push(&laptop, &["local", ":feature"]), 0);
-    assert!(laptop.fake.requests().is_empty(), "no ccsync run for a tag or a deletion");
+    assert!(
+        laptop.fake.requests().is_empty(),
+        "no ccsync run for a tag or a deletion"
+    );
     assert!(!remote_branches(&bare).contains("refs/heads/feature"));
 
     // ccsync fails (GitHub rejects the token): the push still goes through, and says so.
@@ -144,7 +154,11 @@ fn git_push_pushes_the_session_and_a_failure_never_blocks_it() {
         .current_dir(&bare)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(remote_head.stdout).unwrap(), head, "the commit reached the remote");
+    assert_eq!(
+        String::from_utf8(remote_head.stdout).unwrap(),
+        head,
+        "the commit reached the remote"
+    );
 
     // A branch without any session: ccsync says so, the push goes on.
     laptop.fake.set_token(TOKEN, Permission::Write);
@@ -189,7 +203,10 @@ fn a_foreign_hook_is_never_overwritten_nor_removed() {
     assert_code(&output, 1);
     let err = stderr(&output);
     assert!(err.contains("did not write"), "{err}");
-    assert!(err.contains("release-push --branch"), "says what to add: {err}");
+    assert!(
+        err.contains("release-push --branch"),
+        "says what to add: {err}"
+    );
     assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs);
 
     let output = laptop.run(&["hook", "uninstall"]);
@@ -197,7 +214,11 @@ fn a_foreign_hook_is_never_overwritten_nor_removed() {
     assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs);
 
     // Ours is replaced in place when it changes (an older ccsync's hook).
-    std::fs::write(&hook, format!("#!/bin/sh\n{MARKER}: managed by `ccsync hook install`\nexit 0\n")).unwrap();
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\n{MARKER}: managed by `ccsync hook install`\nexit 0\n"),
+    )
+    .unwrap();
     let out = parse_json(&laptop.run(&["hook", "install", "--json"]));
     assert_eq!(out["action"], "updated");
 }

@@ -45,7 +45,10 @@ fn list_shows_every_stored_session_with_its_facts() {
     let list = parse_json(&output);
     assert_eq!(list["repository"], "octo/app");
     // Branches in order, newest first within a branch.
-    assert_eq!(ids(&list), vec![feature.id.clone(), new.id.clone(), old.id.clone()]);
+    assert_eq!(
+        ids(&list),
+        vec![feature.id.clone(), new.id.clone(), old.id.clone()]
+    );
     let first = &list["sessions"][0];
     assert_eq!(first["branch"], "feature/x");
     assert_eq!(first["encrypted"], true);
@@ -92,7 +95,11 @@ fn list_with_nothing_stored_says_so() {
     let output = laptop.run(&["release-list"]);
     assert_code(&output, 0);
     assert!(stdout(&output).is_empty());
-    assert!(stderr(&output).contains("no session stored"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no session stored"),
+        "{}",
+        stderr(&output)
+    );
     let list = laptop.json(&["release-list"]);
     assert_eq!(list["sessions"], Value::Array(vec![]));
 }
@@ -103,7 +110,10 @@ fn prune_without_a_reason_is_a_usage_error() {
     let output = laptop.run(&["release-prune"]);
     assert_code(&output, 2);
     let err = stderr(&output);
-    assert!(err.contains("--gone") && err.contains("--older-than"), "{err}");
+    assert!(
+        err.contains("--gone") && err.contains("--older-than"),
+        "{err}"
+    );
     assert!(laptop.fake.requests().is_empty(), "asked nothing of GitHub");
 }
 
@@ -179,10 +189,16 @@ fn prune_gone_deletes_only_the_deleted_branch_release() {
     assert_code(&output, 0);
     assert!(stderr(&output).contains("deleted `claude-sessions-old-feature`"));
     let tags = laptop.tags();
-    assert!(tags.contains(&"claude-sessions-main".to_owned()), "live branch kept");
+    assert!(
+        tags.contains(&"claude-sessions-main".to_owned()),
+        "live branch kept"
+    );
     assert!(!tags.contains(&"claude-sessions-old-feature".to_owned()));
     for foreign in FOREIGN {
-        assert!(tags.contains(&foreign.to_owned()), "{foreign} untouched: {tags:?}");
+        assert!(
+            tags.contains(&foreign.to_owned()),
+            "{foreign} untouched: {tags:?}"
+        );
     }
     assert!(laptop.stored_metadata(&gone_id).is_none());
     // Nothing left to do the second time.
@@ -222,5 +238,8 @@ fn prune_older_than_goes_by_the_newest_session() {
     // Both reasons: either is enough.
     let out = laptop.json(&["release-prune", "--older-than", "1", "--gone", "--dry-run"]);
     assert_eq!(out["deleted"][0]["tag"], "claude-sessions-mixed");
-    assert_eq!(out["deleted"][0]["reasons"], serde_json::json!(["branch-exists", "older-than"]));
+    assert_eq!(
+        out["deleted"][0]["reasons"],
+        serde_json::json!(["branch-exists", "older-than"])
+    );
 }

@@ -100,13 +100,21 @@ fn resume_runs_claude_then_pushes_even_after_a_failing_exit() {
     let laptop = Laptop::new();
     let session = laptop.session("main", "2026-04-01T10:00:00Z");
     let (run, more, _) = prepare(&laptop, &session.id);
-    let mut cmd = resume_cmd(&laptop, &run, &["resume", "--json", "--", "--model", "opus"]);
+    let mut cmd = resume_cmd(
+        &laptop,
+        &run,
+        &["resume", "--json", "--", "--model", "opus"],
+    );
     cmd.env("STANDIN_EXIT", "3");
     let output = everyday_support::run(cmd);
     assert_code(&output, 3);
     let log = log_lines(&run);
     assert_eq!(log[0], format!("--resume {} --model opus", session.id));
-    assert_eq!(Path::new(&log[1]), laptop.env.repo, "claude runs where the session lives");
+    assert_eq!(
+        Path::new(&log[1]),
+        laptop.env.repo,
+        "claude runs where the session lives"
+    );
     let meta = laptop
         .stored_metadata(&session.id)
         .unwrap_or_else(|| panic!("pushed after claude exited 3:\n{}", stderr(&output)));
@@ -137,7 +145,11 @@ fn resume_restores_first_when_the_release_is_ahead() {
     let (run, more, _) = prepare(&laptop, &session.id);
     let output = everyday_support::run(resume_cmd(&laptop, &run, &["resume", "--json"]));
     assert_code(&output, 0);
-    assert!(stderr(&output).contains("restored session"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("restored session"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(log_lines(&run)[0], format!("--resume {}", session.id));
     let json = parse_json(&output);
     assert_eq!(json["restore"]["action"], "installed");
@@ -152,14 +164,21 @@ fn resume_restores_first_when_the_release_is_ahead() {
 fn resume_with_no_session_starts_a_new_one_and_pushes_it() {
     let laptop = Laptop::new();
     let (run, _, fresh) = prepare(&laptop, "unused");
-    let output = everyday_support::run(resume_cmd(&laptop, &run, &["resume", "--json", "--", "-p", "hi"]));
+    let output = everyday_support::run(resume_cmd(
+        &laptop,
+        &run,
+        &["resume", "--json", "--", "-p", "hi"],
+    ));
     assert_code(&output, 0);
     assert_eq!(log_lines(&run)[0], "-p hi", "no --resume for a new session");
     assert!(stderr(&output).contains("starting a new Claude Code session"));
     let json = parse_json(&output);
     assert_eq!(json["started"], "new");
     assert_eq!(json["sessionId"], fresh.id.as_str());
-    assert!(laptop.stored_metadata(&fresh.id).is_some(), "the new session was pushed");
+    assert!(
+        laptop.stored_metadata(&fresh.id).is_some(),
+        "the new session was pushed"
+    );
 }
 
 #[test]
@@ -190,9 +209,14 @@ fn resume_survives_ctrl_c_and_pushes() {
     support::assert_no_token(&output);
     assert_code(&output, 130);
     let err = stderr(&output);
-    assert!(err.contains("standin: interrupted"), "the child got Ctrl-C: {err}");
+    assert!(
+        err.contains("standin: interrupted"),
+        "the child got Ctrl-C: {err}"
+    );
     assert_eq!(
-        laptop.stored_metadata(&session.id).map(|m| m["records"].clone()),
+        laptop
+            .stored_metadata(&session.id)
+            .map(|m| m["records"].clone()),
         Some(((session.line_count() + more.line_count()) as u64).into()),
         "ccsync survived Ctrl-C and pushed: {err}"
     );
@@ -204,11 +228,18 @@ fn resume_without_claude_says_how_to_get_it() {
     laptop.session("main", "2026-04-01T10:00:00Z");
     let output = everyday_support::run({
         let mut cmd = laptop.cmd(&["resume"]);
-        cmd.env("CCSYNC_CLAUDE", laptop.env.temp.path().join("no/such/claude"));
+        cmd.env(
+            "CCSYNC_CLAUDE",
+            laptop.env.temp.path().join("no/such/claude"),
+        );
         cmd
     });
     assert_code(&output, 1);
-    assert!(stderr(&output).contains("CCSYNC_CLAUDE"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("CCSYNC_CLAUDE"),
+        "{}",
+        stderr(&output)
+    );
 
     let empty = laptop.env.temp.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
@@ -219,8 +250,14 @@ fn resume_without_claude_says_how_to_get_it() {
     });
     assert_code(&output, 1);
     let err = stderr(&output);
-    assert!(err.contains("not on PATH") && err.contains("CCSYNC_CLAUDE"), "{err}");
-    assert!(laptop.fake.requests().is_empty(), "checked before any network");
+    assert!(
+        err.contains("not on PATH") && err.contains("CCSYNC_CLAUDE"),
+        "{err}"
+    );
+    assert!(
+        laptop.fake.requests().is_empty(),
+        "checked before any network"
+    );
 }
 
 #[test]

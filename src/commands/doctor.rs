@@ -56,8 +56,9 @@ impl Report {
 pub fn run(ctx: &Context) -> anyhow::Result<()> {
     let mut report = Report::default();
     let git = check_git(ctx, &mut report);
-    let branch = git.as_ref().and_then(|git| {
-        match config::resolve_branch(None, Some(git)) {
+    let branch = git
+        .as_ref()
+        .and_then(|git| match config::resolve_branch(None, Some(git)) {
             Ok(branch) => {
                 report.ok("branch", format!("branch `{branch}`"));
                 Some(branch)
@@ -66,8 +67,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
                 report.warn("branch", format!("{e:#}"));
                 None
             }
-        }
-    });
+        });
     let slug = match ctx.github_repo(git.as_ref()) {
         Ok(slug) => {
             report.ok("repository", format!("GitHub repository {slug}"));
@@ -80,7 +80,10 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
     };
     let token = match ctx.token() {
         Ok(token) => {
-            report.ok("token", format!("a GitHub token was found ({})", token_source(ctx)));
+            report.ok(
+                "token",
+                format!("a GitHub token was found ({})", token_source(ctx)),
+            );
             Some(token)
         }
         Err(e) => {
@@ -181,13 +184,14 @@ fn check_github(
             return;
         }
     };
-    let (gh, rt) = match GitHub::new(api, slug.clone(), token).and_then(|gh| Ok((gh, super::runtime()?))) {
-        Ok(pair) => pair,
-        Err(e) => {
-            report.fail("access", format!("{e:#}"));
-            return;
-        }
-    };
+    let (gh, rt) =
+        match GitHub::new(api, slug.clone(), token).and_then(|gh| Ok((gh, super::runtime()?))) {
+            Ok(pair) => pair,
+            Err(e) => {
+                report.fail("access", format!("{e:#}"));
+                return;
+            }
+        };
     let access = match rt.block_on(gh.access()) {
         Ok(access) => access,
         Err(e) if e.status() == Some(401) => {

@@ -276,7 +276,10 @@ fn folder_for(claude_dir: &Path, session: &LocalSession, cwd: &Path, ui: &Ui) ->
 fn run_claude(program: &Path, args: &[OsString], folder: &Path) -> anyhow::Result<i32> {
     install_signal_handler();
     CHILD_RUNNING.store(true, Ordering::SeqCst);
-    let status = Command::new(program).args(args).current_dir(folder).status();
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(folder)
+        .status();
     CHILD_RUNNING.store(false, Ordering::SeqCst);
     let status = status.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {

@@ -69,7 +69,8 @@ impl Laptop {
     /// Seeds a release through the fake's admin endpoint (which can set a body and publish).
     pub fn seed_release(&self, tag: &str, draft: bool, body: &str) -> u64 {
         let url = format!("{}/_fake/repos/octo/app/releases", self.fake.api_url());
-        let payload = serde_json::json!({ "tag_name": tag, "draft": draft, "name": tag, "body": body });
+        let payload =
+            serde_json::json!({ "tag_name": tag, "draft": draft, "name": tag, "body": body });
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -144,8 +145,7 @@ pub fn parse_json(output: &Output) -> Value {
         .skip_while(|l| l.starts_with("::add-mask::"))
         .collect::<Vec<_>>()
         .join("\n");
-    serde_json::from_str(&json)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
 }
 
 /// RFC 3339 text `days` days before now.
