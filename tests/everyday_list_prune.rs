@@ -243,3 +243,20 @@ fn prune_older_than_goes_by_the_newest_session() {
         serde_json::json!(["branch-exists", "older-than"])
     );
 }
+
+#[test]
+fn list_with_a_read_only_token_says_drafts_are_invisible() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    laptop
+        .fake
+        .set_token(support::TOKEN, fake_github::Permission::Read);
+    let output = laptop.run(&["release-list"]);
+    assert_code(&output, 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains("can only read") && err.contains("contents: write"),
+        "{err}"
+    );
+}

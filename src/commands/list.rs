@@ -107,6 +107,16 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
             .then_with(|| a.session_id.cmp(&b.session_id))
     });
 
+    if sessions.is_empty() {
+        // Drafts are invisible to read-only tokens: an empty list may only mean that.
+        if let Ok(access) = rt.block_on(gh.access()) {
+            if access.push == Some(false) {
+                ctx.ui.warn(&format!(
+                    "the token can only read {slug}, and draft releases are invisible to it: use a token with write access (`contents: write`) to list sessions"
+                ));
+            }
+        }
+    }
     if ctx.ui.json {
         return ctx.ui.print_json(&ListJson {
             repository: slug.to_string(),
