@@ -28,7 +28,7 @@ pub struct Step {
 impl Step {
     /// A step whose progress is the growing size of `file` (out of `total` bytes when known).
     pub fn watch_file(ui: &Ui, message: &str, file: &Path, total: Option<u64>) -> Step {
-        let mut step = Step::start(ui, message, total);
+        let mut step = Step::start(ui, message, Some(total));
         if let Some(bar) = &step.bar {
             let stop = Arc::new(AtomicBool::new(false));
             let (bar, path, flag) = (bar.clone(), file.to_path_buf(), stop.clone());
@@ -47,7 +47,9 @@ impl Step {
         Step::start(ui, &message, None)
     }
 
-    fn start(ui: &Ui, message: &str, total: Option<u64>) -> Step {
+    /// `total`: `Some(Some(n))` a bar to `n` bytes, `Some(None)` a byte count of unknown end, `None`
+    /// a plain spinner.
+    fn start(ui: &Ui, message: &str, total: Option<Option<u64>>) -> Step {
         if !ui.shows_progress() {
             // A log line says what is happening, once; people in a terminal see the bar instead.
             if ui.in_actions || ui.verbose > 0 {
@@ -59,17 +61,22 @@ impl Step {
             };
         }
         let bar = match total {
-            Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-                .with_style(
+            Some(Some(total)) => {
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(
                     ProgressStyle::with_template(
                         "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
                     )
                     .expect("valid template")
                     .progress_chars("=> "),
+                )
+            }
+            Some(None) => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template("{spinner} {msg} {bytes} {elapsed}")
+                        .expect("valid template"),
                 ),
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner} {msg} {bytes} {elapsed}")
-                    .expect("valid template"),
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
             ),
         };
         bar.set_message(message.to_owned());
