@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod git;
+pub mod progress;
 pub mod release;
 pub mod store;
 pub mod stored;

@@ -1,6 +1,224 @@
+//! `ccsync release-list`: every session stored in the repository's session releases, per branch,
+//! read from the metadata assets (the release body is only a rendering of them).
+//!
+//! Only drafts count: a published release whose tag has the session prefix is not ccsync's (ccsync
+//! never publishes), so it is named and never read.
+
+use serde::Serialize;
+
 use crate::cli::ListArgs;
 use crate::config::Context;
+use crate::release::{names, GitHub, SessionRelease};
+use crate::stored::{self, StoredSession};
 
-pub fn run(_ctx: &Context, _args: &ListArgs) -> anyhow::Result<()> {
-    super::not_implemented("release-list")
+/// One stored session, for the table and `--json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedSession {
+    branch: String,
+    session_id: String,
+    last_activity: Option<String>,
+    records: u64,
+    /// Archive size in bytes.
+    size: u64,
+    encrypted: bool,
+    commit: Option<String>,
+    pushed_at: String,
+    pushed_from: PushedFromJson,
+    claude_version: Option<String>,
+    tag: String,
+    release_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PushedFromJson {
+    host: String,
+    os: String,
+}
+
+/// A release with the session prefix that ccsync does not read.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IgnoredRelease {
+    tag: String,
+    release_url: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListJson {
+    repository: String,
+    sessions: Vec<ListedSession>,
+    ignored: Vec<IgnoredRelease>,
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
+    let git = ctx.git_repo().ok();
+    let slug = ctx.github_repo(git.as_ref())?;
+    let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
+    let rt = super::runtime()?;
+    let releases = rt.block_on(gh.list_session_releases())?;
+    let wanted = |r: &SessionRelease| match &args.branch {
+        Some(branch) => r.tag_name == names::tag_for(branch),
+        None => true,
+    };
+
+    let scratch = tempfile::tempdir()?;
+    let mut sessions: Vec<ListedSession> = Vec::new();
+    let mut ignored = Vec::new();
+    for release in releases.iter().filter(|r| wanted(r)) {
+        let Some(branch) = release.branch() else {
+            continue;
+        };
+        if !release.draft {
+            ctx.ui.warn(&format!(
+                "release `{}` is published, so it is not ccsync's (ccsync keeps its releases as drafts); not read: {}",
+                release.tag_name, release.html_url
+            ));
+            ignored.push(IgnoredRelease {
+                tag: release.tag_name.clone(),
+                release_url: release.html_url.clone(),
+                reason: "published",
+            });
+            continue;
+        }
+        let found =
+            stored::stored_sessions(&rt, &gh, release, scratch.path(), &|m| ctx.ui.warn(m))?;
+        for s in found {
+            // Duplicate drafts of one tag may hold the same session: keep its newest push.
+            if let Some(existing) = sessions
+                .iter_mut()
+                .find(|e| e.branch == branch && e.session_id == s.meta.session_id)
+            {
+                if existing.pushed_at < s.meta.pushed_at.to_rfc3339() {
+                    *existing = listed(branch, release, &s);
+                }
+                continue;
+            }
+            sessions.push(listed(branch, release, &s));
+        }
+    }
+    // Branches in name order, newest session first within each.
+    sessions.sort_by(|a, b| {
+        a.branch
+            .cmp(&b.branch)
+            .then_with(|| b.last_activity.cmp(&a.last_activity))
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+
+    if sessions.is_empty() {
+        // Drafts are invisible to read-only tokens: an empty list may only mean that.
+        if let Ok(access) = rt.block_on(gh.access()) {
+            if access.push == Some(false) {
+                ctx.ui.warn(&format!(
+                    "the token can only read {slug}, and draft releases are invisible to it: use a token with write access (`contents: write`) to list sessions"
+                ));
+            }
+        }
+    }
+    if ctx.ui.json {
+        return ctx.ui.print_json(&ListJson {
+            repository: slug.to_string(),
+            sessions,
+            ignored,
+        });
+    }
+    if sessions.is_empty() {
+        ctx.ui.info(&match &args.branch {
+            Some(branch) => format!(
+                "no session stored for branch `{branch}` in {slug} (`ccsync release-push` stores one)"
+            ),
+            None => format!(
+                "no session stored in the releases of {slug} (`ccsync release-push` stores one)"
+            ),
+        });
+        return Ok(());
+    }
+    print_table(&sessions);
+    Ok(())
+}
+
+fn listed(branch: &str, release: &SessionRelease, s: &StoredSession) -> ListedSession {
+    let m = &s.meta;
+    ListedSession {
+        branch: branch.to_owned(),
+        session_id: m.session_id.clone(),
+        last_activity: m.last_timestamp.clone(),
+        records: m.records,
+        size: m.archive.size,
+        encrypted: s.encrypted(),
+        commit: m.commit.clone(),
+        pushed_at: m.pushed_at.to_rfc3339(),
+        pushed_from: PushedFromJson {
+            host: m.pushed_from.host.clone(),
+            os: m.pushed_from.os.clone(),
+        },
+        claude_version: m.claude_version.clone(),
+        tag: release.tag_name.clone(),
+        release_url: release.html_url.clone(),
+    }
+}
+
+fn print_table(sessions: &[ListedSession]) {
+    let header = [
+        "BRANCH",
+        "SESSION",
+        "LAST ACTIVITY",
+        "RECORDS",
+        "SIZE",
+        "PUSHED FROM",
+        "COMMIT",
+        "ENCRYPTED",
+    ];
+    let rows: Vec<[String; 8]> = sessions
+        .iter()
+        .map(|s| {
+            [
+                s.branch.clone(),
+                s.session_id.clone(),
+                s.last_activity
+                    .as_deref()
+                    .map(short_time)
+                    .unwrap_or_else(|| "-".into()),
+                s.records.to_string(),
+                stored::human_size(s.size),
+                format!("{} ({})", s.pushed_from.host, s.pushed_from.os),
+                s.commit
+                    .as_deref()
+                    .map(|c| c.chars().take(10).collect())
+                    .unwrap_or_else(|| "-".into()),
+                if s.encrypted { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(&header.map(str::to_owned));
+    for row in &rows {
+        line(row);
+    }
+}
+
+/// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04 UTC`; anything unparsable as it is.
+fn short_time(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| text.to_owned())
 }

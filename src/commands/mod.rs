@@ -49,8 +49,3 @@ fn passphrase() -> Option<String> {
     crate::actions::add_mask(&passphrase);
     Some(passphrase)
 }
-
-/// The answer of a command that a later release implements.
-fn not_implemented(command: &str) -> anyhow::Result<()> {
-    anyhow::bail!("`ccsync {command}` is not implemented yet")
-}

@@ -1,6 +1,211 @@
+//! `ccsync release-prune`: deletes the session releases of branches that are gone from GitHub
+//! (`--gone`) and those whose newest session is older than `--older-than DAYS`; either reason is
+//! enough when both are given.
+//!
+//! Only ccsync's own releases are ever candidates: a draft whose tag starts with
+//! `claude-sessions-` AND whose body carries ccsync's marker. Published releases are never
+//! touched, whatever their tag.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
 use crate::cli::PruneArgs;
 use crate::config::Context;
+use crate::exit::Exit;
+use crate::release::{names, GitHub, SessionRelease};
+use crate::stored;
 
-pub fn run(_ctx: &Context, _args: &PruneArgs) -> anyhow::Result<()> {
-    super::not_implemented("release-prune")
+/// A release and what prune decided about it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Decision {
+    tag: String,
+    branch: String,
+    release_id: u64,
+    release_url: String,
+    sessions: usize,
+    /// Last activity of the newest stored session (else the release's creation time).
+    newest_activity: Option<String>,
+    /// Why it goes (`gone`, `older-than`), or why it stays (`branch-exists`, `recent`,
+    /// `published`, `no-marker`).
+    reasons: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PruneJson {
+    repository: String,
+    dry_run: bool,
+    /// Deleted (or, with `--dry-run`, to be deleted).
+    deleted: Vec<Decision>,
+    /// ccsync's releases that stay.
+    kept: Vec<Decision>,
+    /// Releases with the session prefix that are not ccsync's: never touched.
+    foreign: Vec<Decision>,
+}
+
+pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
+    if !args.gone && args.older_than.is_none() {
+        return Err(Exit::usage(
+            "say what to prune: --gone (releases of branches deleted on GitHub), --older-than DAYS \
+             (releases whose newest session is older), or both; add --dry-run to see the list first",
+        )
+        .into());
+    }
+    let git = ctx.git_repo().ok();
+    let slug = ctx.github_repo(git.as_ref())?;
+    let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
+    let rt = super::runtime()?;
+    let limit = args
+        .older_than
+        .map(|days| Utc::now() - Duration::days(i64::from(days)));
+    let releases = rt.block_on(gh.list_session_releases())?;
+    let scratch = tempfile::tempdir()?;
+
+    let mut out = PruneJson {
+        repository: slug.to_string(),
+        dry_run: args.dry_run,
+        deleted: Vec::new(),
+        kept: Vec::new(),
+        foreign: Vec::new(),
+    };
+    // One lookup per branch, even when duplicate drafts share its tag.
+    let mut branch_exists: std::collections::HashMap<String, bool> = Default::default();
+    for release in &releases {
+        let Some(branch) = release.branch() else {
+            continue;
+        };
+        let mut decision = Decision {
+            tag: release.tag_name.clone(),
+            branch: branch.to_owned(),
+            release_id: release.id,
+            release_url: release.html_url.clone(),
+            sessions: 0,
+            newest_activity: None,
+            reasons: Vec::new(),
+        };
+        if let Some(why) = foreign_reason(release) {
+            decision.reasons.push(why);
+            ctx.ui.detail(&format!(
+                "leaving release `{}` alone: {}",
+                release.tag_name,
+                if why == "published" {
+                    "it is published (ccsync's releases are drafts)"
+                } else {
+                    "its description lacks ccsync's marker"
+                }
+            ));
+            out.foreign.push(decision);
+            continue;
+        }
+        let sessions =
+            stored::stored_sessions(&rt, &gh, release, scratch.path(), &|m| ctx.ui.warn(m))?;
+        decision.sessions = sessions.len();
+        decision.newest_activity = sessions
+            .first()
+            .map(|s| s.activity_key())
+            .or_else(|| release.created_at.clone());
+
+        if args.gone {
+            let exists = match branch_exists.get(branch) {
+                Some(&known) => known,
+                None => {
+                    let known = rt.block_on(gh.branch_exists(branch))?;
+                    branch_exists.insert(branch.to_owned(), known);
+                    known
+                }
+            };
+            decision
+                .reasons
+                .push(if exists { "branch-exists" } else { "gone" });
+        }
+        if let Some(limit) = limit {
+            let newest = decision.newest_activity.as_deref().and_then(parse_time);
+            // A release with no readable date is left alone: age unknown is not old.
+            let old = newest.is_some_and(|t| t < limit);
+            decision
+                .reasons
+                .push(if old { "older-than" } else { "recent" });
+        }
+        if decision
+            .reasons
+            .iter()
+            .any(|r| matches!(*r, "gone" | "older-than"))
+        {
+            out.deleted.push(decision);
+        } else {
+            out.kept.push(decision);
+        }
+    }
+
+    for decision in &out.deleted {
+        let why = describe(decision, args.older_than);
+        if args.dry_run {
+            ctx.ui.info(&format!(
+                "would delete `{}` ({} session(s)): {why}",
+                decision.tag, decision.sessions
+            ));
+            continue;
+        }
+        let release = releases
+            .iter()
+            .find(|r| r.id == decision.release_id)
+            .expect("decided from this list");
+        rt.block_on(gh.delete_release(release))?;
+        ctx.ui.info(&format!(
+            "deleted `{}` ({} session(s)): {why}",
+            decision.tag, decision.sessions
+        ));
+    }
+    if out.deleted.is_empty() {
+        ctx.ui.info(&format!(
+            "nothing to prune in {slug}: {} session release(s) kept",
+            out.kept.len()
+        ));
+    } else if args.dry_run {
+        ctx.ui.info("dry run: nothing was deleted");
+    }
+    if ctx.ui.json {
+        ctx.ui.print_json(&out)?;
+    }
+    Ok(())
+}
+
+/// Why a release with the session prefix is not ccsync's, if it is not.
+fn foreign_reason(release: &SessionRelease) -> Option<&'static str> {
+    if !release.draft {
+        return Some("published");
+    }
+    if !release
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains(names::BODY_MARKER))
+    {
+        return Some("no-marker");
+    }
+    None
+}
+
+fn describe(decision: &Decision, days: Option<u32>) -> String {
+    let mut why = Vec::new();
+    if decision.reasons.contains(&"gone") {
+        why.push(format!(
+            "branch `{}` no longer exists on GitHub",
+            decision.branch
+        ));
+    }
+    if decision.reasons.contains(&"older-than") {
+        why.push(format!(
+            "newest activity {} is more than {} days ago",
+            decision.newest_activity.as_deref().unwrap_or("unknown"),
+            days.unwrap_or_default()
+        ));
+    }
+    why.join("; ")
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }

@@ -22,6 +22,7 @@ use crate::cli::{PushArgs, SecretsMode};
 use crate::config::{self, Context};
 use crate::exit::Exit;
 use crate::git::{GitRepo, RepoSlug};
+use crate::progress::Step;
 use crate::release::names;
 use crate::release::{GitHub, SessionRelease};
 use crate::store::{self, LocalSession};
@@ -29,6 +30,15 @@ use crate::stored::{self, StoredSession};
 use crate::sync::{self, Relation};
 
 pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
+    let outcomes = push_sessions(ctx, args)?;
+    if ctx.ui.json {
+        ctx.ui.print_json(&outcomes)?;
+    }
+    Ok(())
+}
+
+/// The whole push without printing `--json`: what `resume` runs after `claude`.
+pub(crate) fn push_sessions(ctx: &Context, args: &PushArgs) -> anyhow::Result<Vec<PushOutcome>> {
     let git = ctx.git_repo()?;
     let claude_dir = ctx.claude_dir()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
@@ -62,10 +72,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
         };
         outcomes.push(job.push(session)?);
     }
-    if ctx.ui.json {
-        ctx.ui.print_json(&outcomes)?;
-    }
-    Ok(())
+    Ok(outcomes)
 }
 
 /// `--session`, else `$SESSION_ID` in Actions, else `--since` days of the branch, else the newest
@@ -164,11 +171,11 @@ struct PushJob<'a> {
 /// What a push did, for `--json` and for people.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PushOutcome {
-    session_id: String,
+pub(crate) struct PushOutcome {
+    pub(crate) session_id: String,
     branch: String,
     /// `uploaded`, `up-to-date`, `would-upload` (dry run).
-    action: &'static str,
+    pub(crate) action: &'static str,
     /// How the local copy stood against the stored one before the push (`absent` if none).
     relation: &'static str,
     records: u64,
@@ -270,6 +277,11 @@ impl PushJob<'_> {
             .rt
             .block_on(self.gh.session_release_for_write(self.branch))?;
         let archive_name = &packed.meta.archive.name;
+        let progress = Step::spinner(
+            ui,
+            &format!("uploading {archive_name}"),
+            Some(packed.meta.archive.size),
+        );
         self.rt
             .block_on(self.gh.upload_asset(
                 &release,
@@ -278,6 +290,7 @@ impl PushJob<'_> {
                 archive_content_type(self.passphrase.is_some()),
             ))
             .with_context(|| format!("cannot upload {archive_name}"))?;
+        drop(progress);
         let metadata_name = names::metadata_asset_name(&session.id);
         let release = self.rt.block_on(self.gh.refresh(&release))?;
         self.rt
@@ -330,8 +343,15 @@ impl PushJob<'_> {
         self.ctx
             .ui
             .detail("comparing with the stored copy record by record");
+        let progress = Step::watch_file(
+            self.ctx.ui,
+            &format!("downloading {}", stored.meta.archive.name),
+            &scratch.join(&stored.meta.archive.name),
+            Some(stored.meta.archive.size),
+        );
         let extracted =
             stored::fetch_archive(self.rt, self.gh, stored, scratch, scratch, self.passphrase)?;
+        drop(progress);
         let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
         let remote = read_facts(&remote_file, None)?;
         Ok(sync::compare_sets(&local.chain, &remote.chain))
@@ -353,6 +373,8 @@ impl PushJob<'_> {
         let plain = dir.path().join(format!("{}.tar.gz", session.id));
         let mut findings = Vec::new();
         {
+            let _progress =
+                Step::watch_file(ui, &format!("packing session {}", session.id), &plain, None);
             let out = BufWriter::with_capacity(
                 1 << 20,
                 File::create(&plain).context("cannot create the archive")?,

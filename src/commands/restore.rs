@@ -21,6 +21,7 @@ use crate::cli::RestoreArgs;
 use crate::config::{self, Context};
 use crate::exit::Exit;
 use crate::git::GitRepo;
+use crate::progress::Step;
 use crate::release::{names, GitHub};
 use crate::store;
 use crate::stored::{self, StoredSession};
@@ -29,17 +30,17 @@ use crate::sync::{self, Relation};
 /// What a restore did, for `--json`, `$GITHUB_OUTPUT` and people.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RestoreOutcome {
+pub(crate) struct RestoreOutcome {
     /// `installed`, `kept-local`, or `nothing` (nothing to restore).
-    action: &'static str,
-    session_id: Option<String>,
-    branch: String,
+    pub(crate) action: &'static str,
+    pub(crate) session_id: Option<String>,
+    pub(crate) branch: String,
     /// How the local copy stood against the stored one (`absent` if there was none).
-    relation: Option<&'static str>,
-    session_file: Option<PathBuf>,
-    release_url: Option<String>,
-    backup: Option<PathBuf>,
-    message: Option<String>,
+    pub(crate) relation: Option<&'static str>,
+    pub(crate) session_file: Option<PathBuf>,
+    pub(crate) release_url: Option<String>,
+    pub(crate) backup: Option<PathBuf>,
+    pub(crate) message: Option<String>,
 }
 
 impl RestoreOutcome {
@@ -50,6 +51,16 @@ impl RestoreOutcome {
 }
 
 pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
+    let outcome = restore_session(ctx, args)?;
+    report(ctx, &outcome)?;
+    if outcome.action == "nothing" && args.require {
+        return Err(Exit::nothing_found(outcome.message.unwrap_or_default()).into());
+    }
+    Ok(())
+}
+
+/// The whole restore without reporting it: what `resume` runs before `claude`.
+pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<RestoreOutcome> {
     let claude_cwd = config::resolve_claude_cwd(args.cwd.as_deref())?;
     let git = GitRepo::discover(&claude_cwd)?;
     let branch = config::resolve_branch(args.branch.as_deref(), git.as_ref())?;
@@ -75,12 +86,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
         local_root,
     };
 
-    let outcome = restore(ctx, args, &rt, &gh, &branch, &target)?;
-    report(ctx, &outcome)?;
-    if outcome.action == "nothing" && args.require {
-        return Err(Exit::nothing_found(outcome.message.unwrap_or_default()).into());
-    }
-    Ok(())
+    restore(ctx, args, &rt, &gh, &branch, &target)
 }
 
 /// Where the session goes on this machine.
@@ -170,6 +176,12 @@ fn restore(
     std::fs::create_dir_all(projects)
         .with_context(|| format!("cannot create {}", projects.display()))?;
     let passphrase = super::passphrase();
+    let progress = Step::watch_file(
+        ui,
+        &format!("downloading {}", stored.meta.archive.name),
+        &scratch.path().join(&stored.meta.archive.name),
+        Some(stored.meta.archive.size),
+    );
     let extracted = stored::fetch_archive(
         rt,
         gh,
@@ -178,6 +190,7 @@ fn restore(
         projects,
         passphrase.as_deref(),
     )?;
+    drop(progress);
     let session_rel = PathBuf::from(format!("{id}.jsonl"));
     if !extracted.files.contains(&session_rel) {
         anyhow::bail!("the archive of session {id} holds no {id}.jsonl: it was not made by ccsync");

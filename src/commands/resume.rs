@@ -1,6 +1,315 @@
-use crate::cli::ResumeArgs;
-use crate::config::Context;
+//! `ccsync resume`: the laptop's one command. Brings the branch's session home when the release
+//! holds a newer copy (the rules of `release-restore`), runs `claude --resume <id>` with the
+//! terminal attached, and pushes the session when Claude exits, however it exits (the rules of
+//! `release-push`).
+//!
+//! With no session of the branch anywhere, it starts a new Claude Code session and pushes that one:
+//! someone who types `ccsync resume` wants to work on the branch, and a refusal would only make
+//! them type `claude` and then `ccsync release-push`.
+//!
+//! While Claude runs, ccsync ignores Ctrl-C (and SIGTERM/SIGHUP) itself: the terminal delivers
+//! Ctrl-C to Claude, which handles it, and ccsync lives on to push. ccsync exits with Claude's exit
+//! code unless the push fails.
 
-pub fn run(_ctx: &Context, _args: &ResumeArgs) -> anyhow::Result<()> {
-    super::not_implemented("resume")
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::{PushArgs, RestoreArgs, ResumeArgs, SecretsMode};
+use crate::config::{self, Context};
+use crate::exit::{self, Code, Exit};
+use crate::store::{self, LocalSession};
+use crate::ui::Ui;
+
+use super::push::{self, PushOutcome};
+use super::restore::{self, RestoreOutcome};
+
+/// True while Claude runs: signals are Claude's then, not ccsync's.
+static CHILD_RUNNING: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResumeJson {
+    branch: String,
+    /// The session Claude ran (`None` when a new session recorded nothing).
+    session_id: Option<String>,
+    /// `resumed`, or `new` (no session of the branch existed).
+    started: &'static str,
+    /// What the restore before Claude did (`None` when the release could not be read).
+    restore: Option<RestoreOutcome>,
+    claude_exit_code: i32,
+    /// What the push after Claude did (empty when there was nothing to push).
+    push: Vec<PushOutcome>,
+}
+
+pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
+    let ui = ctx.ui;
+    let git = ctx.git_repo()?;
+    let branch = config::resolve_branch(None, Some(&git))?;
+    let claude_dir = ctx.claude_dir()?;
+    let cwd = ctx.current_dir()?;
+    if let Some(id) = &args.session {
+        if !store::scan::is_session_id(id) {
+            return Err(Exit::usage(format!(
+                "`{id}` is not a session id: session ids are uuids (`ccsync sessions` and `ccsync release-list` list them)"
+            ))
+            .into());
+        }
+    }
+    // Before any network: a missing Claude is the first thing to fix.
+    let claude = claude_program()?;
+
+    // The steps print for people; only resume itself answers `--json`.
+    let step_ui = Ui {
+        json: false,
+        ..ui.clone()
+    };
+    let step = Context {
+        global: ctx.global,
+        ui: &step_ui,
+    };
+
+    let restore_args = RestoreArgs {
+        branch: Some(branch.clone()),
+        session: args.session.clone(),
+        cwd: None,
+        force: false,
+        require: false,
+    };
+    let restored = match restore::restore_session(&step, &restore_args) {
+        Ok(outcome) => {
+            if outcome.action == "nothing" {
+                if let Some(message) = &outcome.message {
+                    ui.info(message);
+                }
+            }
+            Some(outcome)
+        }
+        // Two copies that each hold what the other lacks: the user decides, not resume.
+        Err(e) if exit::code_for(&e) == Code::Conflict => return Err(e),
+        Err(e) => {
+            ui.warn(&format!(
+                "could not check the release for a newer copy ({e:#}); resuming what this machine has"
+            ));
+            None
+        }
+    };
+
+    let before = store::repository_sessions(&claude_dir, git.root())?;
+    let chosen: Option<LocalSession> = match &args.session {
+        Some(id) => match store::find_session(&claude_dir, git.root(), id)? {
+            Some(session) => Some(session),
+            None => {
+                return Err(Exit::nothing_found(format!(
+                    "no session {id} on this machine or in the release of branch `{branch}`: `ccsync sessions` and `ccsync release-list` list the sessions there are"
+                ))
+                .into())
+            }
+        },
+        None => before
+            .iter()
+            .find(|s| s.branch.as_deref() == Some(branch.as_str()))
+            .cloned(),
+    };
+
+    let mut claude_args: Vec<OsString> = Vec::new();
+    let folder = match &chosen {
+        Some(session) => {
+            claude_args.push("--resume".into());
+            claude_args.push(session.id.clone().into());
+            let folder = folder_for(&claude_dir, session, &cwd, ui);
+            ui.info(&format!(
+                "resuming session {} of branch `{branch}` with {} (in {})",
+                session.id,
+                claude.display(),
+                folder.display()
+            ));
+            folder
+        }
+        None => {
+            ui.info(&format!(
+                "no session of branch `{branch}` here or in its release: starting a new Claude Code session; it is pushed when Claude exits"
+            ));
+            cwd.clone()
+        }
+    };
+    claude_args.extend(args.claude_args.iter().map(OsString::from));
+
+    let code = run_claude(&claude, &claude_args, &folder)?;
+    if code != 0 {
+        ui.info(&format!(
+            "Claude exited with code {code}; pushing the session anyway"
+        ));
+    }
+
+    // The session to push: the resumed one, or the one a new Claude run recorded.
+    let pushed_id = match &chosen {
+        Some(session) => Some(session.id.clone()),
+        None => {
+            let known: HashSet<&str> = before.iter().map(|s| s.id.as_str()).collect();
+            store::repository_sessions(&claude_dir, git.root())?
+                .into_iter()
+                .find(|s| !known.contains(s.id.as_str()))
+                .map(|s| s.id)
+        }
+    };
+    let push = match &pushed_id {
+        Some(id) => {
+            let push_args = PushArgs {
+                branch: Some(branch.clone()),
+                session: Some(id.clone()),
+                since: None,
+                dry_run: false,
+                force: false,
+                keep: 10,
+                secrets: SecretsMode::Redact,
+            };
+            push::push_sessions(&step, &push_args).with_context(|| {
+                format!(
+                    "Claude exited with code {code}, but session {id} was not pushed; push it with `ccsync release-push --session {id}`"
+                )
+            })?
+        }
+        None => {
+            ui.info("Claude Code recorded no session, so there is nothing to push");
+            Vec::new()
+        }
+    };
+
+    if ui.json {
+        ui.print_json(&ResumeJson {
+            branch,
+            session_id: pushed_id,
+            started: if chosen.is_some() { "resumed" } else { "new" },
+            restore: restored,
+            claude_exit_code: code,
+            push,
+        })?;
+    }
+    if code != 0 {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
+/// `$CCSYNC_CLAUDE`, else `claude` on PATH; an error that says how to get it otherwise.
+fn claude_program() -> anyhow::Result<PathBuf> {
+    if let Some(explicit) = crate::actions::env_nonempty("CCSYNC_CLAUDE") {
+        let path = PathBuf::from(&explicit);
+        if path.components().count() > 1 {
+            if path.is_file() {
+                return Ok(path);
+            }
+            anyhow::bail!(
+                "CCSYNC_CLAUDE points at {explicit}, which does not exist: set it to the path of the Claude Code binary, or unset it to use `claude` from PATH"
+            );
+        }
+        return find_on_path(&explicit).ok_or_else(|| {
+            anyhow::anyhow!("CCSYNC_CLAUDE names `{explicit}`, which is not on PATH: set it to the full path of the Claude Code binary")
+        });
+    }
+    find_on_path("claude").ok_or_else(|| {
+        anyhow::anyhow!(
+            "Claude Code (`claude`) is not on PATH: install it (`npm install -g @anthropic-ai/claude-code`), \
+             or set CCSYNC_CLAUDE to the path of its binary"
+        )
+    })
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| {
+            let plain = dir.join(name);
+            let exe = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+            [plain, exe]
+        })
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// Where `claude --resume` finds the session: a folder whose project folder holds it. The current
+/// folder when it does, else the session's own working folder, else the current folder (with a
+/// warning, since Claude Code will say it found nothing).
+fn folder_for(claude_dir: &Path, session: &LocalSession, cwd: &Path, ui: &Ui) -> PathBuf {
+    let recorded = session
+        .cwd
+        .as_deref()
+        .and_then(|c| std::fs::canonicalize(c).ok());
+    for candidate in std::iter::once(cwd.to_path_buf()).chain(recorded) {
+        if store::project_dir(claude_dir, &candidate) == session.project_dir {
+            return candidate;
+        }
+    }
+    ui.warn(&format!(
+        "session {} lives in {}, which belongs to no folder on this machine: `claude --resume` may not find it \
+         (restore it here with `ccsync release-restore --session {} --force`)",
+        session.id,
+        session.project_dir.display(),
+        session.id
+    ));
+    cwd.to_path_buf()
+}
+
+/// Runs Claude with the terminal attached and returns its exit code (128 + signal when a signal
+/// ended it, as shells report it).
+fn run_claude(program: &Path, args: &[OsString], folder: &Path) -> anyhow::Result<i32> {
+    install_signal_handler();
+    CHILD_RUNNING.store(true, Ordering::SeqCst);
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(folder)
+        .status();
+    CHILD_RUNNING.store(false, Ordering::SeqCst);
+    let status = status.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!(
+                "cannot run {}: not found; install Claude Code or set CCSYNC_CLAUDE to its path",
+                program.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot run {}: {e}", program.display())
+        }
+    })?;
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return Ok(128 + signal);
+        }
+    }
+    Ok(1)
+}
+
+/// A handler rather than ignoring the signal: an ignored signal stays ignored in the child, and
+/// Claude must get Ctrl-C. Outside Claude's run, Ctrl-C ends ccsync as usual.
+fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if !CHILD_RUNNING.load(Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
 }
