@@ -75,10 +75,11 @@ fn escape_data(value: &str) -> String {
         .replace('\n', "%0A")
 }
 
-/// Asks the runner to mask `secret` in every later log line. Printed before anything could echo it.
+/// Asks the runner to mask `secret` in every later log line. Printed before anything could echo it,
+/// on stderr (the runner reads commands on both streams) so `--json` output on stdout stays clean.
 pub fn add_mask(secret: &str) {
     if in_actions() && !secret.is_empty() {
-        println!("::add-mask::{}", escape_data(secret));
+        eprintln!("::add-mask::{}", escape_data(secret));
     }
 }
 

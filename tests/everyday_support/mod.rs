@@ -136,16 +136,10 @@ pub fn assert_code(output: &Output, code: i32) {
     );
 }
 
-/// stdout as JSON. In Actions, `::add-mask::` (a workflow command the runner consumes) comes
-/// first on stdout today; it is skipped, nothing else is.
+/// stdout as JSON: nothing else may be on it, in Actions either.
 pub fn parse_json(output: &Output) -> Value {
     let text = stdout(output);
-    let json: String = text
-        .lines()
-        .skip_while(|l| l.starts_with("::add-mask::"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    serde_json::from_str(&json).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
 }
 
 /// RFC 3339 text `days` days before now.
