@@ -117,9 +117,12 @@ fn uuids(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Appends records to a session the way `claude --resume` does: same id, new cwd.
+/// Appends records to a session the way `claude --resume` does: same id, new cwd. A runner's
+/// checkout is a detached HEAD, which Claude Code records as the branch `HEAD`.
 fn continue_session(file: &Path, id: &str, cwd: &Path, turns: usize, at: &str) {
-    let more = SessionBuilder::new(cwd).id(id).at(at).turns(turns);
+    let on_runner = cwd.to_string_lossy().contains("/home/runner/");
+    let branch = if on_runner { "HEAD" } else { "main" };
+    let more = SessionBuilder::new(cwd).id(id).branch(branch).at(at).turns(turns);
     let mut text = std::fs::read_to_string(file).unwrap();
     text.push_str(&more.text());
     std::fs::write(file, text).unwrap();
@@ -283,6 +286,11 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     );
     let last: Value = serde_json::from_str(home_text.lines().last().unwrap()).unwrap();
     assert_eq!(last["cwd"], laptop.env.repo.to_str().unwrap());
+
+    // The session is still the branch's session on the laptop (CI recorded `HEAD`).
+    let discover = laptop.ccsync(&["discover"]);
+    assert_ok(&discover);
+    assert_eq!(String::from_utf8_lossy(&discover.stdout).trim(), session.id);
 
     // And pushing from the laptop now has nothing to do.
     let again = laptop.ccsync(&["release-push"]);

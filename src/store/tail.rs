@@ -3,6 +3,11 @@
 //! (DESIGN.md: "A session's branch is the `gitBranch` of its last record that has one"), so they are
 //! read from a bounded window at the end of the file, widened (doubling) only while some field is
 //! still missing. Whole-file reads and modification times play no part.
+//!
+//! `HEAD` is what Claude Code records on a detached checkout (as in CI) and names no branch: the
+//! branch is the last real one recorded, so a session continued in CI and restored on a laptop is
+//! still the branch's session there. A session that only ever recorded `HEAD` has branch `HEAD`
+//! (telling that needs the whole file; the facts cache keeps it to once per change).
 
 use std::fs::File;
 use std::io;
@@ -40,9 +45,12 @@ impl TailFacts {
     }
 
     /// Fills every still-missing fact from one record (records arrive newest first).
-    fn absorb(&mut self, fields: &TopFields<'_>) {
+    fn absorb(&mut self, fields: &TopFields<'_>, detached_seen: &mut bool) {
         if self.branch.is_none() {
-            self.branch = fields.git_branch.as_ref().and_then(|v| v.text());
+            match fields.git_branch.as_ref().and_then(|v| v.text()) {
+                Some(branch) if branch == DETACHED_HEAD => *detached_seen = true,
+                branch => self.branch = branch,
+            }
         }
         if self.last_activity.is_none() {
             self.last_activity = fields
@@ -62,6 +70,9 @@ impl TailFacts {
         }
     }
 }
+
+/// The `gitBranch` Claude Code records on a detached HEAD.
+pub const DETACHED_HEAD: &str = "HEAD";
 
 /// Reads the facts from the end of the file at `path`.
 pub fn tail_facts(path: &Path) -> io::Result<TailFacts> {
@@ -87,6 +98,13 @@ fn scan_back(file: &File, size: u64, window: u64, buf: &mut Vec<u8>) -> io::Resu
         size,
         ..TailFacts::default()
     };
+    let mut detached_seen = false;
+    let finish = |mut facts: TailFacts, detached_seen: bool| {
+        if facts.branch.is_none() && detached_seen {
+            facts.branch = Some(DETACHED_HEAD.to_owned());
+        }
+        facts
+    };
     let mut window = window.max(1);
     // `buf` holds the file's bytes [lo, line_end): the unfinished line (or lines) not yet seen.
     // [search_end, line_end) is known to hold no newline.
@@ -107,17 +125,17 @@ fn scan_back(file: &File, size: u64, window: u64, buf: &mut Vec<u8>) -> io::Resu
             match memchr::memrchr(b'\n', &buf[..rel(search_end)]) {
                 Some(nl) => {
                     let nl_abs = lo + nl as u64;
-                    scan_line(&buf[nl + 1..rel(line_end)], &mut facts);
+                    scan_line(&buf[nl + 1..rel(line_end)], &mut facts, &mut detached_seen);
                     line_end = nl_abs;
                     search_end = nl_abs;
                     if facts.has_essentials() {
-                        return Ok(facts);
+                        return Ok(finish(facts, detached_seen));
                     }
                 }
                 None if lo == 0 => {
                     // The first line of the file is whole.
-                    scan_line(&buf[..rel(line_end)], &mut facts);
-                    return Ok(facts);
+                    scan_line(&buf[..rel(line_end)], &mut facts, &mut detached_seen);
+                    return Ok(finish(facts, detached_seen));
                 }
                 None => {
                     search_end = lo;
@@ -128,7 +146,7 @@ fn scan_back(file: &File, size: u64, window: u64, buf: &mut Vec<u8>) -> io::Resu
         buf.truncate(rel_len(lo, line_end));
         window = window.saturating_mul(2);
     }
-    Ok(facts)
+    Ok(finish(facts, detached_seen))
 }
 
 fn rel_len(lo: u64, end: u64) -> usize {
@@ -136,7 +154,7 @@ fn rel_len(lo: u64, end: u64) -> usize {
 }
 
 /// Feeds the objects of one line to `facts`, newest (rightmost) first.
-fn scan_line(line: &[u8], facts: &mut TailFacts) {
+fn scan_line(line: &[u8], facts: &mut TailFacts, detached_seen: &mut bool) {
     // Most metadata lines carry none of these keys: skip them without scanning.
     let wanted: &[&[u8]] = &[b"\"gitBranch\"", b"\"timestamp\"", b"\"cwd\""];
     if !wanted
@@ -158,7 +176,7 @@ fn scan_line(line: &[u8], facts: &mut TailFacts) {
         }
     }
     for fields in objects.iter().rev() {
-        facts.absorb(fields);
+        facts.absorb(fields, detached_seen);
     }
 }
 
@@ -331,6 +349,38 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn detached_head_names_no_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let text = [
+            chain("feature/login", "2026-01-01T00:00:00Z", "/laptop/app", 0),
+            chain("HEAD", "2026-01-02T00:00:00Z", "/runner/app", 5000),
+            chain("HEAD", "2026-01-03T00:00:00Z", "/runner/app", 0),
+        ]
+        .join("\n");
+        std::fs::write(&path, format!("{text}\n")).unwrap();
+        let facts = tail_facts(&path).unwrap();
+        assert_eq!(
+            facts.branch.as_deref(),
+            Some("feature/login"),
+            "the last real branch"
+        );
+        assert_eq!(
+            facts.cwd.as_deref(),
+            Some("/runner/app"),
+            "other facts still come from the end"
+        );
+
+        let only_head = [
+            chain("HEAD", "2026-01-02T00:00:00Z", "/runner/app", 0),
+            chain("HEAD", "2026-01-03T00:00:00Z", "/runner/app", 0),
+        ]
+        .join("\n");
+        std::fs::write(&path, format!("{only_head}\n")).unwrap();
+        assert_eq!(tail_facts(&path).unwrap().branch.as_deref(), Some("HEAD"));
+    }
 
     fn chain(branch: &str, ts: &str, cwd: &str, pad: usize) -> String {
         format!(
