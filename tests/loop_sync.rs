@@ -122,7 +122,11 @@ fn uuids(path: &Path) -> Vec<String> {
 fn continue_session(file: &Path, id: &str, cwd: &Path, turns: usize, at: &str) {
     let on_runner = cwd.to_string_lossy().contains("/home/runner/");
     let branch = if on_runner { "HEAD" } else { "main" };
-    let more = SessionBuilder::new(cwd).id(id).branch(branch).at(at).turns(turns);
+    let more = SessionBuilder::new(cwd)
+        .id(id)
+        .branch(branch)
+        .at(at)
+        .turns(turns);
     let mut text = std::fs::read_to_string(file).unwrap();
     text.push_str(&more.text());
     std::fs::write(file, text).unwrap();
