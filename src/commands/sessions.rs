@@ -14,7 +14,8 @@ use crate::store::{self, LocalSession};
 pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let claude_dir = absolute_claude_dir(ctx)?;
-    let all = load(ctx, &claude_dir, &git)?;
+    let mut cache = store::FactCache::from_env(&claude_dir);
+    let all = load(ctx, &claude_dir, &git, &mut cache)?;
     let shown: Vec<&LocalSession> = all
         .iter()
         .filter(|s| match &args.branch {
@@ -22,7 +23,9 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
             _ => true,
         })
         .collect();
-    let counts = count_all(&shown)?;
+    let counts = store::record_counts(&shown, &mut cache)?;
+    cache.save();
+    ctx.ui.detail(&cache.summary());
     if ctx.ui.json {
         let rows: Vec<SessionJson> = shown
             .iter()
@@ -54,14 +57,15 @@ pub(crate) fn absolute_claude_dir(ctx: &Context) -> anyhow::Result<std::path::Pa
         .unwrap_or(absolute))
 }
 
-/// The repository's sessions; says on stderr when there is no Claude folder or no session yet
-/// (an empty result is not an error).
+/// The repository's sessions (through the facts cache); says on stderr when there is no Claude
+/// folder or no session yet (an empty result is not an error).
 pub(crate) fn load(
     ctx: &Context,
     claude_dir: &Path,
     git: &GitRepo,
+    cache: &mut store::FactCache,
 ) -> anyhow::Result<Vec<LocalSession>> {
-    let sessions = store::repository_sessions(claude_dir, git.root())?;
+    let sessions = store::repository_sessions_with(claude_dir, git.root(), cache)?;
     if sessions.is_empty() {
         ctx.ui.info(&explain_empty(claude_dir, git.root()));
     }
@@ -88,13 +92,6 @@ pub(crate) fn explain_empty(claude_dir: &Path, root: &Path) -> String {
         root.display(),
         store::project_dir(claude_dir, root).display()
     )
-}
-
-/// Record counts read every byte of every file: spread them over the cores.
-fn count_all(sessions: &[&LocalSession]) -> anyhow::Result<Vec<u64>> {
-    store::scan::parallel_map(sessions, |s| store::count_records(&s.path))
-        .into_iter()
-        .collect()
 }
 
 /// Where the session ran, relative to the repository root (`.` for the root itself); the project
