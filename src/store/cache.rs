@@ -166,6 +166,8 @@ pub struct FactCache {
     file: Option<PathBuf>,
     /// `<claude-dir>/projects`: entry names are paths relative to it.
     projects: PathBuf,
+    /// The Claude folder as written in the cache file (a cache of another folder is ignored).
+    claude_id: String,
     entries: HashMap<String, Entry>,
     /// Entries whose file was seen in this run.
     seen: HashSet<String>,
@@ -195,6 +197,7 @@ impl FactCache {
         FactCache {
             file: None,
             projects: super::projects_dir(claude_dir),
+            claude_id: super::path_text(claude_dir),
             entries: HashMap::new(),
             seen: HashSet::new(),
             listed: HashSet::new(),
@@ -208,10 +211,10 @@ impl FactCache {
     /// cannot be read starts empty.
     pub fn at(cache_dir: &Path, claude_dir: &Path) -> FactCache {
         let mut cache = FactCache::disabled(claude_dir);
-        let id = super::path_text(claude_dir);
+        let id = &cache.claude_id;
         let file = cache_dir.join(format!("facts-{:016x}.bin", hash64(id.as_bytes())));
         match std::fs::read(&file) {
-            Ok(bytes) => match decode(&bytes, &id) {
+            Ok(bytes) => match decode(&bytes, id) {
                 Some(entries) => cache.entries = entries,
                 None => {
                     cache.stats.problem = Some(format!("ignored {} (unreadable)", file.display()));
@@ -347,8 +350,16 @@ impl FactCache {
         }
     }
 
-    /// The known count of `path`: exact when its key is the file's current version, else a start
-    /// to continue from.
+    /// The record count of `path` when it was made for the version seen in this run (and that
+    /// version is not racy).
+    pub(crate) fn cached_count(&self, path: &Path) -> Option<u64> {
+        let entry = self.entries.get(&self.name_of(path)?)?;
+        let counts = entry.counts?;
+        let exact = self.seen_key(path)? == counts.key && !entry.racy;
+        exact.then_some(counts.total)
+    }
+
+    /// The last count made of `path`, maybe of an earlier version: a start to continue from.
     pub(crate) fn counts(&self, path: &Path) -> Option<Counts> {
         self.file.as_ref()?;
         self.entries.get(&self.name_of(path)?)?.counts

@@ -115,11 +115,7 @@ pub fn record_counts(
     let known: Vec<Option<Counts>> = sessions.iter().map(|s| cache.counts(&s.path)).collect();
     let mut totals: Vec<Option<u64>> = sessions
         .iter()
-        .zip(&known)
-        .map(|(s, counts)| {
-            let seen = cache.seen_key(&s.path)?;
-            counts.filter(|c| c.key == seen).map(|c| c.total)
-        })
+        .map(|s| cache.cached_count(&s.path))
         .collect();
     let work: Vec<usize> = (0..sessions.len())
         .filter(|&i| totals[i].is_none())
