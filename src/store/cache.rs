@@ -49,7 +49,7 @@ use super::tail::TailFacts;
 pub const RACY: Duration = Duration::from_secs(2);
 
 const MAGIC: &[u8; 8] = b"ccsyncFC";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Bytes before the end of the counted lines whose hash must be unchanged to continue a count.
 pub(crate) const GUARD_BYTES: u64 = 1024;
 
@@ -516,27 +516,33 @@ pub(crate) fn hash64(bytes: &[u8]) -> u64 {
 
 // ---- file format ------------------------------------------------------------------------------
 //
-// MAGIC, u32 version, str claude-dir, u32 entry count, entries, u64 hash64 of all bytes before it.
-// Integers little-endian; str = u32 length + UTF-8; optional str = u32::MAX for none.
-// Entry: str name, key (u64 dev, u64 ino, u64 size, i128 changed, i128 born), u8 racy,
-// opt str branch, u8 has-time [i64 secs, u32 nanos], opt str cwd, opt str session id,
-// opt str version, u8 has-counts [key, u64 total, u64 lines_end, u64 before, u64 guard],
-// u8 head-cwd (0 unknown, 1 none, 2 followed by str).
+// MAGIC, u32 version, str claude-dir, u32 entry count, entries sorted by name, u64 hash64 of all
+// bytes before it. Integers little-endian; str = u32 length + UTF-8.
+// Entry: u16 bytes shared with the previous name + str rest of the name, key (u64 dev, u64 ino,
+// u64 size, i128 changed, i128 born), u8 racy, u8 has-time [i64 secs, u32 nanos], then branch,
+// cwd, session id, version each as str, or u32::MAX (none), or u32::MAX - 1 (the previous
+// entry's value); u8 counts (0 none, 1 own key follows, 2 the entry's key) [u64 total,
+// u64 lines_end, u64 before, u64 guard]; u8 head-cwd (0 unknown, 1 none, 2 followed by str).
 
 fn encode(entries: &HashMap<String, Entry>, claude_dir: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + entries.len() * 320);
+    let mut out = Vec::with_capacity(64 + entries.len() * 200);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     put_str(&mut out, claude_dir);
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     let mut names: Vec<&String> = entries.keys().collect();
     names.sort();
+    let mut prev_name = "";
+    let mut prev: [Option<&str>; 4] = [None; 4];
     for name in names {
         let e = &entries[name];
-        put_str(&mut out, name);
+        // Names sorted share their folder with the previous one: store only the new suffix.
+        let shared = common_prefix(prev_name, name).min(usize::from(u16::MAX));
+        out.extend_from_slice(&(shared as u16).to_le_bytes());
+        put_str(&mut out, &name[shared..]);
+        prev_name = name;
         put_key(&mut out, &e.key);
         out.push(u8::from(e.racy));
-        put_opt_str(&mut out, e.facts.branch.as_deref());
         match e.facts.last_activity {
             Some(t) => {
                 out.push(1);
@@ -545,13 +551,28 @@ fn encode(entries: &HashMap<String, Entry>, claude_dir: &str) -> Vec<u8> {
             }
             None => out.push(0),
         }
-        put_opt_str(&mut out, e.facts.cwd.as_deref());
-        put_opt_str(&mut out, e.facts.session_id.as_deref());
-        put_opt_str(&mut out, e.facts.version.as_deref());
+        let texts = [
+            e.facts.branch.as_deref(),
+            e.facts.cwd.as_deref(),
+            e.facts.session_id.as_deref(),
+            e.facts.version.as_deref(),
+        ];
+        for (text, prev) in texts.into_iter().zip(&mut prev) {
+            match text {
+                Some(t) if *prev == Some(t) => out.extend_from_slice(&SAME.to_le_bytes()),
+                Some(t) => put_str(&mut out, t),
+                None => out.extend_from_slice(&NONE.to_le_bytes()),
+            }
+            *prev = text;
+        }
         match &e.counts {
             Some(c) => {
-                out.push(1);
-                put_key(&mut out, &c.key);
+                if c.key == e.key {
+                    out.push(2);
+                } else {
+                    out.push(1);
+                    put_key(&mut out, &c.key);
+                }
                 for n in [c.total, c.lines_end, c.before, c.guard] {
                     out.extend_from_slice(&n.to_le_bytes());
                 }
@@ -572,16 +593,21 @@ fn encode(entries: &HashMap<String, Entry>, claude_dir: &str) -> Vec<u8> {
     out
 }
 
+/// Optional strings: no value, or the previous entry's value of the same field.
+const NONE: u32 = u32::MAX;
+const SAME: u32 = u32::MAX - 1;
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    let mut n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    while !b.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
-}
-
-fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => put_str(out, s),
-        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
-    }
 }
 
 fn put_key(out: &mut Vec<u8>, k: &FileKey) {
@@ -610,11 +636,17 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
         return None;
     }
     let mut entries = HashMap::with_capacity(count);
+    let mut name = String::new();
+    let mut prev: [Option<String>; 4] = Default::default();
     for _ in 0..count {
-        let name = r.str()?.to_owned();
+        let shared = usize::from(r.u16()?);
+        if shared > name.len() || !name.is_char_boundary(shared) {
+            return None;
+        }
+        name.truncate(shared);
+        name.push_str(r.str()?);
         let key = r.key()?;
         let racy = r.flag()?;
-        let branch = r.opt_str()?;
         let last_activity = if r.flag()? {
             let secs = r.i64()?;
             let nanos = r.u32()?;
@@ -622,19 +654,26 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
         } else {
             None
         };
-        let cwd = r.opt_str()?;
-        let session_id = r.opt_str()?;
-        let version = r.opt_str()?;
-        let counts = if r.flag()? {
-            Some(Counts {
-                key: r.key()?,
+        for prev in &mut prev {
+            match r.u32()? {
+                NONE => *prev = None,
+                SAME => {
+                    prev.as_ref()?;
+                }
+                n => *prev = Some(std::str::from_utf8(r.take(n as usize)?).ok()?.to_owned()),
+            }
+        }
+        let [branch, cwd, session_id, version] = prev.clone();
+        let counts = match r.take(1)?[0] {
+            0 => None,
+            tag @ (1 | 2) => Some(Counts {
+                key: if tag == 2 { key } else { r.key()? },
                 total: r.u64()?,
                 lines_end: r.u64()?,
                 before: r.u64()?,
                 guard: r.u64()?,
-            })
-        } else {
-            None
+            }),
+            _ => return None,
         };
         let head_cwd = match r.take(1)?[0] {
             0 => None,
@@ -650,16 +689,16 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
             version,
             size: key.size,
         };
-        entries.insert(
-            name,
-            Entry {
-                key,
-                racy,
-                facts,
-                counts,
-                head_cwd,
-            },
-        );
+        let entry = Entry {
+            key,
+            racy,
+            facts,
+            counts,
+            head_cwd,
+        };
+        if entries.insert(name.clone(), entry).is_some() {
+            return None;
+        }
     }
     r.b.is_empty().then_some(entries)
 }
@@ -676,6 +715,9 @@ impl<'a> Reader<'a> {
         let (head, rest) = self.b.split_at(n);
         self.b = rest;
         Some(head)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
     }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
@@ -699,14 +741,6 @@ impl<'a> Reader<'a> {
     fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
         std::str::from_utf8(self.take(n)?).ok()
-    }
-    fn opt_str(&mut self) -> Option<Option<String>> {
-        let n = self.u32()?;
-        if n == u32::MAX {
-            return Some(None);
-        }
-        let text = std::str::from_utf8(self.take(n as usize)?).ok()?;
-        Some(Some(text.to_owned()))
     }
     fn key(&mut self) -> Option<FileKey> {
         Some(FileKey {
@@ -769,7 +803,9 @@ mod tests {
     fn round_trip() {
         let entries = sample(50);
         let bytes = encode(&entries, "/home/me/.claude");
-        assert_eq!(decode(&bytes, "/home/me/.claude"), Some(entries));
+        assert_eq!(decode(&bytes, "/home/me/.claude"), Some(entries.clone()));
+        // Fields shared with the previous entry are stored once.
+        assert!(bytes.len() < entries.len() * 200, "{} bytes", bytes.len());
         assert_eq!(
             decode(&encode(&HashMap::new(), "/c"), "/c"),
             Some(HashMap::new())
@@ -795,11 +831,26 @@ mod tests {
             assert_eq!(decode(&bad, "/c"), None, "flip at {at}");
         }
         let mut newer = bytes.clone();
-        newer[8] = 2;
+        newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
         let body = newer.len() - 8;
         let sum = hash64(&newer[..body]);
         newer[body..].copy_from_slice(&sum.to_le_bytes());
         assert_eq!(decode(&newer, "/c"), None, "another format version");
+    }
+
+    proptest::proptest! {
+        /// Damage that keeps the checksum valid (a bug, another writer) never panics the reader.
+        #[test]
+        fn any_resealed_damage_is_harmless(edits in proptest::collection::vec((0usize..4000, proptest::num::u8::ANY), 1..8)) {
+            let mut bytes = encode(&sample(12), "/c");
+            let body = bytes.len() - 8;
+            for (at, value) in edits {
+                bytes[at % body] = value;
+            }
+            let sum = hash64(&bytes[..body]);
+            bytes[body..].copy_from_slice(&sum.to_le_bytes());
+            let _ = decode(&bytes, "/c");
+        }
     }
 
     #[test]

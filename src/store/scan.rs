@@ -66,19 +66,17 @@ pub fn repository_sessions_with(
     let root = super::path_text(repo_root);
     let mut files = Vec::new();
     for folder in candidate_folders(claude_dir, &root)? {
-        for path in session_files(&folder.path)? {
-            files.push((path, folder.clone()));
+        for (path, meta) in session_files(&folder.path, cache.enabled())? {
+            files.push((path, folder.clone(), meta));
         }
         cache.listed_folder(&folder.path);
     }
+    // A file whose metadata could not be read is read below, which reports why.
     let mut facts: Vec<Option<TailFacts>> = files
         .iter()
-        .map(|(path, _)| {
-            // A file that cannot be stat'ed is read below, which reports why.
-            let meta = cache.enabled().then(|| std::fs::metadata(path).ok())??;
-            cache.facts(path, &FileKey::of(&meta))
-        })
+        .map(|(path, _, meta)| cache.facts(path, &FileKey::of(meta.as_ref()?)))
         .collect();
+    let files: Vec<(PathBuf, Folder)> = files.into_iter().map(|(p, f, _)| (p, f)).collect();
     let misses: Vec<usize> = (0..files.len()).filter(|&i| facts[i].is_none()).collect();
     let read = parallel_map(&misses, |&i| read_tail(&files[i].0));
     for (i, result) in misses.into_iter().zip(read) {
@@ -364,8 +362,12 @@ fn candidate_folders(claude_dir: &Path, root: &str) -> anyhow::Result<Vec<Folder
     Ok(folders)
 }
 
-/// The `<uuid>.jsonl` files of a project folder (never `agent-*.jsonl` or anything else).
-fn session_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The `<uuid>.jsonl` files of a project folder (never `agent-*.jsonl` or anything else), with
+/// their metadata when `with_metadata` (for the facts cache; `None` when it cannot be read).
+fn session_files(
+    folder: &Path,
+    with_metadata: bool,
+) -> anyhow::Result<Vec<(PathBuf, Option<std::fs::Metadata>)>> {
     let mut files = Vec::new();
     let entries =
         std::fs::read_dir(folder).with_context(|| format!("cannot read {}", folder.display()))?;
@@ -379,8 +381,18 @@ fn session_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
             continue;
         }
         let kind = entry.file_type()?;
-        if kind.is_file() || (kind.is_symlink() && entry.path().is_file()) {
-            files.push(entry.path());
+        if kind.is_file() {
+            // `DirEntry::metadata` stats the name relative to the open folder: no walk of the
+            // whole path for each of thousands of files.
+            files.push((
+                entry.path(),
+                with_metadata.then(|| entry.metadata().ok()).flatten(),
+            ));
+        } else if kind.is_symlink() {
+            let path = entry.path();
+            if let Some(meta) = std::fs::metadata(&path).ok().filter(|m| m.is_file()) {
+                files.push((path, with_metadata.then_some(meta)));
+            }
         }
     }
     Ok(files)
