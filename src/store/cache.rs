@@ -136,6 +136,19 @@ struct Entry {
     /// The first `cwd` in the head of the file, once it was needed (see `scan::confirmed`):
     /// `Some(None)` when the head has none.
     head_cwd: Option<Option<String>>,
+    /// The file was seen in this run (not stored).
+    seen: bool,
+}
+
+impl Entry {
+    /// Equal in everything stored.
+    fn same_content(&self, other: &Entry) -> bool {
+        self.key == other.key
+            && self.racy == other.racy
+            && self.facts == other.facts
+            && self.counts == other.counts
+            && self.head_cwd == other.head_cwd
+    }
 }
 
 /// What the cache did in this run, for `-v`.
@@ -169,8 +182,6 @@ pub struct FactCache {
     /// The Claude folder as written in the cache file (a cache of another folder is ignored).
     claude_id: String,
     entries: HashMap<String, Entry>,
-    /// Entries whose file was seen in this run.
-    seen: HashSet<String>,
     /// Project folders listed in this run: their unseen entries are files that are gone.
     listed: HashSet<String>,
     /// Anything to write.
@@ -199,7 +210,6 @@ impl FactCache {
             projects: super::projects_dir(claude_dir),
             claude_id: super::path_text(claude_dir),
             entries: HashMap::new(),
-            seen: HashSet::new(),
             listed: HashSet::new(),
             dirty: false,
             racy_from_ns: system_ns(SystemTime::now() - RACY),
@@ -268,33 +278,28 @@ impl FactCache {
     }
 
     /// The entry name of `path`, when it lies in the projects folder.
-    fn name_of(&self, path: &Path) -> Option<String> {
-        path.strip_prefix(&self.projects)
-            .ok()?
-            .to_str()
-            .map(str::to_owned)
+    fn name_of<'p>(&self, path: &'p Path) -> Option<&'p str> {
+        path.strip_prefix(&self.projects).ok()?.to_str()
     }
 
     /// Notes that a project folder was listed in full, so entries of its files not seen in this
     /// run belong to deleted files.
     pub(crate) fn listed_folder(&mut self, folder: &Path) {
         if let Some(name) = self.name_of(folder) {
-            self.listed.insert(name);
+            self.listed.insert(name.to_owned());
         }
     }
 
     /// The cached tail facts of `path` when its file is still exactly `key`.
     pub(crate) fn facts(&mut self, path: &Path, key: &FileKey) -> Option<TailFacts> {
         self.file.as_ref()?;
-        let name = self.name_of(path)?;
-        let entry = self.entries.get(&name)?;
+        let entry = self.entries.get_mut(self.name_of(path)?)?;
         if entry.key != *key || entry.racy {
             return None;
         }
+        entry.seen = true;
         self.stats.hits += 1;
-        let facts = entry.facts.clone();
-        self.seen.insert(name);
-        Some(facts)
+        Some(entry.facts.clone())
     }
 
     /// Remembers the tail facts read from `path` at version `key`.
@@ -307,7 +312,7 @@ impl FactCache {
             return;
         };
         let racy = key.changed_ns >= self.racy_from_ns;
-        let old = self.entries.get(&name);
+        let old = self.entries.get(name);
         // Keep an older count: it is exact if the key is unchanged, else a start for continuing.
         let counts = old.and_then(|e| e.counts);
         let head_cwd = old
@@ -319,19 +324,19 @@ impl FactCache {
             facts: facts.clone(),
             counts,
             head_cwd,
+            seen: true,
         };
-        if self.entries.get(&name) != Some(&entry) {
-            self.entries.insert(name.clone(), entry);
+        if !old.is_some_and(|old| old.same_content(&entry)) {
             self.dirty = true;
         }
-        self.seen.insert(name);
+        self.entries.insert(name.to_owned(), entry);
     }
 
     /// The first working folder recorded in the head of `path`, when known for the version seen
     /// in this run.
     pub(crate) fn head_cwd(&self, path: &Path) -> Option<Option<String>> {
         self.seen_key(path)?;
-        self.entries.get(&self.name_of(path)?)?.head_cwd.clone()
+        self.entries.get(self.name_of(path)?)?.head_cwd.clone()
     }
 
     /// Remembers the head's working folder of `path` (for the version seen in this run).
@@ -342,7 +347,7 @@ impl FactCache {
         let Some(name) = self.name_of(path) else {
             return;
         };
-        if let Some(entry) = self.entries.get_mut(&name) {
+        if let Some(entry) = self.entries.get_mut(name) {
             if entry.head_cwd.as_ref() != Some(&cwd) {
                 entry.head_cwd = Some(cwd);
                 self.dirty = true;
@@ -353,7 +358,7 @@ impl FactCache {
     /// The record count of `path` when it was made for the version seen in this run (and that
     /// version is not racy).
     pub(crate) fn cached_count(&self, path: &Path) -> Option<u64> {
-        let entry = self.entries.get(&self.name_of(path)?)?;
+        let entry = self.entries.get(self.name_of(path)?)?;
         let counts = entry.counts?;
         let exact = self.seen_key(path)? == counts.key && !entry.racy;
         exact.then_some(counts.total)
@@ -362,16 +367,13 @@ impl FactCache {
     /// The last count made of `path`, maybe of an earlier version: a start to continue from.
     pub(crate) fn counts(&self, path: &Path) -> Option<Counts> {
         self.file.as_ref()?;
-        self.entries.get(&self.name_of(path)?)?.counts
+        self.entries.get(self.name_of(path)?)?.counts
     }
 
     /// The key under which `path` was last seen in this run.
     pub(crate) fn seen_key(&self, path: &Path) -> Option<FileKey> {
-        let name = self.name_of(path)?;
-        if !self.seen.contains(&name) {
-            return None;
-        }
-        self.entries.get(&name).map(|e| e.key)
+        let entry = self.entries.get(self.name_of(path)?)?;
+        entry.seen.then_some(entry.key)
     }
 
     /// Remembers a count of `path` (only when the file has an entry: facts come first).
@@ -379,7 +381,7 @@ impl FactCache {
         let Some(name) = self.name_of(path) else {
             return;
         };
-        if let Some(entry) = self.entries.get_mut(&name) {
+        if let Some(entry) = self.entries.get_mut(name) {
             if entry.counts != Some(counts) {
                 entry.counts = Some(counts);
                 self.dirty = true;
@@ -420,9 +422,9 @@ impl FactCache {
     fn forget_deleted(&mut self) {
         let mut folder_exists: HashMap<String, bool> = HashMap::new();
         let before = self.entries.len();
-        let (seen, listed, projects) = (&self.seen, &self.listed, &self.projects);
-        self.entries.retain(|name, _| {
-            if seen.contains(name) {
+        let (listed, projects) = (&self.listed, &self.projects);
+        self.entries.retain(|name, entry| {
+            if entry.seen {
                 return true;
             }
             let folder = name
@@ -695,6 +697,7 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
             facts,
             counts,
             head_cwd,
+            seen: false,
         };
         if entries.insert(name.clone(), entry).is_some() {
             return None;
@@ -793,6 +796,7 @@ mod tests {
                         1 => Some(None),
                         _ => Some(Some("/work/app/sub".to_owned())),
                     },
+                    seen: false,
                 };
                 (format!("-work-app/{i:08}.jsonl"), entry)
             })

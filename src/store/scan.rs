@@ -64,19 +64,19 @@ pub fn repository_sessions_with(
     cache: &mut FactCache,
 ) -> anyhow::Result<Vec<LocalSession>> {
     let root = super::path_text(repo_root);
+    let folders = candidate_folders(claude_dir, &root)?;
     let mut files = Vec::new();
-    for folder in candidate_folders(claude_dir, &root)? {
-        for (path, meta) in session_files(&folder.path, cache.enabled())? {
-            files.push((path, folder.clone(), meta));
+    for (f, folder) in folders.iter().enumerate() {
+        for (path, key) in session_files(&folder.path, cache.enabled())? {
+            files.push((path, f, key));
         }
         cache.listed_folder(&folder.path);
     }
     // A file whose metadata could not be read is read below, which reports why.
     let mut facts: Vec<Option<TailFacts>> = files
         .iter()
-        .map(|(path, _, meta)| cache.facts(path, &FileKey::of(meta.as_ref()?)))
+        .map(|(path, _, key)| cache.facts(path, key.as_ref()?))
         .collect();
-    let files: Vec<(PathBuf, Folder)> = files.into_iter().map(|(p, f, _)| (p, f)).collect();
     let misses: Vec<usize> = (0..files.len()).filter(|&i| facts[i].is_none()).collect();
     let read = parallel_map(&misses, |&i| read_tail(&files[i].0));
     for (i, result) in misses.into_iter().zip(read) {
@@ -92,9 +92,9 @@ pub fn repository_sessions_with(
         }
     }
     let mut sessions = Vec::new();
-    for ((path, folder), facts) in files.iter().zip(facts) {
+    for ((path, f, _), facts) in files.iter().zip(facts) {
         let Some(facts) = facts else { continue };
-        if let Some(session) = session_of(path, folder, &root, facts, cache)? {
+        if let Some(session) = session_of(path, &folders[*f], &root, facts, cache)? {
             sessions.push(session);
         }
     }
@@ -363,11 +363,11 @@ fn candidate_folders(claude_dir: &Path, root: &str) -> anyhow::Result<Vec<Folder
 }
 
 /// The `<uuid>.jsonl` files of a project folder (never `agent-*.jsonl` or anything else), with
-/// their metadata when `with_metadata` (for the facts cache; `None` when it cannot be read).
+/// their keys when `with_keys` (for the facts cache; `None` when the metadata cannot be read).
 fn session_files(
     folder: &Path,
-    with_metadata: bool,
-) -> anyhow::Result<Vec<(PathBuf, Option<std::fs::Metadata>)>> {
+    with_keys: bool,
+) -> anyhow::Result<Vec<(PathBuf, Option<FileKey>)>> {
     let mut files = Vec::new();
     let entries =
         std::fs::read_dir(folder).with_context(|| format!("cannot read {}", folder.display()))?;
@@ -384,14 +384,12 @@ fn session_files(
         if kind.is_file() {
             // `DirEntry::metadata` stats the name relative to the open folder: no walk of the
             // whole path for each of thousands of files.
-            files.push((
-                entry.path(),
-                with_metadata.then(|| entry.metadata().ok()).flatten(),
-            ));
+            let key = with_keys.then(|| entry.metadata().ok()).flatten();
+            files.push((entry.path(), key.as_ref().map(FileKey::of)));
         } else if kind.is_symlink() {
             let path = entry.path();
             if let Some(meta) = std::fs::metadata(&path).ok().filter(|m| m.is_file()) {
-                files.push((path, with_metadata.then_some(meta)));
+                files.push((path, with_keys.then(|| FileKey::of(&meta))));
             }
         }
     }
