@@ -131,7 +131,7 @@ pub(crate) struct Counts {
 struct Entry {
     key: FileKey,
     racy: bool,
-    facts: TailFacts,
+    facts: Facts,
     counts: Option<Counts>,
     /// The first `cwd` in the head of the file, once it was needed (see `scan::confirmed`):
     /// `Some(None)` when the head has none.
@@ -141,13 +141,78 @@ struct Entry {
 }
 
 impl Entry {
-    /// Equal in everything stored.
-    fn same_content(&self, other: &Entry) -> bool {
+    /// Equal in everything stored (`stored`: the loaded cache file).
+    fn same_content(&self, other: &Entry, stored: &[u8]) -> bool {
         self.key == other.key
             && self.racy == other.racy
-            && self.facts == other.facts
+            && self.facts.view(stored) == other.facts.view(stored)
             && self.counts == other.counts
             && self.head_cwd == other.head_cwd
+    }
+}
+
+/// The tail facts of an entry (its size is the key's). Entries loaded from the cache file keep
+/// their texts as places in the file's bytes, decoded only for the files looked up: a run that
+/// lists a few sessions of a large cache allocates nothing for the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Facts {
+    /// Branch, cwd, session id and version as (offset, length) in the loaded file.
+    Stored {
+        texts: [Option<(u32, u32)>; 4],
+        last_activity: Option<DateTime<Utc>>,
+    },
+    Owned(TailFacts),
+}
+
+/// Borrowed tail facts: branch, cwd, session id, version, and last activity.
+#[derive(Debug, PartialEq, Eq)]
+struct FactsView<'a> {
+    texts: [Option<&'a str>; 4],
+    last_activity: Option<DateTime<Utc>>,
+}
+
+impl Facts {
+    fn view<'a>(&'a self, stored: &'a [u8]) -> FactsView<'a> {
+        match self {
+            Facts::Stored {
+                texts,
+                last_activity,
+            } => FactsView {
+                // Checked as UTF-8 when the file was loaded.
+                texts: texts.map(|t| {
+                    t.map(|(at, len)| {
+                        let bytes = stored.get(at as usize..at as usize + len as usize);
+                        bytes
+                            .and_then(|b| std::str::from_utf8(b).ok())
+                            .unwrap_or("")
+                    })
+                }),
+                last_activity: *last_activity,
+            },
+            Facts::Owned(f) => FactsView {
+                texts: [
+                    f.branch.as_deref(),
+                    f.cwd.as_deref(),
+                    f.session_id.as_deref(),
+                    f.version.as_deref(),
+                ],
+                last_activity: f.last_activity,
+            },
+        }
+    }
+}
+
+impl FactsView<'_> {
+    fn to_facts(&self, size: u64) -> TailFacts {
+        let [branch, cwd, session_id, version] = self.texts.map(|t| t.map(str::to_owned));
+        TailFacts {
+            branch,
+            last_activity: self.last_activity,
+            cwd,
+            session_id,
+            version,
+            size,
+        }
     }
 }
 
@@ -182,6 +247,8 @@ pub struct FactCache {
     /// The Claude folder as written in the cache file (a cache of another folder is ignored).
     claude_id: String,
     entries: HashMap<String, Entry>,
+    /// The cache file as loaded (entries' [`Facts::Stored`] point into it).
+    stored: Vec<u8>,
     /// Project folders listed in this run: their unseen entries are files that are gone.
     listed: HashSet<String>,
     /// Anything to write.
@@ -210,6 +277,7 @@ impl FactCache {
             projects: super::projects_dir(claude_dir),
             claude_id: super::path_text(claude_dir),
             entries: HashMap::new(),
+            stored: Vec::new(),
             listed: HashSet::new(),
             dirty: false,
             racy_from_ns: system_ns(SystemTime::now() - RACY),
@@ -225,7 +293,10 @@ impl FactCache {
         let file = cache_dir.join(format!("facts-{:016x}.bin", hash64(id.as_bytes())));
         match std::fs::read(&file) {
             Ok(bytes) => match decode(&bytes, id) {
-                Some(entries) => cache.entries = entries,
+                Some(entries) => {
+                    cache.entries = entries;
+                    cache.stored = bytes;
+                }
                 None => {
                     cache.stats.problem = Some(format!("ignored {} (unreadable)", file.display()));
                     // Replace it on the next save even if nothing else changes.
@@ -279,7 +350,10 @@ impl FactCache {
 
     /// The entry name of `path`, when it lies in the projects folder.
     fn name_of<'p>(&self, path: &'p Path) -> Option<&'p str> {
-        path.strip_prefix(&self.projects).ok()?.to_str()
+        // Text, not `Path::strip_prefix`: this runs for every file, and the paths are built by
+        // joining names onto `projects`.
+        let rest = path.to_str()?.strip_prefix(self.projects.to_str()?)?;
+        rest.strip_prefix(std::path::is_separator)
     }
 
     /// Notes that a project folder was listed in full, so entries of its files not seen in this
@@ -299,7 +373,7 @@ impl FactCache {
         }
         entry.seen = true;
         self.stats.hits += 1;
-        Some(entry.facts.clone())
+        Some(entry.facts.view(&self.stored).to_facts(key.size))
     }
 
     /// Remembers the tail facts read from `path` at version `key`.
@@ -321,12 +395,12 @@ impl FactCache {
         let entry = Entry {
             key,
             racy,
-            facts: facts.clone(),
+            facts: Facts::Owned(facts.clone()),
             counts,
             head_cwd,
             seen: true,
         };
-        if !old.is_some_and(|old| old.same_content(&entry)) {
+        if !old.is_some_and(|old| old.same_content(&entry, &self.stored)) {
             self.dirty = true;
         }
         self.entries.insert(name.to_owned(), entry);
@@ -445,10 +519,7 @@ impl FactCache {
     fn write(&self, file: &Path) -> io::Result<()> {
         let dir = file.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
-        let bytes = encode(
-            &self.entries,
-            &super::path_text(self.projects.parent().unwrap_or(Path::new(""))),
-        );
+        let bytes = encode(&self.entries, &self.stored, &self.claude_id);
         let mut temp = tempfile::Builder::new()
             .prefix(".facts-")
             .suffix(".tmp")
@@ -526,7 +597,7 @@ pub(crate) fn hash64(bytes: &[u8]) -> u64 {
 // entry's value); u8 counts (0 none, 1 own key follows, 2 the entry's key) [u64 total,
 // u64 lines_end, u64 before, u64 guard]; u8 head-cwd (0 unknown, 1 none, 2 followed by str).
 
-fn encode(entries: &HashMap<String, Entry>, claude_dir: &str) -> Vec<u8> {
+fn encode(entries: &HashMap<String, Entry>, stored: &[u8], claude_dir: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + entries.len() * 200);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -545,7 +616,8 @@ fn encode(entries: &HashMap<String, Entry>, claude_dir: &str) -> Vec<u8> {
         prev_name = name;
         put_key(&mut out, &e.key);
         out.push(u8::from(e.racy));
-        match e.facts.last_activity {
+        let facts = e.facts.view(stored);
+        match facts.last_activity {
             Some(t) => {
                 out.push(1);
                 out.extend_from_slice(&t.timestamp().to_le_bytes());
@@ -553,13 +625,7 @@ fn encode(entries: &HashMap<String, Entry>, claude_dir: &str) -> Vec<u8> {
             }
             None => out.push(0),
         }
-        let texts = [
-            e.facts.branch.as_deref(),
-            e.facts.cwd.as_deref(),
-            e.facts.session_id.as_deref(),
-            e.facts.version.as_deref(),
-        ];
-        for (text, prev) in texts.into_iter().zip(&mut prev) {
+        for (text, prev) in facts.texts.into_iter().zip(&mut prev) {
             match text {
                 Some(t) if *prev == Some(t) => out.extend_from_slice(&SAME.to_le_bytes()),
                 Some(t) => put_str(&mut out, t),
@@ -628,7 +694,7 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
     if hash64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
         return None;
     }
-    let mut r = Reader { b: body };
+    let mut r = Reader { b: body, at: 0 };
     if r.take(MAGIC.len())? != MAGIC || r.u32()? != FORMAT_VERSION || r.str()? != claude_dir {
         return None;
     }
@@ -639,7 +705,7 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
     }
     let mut entries = HashMap::with_capacity(count);
     let mut name = String::new();
-    let mut prev: [Option<String>; 4] = Default::default();
+    let mut prev: [Option<(u32, u32)>; 4] = [None; 4];
     for _ in 0..count {
         let shared = usize::from(r.u16()?);
         if shared > name.len() || !name.is_char_boundary(shared) {
@@ -662,10 +728,13 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
                 SAME => {
                     prev.as_ref()?;
                 }
-                n => *prev = Some(std::str::from_utf8(r.take(n as usize)?).ok()?.to_owned()),
+                n => {
+                    let at = u32::try_from(r.at).ok()?;
+                    std::str::from_utf8(r.take(n as usize)?).ok()?;
+                    *prev = Some((at, n));
+                }
             }
         }
-        let [branch, cwd, session_id, version] = prev.clone();
         let counts = match r.take(1)?[0] {
             0 => None,
             tag @ (1 | 2) => Some(Counts {
@@ -683,13 +752,9 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
             2 => Some(Some(r.str()?.to_owned())),
             _ => return None,
         };
-        let facts = TailFacts {
-            branch,
+        let facts = Facts::Stored {
+            texts: prev,
             last_activity,
-            cwd,
-            session_id,
-            version,
-            size: key.size,
         };
         let entry = Entry {
             key,
@@ -708,6 +773,8 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
 
 struct Reader<'a> {
     b: &'a [u8],
+    /// Offset of `b` in the file.
+    at: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -717,6 +784,7 @@ impl<'a> Reader<'a> {
         }
         let (head, rest) = self.b.split_at(n);
         self.b = rest;
+        self.at += n;
         Some(head)
     }
     fn u16(&mut self) -> Option<u16> {
@@ -773,7 +841,7 @@ mod tests {
                 let entry = Entry {
                     key,
                     racy: i % 3 == 0,
-                    facts: TailFacts {
+                    facts: Facts::Owned(TailFacts {
                         branch: (i % 2 == 0).then(|| format!("feature/{i}")),
                         last_activity: DateTime::<Utc>::from_timestamp(
                             1_760_000_000 + i as i64,
@@ -783,7 +851,7 @@ mod tests {
                         session_id: Some(format!("id-{i}")),
                         version: None,
                         size: key.size,
-                    },
+                    }),
                     counts: (i % 2 == 1).then_some(Counts {
                         key,
                         total: 7,
@@ -806,20 +874,35 @@ mod tests {
     #[test]
     fn round_trip() {
         let entries = sample(50);
-        let bytes = encode(&entries, "/home/me/.claude");
-        assert_eq!(decode(&bytes, "/home/me/.claude"), Some(entries.clone()));
+        let bytes = encode(&entries, &[], "/home/me/.claude");
+        let back = decode(&bytes, "/home/me/.claude").unwrap();
+        assert_eq!(owned(back.clone(), &bytes), entries);
         // Fields shared with the previous entry are stored once.
         assert!(bytes.len() < entries.len() * 200, "{} bytes", bytes.len());
+        // Entries loaded and written again (as a save without changes to them does) are the same.
+        let again = encode(&back, &bytes, "/home/me/.claude");
+        assert_eq!(again, bytes);
         assert_eq!(
-            decode(&encode(&HashMap::new(), "/c"), "/c"),
+            decode(&encode(&HashMap::new(), &[], "/c"), "/c"),
             Some(HashMap::new())
         );
+    }
+
+    /// Entries with their stored facts decoded.
+    fn owned(entries: HashMap<String, Entry>, stored: &[u8]) -> HashMap<String, Entry> {
+        entries
+            .into_iter()
+            .map(|(name, mut e)| {
+                e.facts = Facts::Owned(e.facts.view(stored).to_facts(e.key.size));
+                (name, e)
+            })
+            .collect()
     }
 
     #[test]
     fn damaged_or_foreign_files_are_refused() {
         let entries = sample(20);
-        let bytes = encode(&entries, "/c");
+        let bytes = encode(&entries, &[], "/c");
         assert_eq!(
             decode(&bytes, "/other"),
             None,
@@ -846,14 +929,18 @@ mod tests {
         /// Damage that keeps the checksum valid (a bug, another writer) never panics the reader.
         #[test]
         fn any_resealed_damage_is_harmless(edits in proptest::collection::vec((0usize..4000, proptest::num::u8::ANY), 1..8)) {
-            let mut bytes = encode(&sample(12), "/c");
+            let mut bytes = encode(&sample(12), &[], "/c");
             let body = bytes.len() - 8;
             for (at, value) in edits {
                 bytes[at % body] = value;
             }
             let sum = hash64(&bytes[..body]);
             bytes[body..].copy_from_slice(&sum.to_le_bytes());
-            let _ = decode(&bytes, "/c");
+            if let Some(entries) = decode(&bytes, "/c") {
+                for e in entries.values() {
+                    let _ = e.facts.view(&bytes).to_facts(e.key.size);
+                }
+            }
         }
     }
 
@@ -862,7 +949,7 @@ mod tests {
         // 1,500 entries (the benchmark's store) encode to a few hundred KiB and decode in well
         // under a millisecond in release builds; this only guards against pathologies.
         let entries = sample(1500);
-        let bytes = encode(&entries, "/c");
+        let bytes = encode(&entries, &[], "/c");
         let start = std::time::Instant::now();
         let back = decode(&bytes, "/c").unwrap();
         assert_eq!(back.len(), 1500);

@@ -91,10 +91,10 @@ pub fn repository_sessions_with(
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
-    let mut sessions = Vec::new();
-    for ((path, f, _), facts) in files.iter().zip(facts) {
+    let mut sessions = Vec::with_capacity(files.len());
+    for ((path, f, _), facts) in files.into_iter().zip(facts) {
         let Some(facts) = facts else { continue };
-        if let Some(session) = session_of(path, &folders[*f], &root, facts, cache)? {
+        if let Some(session) = session_of(path, &folders[f], &root, facts, cache)? {
             sessions.push(session);
         }
     }
@@ -404,24 +404,19 @@ fn read_session(path: &Path, folder: &Folder, root: &str) -> anyhow::Result<Opti
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    session_of(
-        path,
-        folder,
-        root,
-        facts,
-        &mut FactCache::disabled(Path::new("")),
-    )
+    let mut no_cache = FactCache::disabled(Path::new(""));
+    session_of(path.to_path_buf(), folder, root, facts, &mut no_cache)
 }
 
 /// The session of a file with these tail facts; `None` when its folder is not confirmed.
 fn session_of(
-    path: &Path,
+    path: PathBuf,
     folder: &Folder,
     root: &str,
     facts: TailFacts,
     cache: &mut FactCache,
 ) -> anyhow::Result<Option<LocalSession>> {
-    if !folder.exact && !confirmed(path, folder, facts.cwd.as_deref(), root, cache)? {
+    if !folder.exact && !confirmed(&path, folder, facts.cwd.as_deref(), root, cache)? {
         return Ok(None);
     }
     let id = path
@@ -430,7 +425,7 @@ fn session_of(
         .unwrap_or_default();
     Ok(Some(LocalSession {
         id,
-        path: path.to_path_buf(),
+        path,
         project_dir: folder.path.clone(),
         branch: facts.branch,
         last_activity: facts.last_activity,
