@@ -27,10 +27,11 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
     cache.save();
     ctx.ui.detail(&cache.summary());
     if ctx.ui.json {
+        let labels = FolderLabels::new(git.root(), &claude_dir);
         let rows: Vec<SessionJson> = shown
             .iter()
             .zip(&counts)
-            .map(|(s, &records)| SessionJson::new(s, records, git.root(), &claude_dir))
+            .map(|(s, &records)| SessionJson::new(s, records, &labels))
             .collect();
         return ctx.ui.print_json(&rows);
     }
@@ -97,24 +98,43 @@ pub(crate) fn explain_empty(claude_dir: &Path, root: &Path) -> String {
 /// Where the session ran, relative to the repository root (`.` for the root itself); the project
 /// folder name when the recorded folder is elsewhere (a session copied from another machine).
 pub(crate) fn folder_label(session: &LocalSession, root: &Path, claude_dir: &Path) -> String {
-    if session.project_dir == store::project_dir(claude_dir, root) {
-        return ".".to_owned();
-    }
-    let root_text = store::path_text(root);
-    match session.cwd.as_deref() {
-        Some(cwd) if store::path_within(cwd, &root_text) => {
-            let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
-            if rest.is_empty() {
-                ".".to_owned()
-            } else {
-                rest.to_owned()
-            }
+    FolderLabels::new(root, claude_dir).of(session)
+}
+
+/// [`folder_label`] for many sessions of one repository (the root's folder computed once).
+pub(crate) struct FolderLabels {
+    own_dir: std::path::PathBuf,
+    root_text: String,
+}
+
+impl FolderLabels {
+    pub(crate) fn new(root: &Path, claude_dir: &Path) -> Self {
+        FolderLabels {
+            own_dir: store::project_dir(claude_dir, root),
+            root_text: store::path_text(root),
         }
-        _ => session
-            .project_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+    }
+
+    pub(crate) fn of(&self, session: &LocalSession) -> String {
+        if session.project_dir == self.own_dir {
+            return ".".to_owned();
+        }
+        let root_text = &self.root_text;
+        match session.cwd.as_deref() {
+            Some(cwd) if store::path_within(cwd, root_text) => {
+                let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
+                if rest.is_empty() {
+                    ".".to_owned()
+                } else {
+                    rest.to_owned()
+                }
+            }
+            _ => session
+                .project_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -133,7 +153,7 @@ struct SessionJson<'a> {
 }
 
 impl<'a> SessionJson<'a> {
-    fn new(s: &'a LocalSession, records: u64, root: &Path, claude_dir: &Path) -> Self {
+    fn new(s: &'a LocalSession, records: u64, labels: &FolderLabels) -> Self {
         SessionJson {
             session_id: &s.id,
             branch: s.branch.as_deref(),
@@ -142,7 +162,7 @@ impl<'a> SessionJson<'a> {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             records,
             size: s.size,
-            folder: folder_label(s, root, claude_dir),
+            folder: labels.of(s),
             cwd: s.cwd.as_deref(),
             claude_version: s.version.as_deref(),
             path: s.path.display().to_string(),
@@ -156,6 +176,7 @@ fn print_table(
     root: &Path,
     claude_dir: &Path,
 ) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     let header = [
         "SESSION",
         "BRANCH",
@@ -164,6 +185,7 @@ fn print_table(
         "SIZE",
         "FOLDER",
     ];
+    let labels = FolderLabels::new(root, claude_dir);
     let rows: Vec<[String; 6]> = sessions
         .iter()
         .zip(counts)
@@ -175,7 +197,7 @@ fn print_table(
                     .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
                 records.to_string(),
                 human_size(s.size),
-                folder_label(s, root, claude_dir),
+                labels.of(s),
             ]
         })
         .collect();
@@ -185,27 +207,26 @@ fn print_table(
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 6]| {
-        let mut out = String::new();
+    let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 12));
+    let mut line = |cells: [&str; 6]| {
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             let pad = w.saturating_sub(cell.chars().count());
             // Numbers right-aligned, text left-aligned; no trailing spaces.
             match i {
-                3 | 4 => out.push_str(&format!("{}{cell}", " ".repeat(pad))),
-                5 => out.push_str(cell),
-                _ => out.push_str(&format!("{cell}{}", " ".repeat(pad))),
+                3 | 4 => {
+                    let _ = write!(text, "{:pad$}{cell}", "");
+                }
+                5 => text.push_str(cell),
+                _ => {
+                    let _ = write!(text, "{cell}{:pad$}", "");
+                }
             }
-            if i < 5 {
-                out.push_str("  ");
-            }
+            text.push_str(if i < 5 { "  " } else { "\n" });
         }
-        out
     };
-    let mut text = line(header);
-    text.push('\n');
+    line(header);
     for row in &rows {
-        text.push_str(&line(row.each_ref().map(String::as_str)));
-        text.push('\n');
+        line(row.each_ref().map(String::as_str));
     }
     print_stdout(&text)
 }
