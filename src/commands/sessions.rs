@@ -193,8 +193,7 @@ fn print_table(
             [
                 s.id.clone(),
                 s.branch.clone().unwrap_or_else(|| "-".into()),
-                s.last_activity
-                    .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                s.last_activity.map_or_else(|| "-".into(), table_time),
                 records.to_string(),
                 human_size(s.size),
                 labels.of(s),
@@ -231,6 +230,21 @@ fn print_table(
     print_stdout(&text)
 }
 
+/// `2026-01-02 03:04:05` (UTC), written directly: `chrono`'s `format` parses its pattern for
+/// every row, which shows on tables of thousands of sessions.
+fn table_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// Writes a result on stdout; a reader that went away (`ccsync sessions | head`) is not an error.
 pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -259,6 +273,15 @@ pub(crate) fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_times() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05.999Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(table_time(t), t.format("%Y-%m-%d %H:%M:%S").to_string());
+        assert_eq!(table_time(t), "2026-01-02 03:04:05");
+    }
 
     #[test]
     fn sizes() {

@@ -521,13 +521,18 @@ fn walk_regular_files(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow
     Ok(())
 }
 
-fn sort_newest_first(sessions: &mut [LocalSession]) {
-    sessions.sort_by(|a, b| {
+fn sort_newest_first(sessions: &mut Vec<LocalSession>) {
+    let newest_first = |a: &LocalSession, b: &LocalSession| {
         b.last_activity
             .cmp(&a.last_activity)
             .then_with(|| a.id.cmp(&b.id))
             .then_with(|| a.path.cmp(&b.path))
-    });
+    };
+    // Sort positions, then move each session once: sessions are large and there may be thousands.
+    let mut order: Vec<usize> = (0..sessions.len()).collect();
+    order.sort_unstable_by(|&i, &j| newest_first(&sessions[i], &sessions[j]));
+    let mut slots: Vec<Option<LocalSession>> = sessions.drain(..).map(Some).collect();
+    sessions.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 /// `f` over `items` on a few threads (tail reads are I/O and small parses; a store can hold
