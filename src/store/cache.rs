@@ -83,7 +83,7 @@ impl FileKey {
         }
         #[cfg(not(unix))]
         {
-            let ns = |t: io::Result<SystemTime>| t.map_or(0, |t| system_ns(t));
+            let ns = |t: io::Result<SystemTime>| t.map_or(0, system_ns);
             FileKey {
                 dev: 0,
                 ino: 0,
