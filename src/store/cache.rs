@@ -11,8 +11,9 @@
 //! key on Unix: they can be forged.
 //!
 //! Elsewhere (Windows) std offers no inode or `ctime`: the key is size + modification time +
-//! creation time, which is weaker (a tool that copies a file of the same size and sets both times
-//! would be taken for the original).
+//! creation time, which is weaker: a same-size copy that restores the modification time while
+//! NTFS "tunnels" the old creation time onto the new file, or a same-size in-place rewrite that
+//! restores the modification time, would be taken for the original.
 //!
 //! One more guard, as git does for its index ("racy clean"): a file changed within [`RACY`] of the
 //! run that read it may change again within the same timestamp tick (file systems stamp times
@@ -32,7 +33,10 @@
 //! that no longer exist are dropped. The cache directory is `$CCSYNC_CACHE_DIR`, else the
 //! platform's cache folder (`$XDG_CACHE_HOME/ccsync` or `~/.cache/ccsync` on Linux,
 //! `~/Library/Caches/ccsync` on macOS, `%LOCALAPPDATA%\ccsync` on Windows). `CCSYNC_NO_CACHE=1`
-//! turns it off.
+//! (any value but empty, `0` or `false`) turns it off. `-v` prints what the cache did.
+//!
+//! Entries are found by the file's path below `<claude-dir>/projects` and trusted only when the
+//! key matches; their texts stay in the loaded file's bytes until a lookup needs them.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
