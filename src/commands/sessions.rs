@@ -14,7 +14,8 @@ use crate::store::{self, LocalSession};
 pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let claude_dir = absolute_claude_dir(ctx)?;
-    let all = load(ctx, &claude_dir, &git)?;
+    let mut cache = store::FactCache::from_env(&claude_dir);
+    let all = load(ctx, &claude_dir, &git, &mut cache)?;
     let shown: Vec<&LocalSession> = all
         .iter()
         .filter(|s| match &args.branch {
@@ -22,12 +23,15 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
             _ => true,
         })
         .collect();
-    let counts = count_all(&shown)?;
+    let counts = store::record_counts(&shown, &mut cache)?;
+    cache.save();
+    ctx.ui.detail(&cache.summary());
     if ctx.ui.json {
+        let labels = FolderLabels::new(git.root(), &claude_dir);
         let rows: Vec<SessionJson> = shown
             .iter()
             .zip(&counts)
-            .map(|(s, &records)| SessionJson::new(s, records, git.root(), &claude_dir))
+            .map(|(s, &records)| SessionJson::new(s, records, &labels))
             .collect();
         return ctx.ui.print_json(&rows);
     }
@@ -54,14 +58,15 @@ pub(crate) fn absolute_claude_dir(ctx: &Context) -> anyhow::Result<std::path::Pa
         .unwrap_or(absolute))
 }
 
-/// The repository's sessions; says on stderr when there is no Claude folder or no session yet
-/// (an empty result is not an error).
+/// The repository's sessions (through the facts cache); says on stderr when there is no Claude
+/// folder or no session yet (an empty result is not an error).
 pub(crate) fn load(
     ctx: &Context,
     claude_dir: &Path,
     git: &GitRepo,
+    cache: &mut store::FactCache,
 ) -> anyhow::Result<Vec<LocalSession>> {
-    let sessions = store::repository_sessions(claude_dir, git.root())?;
+    let sessions = store::repository_sessions_with(claude_dir, git.root(), cache)?;
     if sessions.is_empty() {
         ctx.ui.info(&explain_empty(claude_dir, git.root()));
     }
@@ -90,34 +95,46 @@ pub(crate) fn explain_empty(claude_dir: &Path, root: &Path) -> String {
     )
 }
 
-/// Record counts read every byte of every file: spread them over the cores.
-fn count_all(sessions: &[&LocalSession]) -> anyhow::Result<Vec<u64>> {
-    store::scan::parallel_map(sessions, |s| store::count_records(&s.path))
-        .into_iter()
-        .collect()
-}
-
 /// Where the session ran, relative to the repository root (`.` for the root itself); the project
 /// folder name when the recorded folder is elsewhere (a session copied from another machine).
 pub(crate) fn folder_label(session: &LocalSession, root: &Path, claude_dir: &Path) -> String {
-    if session.project_dir == store::project_dir(claude_dir, root) {
-        return ".".to_owned();
-    }
-    let root_text = store::path_text(root);
-    match session.cwd.as_deref() {
-        Some(cwd) if store::path_within(cwd, &root_text) => {
-            let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
-            if rest.is_empty() {
-                ".".to_owned()
-            } else {
-                rest.to_owned()
-            }
+    FolderLabels::new(root, claude_dir).of(session)
+}
+
+/// [`folder_label`] for many sessions of one repository (the root's folder computed once).
+pub(crate) struct FolderLabels {
+    own_dir: std::path::PathBuf,
+    root_text: String,
+}
+
+impl FolderLabels {
+    pub(crate) fn new(root: &Path, claude_dir: &Path) -> Self {
+        FolderLabels {
+            own_dir: store::project_dir(claude_dir, root),
+            root_text: store::path_text(root),
         }
-        _ => session
-            .project_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+    }
+
+    pub(crate) fn of(&self, session: &LocalSession) -> String {
+        if session.project_dir == self.own_dir {
+            return ".".to_owned();
+        }
+        let root_text = &self.root_text;
+        match session.cwd.as_deref() {
+            Some(cwd) if store::path_within(cwd, root_text) => {
+                let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
+                if rest.is_empty() {
+                    ".".to_owned()
+                } else {
+                    rest.to_owned()
+                }
+            }
+            _ => session
+                .project_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -136,7 +153,7 @@ struct SessionJson<'a> {
 }
 
 impl<'a> SessionJson<'a> {
-    fn new(s: &'a LocalSession, records: u64, root: &Path, claude_dir: &Path) -> Self {
+    fn new(s: &'a LocalSession, records: u64, labels: &FolderLabels) -> Self {
         SessionJson {
             session_id: &s.id,
             branch: s.branch.as_deref(),
@@ -145,7 +162,7 @@ impl<'a> SessionJson<'a> {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             records,
             size: s.size,
-            folder: folder_label(s, root, claude_dir),
+            folder: labels.of(s),
             cwd: s.cwd.as_deref(),
             claude_version: s.version.as_deref(),
             path: s.path.display().to_string(),
@@ -159,6 +176,7 @@ fn print_table(
     root: &Path,
     claude_dir: &Path,
 ) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     let header = [
         "SESSION",
         "BRANCH",
@@ -167,6 +185,7 @@ fn print_table(
         "SIZE",
         "FOLDER",
     ];
+    let labels = FolderLabels::new(root, claude_dir);
     let rows: Vec<[String; 6]> = sessions
         .iter()
         .zip(counts)
@@ -174,11 +193,10 @@ fn print_table(
             [
                 s.id.clone(),
                 s.branch.clone().unwrap_or_else(|| "-".into()),
-                s.last_activity
-                    .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                s.last_activity.map_or_else(|| "-".into(), table_time),
                 records.to_string(),
                 human_size(s.size),
-                folder_label(s, root, claude_dir),
+                labels.of(s),
             ]
         })
         .collect();
@@ -188,29 +206,43 @@ fn print_table(
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 6]| {
-        let mut out = String::new();
+    let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 12));
+    let mut line = |cells: [&str; 6]| {
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             let pad = w.saturating_sub(cell.chars().count());
             // Numbers right-aligned, text left-aligned; no trailing spaces.
             match i {
-                3 | 4 => out.push_str(&format!("{}{cell}", " ".repeat(pad))),
-                5 => out.push_str(cell),
-                _ => out.push_str(&format!("{cell}{}", " ".repeat(pad))),
+                3 | 4 => {
+                    let _ = write!(text, "{:pad$}{cell}", "");
+                }
+                5 => text.push_str(cell),
+                _ => {
+                    let _ = write!(text, "{cell}{:pad$}", "");
+                }
             }
-            if i < 5 {
-                out.push_str("  ");
-            }
+            text.push_str(if i < 5 { "  " } else { "\n" });
         }
-        out
     };
-    let mut text = line(header);
-    text.push('\n');
+    line(header);
     for row in &rows {
-        text.push_str(&line(row.each_ref().map(String::as_str)));
-        text.push('\n');
+        line(row.each_ref().map(String::as_str));
     }
     print_stdout(&text)
+}
+
+/// `2026-01-02 03:04:05` (UTC), written directly: `chrono`'s `format` parses its pattern for
+/// every row, which shows on tables of thousands of sessions.
+fn table_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Writes a result on stdout; a reader that went away (`ccsync sessions | head`) is not an error.
@@ -241,6 +273,15 @@ pub(crate) fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_times() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05.999Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(table_time(t), t.format("%Y-%m-%d %H:%M:%S").to_string());
+        assert_eq!(table_time(t), "2026-01-02 03:04:05");
+    }
 
     #[test]
     fn sizes() {

@@ -5,7 +5,10 @@
 //! - [`records`]: a tolerant streaming reader of session files (glued lines, torn lines, junk)
 //! - [`tail`]: a session's branch, last activity and folder, read from the end of its file
 //! - [`scan`]: the sessions of a repository, one session by id, its side files, record counts
+//! - [`cache`]: what was learned from each file, kept between runs and keyed so a changed or
+//!   copied file is never taken for the one read before
 
+pub mod cache;
 pub mod folder_name;
 pub mod records;
 pub mod scan;
@@ -13,9 +16,13 @@ pub mod tail;
 
 use std::path::{Path, PathBuf};
 
+pub use cache::{CacheStats, FactCache};
 pub use folder_name::project_folder_name;
 pub use records::{read_records, ReadSummary, Record, RecordFields};
-pub use scan::{count_records, find_session, repository_sessions, side_files, LocalSession};
+pub use scan::{
+    count_records, find_session, record_counts, repository_sessions, repository_sessions_with,
+    side_files, LocalSession,
+};
 pub use tail::{tail_facts, TailFacts};
 
 /// `<claude-dir>/projects`, where every project folder lives.

@@ -8,16 +8,17 @@
 //! sessions.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
+use super::cache::{hash64, CountSource, Counts, FactCache, FileKey, GUARD_BYTES};
 use super::folder_name::{project_folder_name, untruncated_folder_name, MAX_FOLDER_NAME};
 use super::records::{objects_in_line, Record};
-use super::tail::tail_facts;
+use super::tail::{tail_facts, tail_facts_of, TailFacts, INITIAL_WINDOW};
 use super::{path_within, projects_dir};
 use crate::exit::Exit;
 
@@ -46,27 +47,138 @@ pub struct LocalSession {
 }
 
 /// The repository's sessions, newest first (by last activity; sessions without one last; ties by
-/// id). A missing `<claude-dir>/projects` gives an empty list.
+/// id). A missing `<claude-dir>/projects` gives an empty list. Reads every file's tail; see
+/// [`repository_sessions_with`] for the cached version the commands use.
 pub fn repository_sessions(
     claude_dir: &Path,
     repo_root: &Path,
 ) -> anyhow::Result<Vec<LocalSession>> {
+    repository_sessions_with(claude_dir, repo_root, &mut FactCache::disabled(claude_dir))
+}
+
+/// [`repository_sessions`], taking the tail facts of files unchanged since an earlier run from
+/// `cache` (one `stat` per file) and reading only the others. Call [`FactCache::save`] afterwards.
+pub fn repository_sessions_with(
+    claude_dir: &Path,
+    repo_root: &Path,
+    cache: &mut FactCache,
+) -> anyhow::Result<Vec<LocalSession>> {
     let root = super::path_text(repo_root);
+    let folders = candidate_folders(claude_dir, &root)?;
     let mut files = Vec::new();
-    for folder in candidate_folders(claude_dir, &root)? {
-        for path in session_files(&folder.path)? {
-            files.push((path, folder.clone()));
+    for (f, folder) in folders.iter().enumerate() {
+        for (path, key) in session_files(&folder.path, cache.enabled())? {
+            files.push((path, f, key));
+        }
+        cache.listed_folder(&folder.path);
+    }
+    // A file whose metadata could not be read is read below, which reports why.
+    let mut facts: Vec<Option<TailFacts>> = files
+        .iter()
+        .map(|(path, _, key)| cache.facts(path, key.as_ref()?))
+        .collect();
+    let misses: Vec<usize> = (0..files.len()).filter(|&i| facts[i].is_none()).collect();
+    let read = parallel_map(&misses, |&i| read_tail(&files[i].0));
+    for (i, result) in misses.into_iter().zip(read) {
+        let path = &files[i].0;
+        match result {
+            Ok((key, read)) => {
+                cache.put_facts(path, key, &read);
+                facts[i] = Some(read);
+            }
+            // Claude Code may delete a file while we list.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
-    let mut sessions: Vec<LocalSession> =
-        parallel_map(&files, |(path, folder)| read_session(path, folder, &root))
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+    let mut sessions = Vec::with_capacity(files.len());
+    for ((path, f, _), facts) in files.into_iter().zip(facts) {
+        let Some(facts) = facts else { continue };
+        if let Some(session) = session_of(path, &folders[f], &root, facts, cache)? {
+            sessions.push(session);
+        }
+    }
     sort_newest_first(&mut sessions);
     Ok(sessions)
+}
+
+/// The record count of each session (see [`count_records`]), from `cache` when the file is the
+/// version counted before, continued from the previous count when the file only grew, else
+/// counted from the start; spread over the cores. `sessions` come from
+/// [`repository_sessions_with`] with the same cache.
+pub fn record_counts(
+    sessions: &[&LocalSession],
+    cache: &mut FactCache,
+) -> anyhow::Result<Vec<u64>> {
+    let known: Vec<Option<Counts>> = sessions.iter().map(|s| cache.counts(&s.path)).collect();
+    let mut totals: Vec<Option<u64>> = sessions
+        .iter()
+        .map(|s| cache.cached_count(&s.path))
+        .collect();
+    let work: Vec<usize> = (0..sessions.len())
+        .filter(|&i| totals[i].is_none())
+        .collect();
+    let done = parallel_map(&work, |&i| count_file(&sessions[i].path, known[i]));
+    for _ in totals.iter().filter(|t| t.is_some()) {
+        cache.note_count(CountSource::Cached);
+    }
+    for (i, result) in work.into_iter().zip(done) {
+        let path = &sessions[i].path;
+        let (counts, how) = result.with_context(|| format!("cannot read {}", path.display()))?;
+        cache.note_count(how);
+        cache.put_counts(path, counts);
+        totals[i] = Some(counts.total);
+    }
+    Ok(totals.into_iter().map(|t| t.unwrap_or_default()).collect())
+}
+
+/// Opens `path` and reads its tail, with the key of the version read.
+fn read_tail(path: &Path) -> io::Result<(FileKey, TailFacts)> {
+    let file = File::open(path)?;
+    let key = FileKey::of(&file.metadata()?);
+    let facts = tail_facts_of(&file, key.size(), INITIAL_WINDOW)?;
+    Ok((key, facts))
+}
+
+/// Counts the records of `path`, continuing `start` (a count of an earlier version) when the file
+/// is the same file, no shorter, and the bytes just before the end of the counted lines are
+/// unchanged.
+fn count_file(path: &Path, start: Option<Counts>) -> io::Result<(Counts, CountSource)> {
+    let file = File::open(path)?;
+    let key = FileKey::of(&file.metadata()?);
+    if let Some(c) = start {
+        if c.key.same_file(&key)
+            && c.key.size() <= key.size()
+            && guard_hash(&file, c.lines_end).ok() == Some(c.guard)
+        {
+            let more = count_range(&file, c.lines_end, key.size())?;
+            let counts = Counts {
+                key,
+                total: c.before + more.complete + more.rest,
+                lines_end: more.lines_end,
+                before: c.before + more.complete,
+                guard: guard_hash(&file, more.lines_end)?,
+            };
+            return Ok((counts, CountSource::Continued));
+        }
+    }
+    let all = count_range(&file, 0, key.size())?;
+    let counts = Counts {
+        key,
+        total: all.complete + all.rest,
+        lines_end: all.lines_end,
+        before: all.complete,
+        guard: guard_hash(&file, all.lines_end)?,
+    };
+    Ok((counts, CountSource::Full))
+}
+
+/// [`hash64`] of the [`GUARD_BYTES`] bytes before `end` (fewer at the start of the file).
+fn guard_hash(file: &File, end: u64) -> io::Result<u64> {
+    let start = end.saturating_sub(GUARD_BYTES);
+    let mut buf = vec![0; (end - start) as usize];
+    super::tail::read_exact_at(file, &mut buf, start)?;
+    Ok(hash64(&buf))
 }
 
 /// The session `id` of the repository, if its file is in the repository's folders. When copies
@@ -132,35 +244,71 @@ pub fn side_files(session: &LocalSession) -> anyhow::Result<Vec<PathBuf>> {
 /// write such lines, and [`super::read_records`] is the strict reader.)
 pub fn count_records(path: &Path) -> anyhow::Result<u64> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let scan = count_range(&file, 0, u64::MAX)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(scan.complete + scan.rest)
+}
+
+/// Records in a byte range of a file that starts at a line start, as [`count_records`] counts them.
+struct RangeCount {
+    /// Records in the newline-terminated lines of the range.
+    complete: u64,
+    /// The offset just after the last newline of the range (its start when there is none).
+    lines_end: u64,
+    /// Records in the unterminated rest after `lines_end`.
+    rest: u64,
+}
+
+/// Counts the records of `file` in `[start, end)` (`end` may lie past the end of the file).
+fn count_range(file: &File, start: u64, end: u64) -> io::Result<RangeCount> {
+    let mut file = file;
+    file.seek(SeekFrom::Start(start))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file.take(end.saturating_sub(start)));
     let mut line = Vec::new();
-    let mut count = 0u64;
+    let mut scan = RangeCount {
+        complete: 0,
+        lines_end: start,
+        rest: 0,
+    };
+    let mut at = start;
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let n = reader.read_until(b'\n', &mut line)?;
         if n == 0 {
             break;
         }
+        at += n as u64;
         let terminated = line.last() == Some(&b'\n');
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
-        }
-        let simple = terminated
-            && text.first() == Some(&b'{')
-            && text.last() == Some(&b'}')
-            && [&b"}{"[..], b"} ", b"}\t"]
-                .iter()
-                .all(|glue| memchr::memmem::find(text, glue).is_none());
-        if simple {
-            count += 1;
-        } else if let Ok(text) = std::str::from_utf8(text) {
-            objects_in_line(text, |_| count += 1);
+        let records = line_records(line.trim_ascii(), terminated);
+        if terminated {
+            scan.complete += records;
+            scan.lines_end = at;
+        } else {
+            scan.rest += records;
         }
     }
-    Ok(count)
+    Ok(scan)
+}
+
+/// The records of one line (without its newline): see [`count_records`].
+fn line_records(text: &[u8], terminated: bool) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    let simple = terminated
+        && text.first() == Some(&b'{')
+        && text.last() == Some(&b'}')
+        && [&b"}{"[..], b"} ", b"}\t"]
+            .iter()
+            .all(|glue| memchr::memmem::find(text, glue).is_none());
+    if simple {
+        return 1;
+    }
+    let mut count = 0;
+    if let Ok(text) = std::str::from_utf8(text) {
+        objects_in_line(text, |_| count += 1);
+    }
+    count
 }
 
 /// True for the names Claude Code gives sessions: a hyphenated UUID.
@@ -214,9 +362,14 @@ fn candidate_folders(claude_dir: &Path, root: &str) -> anyhow::Result<Vec<Folder
     Ok(folders)
 }
 
-/// The `<uuid>.jsonl` files of a project folder (never `agent-*.jsonl` or anything else).
-fn session_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The `<uuid>.jsonl` files of a project folder (never `agent-*.jsonl` or anything else), with
+/// their keys when `with_keys` (for the facts cache; `None` when the metadata cannot be read).
+fn session_files(
+    folder: &Path,
+    with_keys: bool,
+) -> anyhow::Result<Vec<(PathBuf, Option<FileKey>)>> {
     let mut files = Vec::new();
+    let mut regular = Vec::new();
     let entries =
         std::fs::read_dir(folder).with_context(|| format!("cannot read {}", folder.display()))?;
     for entry in entries {
@@ -229,10 +382,23 @@ fn session_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
             continue;
         }
         let kind = entry.file_type()?;
-        if kind.is_file() || (kind.is_symlink() && entry.path().is_file()) {
-            files.push(entry.path());
+        if kind.is_file() {
+            regular.push(entry);
+        } else if kind.is_symlink() {
+            let path = entry.path();
+            if let Some(meta) = std::fs::metadata(&path).ok().filter(|m| m.is_file()) {
+                files.push((path, with_keys.then(|| FileKey::of(&meta))));
+            }
         }
     }
+    // One stat per file is most of a cached scan: spread it over the cores. `DirEntry::metadata`
+    // stats the name relative to the open folder, without walking the whole path each time.
+    let keys: Vec<Option<FileKey>> = if with_keys {
+        parallel_map(&regular, |e| e.metadata().ok().map(|m| FileKey::of(&m)))
+    } else {
+        vec![None; regular.len()]
+    };
+    files.extend(regular.iter().map(|e| e.path()).zip(keys));
     Ok(files)
 }
 
@@ -244,7 +410,19 @@ fn read_session(path: &Path, folder: &Folder, root: &str) -> anyhow::Result<Opti
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    if !folder.exact && !confirmed(path, folder, facts.cwd.as_deref(), root)? {
+    let mut no_cache = FactCache::disabled(Path::new(""));
+    session_of(path.to_path_buf(), folder, root, facts, &mut no_cache)
+}
+
+/// The session of a file with these tail facts; `None` when its folder is not confirmed.
+fn session_of(
+    path: PathBuf,
+    folder: &Folder,
+    root: &str,
+    facts: TailFacts,
+    cache: &mut FactCache,
+) -> anyhow::Result<Option<LocalSession>> {
+    if !folder.exact && !confirmed(&path, folder, facts.cwd.as_deref(), root, cache)? {
         return Ok(None);
     }
     let id = path
@@ -253,7 +431,7 @@ fn read_session(path: &Path, folder: &Folder, root: &str) -> anyhow::Result<Opti
         .unwrap_or_default();
     Ok(Some(LocalSession {
         id,
-        path: path.to_path_buf(),
+        path,
         project_dir: folder.path.clone(),
         branch: facts.branch,
         last_activity: facts.last_activity,
@@ -271,6 +449,7 @@ fn confirmed(
     folder: &Folder,
     tail_cwd: Option<&str>,
     root: &str,
+    cache: &mut FactCache,
 ) -> anyhow::Result<bool> {
     let folder_name = folder.path.file_name().map(|n| n.to_string_lossy());
     let Some(folder_name) = folder_name else {
@@ -284,8 +463,17 @@ fn confirmed(
     if tail_cwd.is_some_and(fits) {
         return Ok(true);
     }
-    let head_cwd = first_field(path, |f| f.cwd.filter(|c| !c.is_empty()).map(Into::into))
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    // Sessions of sibling projects (`/x/app-old` next to `/x/app`) land here on every run: the
+    // head is cached with the file's version.
+    let head_cwd = match cache.head_cwd(path) {
+        Some(known) => known,
+        None => {
+            let head = first_field(path, |f| f.cwd.filter(|c| !c.is_empty()).map(Into::into))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            cache.put_head_cwd(path, head.clone());
+            head
+        }
+    };
     Ok(head_cwd.as_deref().is_some_and(fits))
 }
 
@@ -333,13 +521,18 @@ fn walk_regular_files(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow
     Ok(())
 }
 
-fn sort_newest_first(sessions: &mut [LocalSession]) {
-    sessions.sort_by(|a, b| {
+fn sort_newest_first(sessions: &mut Vec<LocalSession>) {
+    let newest_first = |a: &LocalSession, b: &LocalSession| {
         b.last_activity
             .cmp(&a.last_activity)
             .then_with(|| a.id.cmp(&b.id))
             .then_with(|| a.path.cmp(&b.path))
-    });
+    };
+    // Sort positions, then move each session once: sessions are large and there may be thousands.
+    let mut order: Vec<usize> = (0..sessions.len()).collect();
+    order.sort_unstable_by(|&i, &j| newest_first(&sessions[i], &sessions[j]));
+    let mut slots: Vec<Option<LocalSession>> = sessions.drain(..).map(Some).collect();
+    sessions.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 /// `f` over `items` on a few threads (tail reads are I/O and small parses; a store can hold
@@ -396,6 +589,59 @@ mod tests {
         assert_eq!(count_records(&path).unwrap(), 1);
         std::fs::write(&path, "").unwrap();
         assert_eq!(count_records(&path).unwrap(), 0);
+    }
+
+    /// A file written in pieces (cut anywhere, even inside a line) and counted after each piece,
+    /// each count continuing the previous one, always equals a count of the whole file; a
+    /// rewrite of the counted part is noticed and counted again.
+    #[test]
+    fn continued_counts_equal_whole_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let text = "{\"a\":1}\n{\"b\":\"}{\"}{\"c\":2}\n\njunk\n{\"d\":\"x\"} {\"e\":1}\n{\"f\":1}\n{\"g\":\n2}\n{\"h\":3}";
+        for step in [1, 2, 3, 5, 7, 11, 64] {
+            std::fs::write(&path, "").unwrap();
+            let mut counts = None;
+            let bytes = text.as_bytes();
+            let mut at = 0;
+            while at < bytes.len() {
+                let end = (at + step).min(bytes.len());
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                std::io::Write::write_all(&mut file, &bytes[at..end]).unwrap();
+                drop(file);
+                at = end;
+                let (c, how) = count_file(&path, counts).unwrap();
+                if counts.is_some() {
+                    assert_eq!(how, CountSource::Continued);
+                }
+                assert_eq!(
+                    c.total,
+                    count_records(&path).unwrap(),
+                    "step {step} at {at}"
+                );
+                counts = Some(c);
+            }
+        }
+        // The counted lines rewritten in place (same file, same size): counted from the start.
+        let counts = count_file(&path, None).unwrap().0;
+        let rewritten = text.replace("{\"f\":1}", "junk!!!");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, rewritten.as_bytes()))
+            .unwrap();
+        let (c, how) = count_file(&path, Some(counts)).unwrap();
+        assert_eq!(how, CountSource::Full);
+        assert_eq!(c.total, counts.total - 1);
+        // Another file at the same path: counted from the start.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, text.as_bytes()).unwrap();
+        let fresh = count_file(&path, Some(c)).unwrap();
+        assert_eq!(fresh.1, CountSource::Full);
+        assert_eq!(fresh.0.total, counts.total);
     }
 
     #[test]
