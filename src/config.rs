@@ -19,8 +19,9 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`; made absolute, because the
-    /// paths derived from it end up in metadata and messages.
+    /// `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`; absolute and, when it exists,
+    /// with links resolved (without Windows' verbatim prefix), because the paths derived from it
+    /// end up in metadata and messages.
     pub fn claude_dir(&self) -> anyhow::Result<PathBuf> {
         let dir = match &self.global.claude_dir {
             Some(dir) => dir.clone(),
@@ -28,8 +29,11 @@ impl Context<'_> {
                 .context("cannot find the home folder: set CLAUDE_CONFIG_DIR or pass --claude-dir")?
                 .join(".claude"),
         };
-        std::path::absolute(&dir)
-            .with_context(|| format!("cannot resolve the Claude folder {}", dir.display()))
+        let absolute = std::path::absolute(&dir)
+            .with_context(|| format!("cannot resolve the Claude folder {}", dir.display()))?;
+        Ok(std::fs::canonicalize(&absolute)
+            .map(|real| PathBuf::from(crate::store::path_text(&real)))
+            .unwrap_or(absolute))
     }
 
     /// The current folder, symlinks resolved.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::stored::human_size;
+use crate::ui::human_size;
 use crate::ui::Ui;
 
 const TICK: Duration = Duration::from_millis(100);

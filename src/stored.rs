@@ -175,7 +175,7 @@ pub fn render_body(branch: &str, sessions: &[StoredSession]) -> String {
             m.session_id,
             m.last_timestamp.as_deref().unwrap_or("-"),
             m.records,
-            human_size(m.archive.size),
+            crate::ui::human_size(m.archive.size),
             m.pushed_from.host.replace('|', "/"),
             m.pushed_from.os,
             m.pushed_at.format("%Y-%m-%d %H:%M UTC"),
@@ -183,32 +183,4 @@ pub fn render_body(branch: &str, sessions: &[StoredSession]) -> String {
         ));
     }
     body
-}
-
-/// `1.5 MB`-style sizes for tables.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1_500), "1.5 kB");
-        assert_eq!(human_size(2_345_678), "2.3 MB");
-    }
 }

@@ -10,7 +10,7 @@ use crate::exit::Exit;
 pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
-    let claude_dir = super::sessions::absolute_claude_dir(ctx)?;
+    let claude_dir = ctx.claude_dir()?;
     let mut cache = crate::store::FactCache::from_env(&claude_dir);
     let sessions = crate::store::repository_sessions_with(&claude_dir, git.root(), &mut cache)?;
     cache.save();

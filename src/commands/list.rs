@@ -182,7 +182,7 @@ fn print_table(sessions: &[ListedSession]) {
                     .map(short_time)
                     .unwrap_or_else(|| "-".into()),
                 s.records.to_string(),
-                stored::human_size(s.size),
+                crate::ui::human_size(s.size),
                 format!("{} ({})", s.pushed_from.host, s.pushed_from.os),
                 s.commit
                     .as_deref()

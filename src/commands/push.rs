@@ -262,7 +262,7 @@ impl PushJob<'_> {
                 "dry run: would upload session {} ({} records, {}) to the draft release `{}`{}",
                 session.id,
                 facts.records,
-                stored::human_size(packed.meta.archive.size),
+                crate::ui::human_size(packed.meta.archive.size),
                 names::tag_for(self.branch),
                 if self.passphrase.is_some() {
                     ", encrypted"
@@ -315,7 +315,7 @@ impl PushJob<'_> {
             "pushed session {} ({} records, {}{}) to {}",
             session.id,
             facts.records,
-            stored::human_size(packed.meta.archive.size),
+            crate::ui::human_size(packed.meta.archive.size),
             if self.passphrase.is_some() {
                 ", encrypted"
             } else {

@@ -13,7 +13,7 @@ use crate::store::{self, LocalSession};
 
 pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
-    let claude_dir = absolute_claude_dir(ctx)?;
+    let claude_dir = ctx.claude_dir()?;
     let mut cache = store::FactCache::from_env(&claude_dir);
     let all = load(ctx, &claude_dir, &git, &mut cache)?;
     let shown: Vec<&LocalSession> = all
@@ -45,17 +45,6 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print_table(&shown, &counts, git.root(), &claude_dir)
-}
-
-/// The Claude folder as an absolute path, so paths printed from it work from anywhere.
-pub(crate) fn absolute_claude_dir(ctx: &Context) -> anyhow::Result<std::path::PathBuf> {
-    let dir = ctx.claude_dir()?;
-    let absolute = std::path::absolute(&dir)
-        .map_err(|e| anyhow::anyhow!("cannot resolve the Claude folder {}: {e}", dir.display()))?;
-    // Resolve `..` and links when the folder exists, without Windows' verbatim prefix.
-    Ok(std::fs::canonicalize(&absolute)
-        .map(|real| std::path::PathBuf::from(store::path_text(&real)))
-        .unwrap_or(absolute))
 }
 
 /// The repository's sessions (through the facts cache); says on stderr when there is no Claude
@@ -195,7 +184,7 @@ fn print_table(
                 s.branch.clone().unwrap_or_else(|| "-".into()),
                 s.last_activity.map_or_else(|| "-".into(), table_time),
                 records.to_string(),
-                human_size(s.size),
+                crate::ui::human_size(s.size),
                 labels.of(s),
             ]
         })
@@ -255,21 +244,6 @@ pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Sizes as people read them: `812 B`, `3.4 KiB`, `12.0 MiB`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,13 +255,5 @@ mod tests {
             .with_timezone(&chrono::Utc);
         assert_eq!(table_time(t), t.format("%Y-%m-%d %H:%M:%S").to_string());
         assert_eq!(table_time(t), "2026-01-02 03:04:05");
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
     }
 }

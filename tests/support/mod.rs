@@ -93,6 +93,8 @@ impl TestEnv {
         cmd.current_dir(folder);
         hermetic(&mut cmd);
         cmd.env("HOME", &self.home)
+            .env("USERPROFILE", &self.home)
+            .env("LOCALAPPDATA", self.home.join("AppData/Local"))
             .env("CLAUDE_CONFIG_DIR", &self.claude_dir)
             .env("GIT_CONFIG_NOSYSTEM", "1");
         cmd
@@ -129,6 +131,8 @@ pub fn hermetic(cmd: &mut assert_cmd::Command) {
             cmd.env_remove(&key);
         }
     }
+    // The facts cache and other per-user files go under the test's home, never the machine's.
+    cmd.env_remove("XDG_CACHE_HOME");
     cmd.env("NO_PROXY", "127.0.0.1,localhost");
     // No `gh` credentials of the machine: tests hand the token explicitly.
     cmd.env("GH_CONFIG_DIR", "/nonexistent-ccsync-test");
