@@ -40,6 +40,8 @@ struct RestoreOutcome {
     release_url: Option<String>,
     backup: Option<PathBuf>,
     message: Option<String>,
+    /// HTTP requests to GitHub (API, downloads).
+    api_requests: u64,
 }
 
 impl RestoreOutcome {
@@ -75,7 +77,10 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
         local_root,
     };
 
-    let outcome = restore(ctx, args, &rt, &gh, &branch, &target)?;
+    let mut outcome = restore(ctx, args, &rt, &gh, &branch, &target)?;
+    outcome.api_requests = gh.request_count();
+    ctx.ui
+        .detail(&format!("{} GitHub API request(s)", outcome.api_requests));
     report(ctx, &outcome)?;
     if outcome.action == "nothing" && args.require {
         return Err(Exit::nothing_found(outcome.message.unwrap_or_default()).into());
@@ -120,7 +125,16 @@ fn restore(
     };
     outcome.release_url = Some(release.html_url.clone());
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let sessions = stored::stored_sessions(rt, gh, &release, scratch.path(), &|m| ui.warn(m))?;
+    // With `--session`, only that session's metadata is read; else all, to find the newest.
+    let sessions = stored::stored_sessions_of(
+        rt,
+        gh,
+        &release,
+        scratch.path(),
+        &|m| ui.warn(m),
+        args.session.as_deref(),
+        &stored::MetaCache::default(),
+    )?;
     let chosen = match &args.session {
         Some(id) => sessions.iter().find(|s| &s.meta.session_id == id),
         None => sessions.first(),
@@ -129,7 +143,14 @@ fn restore(
         outcome.message = Some(match &args.session {
             Some(id) => format!(
                 "nothing to restore: the release of branch `{branch}` holds no session {id} ({} other session(s); `ccsync release-list --branch {branch}` lists them)",
-                sessions.len()
+                release
+                    .assets
+                    .iter()
+                    .filter(|a| matches!(
+                        names::parse_asset_name(&a.name),
+                        Some((_, names::AssetKind::Metadata))
+                    ))
+                    .count()
             ),
             None => format!("nothing to restore: the release of branch `{branch}` holds no complete session"),
         });
