@@ -5,6 +5,7 @@
 //! session in memory, and knows nothing of GitHub or of the local store's layout:
 //! - [`archive`]: writes the gzip'd tar of a session (entries relative to the project folder)
 //! - [`pargz`]: the parallel gzip under it (blocks compressed on every core, one member each)
+//! - [`parlines`]: line-by-line transforms of large files on every core (restore's path rewrite)
 //! - [`extract`]: reads such an archive back, hardened against hostile input
 //! - [`metadata`]: the metadata JSON asset (DESIGN.md, "Archive and metadata")
 //! - [`rewrite`]: maps the origin machine's paths to local ones inside records
@@ -17,6 +18,7 @@ pub mod extract;
 pub mod facts;
 pub mod metadata;
 pub mod pargz;
+pub mod parlines;
 pub mod rewrite;
 pub mod secrets;
 
