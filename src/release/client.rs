@@ -624,9 +624,14 @@ impl GitHub {
                 )));
             }
         }
-        let mut out = tokio::fs::File::create(dest)
-            .await
-            .map_err(|e| Error::io(format!("{what}: creating {}", dest.display()), e))?;
+        // Buffered: each write to a tokio file is a trip to the blocking pool, and the body comes
+        // in pieces of a few KiB.
+        let mut out = tokio::io::BufWriter::with_capacity(
+            1 << 20,
+            tokio::fs::File::create(dest)
+                .await
+                .map_err(|e| Error::io(format!("{what}: creating {}", dest.display()), e))?,
+        );
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = response.bytes_stream();
