@@ -719,3 +719,44 @@ fn add_scanned<W: Write>(archive: &mut ArchiveWriter<W>, entry: &Scanned) -> any
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_takes_exactly_the_scanned_bytes_and_refuses_a_rewritten_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("s.jsonl");
+        std::fs::write(&src, b"{\"a\":1}\n{\"b\":2}\n").unwrap();
+        let cancel = AtomicBool::new(false);
+        let scanner = Scanner::new(Vec::new());
+        let scanned = prescan(dir.path(), &[PathBuf::from("s.jsonl")], &scanner, &cancel).unwrap();
+        assert_eq!(scanned[0].bytes, 16);
+
+        // Appended to after the scan: the archive ends where the scan did.
+        std::fs::write(&src, b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n").unwrap();
+        let mut archive = ArchiveWriter::new(Vec::new());
+        add_scanned(&mut archive, &scanned[0]).unwrap();
+        let bytes = archive.finish().unwrap();
+        let mut entries = tar::Archive::new(flate2::read::MultiGzDecoder::new(&bytes[..]));
+        let mut entry = entries.entries().unwrap().next().unwrap().unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        assert_eq!(data, b"{\"a\":1}\n{\"b\":2}\n");
+
+        // Rewritten (not appended to): refused rather than uploaded unscanned.
+        std::fs::write(&src, b"{\"a\":9}\n{\"b\":2}\n").unwrap();
+        let mut archive = ArchiveWriter::new(Vec::new());
+        let err = add_scanned(&mut archive, &scanned[0]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("changed while it was being packed"),
+            "{err}"
+        );
+
+        // A cancelled scan stops with an error instead of reading on.
+        cancel.store(true, Ordering::Relaxed);
+        assert!(prescan(dir.path(), &[PathBuf::from("s.jsonl")], &scanner, &cancel).is_err());
+    }
+}
