@@ -1,10 +1,17 @@
 //! The sessions stored in a branch's draft release: each a metadata asset and the archive it
 //! names, both fully uploaded. Assets are the truth; the release body is only a readable table
 //! rendered from them.
+//!
+//! Metadata assets are small and fetched a few at a time; a [`MetaCache`] keeps what one command
+//! already read (an asset's bytes never change under its id: GitHub cannot overwrite an asset), so a
+//! push reads each metadata asset at most once.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context};
+use futures_util::StreamExt;
 use tokio::runtime::Runtime;
 
 use crate::bundle::metadata::{Encryption, Metadata};
@@ -38,6 +45,24 @@ fn is_uploaded(asset: &Asset) -> bool {
     asset.state == "uploaded"
 }
 
+/// Metadata already read, by asset id.
+#[derive(Default)]
+pub struct MetaCache(Mutex<HashMap<u64, Metadata>>);
+
+impl MetaCache {
+    /// Remembers the metadata of an asset this command uploaded itself.
+    pub fn insert(&self, asset_id: u64, meta: Metadata) {
+        self.0.lock().unwrap().insert(asset_id, meta);
+    }
+
+    fn get(&self, asset_id: u64) -> Option<Metadata> {
+        self.0.lock().unwrap().get(&asset_id).cloned()
+    }
+}
+
+/// Metadata downloads in flight at once: a handful of small requests, not a burst.
+const METADATA_CONCURRENCY: usize = 4;
+
 /// Reads the metadata of every complete session of `release`, newest activity first. A metadata
 /// asset whose archive is missing or incomplete is skipped (a push is under way or was cut off),
 /// as is one that does not parse (reported through `warn`).
@@ -48,12 +73,46 @@ pub fn stored_sessions(
     scratch: &Path,
     warn: &dyn Fn(&str),
 ) -> anyhow::Result<Vec<StoredSession>> {
+    stored_sessions_of(rt, gh, release, scratch, warn, None, &MetaCache::default())
+}
+
+/// [`stored_sessions`], limited to session `only` when given (only its metadata is downloaded),
+/// reading metadata through `cache`.
+pub fn stored_sessions_of(
+    rt: &Runtime,
+    gh: &GitHub,
+    release: &SessionRelease,
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+    only: Option<&str>,
+    cache: &MetaCache,
+) -> anyhow::Result<Vec<StoredSession>> {
+    let wanted: Vec<(&Asset, String)> = release
+        .assets
+        .iter()
+        .filter(|a| is_uploaded(a))
+        .filter_map(|asset| match names::parse_asset_name(&asset.name) {
+            Some((id, AssetKind::Metadata)) if only.is_none_or(|o| o == id) => {
+                Some((asset, id.to_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    let fetched: Vec<anyhow::Result<Metadata>> = rt.block_on(
+        futures_util::stream::iter(wanted.iter().map(|(asset, _)| async move {
+            if let Some(meta) = cache.get(asset.id) {
+                return Ok(meta);
+            }
+            let meta = read_metadata(gh, asset, scratch).await?;
+            cache.insert(asset.id, meta.clone());
+            Ok(meta)
+        }))
+        .buffered(METADATA_CONCURRENCY)
+        .collect(),
+    );
     let mut sessions: Vec<StoredSession> = Vec::new();
-    for asset in release.assets.iter().filter(|a| is_uploaded(a)) {
-        let Some((session_id, AssetKind::Metadata)) = names::parse_asset_name(&asset.name) else {
-            continue;
-        };
-        let meta = match read_metadata(rt, gh, asset, scratch) {
+    for ((asset, session_id), meta) in wanted.into_iter().zip(fetched) {
+        let meta = match meta {
             Ok(meta) => meta,
             Err(err) => {
                 warn(&format!("skipping {}: {err:#}", asset.name));
@@ -102,18 +161,13 @@ pub fn stored_sessions(
     Ok(sessions)
 }
 
-fn read_metadata(
-    rt: &Runtime,
-    gh: &GitHub,
-    asset: &Asset,
-    scratch: &Path,
-) -> anyhow::Result<Metadata> {
+async fn read_metadata(gh: &GitHub, asset: &Asset, scratch: &Path) -> anyhow::Result<Metadata> {
     if asset.size > bundle::metadata::MAX_METADATA_BYTES as u64 {
         bail!("{} bytes is too large for session metadata", asset.size);
     }
     let file =
         tempfile::NamedTempFile::new_in(scratch).context("cannot create a temporary file")?;
-    rt.block_on(gh.download_asset(asset, file.path(), None))?;
+    gh.download_asset(asset, file.path(), None).await?;
     let bytes = std::fs::read(file.path()).context("cannot read the downloaded metadata")?;
     Metadata::parse(&bytes)
 }
@@ -137,8 +191,19 @@ pub fn fetch_archive(
         Some(&meta.archive.sha256),
     ))
     .with_context(|| format!("cannot download {}", meta.archive.name))?;
-    bundle::verify_file(&downloaded, meta.archive.size, &meta.archive.sha256)
-        .with_context(|| format!("{} does not match its metadata", meta.archive.name))?;
+    // The download was hashed as it arrived and checked against the metadata's sha256 (and
+    // GitHub's digest): reading the file again would only repeat that. The size is checked
+    // against the metadata too, as a second, independent record of what was pushed.
+    let size = std::fs::metadata(&downloaded)
+        .with_context(|| format!("cannot read {}", downloaded.display()))?
+        .len();
+    if size != meta.archive.size {
+        bail!(
+            "{} has {size} bytes but its metadata says {}: the asset was replaced; try again",
+            meta.archive.name,
+            meta.archive.size
+        );
+    }
     let archive = match meta.archive.encryption {
         Encryption::None => downloaded,
         Encryption::AgeScrypt => {

@@ -1,6 +1,11 @@
 //! Writing a session archive: a standard gzip'd tar (`tar -xzf` reads it) streamed to any
 //! writer, with entries relative to the Claude project folder.
 //!
+//! The gzip side is [`ParGzWriter`]: 1 MiB blocks compressed on every core and written as
+//! concatenated gzip members (readers need a multi-member decoder, as `gzip -d` and
+//! `flate2::read::MultiGzDecoder` are). [`HashingWriter`] gives the archive's size and sha256 as it
+//! is written, so the archive is never read back to checksum it.
+//!
 //! Only regular files and directories go in, in a deterministic order (the caller's order for
 //! single files, sorted names inside [`ArchiveWriter::add_tree`]), with normalised owners and
 //! modes (0644 files, 0755 folders) and the source's modification time, so two pushes of the same
@@ -12,18 +17,35 @@ use std::path::{Component, Path};
 use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
-use flate2::write::GzEncoder;
 use flate2::Compression;
+use sha2::{Digest, Sha256};
+
+use super::pargz::{self, ParGzWriter};
+
+/// The gzip level: that of `gzip -6`, the size the archive is held to.
+pub const LEVEL: u32 = 6;
 
 /// Streams a gzip'd tar into `W`. Call [`ArchiveWriter::finish`] to get a complete archive.
 pub struct ArchiveWriter<W: Write> {
-    tar: tar::Builder<GzEncoder<W>>,
+    tar: tar::Builder<ParGzWriter<W>>,
 }
 
 impl<W: Write> ArchiveWriter<W> {
-    /// A new archive written to `out`, gzip level 6.
+    /// A new archive written to `out`, gzip level [`LEVEL`], compressed on every core.
     pub fn new(out: W) -> Self {
-        let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::new(6)));
+        Self::with_threads(out, pargz::default_threads())
+    }
+
+    /// As [`ArchiveWriter::new`] with `threads` compression threads (1: none, on the caller's).
+    /// The bytes written do not depend on `threads`.
+    pub fn with_threads(out: W, threads: usize) -> Self {
+        let gz = ParGzWriter::with_options(
+            out,
+            Compression::new(LEVEL),
+            pargz::DEFAULT_BLOCK_SIZE,
+            threads,
+        );
+        let mut tar = tar::Builder::new(gz);
         // Entries are built by hand below; never follow or store links.
         tar.follow_symlinks(false);
         tar.mode(tar::HeaderMode::Deterministic);
@@ -48,18 +70,34 @@ impl<W: Write> ArchiveWriter<W> {
             );
         }
         let size = meta.len();
+        self.add_reader(rel, size, mtime_secs(&meta), file)
+            .with_context(|| format!("cannot add {} to the archive", src.display()))
+    }
+
+    /// Adds the first `size` bytes of `reader` as the regular file `rel` with modification time
+    /// `mtime` (seconds since 1970). Fails if `reader` ends before `size` bytes; bytes beyond are
+    /// never read. For content that is produced on the fly (a redacted copy) or a prefix of a file
+    /// that was already scanned.
+    pub fn add_reader(
+        &mut self,
+        rel: &Path,
+        size: u64,
+        mtime: u64,
+        reader: impl Read,
+    ) -> Result<()> {
+        check_relative(rel)?;
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(size);
         header.set_mode(0o644);
-        header.set_mtime(mtime_secs(&meta));
+        header.set_mtime(mtime);
         let reader = ExactReader {
-            inner: file.take(size),
+            inner: reader.take(size),
             left: size,
         };
         self.tar
             .append_data(&mut header, rel, reader)
-            .with_context(|| format!("cannot add {} to the archive", src.display()))
+            .with_context(|| format!("cannot add {} to the archive", rel.display()))
     }
 
     /// Adds a directory entry `rel` (mode 0755) with the modification time of `src`.
@@ -103,10 +141,45 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(skipped)
     }
 
-    /// Writes the end of the tar and the gzip trailer, and gives the writer back.
+    /// Writes the end of the tar and the last gzip member, and gives the writer back.
     pub fn finish(self) -> Result<W> {
         let gz = self.tar.into_inner().context("cannot finish the archive")?;
         gz.finish().context("cannot finish the archive")
+    }
+}
+
+/// Passes bytes to `W` and keeps their count and sha256.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// The writer, the number of bytes written and their sha256 (lowercase hex).
+    pub fn finish(self) -> (W, u64, String) {
+        (self.inner, self.size, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -160,7 +233,7 @@ mod tests {
     use super::*;
 
     fn entries(bytes: &[u8]) -> Vec<(String, tar::EntryType, u32, Vec<u8>)> {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(bytes));
         archive
             .entries()
             .unwrap()

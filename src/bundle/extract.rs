@@ -168,7 +168,8 @@ fn unpack(file: File, dest: &Path, limits: &Limits) -> Result<Vec<PathBuf>> {
         inner: BufReader::with_capacity(1 << 16, file),
         count: compressed.clone(),
     };
-    let gz = flate2::read::GzDecoder::new(counted);
+    // ccsync writes one gzip member per 1 MiB block (bundle::pargz); other tools may write one.
+    let gz = flate2::read::MultiGzDecoder::new(counted);
     let capped = CappedReader {
         inner: gz,
         meter: Meter {

@@ -4,6 +4,8 @@
 //! Everything here works on files and on single record lines (raw text), never on a whole
 //! session in memory, and knows nothing of GitHub or of the local store's layout:
 //! - [`archive`]: writes the gzip'd tar of a session (entries relative to the project folder)
+//! - [`pargz`]: the parallel gzip under it (blocks compressed on every core, one member each)
+//! - [`parlines`]: line-by-line transforms of large files on every core (restore's path rewrite)
 //! - [`extract`]: reads such an archive back, hardened against hostile input
 //! - [`metadata`]: the metadata JSON asset (DESIGN.md, "Archive and metadata")
 //! - [`rewrite`]: maps the origin machine's paths to local ones inside records
@@ -15,10 +17,12 @@ pub mod crypt;
 pub mod extract;
 pub mod facts;
 pub mod metadata;
+pub mod pargz;
+pub mod parlines;
 pub mod rewrite;
 pub mod secrets;
 
-pub use archive::ArchiveWriter;
+pub use archive::{ArchiveWriter, HashingWriter};
 pub use extract::{extract_to_temp, verify_file, Extracted, Limits};
 pub use metadata::Metadata;
 pub use rewrite::PathMap;

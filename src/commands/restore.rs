@@ -6,8 +6,9 @@
 //! and the session file last; a diverged local copy is only replaced with `--force`, after it was
 //! saved beside itself.
 
+use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -15,8 +16,9 @@ use serde::Serialize;
 
 use crate::actions;
 use crate::bundle::facts::read_facts;
-use crate::bundle::rewrite::{rewrite_file, PathMap};
+use crate::bundle::rewrite::PathMap;
 use crate::bundle::Extracted;
+use crate::bundle::{pargz, parlines};
 use crate::cli::RestoreArgs;
 use crate::config::{self, Context};
 use crate::exit::Exit;
@@ -41,6 +43,8 @@ pub(crate) struct RestoreOutcome {
     pub(crate) release_url: Option<String>,
     pub(crate) backup: Option<PathBuf>,
     pub(crate) message: Option<String>,
+    /// HTTP requests to GitHub (API, downloads).
+    pub(crate) api_requests: u64,
 }
 
 impl RestoreOutcome {
@@ -86,7 +90,11 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
         local_root,
     };
 
-    restore(ctx, args, &rt, &gh, &branch, &target)
+    let mut outcome = restore(ctx, args, &rt, &gh, &branch, &target)?;
+    outcome.api_requests = gh.request_count();
+    ctx.ui
+        .detail(&format!("{} GitHub API request(s)", outcome.api_requests));
+    Ok(outcome)
 }
 
 /// Where the session goes on this machine.
@@ -134,7 +142,16 @@ fn restore(
     };
     outcome.release_url = Some(release.html_url.clone());
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let sessions = stored::stored_sessions(rt, gh, &release, scratch.path(), &|m| ui.warn(m))?;
+    // With `--session`, only that session's metadata is read; else all, to find the newest.
+    let sessions = stored::stored_sessions_of(
+        rt,
+        gh,
+        &release,
+        scratch.path(),
+        &|m| ui.warn(m),
+        args.session.as_deref(),
+        &stored::MetaCache::default(),
+    )?;
     let chosen = match &args.session {
         Some(id) => sessions.iter().find(|s| &s.meta.session_id == id),
         None => sessions.first(),
@@ -143,7 +160,14 @@ fn restore(
         outcome.message = Some(match &args.session {
             Some(id) => format!(
                 "nothing to restore: the release of branch `{branch}` holds no session {id} ({} other session(s); `ccsync release-list --branch {branch}` lists them)",
-                sessions.len()
+                release
+                    .assets
+                    .iter()
+                    .filter(|a| matches!(
+                        names::parse_asset_name(&a.name),
+                        Some((_, names::AssetKind::Metadata))
+                    ))
+                    .count()
             ),
             None => format!("nothing to restore: the release of branch `{branch}` holds no complete session"),
         });
@@ -292,7 +316,9 @@ fn path_map(stored: &StoredSession, target: &Target) -> PathMap {
 }
 
 /// Rewrites every extracted file into a second temporary folder beside the first (same file
-/// system as the target, so the install is a rename).
+/// system as the target, so the install is a rename). A file the map leaves byte-identical is
+/// moved there instead of copied; the others are rewritten on every core (`bundle::parlines`),
+/// with the same result as `bundle::rewrite::rewrite_file`.
 fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tempfile::TempDir> {
     let parent = extracted
         .dir
@@ -308,11 +334,64 @@ fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tem
         if let Some(parent) = dst.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut writer = BufWriter::with_capacity(1 << 20, File::create(&dst)?);
-        rewrite_file(&extracted.path(rel), &mut writer, map)?;
-        writer.flush()?;
+        let src = extracted.path(rel);
+        if !changes(&src, map)? {
+            std::fs::rename(&src, &dst)
+                .with_context(|| format!("cannot move {} into place", src.display()))?;
+            continue;
+        }
+        rewrite_parallel(&src, &dst, map, pargz::default_threads())?;
     }
     Ok(out)
+}
+
+/// Whether rewriting `src` would change a byte: a line the map rewrites, or a last line without
+/// its `\n` (the rewrite ends every line). Stops at the first change.
+fn changes(src: &Path, map: &PathMap) -> anyhow::Result<bool> {
+    let file = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(false);
+        }
+        let Some(body) = line.strip_suffix(b"\n") else {
+            return Ok(true);
+        };
+        if let Ok(text) = std::str::from_utf8(body) {
+            if matches!(map.rewrite_record(text)?, Cow::Owned(_)) {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// `rewrite_file` on `threads` cores: the same bytes, in the same order.
+fn rewrite_parallel(src: &Path, dst: &Path, map: &PathMap, threads: usize) -> anyhow::Result<()> {
+    let input = BufReader::with_capacity(
+        1 << 16,
+        File::open(src).with_context(|| format!("cannot read {}", src.display()))?,
+    );
+    let mut writer = BufWriter::with_capacity(
+        1 << 20,
+        File::create(dst).with_context(|| format!("cannot write {}", dst.display()))?,
+    );
+    parlines::map_lines(input, &mut writer, threads, &|body, out| {
+        match std::str::from_utf8(body) {
+            Ok(text) => match map.rewrite_record(text)? {
+                Cow::Borrowed(_) => out.extend_from_slice(body),
+                Cow::Owned(new) => out.extend_from_slice(new.as_bytes()),
+            },
+            Err(_) => out.extend_from_slice(body),
+        }
+        out.push(b'\n');
+        Ok(())
+    })
+    .with_context(|| format!("cannot rewrite {}", src.display()))?;
+    writer
+        .flush()
+        .with_context(|| format!("cannot write {}", dst.display()))
 }
 
 /// Saves the local session file beside itself before a forced install replaces it.
@@ -402,4 +481,56 @@ fn summary(outcome: &RestoreOutcome) -> String {
         md.push_str(&format!("\n{message}\n"));
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::rewrite::rewrite_file;
+
+    /// Records with and without origin paths, a non-UTF-8 line, CRLF, a glued line and a torn last
+    /// line: the parallel rewrite gives what `rewrite_file` gives, and `changes` says so.
+    #[test]
+    fn parallel_rewrite_matches_rewrite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = PathMap::new(vec![("/home/dev/app".into(), "/ci/work/app".into())]);
+        let mut data = Vec::new();
+        for n in 0..40_000u32 {
+            let line = match n % 5 {
+                0 => {
+                    format!("{{\"n\":{n},\"cwd\":\"/home/dev/app\",\"x\":\"/home/dev/app-old\"}}\n")
+                }
+                1 => format!("{{\"n\":{n},\"text\":\"nothing to see\"}}\r\n"),
+                2 => format!("{{\"n\":{n}}}{{\"cwd\":\"/home/dev/app/src\"}}\n"),
+                3 => format!("{{\"n\":{n},\"cmd\":\"cd /home/dev/app && ls\"}}\n"),
+                _ => format!(
+                    "{{\"n\":{n},\"plain\":\"{}\"}}\n",
+                    "y".repeat(n as usize % 300)
+                ),
+            };
+            data.extend_from_slice(line.as_bytes());
+        }
+        data.extend_from_slice(b"\xff\xfe not utf-8 /home/dev/app\n");
+        data.extend_from_slice(b"{\"torn\":\"/home/dev/app");
+        let src = dir.path().join("s.jsonl");
+        std::fs::write(&src, &data).unwrap();
+        let mut want = Vec::new();
+        rewrite_file(&src, &mut want, &map).unwrap();
+        for threads in [1, 2, 4] {
+            let dst = dir.path().join(format!("out-{threads}"));
+            rewrite_parallel(&src, &dst, &map, threads).unwrap();
+            assert!(std::fs::read(&dst).unwrap() == want, "threads {threads}");
+        }
+        assert!(changes(&src, &map).unwrap());
+
+        // Nothing to rewrite and every line ended: no change; a torn last line: a change.
+        let other = PathMap::new(vec![("/elsewhere".into(), "/x".into())]);
+        let clean = dir.path().join("clean.jsonl");
+        std::fs::write(&clean, b"{\"cwd\":\"/home/dev/app\"}\n{\"a\":1}\n").unwrap();
+        assert!(!changes(&clean, &other).unwrap());
+        std::fs::write(&clean, b"{\"cwd\":\"/home/dev/app\"}\n{\"a\":1}").unwrap();
+        assert!(changes(&clean, &other).unwrap());
+        std::fs::write(&clean, b"").unwrap();
+        assert!(!changes(&clean, &other).unwrap());
+    }
 }

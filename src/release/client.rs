@@ -305,18 +305,24 @@ impl GitHub {
         let chosen_raw = drafts[0].clone();
         let view = merged_view(drafts.clone());
         // Finish renames that an interrupted writer left behind (the temp is the only copy).
+        let mut renamed = false;
         for asset in view
             .assets
             .iter()
             .filter(|a| a.release_id == chosen_raw.id && a.stored_name.is_some())
         {
             match self.rename_asset(asset.id, &asset.name).await {
-                Ok(_) => {}
-                Err(e) if e.is_already_exists() || e.is_not_found() => {}
+                Ok(_) => renamed = true,
+                Err(e) if e.is_already_exists() || e.is_not_found() => renamed = true,
                 Err(e) => return Err(e),
             }
         }
         if drafts.len() == 1 {
+            // The listing that found the draft is as fresh as a read would be, unless we just
+            // changed it.
+            if !renamed {
+                return Ok(view);
+            }
             return self.refresh(&chosen_raw).await;
         }
         let scratch =
@@ -422,9 +428,14 @@ impl GitHub {
         let github_name = names::as_github_stores(name);
         let github_name = github_name.as_str();
         // Replace: delete the old asset(s) of that name, then rename. A concurrent writer may win the
-        // name between the two; then its copy is the old one and goes the same way.
-        for _ in 0..4 {
-            let now = self.get_release_raw(release.id).await?;
+        // name between the two; then its copy is the old one and goes the same way. The first round
+        // works from the read made before the upload: an asset that took the name since makes the
+        // rename fail, and the next round reads again.
+        let mut now = current;
+        for round in 0..4 {
+            if round > 0 {
+                now = self.get_release_raw(release.id).await?;
+            }
             for old in now
                 .assets
                 .iter()
@@ -613,9 +624,14 @@ impl GitHub {
                 )));
             }
         }
-        let mut out = tokio::fs::File::create(dest)
-            .await
-            .map_err(|e| Error::io(format!("{what}: creating {}", dest.display()), e))?;
+        // Buffered: each write to a tokio file is a trip to the blocking pool, and the body comes
+        // in pieces of a few KiB.
+        let mut out = tokio::io::BufWriter::with_capacity(
+            1 << 20,
+            tokio::fs::File::create(dest)
+                .await
+                .map_err(|e| Error::io(format!("{what}: creating {}", dest.display()), e))?,
+        );
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = response.bytes_stream();
@@ -627,10 +643,8 @@ impl GitHub {
                 .await
                 .map_err(|e| Error::io(format!("{what}: writing {}", dest.display()), e))?;
         }
+        // No fsync: the file is a scratch copy, checked, read and deleted by this process.
         out.flush()
-            .await
-            .map_err(|e| Error::io(format!("{what}: writing {}", dest.display()), e))?;
-        out.sync_all()
             .await
             .map_err(|e| Error::io(format!("{what}: writing {}", dest.display()), e))?;
         Ok((size, hex::encode(hasher.finalize())))

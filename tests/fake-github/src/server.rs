@@ -173,8 +173,26 @@ async fn handle(
         })
         .unwrap_or_default();
 
+    // `gh` with `GH_HOST=github.localhost` and `HTTP_PROXY` pointing here sends proxy-form requests
+    // for `api.github.localhost`; it sends its token only to hosts below `github.localhost`, so
+    // uploads must go to `uploads.github.localhost` (through the proxy, to this listener) rather
+    // than to 127.0.0.1, as on github.com where they go to `uploads.github.com`.
+    let proxied_local = (kind.host == Host::Api)
+        .then(|| req.uri().host().map(str::to_owned))
+        .flatten()
+        .filter(|h| h.ends_with(".localhost"));
+    let proxied_uploads = proxied_local
+        .as_deref()
+        .is_some_and(|h| h.starts_with("uploads."));
+    // The URLs in answers then name those hosts too (`url` of an asset, `upload_url`).
+    let aliases = proxied_local
+        .as_deref()
+        .and_then(|h| Some((h, h.strip_prefix("api.")?)))
+        .map(|(api, base)| (format!("http://{api}"), format!("http://uploads.{base}")));
+
     // Which API this request addresses, and the path below its prefix.
     let (host, path) = match kind.host {
+        Host::Api if proxied_uploads => (Host::Uploads, raw_path.clone()),
         Host::Api => {
             if raw_path == "/api/graphql" {
                 // GHES (and `gh` with GH_HOST set to a non-github.com host) posts GraphQL here.
@@ -322,7 +340,15 @@ async fn handle(
             std::future::pending::<()>().await;
             unreachable!()
         }
-        Outcome::Answer(reply) => {
+        Outcome::Answer(mut reply) => {
+            if let (Some((api, uploads)), ReplyBody::Json(value)) = (&aliases, &mut reply.body) {
+                let (api_url, uploads_url) = {
+                    let s = state.lock().unwrap();
+                    (s.api_url.clone(), s.uploads_url.clone())
+                };
+                replace_prefix(value, &uploads_url, uploads);
+                replace_prefix(value, &api_url, api);
+            }
             let (response, logged) = to_response(&state, incoming.token.as_deref(), reply);
             state.lock().unwrap().record(LoggedRequest {
                 host,
@@ -352,6 +378,20 @@ pub fn decode(s: &str) -> String {
 }
 
 /// Adds the headers GitHub sends on every answer and renders the body.
+/// Replaces the prefix `from` of every string in `value` by `to`.
+fn replace_prefix(value: &mut Value, from: &str, to: &str) {
+    match value {
+        Value::String(text) => {
+            if let Some(rest) = text.strip_prefix(from) {
+                *text = format!("{to}{rest}");
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_prefix(v, from, to)),
+        Value::Object(map) => map.values_mut().for_each(|v| replace_prefix(v, from, to)),
+        _ => {}
+    }
+}
+
 fn to_response(
     state: &Shared,
     token: Option<&str>,
@@ -1015,6 +1055,22 @@ async fn upload(state: &Shared, req: &Incoming2, mut body: Incoming, cut: bool) 
     )
 }
 
+/// The plain field names selected inside `{ ... }` after `field(` in a GraphQL query, e.g.
+/// `release(tagName: $t){databaseId,isDraft}` gives `databaseId`, `isDraft`. `None` when the
+/// query has no selection there (then every known field is answered).
+fn selection(query: &str, field: &str) -> Option<Vec<String>> {
+    let after = &query[query.find(field)?..];
+    let open = after.find('{')?;
+    let inner = &after[open + 1..];
+    let close = inner.find(['{', '}'])?;
+    let fields: Vec<String> = inner[..close]
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!fields.is_empty()).then_some(fields)
+}
+
 /// The one GraphQL query `gh release` uses to find a release (drafts included) by tag.
 fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
     let permission = match authorize(s, token, false) {
@@ -1050,13 +1106,23 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
         .filter(|r| r.tag_name == tag && (sees_drafts || !r.draft))
         .min_by_key(|r| (r.draft, r.id))
         .cloned();
+    let wanted = selection(query, "release(");
     let node = release.map(|r| {
         let mut rest = s.release_json(&owner, &name, &r);
-        json!({
+        let all = json!({
             "databaseId": r.id, "id": rest["node_id"].take(), "isDraft": r.draft, "isPrerelease": r.prerelease,
             "tagName": r.tag_name, "name": r.name, "url": rest["html_url"].take(), "createdAt": r.created_at,
             "publishedAt": r.published_at,
-        })
+        });
+        // GraphQL answers exactly the fields asked for; gh's decoder refuses any other.
+        match (all, &wanted) {
+            (Value::Object(map), Some(fields)) => Value::Object(
+                map.into_iter()
+                    .filter(|(k, _)| fields.iter().any(|f| f == k))
+                    .collect(),
+            ),
+            (all, _) => all,
+        }
     });
     Reply::json(
         200,

@@ -1,0 +1,186 @@
+//! Line-by-line transforms of large files on every core, output in input order.
+//!
+//! The input is cut into blocks of whole lines (about 1 MiB each); worker threads transform the
+//! lines of a block into an output buffer; the calling thread reads ahead and writes finished
+//! blocks in order. At most `2 × threads` blocks are in flight, so memory stays bounded whatever
+//! the file's size (a single line longer than a block makes its block that long, no more).
+//!
+//! Used by restore to rewrite paths in a session file, the one step of a restore that parses
+//! every record.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, Result};
+
+const BLOCK: usize = 1 << 20;
+
+/// Transforms one line (without its `\n`), appending the result and its line ending to `out`.
+pub type LineFn<'a> = dyn Fn(&[u8], &mut Vec<u8>) -> Result<()> + Sync + 'a;
+
+type Reply = Result<Vec<u8>>;
+
+struct Job {
+    data: Vec<u8>,
+    reply: SyncSender<Reply>,
+}
+
+/// Reads `src` to its end, calls `f` on every line (a last line without `\n` included) and writes
+/// what it produced, in order, to `dst`. `threads` of 1 works on the calling thread alone.
+pub fn map_lines(
+    mut src: impl Read,
+    dst: &mut impl Write,
+    threads: usize,
+    f: &LineFn<'_>,
+) -> Result<()> {
+    let threads = threads.max(1);
+    let mut carry: Vec<u8> = Vec::new();
+    if threads == 1 {
+        while let Some(block) = next_block(&mut src, &mut carry)? {
+            dst.write_all(&transform(&block, f)?)?;
+        }
+        return Ok(());
+    }
+    let (jobs, queue) = mpsc::sync_channel::<Job>(threads);
+    let queue = Mutex::new(queue);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let queue = &queue;
+            scope.spawn(move || loop {
+                let job = match queue.lock() {
+                    Ok(q) => q.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let _ = job.reply.send(transform(&job.data, f));
+            });
+        }
+        let mut pending: VecDeque<Receiver<Reply>> = VecDeque::new();
+        let write_oldest = |pending: &mut VecDeque<Receiver<Reply>>, dst: &mut dyn Write| {
+            if let Some(answer) = pending.pop_front() {
+                let out = answer
+                    .recv()
+                    .map_err(|_| anyhow!("a worker thread failed"))??;
+                dst.write_all(&out)?;
+            }
+            Ok::<(), anyhow::Error>(())
+        };
+        let result = (|| {
+            while let Some(block) = next_block(&mut src, &mut carry)? {
+                while pending.len() >= 2 * threads {
+                    write_oldest(&mut pending, dst)?;
+                }
+                let (reply, answer) = mpsc::sync_channel(1);
+                jobs.send(Job { data: block, reply })
+                    .map_err(|_| anyhow!("the worker threads stopped"))?;
+                pending.push_back(answer);
+            }
+            while !pending.is_empty() {
+                write_oldest(&mut pending, dst)?;
+            }
+            Ok(())
+        })();
+        // Closing the queue ends the workers; the scope waits for them.
+        drop(jobs);
+        result
+    })
+}
+
+/// The next block of whole lines (the last one may lack its `\n` at the end of input), or `None`.
+/// `carry` holds the start of a line that did not fit in the previous block.
+fn next_block(src: &mut impl Read, carry: &mut Vec<u8>) -> io::Result<Option<Vec<u8>>> {
+    let mut block = std::mem::take(carry);
+    block.reserve(BLOCK);
+    // Bytes already known to hold no line end (each byte is searched once, however long a line).
+    let mut searched = 0;
+    loop {
+        // Read until the block is full, then on until a line ends.
+        let filled = block.len();
+        let want = if filled < BLOCK {
+            BLOCK - filled
+        } else {
+            64 * 1024
+        };
+        let n = (&mut *src).take(want as u64).read_to_end(&mut block)?;
+        if n == 0 {
+            return Ok((!block.is_empty()).then_some(block));
+        }
+        if block.len() >= BLOCK {
+            if let Some(end) = memchr::memrchr(b'\n', &block[searched..]) {
+                let cut = searched + end + 1;
+                *carry = block.split_off(cut);
+                return Ok(Some(block));
+            }
+            searched = block.len();
+        }
+    }
+}
+
+fn transform(block: &[u8], f: &LineFn<'_>) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(block.len() + block.len() / 16);
+    for line in block.split_inclusive(|&b| b == b'\n') {
+        f(line.strip_suffix(b"\n").unwrap_or(line), &mut out)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upper(line: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        out.extend(line.iter().map(u8::to_ascii_uppercase));
+        out.push(b'\n');
+        Ok(())
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut data = Vec::new();
+        for n in 0..60_000u32 {
+            data.extend_from_slice(
+                format!("line {n} {}\n", "x".repeat((n % 97) as usize)).as_bytes(),
+            );
+        }
+        // One line longer than a block, and a last line without its newline.
+        data.extend(std::iter::repeat_n(b'y', BLOCK + 10));
+        data.extend_from_slice(b"\nlast");
+        data
+    }
+
+    fn expected(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in data.split_inclusive(|&b| b == b'\n') {
+            upper(line.strip_suffix(b"\n").unwrap_or(line), &mut out).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn any_thread_count_gives_the_serial_result_in_order() {
+        let data = sample();
+        let want = expected(&data);
+        assert!(want.ends_with(b"LAST\n"));
+        for threads in [1, 2, 3] {
+            let mut out = Vec::new();
+            map_lines(&data[..], &mut out, threads, &upper).unwrap();
+            assert!(out == want, "threads {threads}");
+        }
+    }
+
+    #[test]
+    fn empty_input_gives_nothing_and_errors_come_back() {
+        let mut out = Vec::new();
+        map_lines(&b""[..], &mut out, 2, &upper).unwrap();
+        assert!(out.is_empty());
+        let fail = |line: &[u8], _: &mut Vec<u8>| -> Result<()> {
+            if line.starts_with(b"line 50000 ") {
+                anyhow::bail!("bad line")
+            }
+            Ok(())
+        };
+        let err = map_lines(&sample()[..], &mut Vec::new(), 2, &fail).unwrap_err();
+        assert!(err.to_string().contains("bad line"));
+    }
+}

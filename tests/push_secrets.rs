@@ -1,0 +1,155 @@
+//! What leaves the machine on `release-push`, through the binary against the fake GitHub: the
+//! secret scan runs beside the facts pass, a clean session goes into the archive byte for byte
+//! (straight from the session file, no redacted copy), a session with a secret is uploaded
+//! redacted (default) or not at all (`--secrets refuse`, exit 5), side files included; and
+//! `--json` reports the GitHub requests made.
+
+mod support;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Output;
+
+use fake_github::{FakeGitHub, Options};
+use serde_json::Value;
+use support::sessions::{project_folder, SessionBuilder};
+use support::{assert_no_token, TestEnv, TOKEN};
+
+/// A GitHub token shape the scanner knows (not the test's own token).
+const PLANTED: &str = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+
+fn push(env: &TestEnv, fake: &FakeGitHub, extra: &[&str]) -> Output {
+    let mut cmd = env.ccsync();
+    cmd.args(["--json", "release-push"])
+        .args(extra)
+        .env("GITHUB_API_URL", fake.api_url())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("CCSYNC_RETRY_BASE_MS", "1");
+    let output = cmd.output().expect("ccsync runs");
+    assert_no_token(&output);
+    output
+}
+
+/// The files of the session archive stored in the fake's release, by entry name.
+fn stored_archive(fake: &FakeGitHub, id: &str) -> Option<Vec<(String, Vec<u8>)>> {
+    let name = format!("claude-session-{id}.tar.gz");
+    let release = fake
+        .releases("octo", "app")
+        .into_iter()
+        .find(|r| r.tag_name == "claude-sessions-main")?;
+    let asset = release.assets.into_iter().find(|a| a.name == name)?;
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(&asset.data[..]));
+    let mut out = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        out.push((path, data));
+    }
+    Some(out)
+}
+
+fn file_of<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
+    &files.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[test]
+fn clean_sessions_travel_byte_for_byte_and_secrets_are_redacted_or_refused() {
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let project = project_folder(&env.claude_dir, &env.repo);
+
+    // Clean: the archive holds the session file exactly (a torn last line included).
+    let clean = SessionBuilder::new(&env.repo).turns(40).torn_tail();
+    let clean_file = clean.write_to(&project);
+    let id = clean_file
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let out = push(&env, &fake, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report[0]["action"], "uploaded");
+    assert_eq!(report[0]["secretsRedacted"], 0);
+    assert!(
+        report[0]["apiRequests"].as_u64().unwrap() >= 4,
+        "requests are counted: {report}"
+    );
+    let files = stored_archive(&fake, &id).unwrap();
+    assert!(file_of(&files, &format!("{id}.jsonl")) == std::fs::read(&clean_file).unwrap());
+
+    // A secret in the session and one in a side file: refused with exit 5, nothing replaced.
+    let secret_line = format!(
+        "{{\"type\":\"user\",\"message\":{{\"content\":\"token {PLANTED} here\"}},\"sessionId\":\"{id}\"}}\n"
+    );
+    let mut text = std::fs::read_to_string(&clean_file).unwrap();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let extra = SessionBuilder::new(&env.repo).id(&id).turns(2).text();
+    let dirty = format!("{text}{secret_line}{extra}");
+    std::fs::write(&clean_file, &dirty).unwrap();
+    let side = project.join(&id).join("tool-results");
+    std::fs::create_dir_all(&side).unwrap();
+    std::fs::write(side.join("out.txt"), format!("export GH={PLANTED}\n")).unwrap();
+    let before = stored_archive(&fake, &id).unwrap();
+    let refused = push(&env, &fake, &["--secrets", "refuse"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("github-token"), "{stderr}");
+    assert!(!stderr.contains(PLANTED), "findings never show the value");
+    assert_eq!(
+        stored_archive(&fake, &id).unwrap(),
+        before,
+        "nothing uploaded"
+    );
+
+    // Default: uploaded redacted, the local files untouched.
+    let out = push(&env, &fake, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)[0]["secretsRedacted"], 2);
+    let files = stored_archive(&fake, &id).unwrap();
+    let session = String::from_utf8(file_of(&files, &format!("{id}.jsonl")).to_vec()).unwrap();
+    assert!(!session.contains(PLANTED));
+    assert!(session.contains("[REDACTED:github-token]"));
+    assert_eq!(
+        session.replace("[REDACTED:github-token]", PLANTED),
+        dirty,
+        "only the secret changed"
+    );
+    let side_rel = format!("{id}/tool-results/out.txt");
+    assert_eq!(
+        file_of(&files, &side_rel),
+        b"export GH=[REDACTED:github-token]\n"
+    );
+    assert_eq!(std::fs::read_to_string(&clean_file).unwrap(), dirty);
+    assert!(Path::new(&side.join("out.txt")).is_file());
+}
