@@ -198,11 +198,11 @@ pub fn fetch_archive(
         .with_context(|| format!("cannot read {}", downloaded.display()))?
         .len();
     if size != meta.archive.size {
-        bail!(
+        return Err(crate::release::Error::Integrity(format!(
             "{} has {size} bytes but its metadata says {}: the asset was replaced; try again",
-            meta.archive.name,
-            meta.archive.size
-        );
+            meta.archive.name, meta.archive.size
+        ))
+        .into());
     }
     let archive = match meta.archive.encryption {
         Encryption::None => downloaded,

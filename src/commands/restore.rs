@@ -90,11 +90,32 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
         local_root,
     };
 
-    let mut outcome = restore(ctx, args, &rt, &gh, &branch, &target)?;
+    let mut outcome = match restore(ctx, args, &rt, &gh, &branch, &target) {
+        // A push replaces the archive and then its metadata: a restore that read the old
+        // metadata finds the old archive gone, or gets the new one and sees a mismatch. Reading
+        // the release again resolves it; a copy that still does not match is refused.
+        Err(err) if replaced_while_reading(&err) => {
+            ctx.ui.info(&format!(
+                "{err:#}; the stored copy may be changing (a push under way): reading the release again"
+            ));
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            restore(ctx, args, &rt, &gh, &branch, &target)?
+        }
+        other => other?,
+    };
     outcome.api_requests = gh.request_count();
     ctx.ui
         .detail(&format!("{} GitHub API request(s)", outcome.api_requests));
     Ok(outcome)
+}
+
+/// A download that did not match its metadata, or whose asset was gone (nothing was written).
+fn replaced_while_reading(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<crate::release::Error>()
+            .is_some_and(|e| matches!(e, crate::release::Error::Integrity(_)) || e.is_not_found())
+    })
 }
 
 /// Where the session goes on this machine.
