@@ -483,11 +483,17 @@ fn a_restore_that_races_a_push_reads_the_release_again() {
             .after(1)
             .delay_ms(4000),
     );
-    let ci = Laptop { env: TestEnv::with_repo_path("runner/app"), api_url: fake.api_url() };
+    let ci = Laptop {
+        env: TestEnv::with_repo_path("runner/app"),
+        api_url: fake.api_url(),
+    };
     let restored = std::thread::scope(|scope| {
         let restore = scope.spawn(|| ci.ccsync(&["release-restore"], &[]));
         std::thread::sleep(std::time::Duration::from_millis(1000));
-        let more = SessionBuilder::new(&laptop.env.repo).id(&session.id).at("2026-05-01T00:00:00Z").turns(1);
+        let more = SessionBuilder::new(&laptop.env.repo)
+            .id(&session.id)
+            .at("2026-05-01T00:00:00Z")
+            .turns(1);
         let mut text = std::fs::read_to_string(&file).unwrap();
         text.push_str(&more.text());
         std::fs::write(&file, text).unwrap();
@@ -495,8 +501,13 @@ fn a_restore_that_races_a_push_reads_the_release_again() {
         restore.join().unwrap()
     });
     assert_code(&restored, 0);
-    assert!(stderr(&restored).contains("reading the release again"), "{}", stderr(&restored));
-    let installed = project_folder(&ci.env.claude_dir, &ci.env.repo).join(format!("{}.jsonl", session.id));
+    assert!(
+        stderr(&restored).contains("reading the release again"),
+        "{}",
+        stderr(&restored)
+    );
+    let installed =
+        project_folder(&ci.env.claude_dir, &ci.env.repo).join(format!("{}.jsonl", session.id));
     assert_eq!(
         std::fs::read_to_string(installed).unwrap().lines().count(),
         session.line_count() + 2,

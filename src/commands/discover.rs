@@ -11,10 +11,7 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
     let claude_dir = ctx.claude_dir()?;
-    let mut cache = crate::store::FactCache::from_env(&claude_dir);
-    let sessions = crate::store::repository_sessions_with(&claude_dir, git.root(), &mut cache)?;
-    cache.save();
-    ctx.ui.detail(&cache.summary());
+    let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
     // Newest first, so the first match is the answer.
     let Some(session) = sessions
         .iter()

@@ -291,7 +291,7 @@ fn check_claude(ctx: &Context, report: &mut Report, git: Option<&GitRepo>, branc
         return;
     };
     let project = store::project_dir(&claude_dir, git.root());
-    let sessions = match store::repository_sessions(&claude_dir, git.root()) {
+    let sessions = match super::repository_sessions(ctx, &claude_dir, git.root()) {
         Ok(sessions) => sessions,
         Err(e) => {
             report.fail("project-folder", format!("{e:#}"));

@@ -35,6 +35,20 @@ pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
     }
 }
 
+/// The repository's sessions, newest first, through the facts cache (saved afterwards, with a
+/// `-v` line on how it went).
+fn repository_sessions(
+    ctx: &Context,
+    claude_dir: &std::path::Path,
+    repo_root: &std::path::Path,
+) -> anyhow::Result<Vec<crate::store::LocalSession>> {
+    let mut cache = crate::store::FactCache::from_env(claude_dir);
+    let sessions = crate::store::repository_sessions_with(claude_dir, repo_root, &mut cache)?;
+    cache.save();
+    ctx.ui.detail(&cache.summary());
+    Ok(sessions)
+}
+
 /// The runtime for the network calls of one command; file work stays outside it.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

@@ -49,7 +49,7 @@ pub(crate) fn push_sessions(ctx: &Context, args: &PushArgs) -> anyhow::Result<Ve
     let git = ctx.git_repo()?;
     let claude_dir = ctx.claude_dir()?;
     let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
-    let sessions = store::repository_sessions(&claude_dir, git.root())?;
+    let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
     let chosen = choose_sessions(ctx, args, &branch, &sessions, &claude_dir, &git)?;
 
     let slug = ctx.github_repo(Some(&git))?;

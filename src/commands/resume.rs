@@ -15,7 +15,6 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -28,9 +27,6 @@ use crate::ui::Ui;
 
 use super::push::{self, PushOutcome};
 use super::restore::{self, RestoreOutcome};
-
-/// True while Claude runs: signals are Claude's then, not ccsync's.
-static CHILD_RUNNING: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,7 +96,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         }
     };
 
-    let before = store::repository_sessions(&claude_dir, git.root())?;
+    let before = super::repository_sessions(ctx, &claude_dir, git.root())?;
     let chosen: Option<LocalSession> = match &args.session {
         Some(id) => match store::find_session(&claude_dir, git.root(), id)? {
             Some(session) => Some(session),
@@ -152,7 +148,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         Some(session) => Some(session.id.clone()),
         None => {
             let known: HashSet<&str> = before.iter().map(|s| s.id.as_str()).collect();
-            store::repository_sessions(&claude_dir, git.root())?
+            super::repository_sessions(ctx, &claude_dir, git.root())?
                 .into_iter()
                 .find(|s| !known.contains(s.id.as_str()))
                 .map(|s| s.id)
@@ -275,12 +271,10 @@ fn folder_for(claude_dir: &Path, session: &LocalSession, cwd: &Path, ui: &Ui) ->
 /// ended it, as shells report it).
 fn run_claude(program: &Path, args: &[OsString], folder: &Path) -> anyhow::Result<i32> {
     install_signal_handler();
-    CHILD_RUNNING.store(true, Ordering::SeqCst);
     let status = Command::new(program)
         .args(args)
         .current_dir(folder)
         .status();
-    CHILD_RUNNING.store(false, Ordering::SeqCst);
     let status = status.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!(
@@ -304,12 +298,11 @@ fn run_claude(program: &Path, args: &[OsString], folder: &Path) -> anyhow::Resul
     Ok(1)
 }
 
-/// A handler rather than ignoring the signal: an ignored signal stays ignored in the child, and
-/// Claude must get Ctrl-C. Outside Claude's run, Ctrl-C ends ccsync as usual.
+/// From Claude's start on, Ctrl-C belongs to Claude and ccsync stays alive to push: a handler that
+/// does nothing rather than ignoring the signal (an ignored signal stays ignored in the child, and
+/// Claude must get Ctrl-C). The handler runs on its own thread, possibly after Claude has exited, so
+/// it must not decide anything by whether Claude still runs. Before Claude starts (the restore),
+/// Ctrl-C ends ccsync as usual.
 fn install_signal_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if !CHILD_RUNNING.load(Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    let _ = ctrlc::set_handler(|| {});
 }
