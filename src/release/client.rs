@@ -658,10 +658,16 @@ impl GitHub {
             self.repo
         );
         let url = self.repo_url(&format!("/releases/assets/{}", asset.id));
+        self.delete(&what, &url).await
+    }
+
+    /// `DELETE url`; a resource that is already gone counts as deleted (a retried delete whose
+    /// first answer was lost finds it gone).
+    async fn delete(&self, what: &str, url: &str) -> Result<()> {
         match self
             .http
-            .send(&what, Replay::Idempotent, || {
-                self.http.github(Method::DELETE, &url)
+            .send(what, Replay::Idempotent, || {
+                self.http.github(Method::DELETE, url)
             })
             .await
         {
@@ -699,17 +705,7 @@ impl GitHub {
             release.tag_name, release.id, self.repo
         );
         let url = self.repo_url(&format!("/releases/{}", release.id));
-        match self
-            .http
-            .send(&what, Replay::Idempotent, || {
-                self.http.github(Method::DELETE, &url)
-            })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete(&what, &url).await
     }
 
     // ---- the repository ------------------------------------------------------------------------
