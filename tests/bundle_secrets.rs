@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 
 use ccsync::bundle::secrets::{redact_file, Scanner, TOKEN_RULE};
 use serde_json::Value;
@@ -40,20 +39,6 @@ fn planted() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(jsonl_files(&p));
-        } else if p.extension().is_some_and(|e| e == "jsonl") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Puts `secret` into every string of `record` that is long enough, the way it would sit in a
 /// tool output or a file read: after a newline, after `=`, inside quotes.
 fn plant(value: &mut Value, secret: &str, n: &mut usize) {
@@ -78,7 +63,7 @@ fn planted_secrets_of_every_rule_are_redacted_from_real_records() {
         return;
     };
     let temp = tempfile::tempdir().unwrap();
-    let source = jsonl_files(&corpus)
+    let source = support::jsonl_files(&corpus)
         .into_iter()
         .find(|p| p.ends_with("short.jsonl"))
         .expect("short.jsonl in the corpus");
@@ -158,7 +143,7 @@ fn false_positives_on_the_corpus() {
     let scanner = Scanner::new(vec![support::TOKEN.to_owned()]);
     let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
     let mut lines = 0usize;
-    let files = jsonl_files(&corpus);
+    let files = support::jsonl_files(&corpus);
     for file in &files {
         let mut sink = Vec::new();
         for f in redact_file(file, &mut sink, &scanner, &file.display().to_string()).unwrap() {

@@ -5,23 +5,9 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ccsync::sync::{compare_sets, relation_from_summary, Relation, UuidChain};
-
-fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(jsonl_files(&p));
-        } else if p.extension().is_some_and(|e| e == "jsonl") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
 
 /// The record uuids of a file in order (glued lines give both records; torn lines none).
 fn uuids(path: &Path) -> Vec<String> {
@@ -52,7 +38,7 @@ fn relations_on_real_sessions() {
         return;
     };
     let mut checked = 0;
-    for file in jsonl_files(&corpus) {
+    for file in support::jsonl_files(&corpus) {
         let all = uuids(&file);
         if all.len() < 4 {
             continue;

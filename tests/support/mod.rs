@@ -189,6 +189,21 @@ pub fn require_tool(name: &str, install_hint: &str) -> Option<PathBuf> {
     }
 }
 
+/// Every `.jsonl` file below `dir`, sorted (the corpus's transcripts and subagent files).
+pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(jsonl_files(&path));
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The real transcripts of `../shared/corpus`, if present beside the project (never committed).
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("CCSYNC_CORPUS")
