@@ -17,6 +17,7 @@ pub mod crypt;
 pub mod extract;
 pub mod facts;
 pub mod metadata;
+pub mod pack;
 pub mod pargz;
 pub mod parlines;
 pub mod rewrite;

@@ -5,26 +5,22 @@
 //! metadata, each under a temporary name before the old asset goes, and only then drop sessions
 //! beyond `--keep`. The local session is only ever read.
 //!
-//! Speed (issue 7): the secret scan runs on its own thread while the release is read and the
-//! session's facts are gathered; a file without findings then goes into the archive straight from
-//! the session (exactly the bytes scanned, checked by CRC), and only a file with findings is copied
-//! redacted. The archive is compressed on every core and hashed as it is written.
+//! Speed: the secret scan ([`crate::bundle::pack`]) runs on its own thread while the release is
+//! read and the session's facts are gathered.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
 use anyhow::Context as _;
 use chrono::{Duration, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::actions;
 use crate::bundle::facts::{read_facts, SessionFacts};
 use crate::bundle::metadata::{ArchiveInfo, Encryption, Metadata, PushedFrom, Tool, FORMAT};
-use crate::bundle::{self, ArchiveWriter, Finding, HashingWriter, Scanner};
+use crate::bundle::pack::{self, prescan, CancelOnDrop, Prescan};
+use crate::bundle::{Finding, Scanner};
 use crate::cli::{PushArgs, SecretsMode};
 use crate::config::{self, Context};
 use crate::exit::Exit;
@@ -195,86 +191,6 @@ pub(crate) struct PushOutcome {
     dropped_sessions: Vec<String>,
     /// HTTP requests to GitHub for this session (API, uploads and downloads).
     api_requests: u64,
-}
-
-/// One archive entry as the secret scan read it: its first `bytes` bytes (CRC-32 `crc`) had
-/// `findings`.
-struct Scanned {
-    rel: PathBuf,
-    src: PathBuf,
-    mtime: u64,
-    bytes: u64,
-    crc: u32,
-    findings: Vec<Finding>,
-}
-
-/// The secret scan's answer, from its thread.
-type Prescan = mpsc::Receiver<anyhow::Result<Vec<Scanned>>>;
-
-/// Sets the flag when dropped: stops the scan thread when a push ends before it needs it.
-struct CancelOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for CancelOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Where the scan writes: counts and checksums the bytes, keeps none. Fails once cancelled, which
-/// ends the scan early.
-struct ScanSink<'a> {
-    bytes: u64,
-    crc: flate2::Crc,
-    cancel: &'a AtomicBool,
-}
-
-impl Write for ScanSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(std::io::Error::other("the push no longer needs the scan"));
-        }
-        self.crc.update(buf);
-        self.bytes += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Scans every entry for secrets without writing anything.
-fn prescan(
-    project_dir: &Path,
-    entries: &[PathBuf],
-    scanner: &Scanner,
-    cancel: &AtomicBool,
-) -> anyhow::Result<Vec<Scanned>> {
-    let mut out = Vec::with_capacity(entries.len());
-    for rel in entries {
-        let src = project_dir.join(rel);
-        let meta =
-            std::fs::metadata(&src).with_context(|| format!("cannot read {}", src.display()))?;
-        let mut sink = ScanSink {
-            bytes: 0,
-            crc: flate2::Crc::new(),
-            cancel,
-        };
-        let findings = bundle::redact_file(&src, &mut sink, scanner, &rel.to_string_lossy())?;
-        out.push(Scanned {
-            rel: rel.clone(),
-            src,
-            mtime: meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs()),
-            bytes: sink.bytes,
-            crc: sink.crc.sum(),
-            findings,
-        });
-    }
-    Ok(out)
 }
 
 /// A packed session ready to upload.
@@ -515,49 +431,19 @@ impl PushJob<'_> {
             return Err(refuse_error(&session.id, &scan_found));
         }
 
-        let plain = dir.path().join(format!("{}.tar.gz", session.id));
-        let mut findings = Vec::new();
-        let (plain_size, plain_sha256) = {
-            let _progress =
-                Step::watch_file(ui, &format!("packing session {}", session.id), &plain, None);
-            let out = HashingWriter::new(BufWriter::with_capacity(
-                1 << 20,
-                File::create(&plain).context("cannot create the archive")?,
-            ));
-            let mut archive = ArchiveWriter::new(out);
-            let redacted_dir = tempfile::tempdir_in(dir.path())?;
-            match &scanned {
-                None => {
-                    for rel in entries {
-                        archive.add_file(rel, &session.project_dir.join(rel))?;
-                    }
-                }
-                Some(scanned) => {
-                    for entry in scanned {
-                        if entry.findings.is_empty() {
-                            add_scanned(&mut archive, entry)?;
-                            continue;
-                        }
-                        // tar needs each entry's size up front: redact into a temporary copy.
-                        let copy = redacted_dir.path().join("entry");
-                        let mut writer = BufWriter::new(File::create(&copy)?);
-                        let found = bundle::redact_file(
-                            &entry.src,
-                            &mut writer,
-                            self.scanner,
-                            &entry.rel.to_string_lossy(),
-                        )?;
-                        writer.flush()?;
-                        drop(writer);
-                        findings.extend(found);
-                        archive.add_file(&entry.rel, &copy)?;
-                    }
-                }
-            }
-            let (mut out, size, sha256) = archive.finish()?.finish();
-            out.flush().context("cannot write the archive")?;
-            (size, sha256)
-        };
+        let packed = pack::write_archive(
+            &pack::ArchiveJob {
+                dir: dir.path(),
+                session_id: &session.id,
+                project_dir: &session.project_dir,
+                entries,
+                scanned: scanned.as_deref(),
+                scanner: self.scanner,
+                passphrase: self.passphrase,
+            },
+            |path| Step::watch_file(ui, &format!("packing session {}", session.id), path, None),
+        )?;
+        let findings = packed.findings;
         if !findings.is_empty() {
             let report = findings_report(&findings);
             if self.args.secrets == SecretsMode::Refuse {
@@ -569,17 +455,8 @@ impl PushJob<'_> {
                 session.id
             ));
         }
-
-        let (archive, encryption, size, sha256) = match self.passphrase {
-            None => (plain, Encryption::None, plain_size, plain_sha256),
-            Some(passphrase) => {
-                let encrypted = dir.path().join(format!("{}.tar.gz.age", session.id));
-                bundle::crypt::encrypt_file(&plain, &encrypted, passphrase)?;
-                std::fs::remove_file(&plain).ok();
-                let (size, sha256) = size_and_sha256(&encrypted)?;
-                (encrypted, Encryption::AgeScrypt, size, sha256)
-            }
-        };
+        let (archive, encryption, size, sha256) =
+            (packed.path, packed.encryption, packed.size, packed.sha256);
         let meta = Metadata {
             format: FORMAT,
             session_id: session.id.clone(),
@@ -701,74 +578,4 @@ fn findings_report(findings: &[Finding]) -> String {
         .map(|f| format!("  {} in {} line {}", f.rule, f.file, f.line))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn size_and_sha256(path: &Path) -> anyhow::Result<(u64, String)> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(
-        &mut std::io::BufReader::with_capacity(1 << 16, file),
-        &mut hasher,
-    )?;
-    Ok((size, hex::encode(hasher.finalize())))
-}
-
-/// Adds exactly the bytes the scan read (a session that grew since ends where the scan stopped)
-/// and checks they are the bytes it read: a file rewritten in between is refused, not uploaded
-/// unscanned.
-fn add_scanned<W: Write>(archive: &mut ArchiveWriter<W>, entry: &Scanned) -> anyhow::Result<()> {
-    let file =
-        File::open(&entry.src).with_context(|| format!("cannot read {}", entry.src.display()))?;
-    let mut reader = flate2::CrcReader::new(std::io::BufReader::with_capacity(1 << 16, file));
-    archive
-        .add_reader(&entry.rel, entry.bytes, entry.mtime, &mut reader)
-        .with_context(|| format!("cannot add {} to the archive", entry.src.display()))?;
-    if reader.crc().sum() != entry.crc {
-        anyhow::bail!(
-            "{} changed while it was being packed (not only appended to); push again",
-            entry.src.display()
-        );
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packing_takes_exactly_the_scanned_bytes_and_refuses_a_rewritten_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("s.jsonl");
-        std::fs::write(&src, b"{\"a\":1}\n{\"b\":2}\n").unwrap();
-        let cancel = AtomicBool::new(false);
-        let scanner = Scanner::new(Vec::new());
-        let scanned = prescan(dir.path(), &[PathBuf::from("s.jsonl")], &scanner, &cancel).unwrap();
-        assert_eq!(scanned[0].bytes, 16);
-
-        // Appended to after the scan: the archive ends where the scan did.
-        std::fs::write(&src, b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n").unwrap();
-        let mut archive = ArchiveWriter::new(Vec::new());
-        add_scanned(&mut archive, &scanned[0]).unwrap();
-        let bytes = archive.finish().unwrap();
-        let mut entries = tar::Archive::new(flate2::read::MultiGzDecoder::new(&bytes[..]));
-        let mut entry = entries.entries().unwrap().next().unwrap().unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
-        assert_eq!(data, b"{\"a\":1}\n{\"b\":2}\n");
-
-        // Rewritten (not appended to): refused rather than uploaded unscanned.
-        std::fs::write(&src, b"{\"a\":9}\n{\"b\":2}\n").unwrap();
-        let mut archive = ArchiveWriter::new(Vec::new());
-        let err = add_scanned(&mut archive, &scanned[0]).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("changed while it was being packed"),
-            "{err}"
-        );
-
-        // A cancelled scan stops with an error instead of reading on.
-        cancel.store(true, Ordering::Relaxed);
-        assert!(prescan(dir.path(), &[PathBuf::from("s.jsonl")], &scanner, &cancel).is_err());
-    }
 }
