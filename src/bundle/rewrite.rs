@@ -755,6 +755,26 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_leaves_invalid_lines_to_the_raw_fallback() {
+        let m = map(&[("/x/app", "/ci/w")]);
+        // A raw tab makes the line invalid JSON: the raw-text fallback decides, and there
+        // `\u0001/x/app` is no path boundary (the `1` before it continues a name).
+        let rec = "{\"a\":\"\t\",\"b\":\"\\u0001/x/app\",\"cwd\":\"/x/app\"}";
+        assert_eq!(m.rewrite_record_fast(rec), None);
+        assert_eq!(
+            m.rewrite_record(rec).unwrap(),
+            "{\"a\":\"\t\",\"b\":\"\\u0001/x/app\",\"cwd\":\"/ci/w\"}"
+        );
+        // Valid and canonical: the escape ends before the path, which is rewritten.
+        let rec = r#"{"b":"\u0001/x/app","cwd":"/x/app"}"#;
+        assert_eq!(
+            m.rewrite_record_fast(rec).unwrap(),
+            r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#
+        );
+        assert_eq!(m.rewrite_record_slow(rec).unwrap(), r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#);
+    }
+
+    #[test]
     fn windows_origin_paths_match_in_escaped_form() {
         let m = map(&[(r"C:\Users\me\proj", "/ci/w")]);
         let rec = r#"{"cwd":"C:\\Users\\me\\proj","x":"C:\\Users\\me\\proj-old"}"#;
