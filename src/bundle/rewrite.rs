@@ -452,7 +452,7 @@ impl<'a> FastLine<'_, 'a> {
         }
         // Floats and big integers: only when the parser prints them back as written.
         let back = serde_json::from_str::<Value>(text).ok()?;
-        (back.is_number() && back.to_string() == text).then_some(())
+        (back.is_number() && serde_json::to_string(&back).ok()?.as_str() == text).then_some(())
     }
 
     /// A string, its unescaped runs rewritten where a `from` occurs; the key as written.
@@ -771,7 +771,10 @@ mod tests {
             m.rewrite_record_fast(rec).unwrap(),
             r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#
         );
-        assert_eq!(m.rewrite_record_slow(rec).unwrap(), r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#);
+        assert_eq!(
+            m.rewrite_record_slow(rec).unwrap(),
+            r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#
+        );
     }
 
     #[test]
