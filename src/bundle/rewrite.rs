@@ -283,10 +283,11 @@ fn has_control_byte(bytes: &[u8]) -> bool {
         .any(|c| c.iter().fold(false, |acc, &b| acc | (b < 0x20)))
 }
 
-/// A key of an open object as it will be written: a range of the line, or rewritten text.
+/// A key of an open object as it will be written.
 enum Key {
     Raw(usize, usize),
-    New(String),
+    /// A range of the rewritten line.
+    Out(usize, usize),
 }
 
 /// One pass of [`PathMap::rewrite_record_fast`] over a line: checks that the line is canonical
@@ -410,7 +411,7 @@ impl<'a> FastLine<'_, 'a> {
                 .iter()
                 .map(|k| match k {
                     Key::Raw(s, e) => &self.raw[*s..*e],
-                    Key::New(s) => s.as_str(),
+                    Key::Out(s, e) => self.out.as_ref().map_or("", |o| &o[*s..*e]),
                 })
                 .collect();
             all_distinct(keys)
@@ -459,8 +460,8 @@ impl<'a> FastLine<'_, 'a> {
     fn string(&mut self) -> Option<Key> {
         let start = self.pos + 1;
         let mut run = start;
-        let mut new: Option<String> = None;
-        let mut new_copied = start;
+        // Where this string's text begins in `out`, once one of its runs changed.
+        let mut rewritten: Option<usize> = None;
         let end = loop {
             let stop = run + memchr::memchr2(b'"', b'\\', &self.b[run..])?;
             while self.hit < self.hits.len() && self.hits[self.hit] < run {
@@ -468,10 +469,17 @@ impl<'a> FastLine<'_, 'a> {
             }
             if self.hits.get(self.hit).is_some_and(|&h| h < stop) {
                 if let Cow::Owned(done) = self.map.replace(&self.raw[run..stop], Mode::RawJson) {
-                    let s = new.get_or_insert_with(String::new);
-                    s.push_str(&self.raw[new_copied..run]);
-                    s.push_str(&done);
-                    new_copied = stop;
+                    let out = self
+                        .out
+                        .get_or_insert_with(|| String::with_capacity(self.raw.len() + 64));
+                    if rewritten.is_none() {
+                        out.push_str(&self.raw[self.copied..start]);
+                        self.copied = start;
+                        rewritten = Some(out.len());
+                    }
+                    out.push_str(&self.raw[self.copied..run]);
+                    out.push_str(&done);
+                    self.copied = stop;
                 }
                 while self.hit < self.hits.len() && self.hits[self.hit] < stop {
                     self.hit += 1;
@@ -483,19 +491,14 @@ impl<'a> FastLine<'_, 'a> {
             run = stop + canonical_escape(&self.b[stop..])?;
         };
         self.pos = end + 1;
-        match new {
-            None => Some(Key::Raw(start, end)),
-            Some(mut s) => {
-                s.push_str(&self.raw[new_copied..end]);
-                let out = self
-                    .out
-                    .get_or_insert_with(|| String::with_capacity(self.raw.len() + 64));
-                out.push_str(&self.raw[self.copied..start]);
-                out.push_str(&s);
+        Some(match (rewritten, self.out.as_mut()) {
+            (Some(from), Some(out)) => {
+                out.push_str(&self.raw[self.copied..end]);
                 self.copied = end;
-                Some(Key::New(s))
+                Key::Out(from, out.len())
             }
-        }
+            _ => Key::Raw(start, end),
+        })
     }
 }
 
