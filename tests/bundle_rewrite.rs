@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -78,6 +79,7 @@ fn real_transcripts_round_trip_through_ci() {
     let files = jsonl_files(&corpus);
     assert!(files.len() >= 12);
     let mut changed_total = 0;
+    let (mut fast_total, mut slow_changed_total) = (0u64, 0u64);
     for original in files {
         // Work on a copy, as the real restore does; the corpus stays read-only.
         let copy = temp.path().join("session.jsonl");
@@ -159,6 +161,23 @@ fn real_transcripts_round_trip_through_ci() {
             format!("<persisted-output>{CI_PROJECT}/x/tool-results/a.txt</persisted-output>")
         );
 
+        // The raw-text fast path gives the parser's bytes on every real line, both ways, and
+        // carries nearly every changed line.
+        for (m, text) in [(&map, &input), (&map.reversed(), &ci)] {
+            for line in lines(text) {
+                let Ok(line) = std::str::from_utf8(line) else {
+                    continue;
+                };
+                let slow = m.rewrite_record_slow(line).unwrap();
+                if let Some(fast) = m.rewrite_record_fast(line) {
+                    assert_eq!(fast, slow, "{}", original.display());
+                    fast_total += u64::from(matches!(fast, Cow::Owned(_)));
+                }
+                slow_changed_total += u64::from(matches!(slow, Cow::Owned(_)));
+                assert_eq!(m.rewrite_record(line).unwrap(), slow);
+            }
+        }
+
         // And back home: byte-identical to what was pushed.
         let mut home = Vec::new();
         rewrite_file(&ci_copy, &mut home, &map.reversed()).unwrap();
@@ -171,6 +190,10 @@ fn real_transcripts_round_trip_through_ci() {
     assert!(
         changed_total > 3000,
         "the corpus should exercise the rewrite: {changed_total}"
+    );
+    assert!(
+        fast_total * 100 >= slow_changed_total * 95,
+        "the fast path should carry at least 95% of the changed real lines: {fast_total} of {slow_changed_total}"
     );
 }
 
@@ -236,6 +259,8 @@ proptest! {
         let map = generated_map();
         let out = map.rewrite_record(&raw).unwrap();
         prop_assert!(!out.contains("\": \""));
+        // Canonical records without duplicate keys always take the fast path.
+        prop_assert_eq!(map.rewrite_record_fast(&raw), Some(out.clone()));
         let back = map.reversed().rewrite_record(&out).unwrap();
         prop_assert_eq!(back.as_ref(), raw.as_str());
     }
@@ -263,5 +288,158 @@ proptest! {
         let raw = serde_json::json!({"cwd": text}).to_string();
         let rec = map.rewrite_record(&raw).unwrap();
         prop_assert_eq!(rec.as_ref(), raw.as_str());
+    }
+}
+
+/// A JSON document as a writer may lay it out: objects may repeat keys, numbers keep their text.
+#[derive(Debug, Clone)]
+enum Doc {
+    Lit(&'static str),
+    Num(String),
+    Str(String),
+    Arr(Vec<Doc>),
+    Obj(Vec<(String, Doc)>),
+}
+
+fn doc() -> impl Strategy<Value = Doc> {
+    let key = prop_oneof![
+        4 => text(),
+        1 => Just("cwd".to_owned()),
+        1 => Just("/x/app/f".to_owned()),
+        1 => Just("/CI/W/f".to_owned()),
+    ];
+    let leaf = prop_oneof![
+        1 => prop_oneof![Just("null"), Just("true"), Just("false")].prop_map(Doc::Lit),
+        1 => any::<i64>().prop_map(|n| Doc::Num(n.to_string())),
+        1 => any::<u64>().prop_map(|n| Doc::Num(n.to_string())),
+        1 => prop_oneof![
+            Just("1.5"), Just("1.0"), Just("1e5"), Just("1E5"), Just("1.5e-7"), Just("-0"),
+            Just("-0.0"), Just("0.1"), Just("2.50"), Just("0"), Just("123456789012345678901234567890"),
+            Just("18446744073709551616"), Just("-9223372036854775809"), Just("1e400"),
+        ]
+        .prop_map(|n| Doc::Num(n.to_owned())),
+        4 => text().prop_map(Doc::Str),
+    ];
+    leaf.prop_recursive(4, 40, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Doc::Arr),
+            proptest::collection::vec((key.clone(), inner), 0..6).prop_map(Doc::Obj),
+        ]
+    })
+}
+
+/// Writes `doc`; `style` bytes pick non-canonical forms (spaces, `\/`, `\u` escapes, uppercase
+/// hex, raw control characters, lone surrogates); none left means serde_json's own form.
+fn write_doc(doc: &Doc, out: &mut String, style: &mut std::slice::Iter<u8>) {
+    let mut pick = |below: u8| style.next().is_some_and(|&b| b < below);
+    if pick(12) {
+        out.push(' ');
+    }
+    match doc {
+        Doc::Lit(s) => out.push_str(s),
+        Doc::Num(s) => out.push_str(s),
+        Doc::Str(s) => write_str(s, out, style),
+        Doc::Arr(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_doc(item, out, style);
+            }
+            out.push(']');
+        }
+        Doc::Obj(entries) => {
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(k, out, style);
+                if style.next().is_some_and(|&b| b < 12) {
+                    out.push_str(": ");
+                } else {
+                    out.push(':');
+                }
+                write_doc(v, out, style);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_str(s: &str, out: &mut String, style: &mut std::slice::Iter<u8>) {
+    out.push('"');
+    for c in s.chars() {
+        let b = style.next().copied().unwrap_or(u8::MAX);
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' if b < 40 => out.push_str("\\u000a"),
+            '\n' => out.push_str("\\n"),
+            '\t' if b < 40 => out.push('\t'),
+            '\t' => out.push_str("\\t"),
+            '/' if b < 25 => out.push_str("\\/"),
+            c if (c as u32) < 0x20 && b < 40 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if b < 20 => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c if b < 24 => {
+                out.push_str("\\ud800");
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Lines: one or more documents glued, maybe styled, maybe torn, maybe ending in `\r`.
+fn line() -> impl Strategy<Value = String> {
+    (
+        proptest::collection::vec(doc(), 1..4),
+        prop_oneof![
+            2 => Just(Vec::new()),
+            1 => proptest::collection::vec(any::<u8>(), 0..400),
+        ],
+        prop_oneof![4 => Just(None), 1 => (0usize..400).prop_map(Some)],
+        prop_oneof![6 => Just(""), 1 => Just("\r"), 1 => Just(" ")],
+    )
+        .prop_map(|(docs, style, cut, end)| {
+            let mut out = String::new();
+            let mut style = style.iter();
+            for d in &docs {
+                write_doc(d, &mut out, &mut style);
+            }
+            if let Some(cut) = cut {
+                let cut = (0..=cut.min(out.len()))
+                    .rev()
+                    .find(|&i| out.is_char_boundary(i))
+                    .unwrap();
+                out.truncate(cut);
+            }
+            out.push_str(end);
+            out
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// The fast path is the slow path, byte for byte, on canonical and non-canonical lines alike,
+    /// both ways, and for a local path that needs escaping.
+    #[test]
+    fn fast_path_equals_parse_and_reserialise(raw in line()) {
+        let odd_to = PathMap::new(vec![("/x/app".into(), r#"C:\W"q"#.into())]);
+        for map in [generated_map(), generated_map().reversed(), odd_to] {
+            let slow = map.rewrite_record_slow(&raw).unwrap();
+            if let Some(fast) = map.rewrite_record_fast(&raw) {
+                prop_assert_eq!(&fast, &slow);
+            }
+            prop_assert_eq!(map.rewrite_record(&raw).unwrap(), slow);
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! wins. A record without any match is returned byte-identical; a changed record is written as
 //! compact JSON with its key order kept. Lines that are not one JSON value (a torn last line, or
 //! lines a reader could not split) are rewritten in their raw text, so nothing is dropped.
+//!
+//! Restores into another folder rewrite every record (each holds `cwd`), so the common case has a
+//! fast path that edits the raw text without building a tree: see [`PathMap::rewrite_record_fast`]
+//! for when it applies and why its output is the very bytes parse + re-serialise would give.
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Write};
@@ -20,6 +24,9 @@ use serde_json::Value;
 pub struct PathMap {
     /// Longest `from` first.
     pairs: Vec<Pair>,
+    /// Every `from` reads the same raw and decoded (no `"`, `\` or control character), so a match
+    /// in a decoded string is a match in one unescaped run of its raw text: the fast path applies.
+    fast: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +38,10 @@ struct Pair {
     to_json: String,
     from_json_finder: Finder<'static>,
 }
+
+/// Deepest nesting the fast path follows (serde_json refuses 128 levels; deeper lines take the
+/// slow path, which decides).
+const FAST_MAX_DEPTH: usize = 100;
 
 /// What [`rewrite_file`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +70,8 @@ impl PathMap {
             });
         }
         out.sort_by_key(|p| std::cmp::Reverse(p.from.len()));
-        PathMap { pairs: out }
+        let fast = out.iter().all(|p| p.from == p.from_json);
+        PathMap { pairs: out, fast }
     }
 
     /// The map back (local to origin): a push from CI undoes the restore's rewrite.
@@ -77,15 +89,81 @@ impl PathMap {
         self.pairs.is_empty()
     }
 
-    /// Rewrites one record line (without its line ending).
+    /// Rewrites one record line (without its line ending): the fast path when it applies, else
+    /// [`Self::rewrite_record_slow`]. Both give the same bytes.
     pub fn rewrite_record<'a>(&self, raw: &'a str) -> Result<Cow<'a, str>> {
-        if !self
-            .pairs
-            .iter()
-            .any(|p| p.from_json_finder.find(raw.as_bytes()).is_some())
-        {
+        let hits = self.occurrences(raw);
+        if hits.is_empty() {
             return Ok(Cow::Borrowed(raw));
         }
+        if let Some(out) = self.fast_rewrite(raw, &hits) {
+            return Ok(out);
+        }
+        self.parse_and_rewrite(raw)
+    }
+
+    /// The raw-text path alone: `None` where it does not apply (then the slow path decides).
+    ///
+    /// It applies when every `from` is free of characters JSON escapes and the line is one or
+    /// more JSON values exactly as serde_json writes them: compact, strings escaped the way it
+    /// escapes them (only `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f` and `\u00xx` for other control
+    /// characters), numbers that print back unchanged, no key twice in an object (also after
+    /// keys are rewritten). For such a line, parse + re-serialise reproduces every byte except the
+    /// strings the rewrite changes; and a decoded match can only lie in a run of unescaped
+    /// characters (an escape decodes to a character no `from` holds), where raw and decoded text
+    /// are the same bytes and the character beyond either end of the run (an escaped one, or
+    /// none) never continues a name. So rewriting each run in place, `to` in its escaped form, is
+    /// what the slow path writes.
+    pub fn rewrite_record_fast<'a>(&self, raw: &'a str) -> Option<Cow<'a, str>> {
+        let hits = self.occurrences(raw);
+        if hits.is_empty() {
+            return Some(Cow::Borrowed(raw));
+        }
+        self.fast_rewrite(raw, &hits)
+    }
+
+    /// The reference path: parse the line, rewrite every string (keys included), re-serialise
+    /// compactly; lines that do not parse are rewritten in their raw text.
+    pub fn rewrite_record_slow<'a>(&self, raw: &'a str) -> Result<Cow<'a, str>> {
+        if self.occurrences(raw).is_empty() {
+            return Ok(Cow::Borrowed(raw));
+        }
+        self.parse_and_rewrite(raw)
+    }
+
+    /// Sorted start offsets of every escaped `from` in `raw` (matches or not).
+    fn occurrences(&self, raw: &str) -> Vec<usize> {
+        let mut hits: Vec<usize> = Vec::new();
+        for p in &self.pairs {
+            hits.extend(p.from_json_finder.find_iter(raw.as_bytes()));
+        }
+        if self.pairs.len() > 1 {
+            hits.sort_unstable();
+            hits.dedup();
+        }
+        hits
+    }
+
+    fn fast_rewrite<'a>(&self, raw: &'a str, hits: &[usize]) -> Option<Cow<'a, str>> {
+        if !self.fast || has_control_byte(raw.as_bytes()) {
+            // Canonical compact JSON holds no byte below 0x20, not even whitespace.
+            return None;
+        }
+        FastLine {
+            map: self,
+            raw,
+            b: raw.as_bytes(),
+            pos: 0,
+            hits,
+            hit: 0,
+            out: None,
+            copied: 0,
+            keys: Vec::new(),
+        }
+        .run()
+    }
+
+    fn parse_and_rewrite<'a>(&self, raw: &'a str) -> Result<Cow<'a, str>> {
         let mut values = Vec::new();
         let mut stream = serde_json::Deserializer::from_str(raw).into_iter::<Value>();
         let parsed = loop {
@@ -196,6 +274,265 @@ impl PathMap {
             }
         }
     }
+}
+
+/// Any byte below 0x20, in a loop the compiler vectorises.
+fn has_control_byte(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(64)
+        .any(|c| c.iter().fold(false, |acc, &b| acc | (b < 0x20)))
+}
+
+/// A key of an open object as it will be written.
+enum Key {
+    Raw(usize, usize),
+    /// A range of the rewritten line.
+    Out(usize, usize),
+}
+
+/// One pass of [`PathMap::rewrite_record_fast`] over a line: checks that the line is canonical
+/// serde_json output while rewriting the unescaped runs of strings that hold a `from`. Every
+/// method answers `None` as soon as the line is not canonical.
+struct FastLine<'m, 'a> {
+    map: &'m PathMap,
+    raw: &'a str,
+    b: &'a [u8],
+    pos: usize,
+    /// Sorted offsets of escaped `from`s in the line, and the first one not yet passed.
+    hits: &'m [usize],
+    hit: usize,
+    /// The rewritten line so far (once something changed) and how much of `raw` it covers.
+    out: Option<String>,
+    copied: usize,
+    /// Keys of the open objects, innermost last.
+    keys: Vec<Key>,
+}
+
+impl<'a> FastLine<'_, 'a> {
+    fn run(mut self) -> Option<Cow<'a, str>> {
+        if self.b.is_empty() {
+            return None;
+        }
+        while self.pos < self.b.len() {
+            let first = self.b[self.pos];
+            self.value(0)?;
+            // serde_json's stream reader wants a delimiter after a number or literal.
+            if !matches!(first, b'"' | b'[' | b'{')
+                && self
+                    .b
+                    .get(self.pos)
+                    .is_some_and(|c| !matches!(c, b'"' | b'[' | b'{'))
+            {
+                return None;
+            }
+        }
+        Some(match self.out {
+            None => Cow::Borrowed(self.raw),
+            Some(mut s) => {
+                s.push_str(&self.raw[self.copied..]);
+                Cow::Owned(s)
+            }
+        })
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match *self.b.get(self.pos)? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.b.get(self.pos) == Some(&c)).then(|| self.pos += 1)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.b[self.pos..]
+            .starts_with(word)
+            .then(|| self.pos += word.len())
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > FAST_MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            self.value(depth)?;
+            match *self.b.get(self.pos)? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth > FAST_MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        let base = self.keys.len();
+        loop {
+            if self.b.get(self.pos) != Some(&b'"') {
+                return None;
+            }
+            let key = self.string()?;
+            self.keys.push(key);
+            self.eat(b':')?;
+            self.value(depth)?;
+            match *self.b.get(self.pos)? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        // A key twice (as written, or made equal by the rewrite) would be merged by the parser.
+        let unique = {
+            let keys: Vec<&str> = self.keys[base..]
+                .iter()
+                .map(|k| match k {
+                    Key::Raw(s, e) => &self.raw[*s..*e],
+                    Key::Out(s, e) => self.out.as_ref().map_or("", |o| &o[*s..*e]),
+                })
+                .collect();
+            all_distinct(keys)
+        };
+        self.keys.truncate(base);
+        unique.then_some(())
+    }
+
+    /// A number whose text serde_json prints back unchanged.
+    fn number(&mut self) -> Option<()> {
+        let start = self.pos;
+        let digits = |s: &mut Self| {
+            let from = s.pos;
+            while s.b.get(s.pos).is_some_and(u8::is_ascii_digit) {
+                s.pos += 1;
+            }
+            s.pos > from
+        };
+        let _ = self.eat(b'-');
+        if self.eat(b'0').is_none() && !digits(self) {
+            return None;
+        }
+        let mut integer = true;
+        if self.eat(b'.').is_some() {
+            integer = false;
+            digits(self).then_some(())?;
+        }
+        if matches!(self.b.get(self.pos), Some(b'e' | b'E')) {
+            integer = false;
+            self.pos += 1;
+            let _ = self.eat(b'+').or_else(|| self.eat(b'-'));
+            digits(self).then_some(())?;
+        }
+        let text = &self.raw[start..self.pos];
+        let plain =
+            integer && text != "-0" && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok());
+        if plain {
+            return Some(());
+        }
+        // Floats and big integers: only when the parser prints them back as written.
+        let back = serde_json::from_str::<Value>(text).ok()?;
+        (back.is_number() && serde_json::to_string(&back).ok()?.as_str() == text).then_some(())
+    }
+
+    /// A string, its unescaped runs rewritten where a `from` occurs; the key as written.
+    fn string(&mut self) -> Option<Key> {
+        let start = self.pos + 1;
+        let mut run = start;
+        // Where this string's text begins in `out`, once one of its runs changed.
+        let mut rewritten: Option<usize> = None;
+        let end = loop {
+            let stop = run + memchr::memchr2(b'"', b'\\', &self.b[run..])?;
+            while self.hit < self.hits.len() && self.hits[self.hit] < run {
+                self.hit += 1;
+            }
+            if self.hits.get(self.hit).is_some_and(|&h| h < stop) {
+                if let Cow::Owned(done) = self.map.replace(&self.raw[run..stop], Mode::RawJson) {
+                    let out = self
+                        .out
+                        .get_or_insert_with(|| String::with_capacity(self.raw.len() + 64));
+                    if rewritten.is_none() {
+                        out.push_str(&self.raw[self.copied..start]);
+                        self.copied = start;
+                        rewritten = Some(out.len());
+                    }
+                    out.push_str(&self.raw[self.copied..run]);
+                    out.push_str(&done);
+                    self.copied = stop;
+                }
+                while self.hit < self.hits.len() && self.hits[self.hit] < stop {
+                    self.hit += 1;
+                }
+            }
+            if self.b[stop] == b'"' {
+                break stop;
+            }
+            run = stop + canonical_escape(&self.b[stop..])?;
+        };
+        self.pos = end + 1;
+        Some(match (rewritten, self.out.as_mut()) {
+            (Some(from), Some(out)) => {
+                out.push_str(&self.raw[self.copied..end]);
+                self.copied = end;
+                Key::Out(from, out.len())
+            }
+            _ => Key::Raw(start, end),
+        })
+    }
+}
+
+/// The length of the escape at the start of `b` when serde_json writes it so, else `None`.
+fn canonical_escape(b: &[u8]) -> Option<usize> {
+    match *b.get(1)? {
+        b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => Some(2),
+        b'u' => {
+            let hex = b.get(2..6)?;
+            let low = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            };
+            if hex[0] != b'0' || hex[1] != b'0' {
+                return None;
+            }
+            let c = low(hex[2])? << 4 | low(hex[3])?;
+            // Control characters without a short form; serde_json writes all else as itself.
+            (c < 0x20 && !matches!(c, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)).then_some(6)
+        }
+        _ => None,
+    }
+}
+
+fn all_distinct(mut keys: Vec<&str>) -> bool {
+    if keys.len() <= 16 {
+        return keys
+            .iter()
+            .enumerate()
+            .all(|(i, k)| !keys[i + 1..].contains(k));
+    }
+    keys.sort_unstable();
+    keys.windows(2).all(|w| w[0] != w[1])
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -417,6 +754,29 @@ mod tests {
             m.rewrite_record(r#"{"cwd":"/x/app"}{"cwd":"/x/app/a"}"#)
                 .unwrap(),
             r#"{"cwd":"/ci/w"}{"cwd":"/ci/w/a"}"#
+        );
+    }
+
+    #[test]
+    fn fast_path_leaves_invalid_lines_to_the_raw_fallback() {
+        let m = map(&[("/x/app", "/ci/w")]);
+        // A raw tab makes the line invalid JSON: the raw-text fallback decides, and there
+        // `\u0001/x/app` is no path boundary (the `1` before it continues a name).
+        let rec = "{\"a\":\"\t\",\"b\":\"\\u0001/x/app\",\"cwd\":\"/x/app\"}";
+        assert_eq!(m.rewrite_record_fast(rec), None);
+        assert_eq!(
+            m.rewrite_record(rec).unwrap(),
+            "{\"a\":\"\t\",\"b\":\"\\u0001/x/app\",\"cwd\":\"/ci/w\"}"
+        );
+        // Valid and canonical: the escape ends before the path, which is rewritten.
+        let rec = r#"{"b":"\u0001/x/app","cwd":"/x/app"}"#;
+        assert_eq!(
+            m.rewrite_record_fast(rec).unwrap(),
+            r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#
+        );
+        assert_eq!(
+            m.rewrite_record_slow(rec).unwrap(),
+            r#"{"b":"\u0001/ci/w","cwd":"/ci/w"}"#
         );
     }
 
