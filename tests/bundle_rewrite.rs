@@ -6,7 +6,7 @@ mod support;
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ccsync::bundle::rewrite::{rewrite_file, PathMap};
 use proptest::prelude::*;
@@ -14,20 +14,6 @@ use serde_json::Value;
 
 const CI_ROOT: &str = "/home/runner/work/app/app";
 const CI_PROJECT: &str = "/home/runner/.claude/projects/-home-runner-work-app-app";
-
-fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(jsonl_files(&p));
-        } else if p.extension().is_some_and(|e| e == "jsonl") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
 
 /// The first `cwd` of a file: the machine it was recorded on.
 fn first_cwd(path: &Path) -> String {
@@ -76,7 +62,7 @@ fn real_transcripts_round_trip_through_ci() {
         return;
     };
     let temp = tempfile::tempdir().unwrap();
-    let files = jsonl_files(&corpus);
+    let files = support::jsonl_files(&corpus);
     assert!(files.len() >= 12);
     let mut changed_total = 0;
     let (mut fast_total, mut slow_changed_total) = (0u64, 0u64);
@@ -203,7 +189,7 @@ fn unmatched_real_records_pass_through_byte_identical() {
         return;
     };
     let map = PathMap::new(vec![("/nowhere/at/all".into(), "/x".into())]);
-    for file in jsonl_files(&corpus) {
+    for file in support::jsonl_files(&corpus) {
         let mut out = Vec::new();
         rewrite_file(&file, &mut out, &map).unwrap();
         let mut input = std::fs::read(&file).unwrap();
