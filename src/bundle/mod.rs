@@ -28,3 +28,27 @@ pub use extract::{extract_to_temp, verify_file, Extracted, Limits};
 pub use metadata::Metadata;
 pub use rewrite::PathMap;
 pub use secrets::{redact_file, Finding, Scanner};
+
+/// Calls `f` with every line of the file at `src`, its `\n` included (the last line may lack
+/// it), streaming with one reused buffer.
+pub(crate) fn for_each_line(
+    src: &std::path::Path,
+    mut f: impl FnMut(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::BufRead as _;
+    let file =
+        std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read {}", src.display()))?;
+        if read == 0 {
+            return Ok(());
+        }
+        f(&line)?;
+    }
+}

@@ -12,7 +12,7 @@
 //! for when it applies and why its output is the very bytes parse + re-serialise would give.
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -626,22 +626,10 @@ fn json_inner(s: &str) -> String {
 /// Rewrites a session file line by line into `dst`: changed records as compact JSON, every line
 /// ending with `\n` (a missing final newline is added), lines that are not UTF-8 copied as they are.
 pub fn rewrite_file(src: &Path, dst: &mut impl Write, map: &PathMap) -> Result<RewriteStats> {
-    let file =
-        std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut line = Vec::new();
     let mut stats = RewriteStats::default();
-    loop {
-        line.clear();
-        if reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("cannot read {}", src.display()))?
-            == 0
-        {
-            break;
-        }
+    super::for_each_line(src, |line| {
         stats.lines += 1;
-        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
         let out: Cow<[u8]> = match std::str::from_utf8(body) {
             Ok(text) => match map.rewrite_record(text)? {
                 Cow::Borrowed(_) => Cow::Borrowed(body),
@@ -654,7 +642,8 @@ pub fn rewrite_file(src: &Path, dst: &mut impl Write, map: &PathMap) -> Result<R
         };
         dst.write_all(&out)?;
         dst.write_all(b"\n")?;
-    }
+        Ok(())
+    })?;
     Ok(stats)
 }
 

@@ -7,11 +7,11 @@
 //! Findings name the rule, the file and the line, never the value.
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use regex::bytes::Regex;
 
 /// One secret found: where, and by which rule. Deliberately without the value.
@@ -295,30 +295,18 @@ pub fn redact_file(
     scanner: &Scanner,
     file_label: &str,
 ) -> Result<Vec<Finding>> {
-    let file =
-        std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut line = Vec::new();
     let mut findings = Vec::new();
     let mut number = 0u64;
     // Set while a private key block that began on an earlier line has not ended.
     let mut in_key_block = false;
-    loop {
-        line.clear();
-        if reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("cannot read {}", src.display()))?
-            == 0
-        {
-            break;
-        }
+    super::for_each_line(src, |line| {
         number += 1;
         let (body, ending): (&[u8], &[u8]) = match line.strip_suffix(b"\n") {
             Some(body) => match body.strip_suffix(b"\r") {
                 Some(b) => (b, b"\r\n"),
                 None => (body, b"\n"),
             },
-            None => (&line, b""),
+            None => (line, b""),
         };
         let (out, rules) = if in_key_block {
             // Inside a PEM block of a plain-text file: its lines hold nothing but key material.
@@ -343,7 +331,8 @@ pub fn redact_file(
         }));
         dst.write_all(&out)?;
         dst.write_all(ending)?;
-    }
+        Ok(())
+    })?;
     dst.flush()?;
     Ok(findings)
 }
