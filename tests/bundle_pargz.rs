@@ -137,18 +137,10 @@ fn multi_member_archive_reads_everywhere_and_stays_near_gzip_6() {
         "our extractor gives the file back"
     );
 
-    let Some(tar) = support::require_tool("tar", "apt-get install tar") else {
+    let by_tar = temp.path().join("by-tar");
+    let Some(status) = support::system_untar(&ours, &by_tar) else {
         return;
     };
-    let by_tar = temp.path().join("by-tar");
-    std::fs::create_dir(&by_tar).unwrap();
-    let status = Command::new(&tar)
-        .arg("-xzf")
-        .arg(&ours)
-        .arg("-C")
-        .arg(&by_tar)
-        .status()
-        .unwrap();
     assert!(status.success(), "tar -xzf reads the multi-member archive");
     assert!(
         std::fs::read(by_tar.join("sample.jsonl")).unwrap() == std::fs::read(&sample).unwrap(),
@@ -159,7 +151,7 @@ fn multi_member_archive_reads_everywhere_and_stays_near_gzip_6() {
     let Some(gzip) = support::require_tool("gzip", "apt-get install gzip") else {
         return;
     };
-    let tar_stream = Command::new(&tar)
+    let tar_stream = Command::new(support::tool("tar").expect("tar ran above"))
         .args(["-cf", "-", "-C"])
         .arg(temp.path())
         .arg("sample.jsonl")

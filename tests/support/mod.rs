@@ -189,6 +189,21 @@ pub fn require_tool(name: &str, install_hint: &str) -> Option<PathBuf> {
     }
 }
 
+/// `tar -xzf archive -C dest` with the system's tar (dest is created); `None` when tar is missing
+/// outside CI (see [`require_tool`]).
+pub fn system_untar(archive: &Path, dest: &Path) -> Option<std::process::ExitStatus> {
+    let tar = require_tool("tar", "apt-get install tar")?;
+    std::fs::create_dir_all(dest).unwrap();
+    let status = std::process::Command::new(tar)
+        .arg("-xzf")
+        .arg(archive)
+        .arg("-C")
+        .arg(dest)
+        .status()
+        .unwrap();
+    Some(status)
+}
+
 /// Every `.jsonl` file below `dir`, sorted (the corpus's transcripts and subagent files).
 pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
