@@ -302,16 +302,14 @@ fn laptop_to_ci_and_back_maps_paths_and_loses_nothing() {
     assert!(stderr(&again).contains("up to date"), "{}", stderr(&again));
 }
 
-#[test]
-fn push_conflicts_follow_the_uuid_rule() {
-    let fake = FakeGitHub::start(Options::default());
-    let laptop = Machine::laptop(&fake);
-    let other = Machine::runner(&fake);
+/// A laptop session pushed, restored on a runner, continued there and pushed back: the release is
+/// now ahead of the laptop. Returns the laptop, its session and the session's file.
+fn release_ahead_of_laptop(fake: &FakeGitHub) -> (Machine, SessionBuilder, PathBuf) {
+    let laptop = Machine::laptop(fake);
+    let other = Machine::runner(fake);
     let session = SessionBuilder::new(&laptop.env.repo).turns(2);
     let file = session.write_to(&laptop.project_dir());
     assert_ok(&laptop.ccsync(&["release-push"]));
-
-    // The runner continues it and pushes: now the release is ahead of the laptop.
     assert_ok(&other.ccsync(&["release-restore"]));
     continue_session(
         &other.session_file(&session.id),
@@ -321,6 +319,13 @@ fn push_conflicts_follow_the_uuid_rule() {
         "2026-02-01T00:00:00Z",
     );
     assert_ok(&other.ccsync(&["release-push"]));
+    (laptop, session, file)
+}
+
+#[test]
+fn push_conflicts_follow_the_uuid_rule() {
+    let fake = FakeGitHub::start(Options::default());
+    let (laptop, session, file) = release_ahead_of_laptop(&fake);
 
     let behind = laptop.ccsync(&["release-push"]);
     assert_eq!(code(&behind), 4, "{}", stderr(&behind));
@@ -388,20 +393,7 @@ fn push_conflicts_follow_the_uuid_rule() {
 #[test]
 fn push_force_replaces_a_diverged_copy() {
     let fake = FakeGitHub::start(Options::default());
-    let laptop = Machine::laptop(&fake);
-    let other = Machine::runner(&fake);
-    let session = SessionBuilder::new(&laptop.env.repo).turns(1);
-    let file = session.write_to(&laptop.project_dir());
-    assert_ok(&laptop.ccsync(&["release-push"]));
-    assert_ok(&other.ccsync(&["release-restore"]));
-    continue_session(
-        &other.session_file(&session.id),
-        &session.id,
-        &other.env.repo,
-        1,
-        "2026-02-01T00:00:00Z",
-    );
-    assert_ok(&other.ccsync(&["release-push"]));
+    let (laptop, session, file) = release_ahead_of_laptop(&fake);
     continue_session(
         &file,
         &session.id,
