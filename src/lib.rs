@@ -4,9 +4,15 @@
 //! The modules follow the path a session takes:
 //! - [`store`]: the local Claude Code store (folder names, session files, the repository's sessions)
 //! - [`bundle`]: a session packed for transport (archive, metadata, path rewrite, secrets, encryption)
+//! - [`sync`]: how a local and a stored copy of one session relate (the uuid conflict rule)
 //! - [`release`]: the GitHub release backend (draft releases and their assets)
+//! - [`stored`]: the sessions stored in a release (metadata read, archive fetched, body rendered)
 //! - [`actions`]: GitHub Actions glue (environment files, annotations, step summary)
 //! - [`commands`]: one module per `ccsync` command, tying the others together
+//!
+//! Around them: [`cli`] (the command line), [`config`] (checked settings from options and
+//! environment), [`git`], [`token`], [`exit`] (exit codes), [`ui`] and [`progress`] (what people
+//! see).
 
 pub mod actions;
 pub mod bundle;

@@ -3,6 +3,8 @@
 //!
 //! Everything here works on files and on single record lines (raw text), never on a whole
 //! session in memory, and knows nothing of GitHub or of the local store's layout:
+//! - [`pack`]: the secret scan and the archive of a session as it is uploaded
+//! - [`facts`]: what one pass over a session file tells (uuids, records, last fields)
 //! - [`archive`]: writes the gzip'd tar of a session (entries relative to the project folder)
 //! - [`pargz`]: the parallel gzip under it (blocks compressed on every core, one member each)
 //! - [`parlines`]: line-by-line transforms of large files on every core (restore's path rewrite)
