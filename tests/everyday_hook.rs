@@ -74,20 +74,6 @@ fn remote_branches(bare: &Path) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn commit(laptop: &Laptop, message: &str) {
-    laptop.env.git([
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        message,
-    ]);
-}
-
 #[test]
 fn git_push_pushes_the_session_and_a_failure_never_blocks_it() {
     let laptop = Laptop::new();
@@ -142,7 +128,7 @@ fn git_push_pushes_the_session_and_a_failure_never_blocks_it() {
 
     // ccsync fails (GitHub rejects the token): the push still goes through, and says so.
     laptop.fake.set_token(TOKEN, Permission::Invalid);
-    commit(&laptop, "more work");
+    laptop.env.commit("more work");
     laptop.session("main", "2026-03-03T10:00:00Z");
     let output = git_push(&laptop, &["local", "main"]);
     assert_code(&output, 0);

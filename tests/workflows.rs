@@ -259,6 +259,20 @@ fn publish_release(fake: &FakeGitHub, tag: &str, assets: &[(String, Vec<u8>)]) {
 }
 
 /// The names of the assets of the draft session release of `branch`.
+/// Runs `tests/workflows/act-loop.yml` (restore, continue, push with the composite action) on
+/// `branch` against the fake, with the built ccsync on PATH.
+fn run_act_loop(act: &Path, fake: &FakeGitHub, branch: &str) -> (ActRepo, Output) {
+    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
+    let output = repo.act(
+        act,
+        "act-loop.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[("branch", branch)],
+    );
+    (repo, output)
+}
+
 fn session_assets(fake: &FakeGitHub, branch: &str) -> Vec<String> {
     let tag = format!("claude-sessions-{branch}");
     let mut names: Vec<String> = fake
@@ -575,14 +589,7 @@ fn act_loop_restore_continue_push() {
         "the laptop seeded the release"
     );
 
-    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
-    let output = repo.act(
-        &act,
-        "act-loop.yml",
-        &[ccsync_dir()],
-        &[("GITHUB_API_URL", fake.api_url())],
-        &[("branch", "feature/loop")],
-    );
+    let (repo, output) = run_act_loop(&act, &fake, "feature/loop");
     let out = text(&output);
     let log = repo.read_log();
     assert!(
@@ -661,14 +668,7 @@ fn act_loop_without_a_session_restores_nothing_and_push_is_a_notice() {
     laptop.session("feature/other", None, "2026-01-05T10:00:00Z");
     laptop.ccsync(&["release-push", "--branch", "feature/other"], &[]);
 
-    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
-    let output = repo.act(
-        &act,
-        "act-loop.yml",
-        &[ccsync_dir()],
-        &[("GITHUB_API_URL", fake.api_url())],
-        &[("branch", "no-session-here")],
-    );
+    let (repo, output) = run_act_loop(&act, &fake, "no-session-here");
     let out = text(&output);
     let log = repo.read_log();
     assert!(
@@ -1420,14 +1420,7 @@ fn act_loop_a_failed_push_fails_the_job_with_ccsyncs_error() {
         .status(500)
         .times(1000),
     );
-    let repo = ActRepo::new(&["tests/workflows/act-loop.yml"]);
-    let output = repo.act(
-        &act,
-        "act-loop.yml",
-        &[ccsync_dir()],
-        &[("GITHUB_API_URL", fake.api_url())],
-        &[("branch", "feature/down")],
-    );
+    let (repo, output) = run_act_loop(&act, &fake, "feature/down");
     let out = text(&output);
     let log = repo.read_log();
     assert!(

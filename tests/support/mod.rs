@@ -47,7 +47,13 @@ impl TestEnv {
         };
         env.git(["init", "-q", "-b", "main"]);
         env.git(["remote", "add", "origin", "https://github.com/octo/app.git"]);
-        env.git([
+        env.commit("init");
+        env
+    }
+
+    /// An empty commit on the checked-out branch.
+    pub fn commit(&self, message: &str) {
+        self.git([
             "-c",
             "user.name=t",
             "-c",
@@ -56,9 +62,8 @@ impl TestEnv {
             "-q",
             "--allow-empty",
             "-m",
-            "init",
+            message,
         ]);
-        env
     }
 
     /// Runs git in the repository and panics on failure.
