@@ -1,19 +1,33 @@
 //! The GitHub release backend: the branch's draft release `claude-sessions-<branch>` and its assets.
 //!
 //! - [`names`]: the naming facts (tag, release name, asset names, body marker), in one place.
-//! - [`client`]: [`GitHub`], the REST client: finding, creating and converging the branch's draft,
-//!   safe asset replacement, verified downloads.
+//! - [`model`]: [`SessionRelease`] and [`Asset`] as read, and the merged view of duplicate drafts.
+//! - [`client`]: [`GitHub`], the client for one repository, and what its parts share. Its methods
+//!   live by concern in the modules below.
+//! - `lookup`: finding the branch's drafts, every session release, one release by id.
+//! - `draft`: the branch's draft for writing: create, converge duplicates, body, delete.
+//! - `assets`: safe asset replacement (temporary name, delete, rename), deletes, leftovers.
+//! - `download`: verified downloads.
+//! - `repository`: the repository's access and its branches.
 //! - [`error`]: the one error type, and the one function that turns an HTTP status into words a
 //!   user can act on.
 //! - `transport` (private): headers, retries with backoff, rate limits, request counting.
 //!
 //! Async (tokio) lives only here; callers use `tokio::runtime::Runtime::block_on`.
 
+mod assets;
 pub mod client;
+mod download;
+mod draft;
 pub mod error;
+mod lookup;
+pub mod model;
 pub mod names;
+mod repository;
 mod transport;
 
-pub use client::{Access, Asset, GitHub, SessionRelease};
+pub use client::GitHub;
 pub use error::{Error, Result};
+pub use model::{Asset, SessionRelease};
+pub use repository::Access;
 pub use transport::RetryPolicy;

@@ -1,0 +1,289 @@
+//! Writing assets: a streamed upload under a temporary name that replaces the old copy without a
+//! moment with none, renames, deletes, and the cleanup of half-written leftovers.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::Method;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::client::{refuse_published, unexpected, GitHub};
+use super::error::{Error, Result};
+use super::model::{Asset, SessionRelease};
+use super::names;
+use super::transport::Replay;
+
+/// A `starter` (half-uploaded) or temporary asset older than this is abandoned, whoever made it: no
+/// upload of a session takes an hour. Younger ones may be another writer's upload in flight.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+impl GitHub {
+    /// Uploads `file` as asset `name`, replacing any asset of that name without a moment with no
+    /// complete copy: upload under a temporary name, delete the old asset, rename. Returns the asset
+    /// with the name GitHub gave it.
+    pub async fn upload_asset(
+        &self,
+        release: &SessionRelease,
+        name: &str,
+        file: &Path,
+        content_type: &str,
+    ) -> Result<Asset> {
+        refuse_published(release)?;
+        let what = format!(
+            "uploading {name} to release `{}` of {}",
+            release.tag_name, self.repo
+        );
+        let length = std::fs::metadata(file)
+            .map_err(|e| Error::io(format!("{what}: reading {}", file.display()), e))?
+            .len();
+        let current = self.get_release_raw(release.id).await?;
+        refuse_published(&current)?;
+        self.clean_leftovers(&current).await?;
+
+        let started = Instant::now();
+        let mut attempt = 0;
+        let uploaded = loop {
+            let temp = names::temp_asset_name(name, &nonce());
+            self.own_temps.lock().unwrap().insert(temp.clone());
+            let err = match self
+                .post_asset(
+                    &what,
+                    &current.upload_url,
+                    &temp,
+                    file,
+                    length,
+                    content_type,
+                )
+                .await
+            {
+                Ok((asset, sha)) => match verify_uploaded(&asset, length, &sha) {
+                    Ok(()) => break asset,
+                    Err(e) => {
+                        self.delete_asset(&asset).await?;
+                        e
+                    }
+                },
+                Err(err) => err,
+            };
+            // The upload's fate is unknown: look at the temporary name first. A complete copy
+            // (the answer was lost) is kept; anything else is deleted, so no `starter` stays behind
+            // whether or not we try again.
+            if let Ok(Some(found)) = self.settle_temp(release.id, &temp, length).await {
+                break found;
+            }
+            attempt += 1;
+            let Some(delay) = self
+                .http
+                .retry_delay(&err, attempt, Replay::Idempotent, started)
+            else {
+                return Err(err);
+            };
+            tokio::time::sleep(delay).await;
+        };
+
+        // GitHub stores odd names renamed; the old copy of an odd name is under that form.
+        let github_name = names::as_github_stores(name);
+        let github_name = github_name.as_str();
+        // Replace: delete the old asset(s) of that name, then rename. A concurrent writer may win the
+        // name between the two; then its copy is the old one and goes the same way. The first round
+        // works from the read made before the upload: an asset that took the name since makes the
+        // rename fail, and the next round reads again.
+        let mut now = current;
+        for round in 0..4 {
+            if round > 0 {
+                now = self.get_release_raw(release.id).await?;
+            }
+            for old in now
+                .assets
+                .iter()
+                .filter(|a| (a.name == name || a.name == github_name) && a.id != uploaded.id)
+            {
+                self.delete_asset(old).await?;
+            }
+            match self.rename_asset(uploaded.id, name).await {
+                Ok(mut asset) => {
+                    asset.release_id = release.id;
+                    self.own_temps.lock().unwrap().remove(&uploaded.name);
+                    return Ok(asset);
+                }
+                Err(e) if e.is_already_exists() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Unexpected(format!(
+            "{what}: another writer keeps taking the name {name}; try again"
+        )))
+    }
+
+    /// After a failed upload under `temp`: the asset if it arrived complete, else `None` after
+    /// deleting whatever half of it GitHub kept.
+    async fn settle_temp(&self, release_id: u64, temp: &str, length: u64) -> Result<Option<Asset>> {
+        let now = self.get_release_raw(release_id).await?;
+        let Some(found) = now.assets.iter().find(|a| a.name == temp) else {
+            return Ok(None);
+        };
+        if found.state == "uploaded" && found.size == length {
+            return Ok(Some(found.clone()));
+        }
+        self.delete_asset(found).await?;
+        Ok(None)
+    }
+
+    /// One streamed upload from disk. Returns the asset and the sha256 of the bytes sent.
+    async fn post_asset(
+        &self,
+        what: &str,
+        upload_url: &str,
+        name: &str,
+        file: &Path,
+        length: u64,
+        content_type: &str,
+    ) -> Result<(Asset, String)> {
+        let mut url = upload_target(upload_url).ok_or_else(|| {
+            Error::Unexpected(format!(
+                "{what}: GitHub gave an upload_url ccsync cannot use: {upload_url}"
+            ))
+        })?;
+        // `append_pair` percent-encodes the name.
+        url.query_pairs_mut().append_pair("name", name);
+        let handle = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| Error::io(format!("{what}: opening {}", file.display()), e))?;
+        let hasher = Arc::new(Mutex::new(Sha256::new()));
+        let feed = hasher.clone();
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024).map(move |chunk| {
+                if let Ok(bytes) = &chunk {
+                    feed.lock().unwrap().update(bytes);
+                }
+                chunk
+            });
+        let request = self
+            .http
+            .github(Method::POST, url.as_str())
+            .header(CONTENT_TYPE, content_type)
+            .header(CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap_stream(stream));
+        let response = self.http.send_once(what, request).await?;
+        let mut asset: Asset = response.json().await.map_err(|e| unexpected(what, e))?;
+        asset.release_id = 0;
+        let sha = hex::encode(hasher.lock().unwrap().clone().finalize());
+        Ok((asset, sha))
+    }
+
+    pub(super) async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<Asset> {
+        let what = format!("renaming asset {asset_id} to {name} in {}", self.repo);
+        let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
+        let body = json!({ "name": name });
+        let response = self
+            .http
+            .send(&what, Replay::Idempotent, || {
+                self.http.github(Method::PATCH, &url).json(&body)
+            })
+            .await?;
+        response.json().await.map_err(|e| unexpected(&what, e))
+    }
+
+    /// Deletes `starter` and temporary assets that are ours or abandoned (older than an hour).
+    /// Younger ones of other writers are uploads in flight and stay.
+    async fn clean_leftovers(&self, release: &SessionRelease) -> Result<()> {
+        let now = chrono::Utc::now();
+        for asset in &release.assets {
+            let temp_final = names::final_name_of_temp(&asset.name);
+            let half_written = asset.state != "uploaded";
+            if !half_written && temp_final.is_none() {
+                continue;
+            }
+            let ours = self.own_temps.lock().unwrap().contains(&asset.name);
+            let stale = asset
+                .updated_at
+                .as_deref()
+                .or(asset.created_at.as_deref())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| {
+                    (now - t.with_timezone(&chrono::Utc))
+                        .to_std()
+                        .unwrap_or_default()
+                        > STALE_AFTER
+                });
+            // A complete temporary copy whose final name is missing is the only copy: keep it
+            // (readers see it under its final name; converge renames it).
+            let only_copy = !half_written
+                && temp_final.is_some_and(|final_name| {
+                    !release
+                        .assets
+                        .iter()
+                        .any(|a| a.name == final_name && a.state == "uploaded")
+                });
+            if (ours || stale) && !only_copy {
+                self.delete_asset(asset).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes an asset; one that is already gone counts as deleted.
+    pub async fn delete_asset(&self, asset: &Asset) -> Result<()> {
+        let what = format!(
+            "deleting asset {} from {}",
+            asset.stored_name.as_deref().unwrap_or(&asset.name),
+            self.repo
+        );
+        let url = self.repo_url(&format!("/releases/assets/{}", asset.id));
+        self.delete(&what, &url).await
+    }
+}
+
+fn nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// `https://uploads.github.com/repos/o/r/releases/1/assets{?name,label}` without the template part.
+fn upload_target(upload_url: &str) -> Option<Url> {
+    let base = upload_url.split('{').next()?;
+    let url = Url::parse(base).ok()?;
+    matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+fn verify_uploaded(asset: &Asset, length: u64, sha: &str) -> Result<()> {
+    if asset.state != "uploaded" || asset.size != length {
+        return Err(Error::Unexpected(format!(
+            "GitHub stored {} as {} bytes in state `{}` instead of {length} bytes `uploaded`",
+            asset.name, asset.size, asset.state
+        )));
+    }
+    if let Some(digest) = asset
+        .digest
+        .as_deref()
+        .and_then(|d| d.strip_prefix("sha256:"))
+    {
+        if !digest.eq_ignore_ascii_case(sha) {
+            return Err(Error::Integrity(format!(
+                "GitHub's checksum of the uploaded {} differs from the file sent (sha256 {digest} != {sha})",
+                asset.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_target_strips_the_template() {
+        let url =
+            upload_target("https://HOST/api/uploads/repos/o/r/releases/7/assets{?name,label}")
+                .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://host/api/uploads/repos/o/r/releases/7/assets"
+        );
+    }
+}
