@@ -60,7 +60,9 @@ pub fn handle(
             if faults.is_empty() {
                 return bad("expected a fault object (see README.md) or an array of them");
             }
-            s.faults.extend(faults);
+            for fault in faults {
+                s.add_fault(fault);
+            }
             ok(json!({}))
         }
         ("DELETE", ["faults"]) => {

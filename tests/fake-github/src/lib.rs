@@ -20,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use state::{
-    normalize_asset_name, Fault, FaultKind, Host, LoggedMessage, LoggedRequest, LoggedResponse,
-    Permission,
+    glob, normalize_asset_name, Fault, FaultKind, Host, LoggedMessage, LoggedRequest,
+    LoggedResponse, Permission,
 };
 
 /// How to start the fake.
@@ -214,19 +214,37 @@ impl FakeGitHub {
     }
 
     pub fn add_fault(&self, fault: Fault) {
-        self.state.lock().unwrap().faults.push(fault);
+        self.state.lock().unwrap().add_fault(fault);
     }
 
-    /// Faults that have not fired yet.
+    /// Removes every fault (requests held by a hang stay held).
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
+    /// Faults that have not fired yet (persistent ones always).
     pub fn pending_faults(&self) -> Vec<Fault> {
         self.state
             .lock()
             .unwrap()
             .faults
             .iter()
-            .filter(|f| f.count > 0)
+            .filter(|f| f.pending())
             .cloned()
             .collect()
+    }
+
+    /// Requests held by `hang`/`hang_after` faults so far.
+    pub fn hung_requests(&self) -> u64 {
+        let hangs = self.state.lock().unwrap().hangs.clone();
+        hangs.count()
+    }
+
+    /// Blocks until at least `n` requests have hung in total (`false` after `timeout`): the moment
+    /// a test may kill the client that sent it.
+    pub fn wait_for_hung(&self, n: u64, timeout: std::time::Duration) -> bool {
+        let hangs = self.state.lock().unwrap().hangs.clone();
+        hangs.wait_for(n, timeout)
     }
 
     /// Every GitHub request so far (admin requests excluded).
@@ -332,6 +350,9 @@ pub async fn bind(
         log_file,
         next_id: 1000,
         requests_by_token: Default::default(),
+        next_fault_serial: 0,
+        hangs: Default::default(),
+        barriers: Default::default(),
     }));
     let mut tasks = vec![];
     let api_kind = server::Listener {

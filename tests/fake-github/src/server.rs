@@ -51,7 +51,9 @@ pub async fn serve(
                 let state = state.clone();
                 let kind = kind.clone();
                 let kill = kill_for_service.clone();
-                async move { Ok::<_, Infallible>(handle(state, kind, kill, req).await) }
+                async move {
+                    Ok::<_, Infallible>(cut_if_marked(handle(state, kind, kill, req).await).await)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
@@ -243,7 +245,11 @@ async fn handle(
         return to_response(&state, None, reply).0;
     }
 
-    let fault = state.lock().unwrap().take_fault(host, &method, &path);
+    let raw_query = decode(req.uri().query().unwrap_or(""));
+    let fault = state
+        .lock()
+        .unwrap()
+        .take_fault(host, &method, &path, &raw_query);
     let incoming = Incoming2 {
         method: method.clone(),
         path: path.clone(),
@@ -260,8 +266,31 @@ async fn handle(
     if let Some(f) = fault.as_ref().filter(|f| f.kind == FaultKind::Delay) {
         tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms.unwrap_or(300))).await;
     }
+    if let Some(f) = fault.as_ref().filter(|f| f.kind == FaultKind::Barrier) {
+        let barrier = state
+            .lock()
+            .unwrap()
+            .barriers
+            .entry(f.serial)
+            .or_insert_with(|| Arc::new(tokio::sync::Barrier::new(f.parties.unwrap_or(2) as usize)))
+            .clone();
+        let wait = std::time::Duration::from_millis(f.delay_ms.unwrap_or(10_000));
+        let _ = tokio::time::timeout(wait, barrier.wait()).await;
+    }
     let fault_kind = fault.as_ref().map(|f| f.kind);
     let outcome = match fault.as_ref().map(|f| f.kind) {
+        Some(FaultKind::Hang) => {
+            state.lock().unwrap().record(LoggedRequest {
+                host,
+                method,
+                url,
+                path,
+                request: logged_request,
+                response: None,
+                fault: fault_kind,
+            });
+            hang(&state).await
+        }
         Some(FaultKind::Drop) => {
             // Let the body arrive (or not): the client sees the connection close with no answer.
             Outcome::Drop
@@ -309,6 +338,18 @@ async fn handle(
                 logged_request.body = serde_json::from_slice(&body).ok();
                 (route(&state, host, &incoming, &body), false)
             };
+            if fault_kind == Some(FaultKind::HangAfter) {
+                state.lock().unwrap().record(LoggedRequest {
+                    host,
+                    method,
+                    url,
+                    path,
+                    request: logged_request,
+                    response: None,
+                    fault: fault_kind,
+                });
+                hang(&state).await
+            }
             if dropped || fault_kind == Some(FaultKind::DropAfter) {
                 Outcome::Drop
             } else {
@@ -349,7 +390,10 @@ async fn handle(
                 replace_prefix(value, &uploads_url, uploads);
                 replace_prefix(value, &api_url, api);
             }
-            let (response, logged) = to_response(&state, incoming.token.as_deref(), reply);
+            let (mut response, logged) = to_response(&state, incoming.token.as_deref(), reply);
+            if fault_kind == Some(FaultKind::CutResponse) {
+                response.extensions_mut().insert(CutBody);
+            }
             state.lock().unwrap().record(LoggedRequest {
                 host,
                 method,
@@ -362,6 +406,52 @@ async fn handle(
             response
         }
     }
+}
+
+/// Holds a request for ever (until the fake stops), after counting it for `wait_for_hung`.
+async fn hang(state: &Shared) -> ! {
+    let hangs = state.lock().unwrap().hangs.clone();
+    hangs.arrive();
+    std::future::pending::<()>().await;
+    unreachable!()
+}
+
+/// Marks an answer whose body is to be cut (a `cut_response` fault).
+#[derive(Clone, Copy)]
+struct CutBody;
+
+type AnyBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// The answer as sent: a marked one announces its full `Content-Length` and sends half the bytes,
+/// so the client sees the body end early (hyper then closes the connection).
+async fn cut_if_marked(response: Response<Full<Bytes>>) -> Response<AnyBody> {
+    let cut = response.extensions().get::<CutBody>().is_some();
+    let (mut parts, body) = response.into_parts();
+    if !cut {
+        return Response::from_parts(parts, body.map_err(|never| match never {}).boxed());
+    }
+    let full = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    parts
+        .headers
+        .insert("content-length", HeaderValue::from(full.len()));
+    let half = full.slice(..full.len() / 2);
+    // A stream has no exact size, so hyper takes the announced length. The half goes out first
+    // (hyper writes what it has while the stream waits), then the stream fails and hyper closes
+    // the connection mid-body.
+    use futures_util::StreamExt as _;
+    let frames = futures_util::stream::iter([Ok(hyper::body::Frame::data(half))]).chain(
+        futures_util::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Err(std::io::Error::other("cut_response fault"))
+        }),
+    );
+    Response::from_parts(
+        parts,
+        BodyExt::boxed(http_body_util::StreamBody::new(frames)),
+    )
 }
 
 async fn collect(body: Incoming) -> Bytes {

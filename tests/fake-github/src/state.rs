@@ -32,12 +32,15 @@ pub enum Host {
 
 /// A fault to inject: the next `count` requests (after skipping `after` of them) whose method and
 /// path match get `kind` instead of (or on top of) the normal answer. `path` is matched against the
-/// path below the API/uploads prefix (`/repos/o/r/releases`), `*` matching any run of characters.
+/// path below the API/uploads prefix (`/repos/o/r/releases`), `*` matching any run of characters;
+/// `query`, when given, against the decoded query string (`name=claude-session-*.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Fault {
     #[serde(default)]
     pub method: Option<String>,
     pub path: String,
+    #[serde(default)]
+    pub query: Option<String>,
     #[serde(default)]
     pub host: Option<Host>,
     pub kind: FaultKind,
@@ -45,6 +48,15 @@ pub struct Fault {
     pub count: u32,
     #[serde(default)]
     pub after: u32,
+    /// Every matching request (after `after`) gets the fault, for ever: `count` is ignored.
+    #[serde(default)]
+    pub persistent: bool,
+    /// [`FaultKind::Barrier`]: how many requests meet before all go on (default 2).
+    #[serde(default)]
+    pub parties: Option<u32>,
+    /// Set when the fault is added: tells the requests of one barrier apart from another's.
+    #[serde(skip)]
+    pub(crate) serial: u64,
     /// `status` for [`FaultKind::Status`] (default 502).
     #[serde(default)]
     pub status: Option<u16>,
@@ -65,10 +77,14 @@ impl Fault {
         Fault {
             method: Some(method.to_owned()),
             path: path.to_owned(),
+            query: None,
             host: None,
             kind,
             count: 1,
             after: 0,
+            persistent: false,
+            parties: None,
+            serial: 0,
             status: None,
             retry_after: None,
             delay_ms: None,
@@ -105,14 +121,39 @@ impl Fault {
         self
     }
 
-    pub(crate) fn matches(&self, host: Host, method: &str, path: &str) -> bool {
-        self.count > 0
+    /// Only requests whose decoded query string matches `pattern` (`*` any run of characters).
+    pub fn query(mut self, pattern: &str) -> Self {
+        self.query = Some(pattern.to_owned());
+        self
+    }
+
+    /// Every matching request gets the fault (after the first `after`), however many come.
+    pub fn always(mut self) -> Self {
+        self.persistent = true;
+        self
+    }
+
+    /// [`FaultKind::Barrier`]: `parties` requests wait for each other.
+    pub fn parties(mut self, parties: u32) -> Self {
+        self.parties = Some(parties);
+        self.count = parties;
+        self
+    }
+
+    /// Whether the fault still fires.
+    pub fn pending(&self) -> bool {
+        self.persistent || self.count > 0
+    }
+
+    pub(crate) fn matches(&self, host: Host, method: &str, path: &str, query: &str) -> bool {
+        self.pending()
             && self.host.is_none_or(|h| h == host)
             && self
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && glob(&self.path, path)
+            && self.query.as_deref().is_none_or(|q| glob(q, query))
     }
 }
 
@@ -135,10 +176,19 @@ pub enum FaultKind {
     CutUpload,
     /// Wait `delay_ms` (default 300), then answer normally: widens race windows.
     Delay,
+    /// Accept the request and never answer (nothing happens): a test kills its client meanwhile.
+    Hang,
+    /// Do the request, then never answer.
+    HangAfter,
+    /// Do the request and answer with its full `Content-Length`, but only half the body, then close.
+    CutResponse,
+    /// Hold the request until `parties` matching requests arrived (or `delay_ms`, default 10000,
+    /// passed), then answer them all normally: forces two clients into the same instant.
+    Barrier,
 }
 
 /// `*` matches any run of characters (including `/`); everything else matches itself.
-pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
@@ -244,6 +294,39 @@ pub struct State {
     pub log_file: Option<std::fs::File>,
     pub next_id: u64,
     pub requests_by_token: HashMap<String, u64>,
+    pub next_fault_serial: u64,
+    /// Requests held by a `hang`/`hang_after` fault, counted for [`Hangs::wait_for`].
+    pub hangs: std::sync::Arc<Hangs>,
+    /// One meeting point per `barrier` fault.
+    pub barriers: HashMap<u64, std::sync::Arc<tokio::sync::Barrier>>,
+}
+
+/// Counts requests that hang, so a blocking test can wait until its client is stuck.
+#[derive(Default, Debug)]
+pub struct Hangs {
+    count: std::sync::Mutex<u64>,
+    arrived: std::sync::Condvar,
+}
+
+impl Hangs {
+    pub fn arrive(&self) {
+        *self.count.lock().unwrap() += 1;
+        self.arrived.notify_all();
+    }
+
+    pub fn count(&self) -> u64 {
+        *self.count.lock().unwrap()
+    }
+
+    /// Waits until at least `n` requests have hung in total; `false` after `timeout`.
+    pub fn wait_for(&self, n: u64, timeout: std::time::Duration) -> bool {
+        let guard = self.count.lock().unwrap();
+        let (guard, _) = self
+            .arrived
+            .wait_timeout_while(guard, timeout, |count| *count < n)
+            .unwrap();
+        *guard >= n
+    }
 }
 
 impl State {
@@ -274,15 +357,30 @@ impl State {
         }
     }
 
+    /// Adds a fault, numbering it.
+    pub fn add_fault(&mut self, mut fault: Fault) {
+        self.next_fault_serial += 1;
+        fault.serial = self.next_fault_serial;
+        self.faults.push(fault);
+    }
+
     /// Takes the first fault that matches, counting it down.
-    pub fn take_fault(&mut self, host: Host, method: &str, path: &str) -> Option<Fault> {
+    pub fn take_fault(
+        &mut self,
+        host: Host,
+        method: &str,
+        path: &str,
+        query: &str,
+    ) -> Option<Fault> {
         for fault in self.faults.iter_mut() {
-            if fault.matches(host, method, path) {
+            if fault.matches(host, method, path, query) {
                 if fault.after > 0 {
                     fault.after -= 1;
                     continue;
                 }
-                fault.count -= 1;
+                if !fault.persistent {
+                    fault.count -= 1;
+                }
                 return Some(fault.clone());
             }
         }
