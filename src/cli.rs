@@ -90,7 +90,7 @@ pub enum Command {
     /// Restore the branch's session if the release is ahead, run `claude --resume`, push when it exits
     Resume(ResumeArgs),
     /// Check repository, token, draft visibility, Claude folder and sessions
-    Doctor,
+    Doctor(DoctorArgs),
     /// Install or remove a git pre-push hook that pushes the branch's session
     Hook(HookArgs),
     /// Print shell completions
@@ -109,7 +109,7 @@ pub struct SessionsArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DiscoverArgs {
-    /// Branch [default: $GITHUB_HEAD_REF, $GITHUB_REF_NAME in Actions, else the checked-out branch]
+    /// Branch [default: in Actions the pull request's head branch, else $GITHUB_REF_NAME; else the checked-out branch]
     #[arg(long)]
     pub branch: Option<String>,
 }
@@ -191,12 +191,22 @@ pub struct PruneArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ResumeArgs {
+    /// Branch whose session to resume and push [default: as for `discover`]
+    #[arg(long)]
+    pub branch: Option<String>,
     /// Session id [default: the newest session of the branch]
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
     /// Arguments passed on to `claude`
     #[arg(last = true, value_name = "CLAUDE_ARGS")]
     pub claude_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Branch whose release and sessions to check [default: as for `discover`]
+    #[arg(long)]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,6 @@
 //! Turns the global options and the environment into checked settings: the Claude folder, the
-//! branch, the GitHub repository, the token and API URL. Nothing here touches the network.
+//! branch, the GitHub repository, the token and API URL. The network is touched only to find a
+//! pull request's head branch for a comment on it (`issue_comment`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +8,10 @@ use anyhow::{bail, Context as _};
 
 use crate::actions::env_nonempty;
 use crate::cli::GlobalArgs;
+use crate::event::{self, PullEvent, PullHead};
 use crate::exit::Exit;
 use crate::git::{GitRepo, RepoSlug};
+use crate::release::names;
 use crate::token::{self, Token};
 use crate::ui::Ui;
 
@@ -96,27 +99,122 @@ impl Context<'_> {
     }
 }
 
-/// The branch: `--branch`, else in Actions `$GITHUB_HEAD_REF` when non-empty, else
-/// `$GITHUB_REF_NAME`, else the checked-out branch. A detached HEAD with none of these is an error.
-pub fn resolve_branch(explicit: Option<&str>, git: Option<&GitRepo>) -> anyhow::Result<String> {
+/// The branch a command works on, or why this run has none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BranchChoice {
+    /// A branch key (a fork's branch is `owner:branch`, see [`crate::release::names::head_branch_key`]).
+    Branch(String),
+    /// An Actions run for a comment on a plain issue: there is no branch to work on.
+    NoBranch(String),
+}
+
+impl BranchChoice {
+    /// The branch, or a usage error that says why there is none (for commands that need one).
+    pub fn required(self) -> anyhow::Result<String> {
+        match self {
+            BranchChoice::Branch(branch) => Ok(branch),
+            BranchChoice::NoBranch(why) => bail!(Exit::usage(format!("{why}: pass --branch NAME"))),
+        }
+    }
+}
+
+impl Context<'_> {
+    /// The branch of this run (see [`resolve_branch`]); asks GitHub for a pull request's head
+    /// only when the run is for a comment on one.
+    pub fn branch(
+        &self,
+        explicit: Option<&str>,
+        git: Option<&GitRepo>,
+    ) -> anyhow::Result<BranchChoice> {
+        let base = || -> anyhow::Result<RepoSlug> { self.github_repo(git) };
+        let pull = |number: u64| -> anyhow::Result<PullHead> {
+            let gh = crate::release::GitHub::new(self.api_url()?, base()?, self.token()?)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the network runtime")?;
+            rt.block_on(gh.pull_head(number)).with_context(|| {
+                format!("cannot find the branch of pull request #{number}, which this comment belongs to")
+            })
+        };
+        resolve_branch(
+            explicit,
+            git,
+            crate::actions::in_actions().then(event::current).flatten(),
+            &base,
+            &pull,
+        )
+    }
+}
+
+/// The branch (DESIGN.md, "Commands"): `--branch`; else in Actions the pull request's head branch
+/// (from the event payload, or `GET /pulls/{n}` for a comment on a pull request; a fork's branch
+/// as `owner:branch`), else `$GITHUB_HEAD_REF`, else `$GITHUB_REF_NAME`; else the checked-out
+/// branch. A comment on a plain issue has no branch; a detached HEAD with none of these is an error.
+pub fn resolve_branch(
+    explicit: Option<&str>,
+    git: Option<&GitRepo>,
+    event: Option<PullEvent>,
+    base: &dyn Fn() -> anyhow::Result<RepoSlug>,
+    pull: &dyn Fn(u64) -> anyhow::Result<PullHead>,
+) -> anyhow::Result<BranchChoice> {
     if let Some(branch) = explicit.filter(|b| !b.is_empty()) {
-        return Ok(branch.to_owned());
+        return Ok(BranchChoice::Branch(branch.to_owned()));
     }
     if crate::actions::in_actions() {
+        let head = match event {
+            Some(PullEvent::Head(head)) => Some(head),
+            Some(PullEvent::Comment { number }) => Some(pull(number)?),
+            Some(PullEvent::IssueComment { number }) => {
+                return Ok(BranchChoice::NoBranch(format!(
+                    "this run is for a comment on issue #{number}, which is not a pull request, so it has no branch"
+                )))
+            }
+            None => None,
+        };
+        if let Some(head) = head {
+            return Ok(BranchChoice::Branch(head_key(&head, base)?));
+        }
         if let Some(branch) =
             env_nonempty("GITHUB_HEAD_REF").or_else(|| env_nonempty("GITHUB_REF_NAME"))
         {
-            return Ok(branch);
+            return Ok(BranchChoice::Branch(branch));
         }
     }
     match git {
-        Some(git) => git.current_branch().ok_or_else(|| {
+        Some(git) => git.current_branch().map(BranchChoice::Branch).ok_or_else(|| {
             Exit::usage("HEAD is detached, so there is no current branch: pass --branch NAME").into()
         }),
         None => bail!(Exit::usage(
             "not inside a git repository, so there is no current branch: pass --branch NAME or run in a checkout"
         )),
     }
+}
+
+/// A pull request head's branch key: a head in another repository than the run's is a fork's.
+fn head_key(
+    head: &PullHead,
+    base: &dyn Fn() -> anyhow::Result<RepoSlug>,
+) -> anyhow::Result<String> {
+    let base = match env_nonempty("GITHUB_REPOSITORY") {
+        Some(name) => name,
+        None => base()?.to_string(),
+    };
+    let base_owner = base.split('/').next().unwrap_or_default();
+    let fork_owner = match &head.repo_full_name {
+        Some(full) if full.eq_ignore_ascii_case(&base) => None,
+        Some(full) => Some(full.split('/').next().unwrap_or(full).to_owned()),
+        // The fork was deleted: its owner is still in the label (`owner:branch`).
+        None => Some(
+            head.label
+                .as_deref()
+                .and_then(|l| l.split_once(':'))
+                .map_or("unknown-fork", |(owner, _)| owner)
+                .to_owned(),
+        )
+        .filter(|owner| !owner.eq_ignore_ascii_case(base_owner)),
+    };
+    Ok(names::head_branch_key(&head.branch, fork_owner.as_deref()))
 }
 
 /// The folder where `claude` will run for a restore: `--cwd`, else `$GITHUB_WORKSPACE` in Actions,

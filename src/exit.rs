@@ -25,6 +25,9 @@ pub enum Code {
 pub struct Exit {
     pub code: Code,
     pub message: String,
+    /// The caller asked for a result (`--require`): nothing found is then an `::error::` in
+    /// Actions, not the `::notice::` it is otherwise.
+    pub required: bool,
 }
 
 impl Exit {
@@ -32,6 +35,14 @@ impl Exit {
         Exit {
             code,
             message: message.into(),
+            required: false,
+        }
+    }
+    /// Nothing found when the caller required something (`--require`).
+    pub fn required_missing(message: impl Into<String>) -> Self {
+        Exit {
+            required: true,
+            ..Self::new(Code::NothingFound, message)
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -46,6 +57,13 @@ impl Exit {
     pub fn secrets_found(message: impl Into<String>) -> Self {
         Self::new(Code::SecretsFound, message)
     }
+}
+
+/// Whether the error is a "nothing found" that the caller did not require (a notice in Actions).
+pub fn is_optional_nothing(err: &anyhow::Error) -> bool {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Exit>())
+        .is_some_and(|exit| exit.code == Code::NothingFound && !exit.required)
 }
 
 /// The exit code for an error: the code of the first [`Exit`] in its chain, else 1.

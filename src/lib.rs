@@ -11,7 +11,8 @@
 //! - [`commands`]: one module per `ccsync` command, tying the others together
 //!
 //! Around them: [`cli`] (the command line), [`config`] (checked settings from options and
-//! environment), [`git`], [`token`], [`exit`] (exit codes), [`ui`] and [`progress`] (what people
+//! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
+//! [`git`], [`token`], [`exit`] (exit codes), [`ui`] and [`progress`] (what people
 //! see).
 
 pub mod actions;
@@ -19,6 +20,7 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod event;
 pub mod exit;
 pub mod git;
 pub mod progress;
@@ -44,8 +46,8 @@ pub fn run() -> ExitCode {
             let code = exit::code_for(&err);
             let message = format!("{err:#}");
             // Nothing found is a documented outcome that callers decide on by the exit code, so
-            // in Actions it is a notice rather than an error annotation.
-            if code == exit::Code::NothingFound && ui.in_actions {
+            // in Actions it is a notice rather than an error annotation (unless it was required).
+            if exit::is_optional_nothing(&err) && ui.in_actions {
                 ui.notice(&message);
             } else {
                 ui.error(&message);

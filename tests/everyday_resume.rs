@@ -269,3 +269,77 @@ fn resume_of_an_unknown_session_is_nothing_found() {
     assert_code(&output, 3);
     assert!(!run.log.exists(), "claude did not run");
 }
+
+/// CI continued the branch's only session on a detached HEAD, so its last records say
+/// `gitBranch: "HEAD"`: resume restores it and continues it, never starts a new session.
+#[test]
+fn resume_continues_a_session_that_ci_continued_on_a_detached_head() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-04-01T10:00:00Z");
+    let file = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    // The runner's continuation, recorded on a detached HEAD.
+    let ci = SessionBuilder::new(&laptop.env.repo)
+        .id(&session.id)
+        .branch("HEAD")
+        .at("2026-04-02T10:00:00Z")
+        .turns(1);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&ci.text());
+    std::fs::write(&file, text).unwrap();
+    laptop.push("main", &session.id);
+    std::fs::remove_file(&file).unwrap();
+
+    let (run, _, _) = prepare(&laptop, &session.id);
+    let output = everyday_support::run(resume_cmd(&laptop, &run, &["resume", "--json"]));
+    assert_code(&output, 0);
+    assert_eq!(log_lines(&run)[0], format!("--resume {}", session.id));
+    let json = parse_json(&output);
+    assert_eq!(json["started"], "resumed");
+    assert_eq!(json["sessionId"], session.id.as_str());
+}
+
+/// On a detached HEAD, `resume --session ID` uses the branch that session recorded, and
+/// `resume --branch B` and `doctor --branch B` work.
+#[test]
+fn a_detached_head_takes_branch_and_session_options() {
+    let laptop = Laptop::new();
+    let session = laptop.session("feature/z", "2026-04-01T10:00:00Z");
+    let head = laptop.env.git(["rev-parse", "HEAD"]);
+    laptop.env.git(["checkout", "-q", "--detach", head.trim()]);
+
+    let (run, _, _) = prepare(&laptop, &session.id);
+    let output = everyday_support::run(resume_cmd(&laptop, &run, &["resume"]));
+    assert_code(&output, 2);
+    assert!(stderr(&output).contains("--branch"), "{}", stderr(&output));
+
+    let output = everyday_support::run(resume_cmd(
+        &laptop,
+        &run,
+        &["resume", "--session", &session.id, "--json"],
+    ));
+    assert_code(&output, 0);
+    assert_eq!(parse_json(&output)["branch"], "feature/z");
+    assert!(laptop
+        .tags()
+        .contains(&"claude-sessions-feature/z".to_owned()));
+
+    let output = everyday_support::run(resume_cmd(
+        &laptop,
+        &run,
+        &["resume", "--branch", "feature/z", "--json"],
+    ));
+    assert_code(&output, 0);
+    assert_eq!(log_lines(&run)[0], format!("--resume {}", session.id));
+    assert_eq!(parse_json(&output)["branch"], "feature/z");
+
+    let output = laptop.run(&["doctor", "--branch", "feature/z", "--json"]);
+    let checks = parse_json(&output);
+    let branch = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "branch")
+        .unwrap();
+    assert_eq!(branch["status"], "ok", "{branch}");
+    assert!(branch["message"].as_str().unwrap().contains("feature/z"));
+}

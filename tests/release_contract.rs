@@ -112,6 +112,12 @@ fn drive(fake: &FakeGitHub, dir: &Path) {
             b"{}",
             "uploaded",
         );
+        // get-pull-request: the head of an `issue_comment`'s pull request.
+        fake.seed_pull("octo", "app", 12, "feature/x", Some("alice/app"));
+        let head = gh.pull_head(12).await.unwrap();
+        assert_eq!(head.branch, "feature/x");
+        assert_eq!(head.repo_full_name.as_deref(), Some("alice/app"));
+        assert!(gh.pull_head(13).await.unwrap_err().is_not_found());
         let converged = gh.session_release_for_write("dup").await.unwrap();
         assert_eq!(converged.assets.len(), 2);
         let all = gh.list_session_releases().await.unwrap();
@@ -177,6 +183,7 @@ fn the_fake_answers_as_githubs_openapi_description_says() {
         "repos/update-release-asset",
         "repos/delete-release-asset",
         "repos/get-release-asset",
+        "pulls/get",
     ] {
         for layout in ["api.github.com", "ghes"] {
             assert!(

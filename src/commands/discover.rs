@@ -4,12 +4,17 @@
 use serde::Serialize;
 
 use crate::cli::DiscoverArgs;
-use crate::config::{self, Context};
+use crate::config::{BranchChoice, Context};
 use crate::exit::Exit;
 
 pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
-    let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
+    let branch = match ctx.branch(args.branch.as_deref(), Some(&git))? {
+        BranchChoice::Branch(branch) => branch,
+        BranchChoice::NoBranch(why) => {
+            return Err(Exit::nothing_found(format!("{why}: pass --branch NAME")).into())
+        }
+    };
     let claude_dir = ctx.claude_dir()?;
     let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
     // Newest first, so the first match is the answer.

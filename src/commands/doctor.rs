@@ -6,7 +6,8 @@
 use serde::Serialize;
 
 use crate::actions::env_nonempty;
-use crate::config::{self, Context};
+use crate::cli::DoctorArgs;
+use crate::config::{BranchChoice, Context};
 use crate::git::{GitRepo, RepoSlug};
 use crate::release::{names, GitHub};
 use crate::store;
@@ -53,21 +54,23 @@ impl Report {
     }
 }
 
-pub fn run(ctx: &Context) -> anyhow::Result<()> {
+pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
     let mut report = Report::default();
     let git = check_git(ctx, &mut report);
-    let branch = git
-        .as_ref()
-        .and_then(|git| match config::resolve_branch(None, Some(git)) {
-            Ok(branch) => {
-                report.ok("branch", format!("branch `{branch}`"));
-                Some(branch)
-            }
-            Err(e) => {
-                report.warn("branch", format!("{e:#}"));
-                None
-            }
-        });
+    let branch = match ctx.branch(args.branch.as_deref(), git.as_ref()) {
+        Ok(BranchChoice::Branch(branch)) => {
+            report.ok("branch", format!("branch `{branch}`"));
+            Some(branch)
+        }
+        Ok(BranchChoice::NoBranch(why)) => {
+            report.warn("branch", why);
+            None
+        }
+        Err(e) => {
+            report.warn("branch", format!("{e:#}"));
+            None
+        }
+    };
     let slug = match ctx.github_repo(git.as_ref()) {
         Ok(slug) => {
             report.ok("repository", format!("GitHub repository {slug}"));

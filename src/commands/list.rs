@@ -71,6 +71,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         let Some(branch) = release.branch() else {
             continue;
         };
+        let branch = branch.as_ref();
         if !release.draft {
             ctx.ui.warn(&format!(
                 "release `{}` is published, so it is not ccsync's (ccsync keeps its releases as drafts); not read: {}",

@@ -29,7 +29,7 @@ pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
         Command::ReleaseList(args) => list::run(&ctx, args),
         Command::ReleasePrune(args) => prune::run(&ctx, args),
         Command::Resume(args) => resume::run(&ctx, args),
-        Command::Doctor => doctor::run(&ctx),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     }

@@ -75,6 +75,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
         let Some(branch) = release.branch() else {
             continue;
         };
+        let branch = branch.as_ref();
         let mut decision = Decision {
             tag: release.tag_name.clone(),
             branch: branch.to_owned(),
@@ -106,7 +107,11 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
             .map(|s| s.activity_key())
             .or_else(|| release.created_at.clone());
 
-        if args.gone {
+        // A fork's branch lives in the fork, which this repository's API cannot see: kept
+        // (`--older-than` removes it).
+        if args.gone && names::is_fork_key(branch) {
+            decision.reasons.push("fork-branch");
+        } else if args.gone {
             let exists = match branch_exists.get(branch) {
                 Some(&known) => known,
                 None => {

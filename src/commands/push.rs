@@ -22,7 +22,7 @@ use crate::bundle::metadata::{ArchiveInfo, Encryption, Metadata, PushedFrom, Too
 use crate::bundle::pack::{self, prescan, CancelOnDrop, Prescan};
 use crate::bundle::{Finding, Scanner};
 use crate::cli::{PushArgs, SecretsMode};
-use crate::config::{self, Context};
+use crate::config::{BranchChoice, Context};
 use crate::exit::Exit;
 use crate::git::{GitRepo, RepoSlug};
 use crate::progress::Step;
@@ -33,22 +33,70 @@ use crate::stored::{self, MetaCache, StoredSession};
 use crate::sync::{self, Relation};
 
 pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
-    let outcomes = push_sessions(ctx, args)?;
+    let git = ctx.git_repo()?;
+    let outcomes = match ctx.branch(args.branch.as_deref(), Some(&git))? {
+        BranchChoice::Branch(branch) => push_sessions(ctx, args, &git, &branch)?,
+        BranchChoice::NoBranch(why) => {
+            ctx.ui.notice(&format!(
+                "nothing pushed: {why} (pass --branch NAME to push anyway)"
+            ));
+            Vec::new()
+        }
+    };
+    if ctx.ui.in_actions {
+        report_to_workflow(&outcomes)?;
+    }
     if ctx.ui.json {
         ctx.ui.print_json(&outcomes)?;
     }
     Ok(())
 }
 
-/// The whole push without printing `--json`: what `resume` runs after `claude`.
-pub(crate) fn push_sessions(ctx: &Context, args: &PushArgs) -> anyhow::Result<Vec<PushOutcome>> {
-    let git = ctx.git_repo()?;
-    let claude_dir = ctx.claude_dir()?;
-    let branch = config::resolve_branch(args.branch.as_deref(), Some(&git))?;
-    let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
-    let chosen = choose_sessions(ctx, args, &branch, &sessions, &claude_dir, &git)?;
+/// The step's outputs (`session-id`, `release-url`, `result`) and a summary row per session.
+fn report_to_workflow(outcomes: &[PushOutcome]) -> anyhow::Result<()> {
+    let last = outcomes.last();
+    let result = if outcomes.iter().any(|o| o.action == "uploaded") {
+        "uploaded"
+    } else {
+        last.map_or("nothing", |o| o.action)
+    };
+    actions::set_output("session-id", last.map_or("", |o| o.session_id.as_str()))?;
+    actions::set_output(
+        "release-url",
+        last.and_then(|o| o.release_url.as_deref()).unwrap_or(""),
+    )?;
+    actions::set_output("result", result)?;
+    let mut md = String::from(
+        "### Claude Code session pushed\n\n| Session | Branch | Result | Records | Release |\n|---|---|---|---|---|\n",
+    );
+    if outcomes.is_empty() {
+        md.push_str("| none | | nothing | | |\n");
+    }
+    for o in outcomes {
+        md.push_str(&format!(
+            "| `{}` | `{}` | {} | {} | {} |\n",
+            o.session_id,
+            o.branch.replace('|', "\\|").replace('`', "'"),
+            o.action,
+            o.records,
+            o.release_url.as_deref().unwrap_or("")
+        ));
+    }
+    actions::append_summary(&md)
+}
 
-    let slug = ctx.github_repo(Some(&git))?;
+/// The whole push of `branch` without printing `--json`: what `resume` runs after `claude`.
+pub(crate) fn push_sessions(
+    ctx: &Context,
+    args: &PushArgs,
+    git: &GitRepo,
+    branch: &str,
+) -> anyhow::Result<Vec<PushOutcome>> {
+    let claude_dir = ctx.claude_dir()?;
+    let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
+    let chosen = choose_sessions(ctx, args, branch, &sessions, &claude_dir, git)?;
+
+    let slug = ctx.github_repo(Some(git))?;
     let token = ctx.token()?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), token.clone())?;
     let rt = super::runtime()?;
@@ -68,7 +116,7 @@ pub(crate) fn push_sessions(ctx: &Context, args: &PushArgs) -> anyhow::Result<Ve
             args,
             gh: &gh,
             rt: &rt,
-            branch: &branch,
+            branch,
             origin: &origin,
             scanner: &scanner,
             passphrase: passphrase.as_deref(),

@@ -20,7 +20,7 @@ use crate::bundle::rewrite::PathMap;
 use crate::bundle::Extracted;
 use crate::bundle::{pargz, parlines};
 use crate::cli::RestoreArgs;
-use crate::config::{self, Context};
+use crate::config::{self, BranchChoice, Context};
 use crate::exit::Exit;
 use crate::git::GitRepo;
 use crate::progress::Step;
@@ -56,9 +56,17 @@ impl RestoreOutcome {
 
 pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
     let outcome = restore_session(ctx, args)?;
-    report(ctx, &outcome)?;
-    if outcome.action == "nothing" && args.require {
-        return Err(Exit::nothing_found(outcome.message.unwrap_or_default()).into());
+    // An unknown `--session` is nothing found (exit 3) like `--require` with nothing.
+    let required = args.require || args.session.is_some();
+    report(ctx, &outcome, required)?;
+    if outcome.action == "nothing" && required {
+        let message = outcome.message.unwrap_or_default();
+        return Err(if args.require {
+            Exit::required_missing(format!("{message} (--require)"))
+        } else {
+            Exit::required_missing(message)
+        }
+        .into());
     }
     Ok(())
 }
@@ -67,7 +75,16 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
 pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<RestoreOutcome> {
     let claude_cwd = config::resolve_claude_cwd(args.cwd.as_deref())?;
     let git = GitRepo::discover(&claude_cwd)?;
-    let branch = config::resolve_branch(args.branch.as_deref(), git.as_ref())?;
+    let branch = match ctx.branch(args.branch.as_deref(), git.as_ref())? {
+        BranchChoice::Branch(branch) => branch,
+        BranchChoice::NoBranch(why) => {
+            return Ok(RestoreOutcome {
+                action: "nothing",
+                message: Some(format!("nothing to restore: {why}")),
+                ..Default::default()
+            })
+        }
+    };
     let slug = ctx.github_repo(git.as_ref())?;
     let claude_dir = ctx.claude_dir()?;
     let local_root = git
@@ -446,9 +463,10 @@ fn install(
 }
 
 /// Tells the workflow (env, outputs, summary) and the user what happened.
-fn report(ctx: &Context, outcome: &RestoreOutcome) -> anyhow::Result<()> {
+fn report(ctx: &Context, outcome: &RestoreOutcome, required: bool) -> anyhow::Result<()> {
     let ui = ctx.ui;
-    if outcome.action == "nothing" {
+    // With `--require`, the error that ends the command says it (an `::error::` in Actions).
+    if outcome.action == "nothing" && !required {
         if let Some(message) = &outcome.message {
             ui.notice(message);
         }

@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::{PushArgs, RestoreArgs, ResumeArgs, SecretsMode};
-use crate::config::{self, Context};
+use crate::config::{BranchChoice, Context};
 use crate::exit::{self, Code, Exit};
 use crate::store::{self, LocalSession};
 use crate::ui::Ui;
@@ -46,7 +46,6 @@ struct ResumeJson {
 pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
     let ui = ctx.ui;
     let git = ctx.git_repo()?;
-    let branch = config::resolve_branch(None, Some(&git))?;
     let claude_dir = ctx.claude_dir()?;
     let cwd = ctx.current_dir()?;
     if let Some(id) = &args.session {
@@ -57,6 +56,23 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
             .into());
         }
     }
+    let branch = match ctx
+        .branch(args.branch.as_deref(), Some(&git))
+        .and_then(BranchChoice::required)
+    {
+        Ok(branch) => branch,
+        // `--session` on a detached HEAD: the branch the session itself recorded, if it has one.
+        Err(e) => match args
+            .session
+            .as_deref()
+            .map(|id| recorded_branch(&claude_dir, git.root(), id))
+            .transpose()?
+            .flatten()
+        {
+            Some(branch) => branch,
+            None => return Err(e),
+        },
+    };
     // Before any network: a missing Claude is the first thing to fix.
     let claude = claude_program()?;
 
@@ -107,10 +123,21 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
                 .into())
             }
         },
-        None => before
-            .iter()
-            .find(|s| s.branch.as_deref() == Some(branch.as_str()))
-            .cloned(),
+        // The newest session of the branch, or the one just restored: CI continues sessions on a
+        // detached HEAD, so the restored copy's last records may say `HEAD`, not the branch.
+        None => {
+            let restored_id = restored
+                .as_ref()
+                .filter(|o| o.action != "nothing")
+                .and_then(|o| o.session_id.as_deref());
+            before
+                .iter()
+                .find(|s| {
+                    s.branch.as_deref() == Some(branch.as_str())
+                        || Some(s.id.as_str()) == restored_id
+                })
+                .cloned()
+        }
     };
 
     let mut claude_args: Vec<OsString> = Vec::new();
@@ -165,7 +192,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
                 keep: 10,
                 secrets: SecretsMode::Redact,
             };
-            push::push_sessions(&step, &push_args).with_context(|| {
+            push::push_sessions(&step, &push_args, &git, &branch).with_context(|| {
                 format!(
                     "Claude exited with code {code}, but session {id} was not pushed; push it with `ccsync release-push --session {id}`"
                 )
@@ -194,6 +221,13 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         std::process::exit(code);
     }
     Ok(())
+}
+
+/// The branch a local session recorded last, unless it is none or a detached `HEAD`.
+fn recorded_branch(claude_dir: &Path, root: &Path, id: &str) -> anyhow::Result<Option<String>> {
+    Ok(store::find_session(claude_dir, root, id)?
+        .and_then(|s| s.branch)
+        .filter(|b| !b.is_empty() && b != "HEAD"))
 }
 
 /// `$CCSYNC_CLAUDE`, else `claude` on PATH; an error that says how to get it otherwise.

@@ -33,7 +33,7 @@ impl SessionRelease {
     }
 
     /// The branch this release is for.
-    pub fn branch(&self) -> Option<&str> {
+    pub fn branch(&self) -> Option<std::borrow::Cow<'_, str>> {
         names::branch_of_tag(&self.tag_name)
     }
 }

@@ -15,14 +15,48 @@ const METADATA_PREFIX: &str = "claude-session-metadata-";
 /// Marks an asset being uploaded under a temporary name: `<final name>.ccsync-tmp-<nonce>`.
 const TEMP_MARKER: &str = ".ccsync-tmp-";
 
-/// `claude-sessions-<branch>`.
-pub fn tag_for(branch: &str) -> String {
-    format!("{TAG_PREFIX}{branch}")
+/// Separates a fork's owner from its branch in a branch key: `alice:feature` (GitHub's own
+/// `head.label`). Git forbids `:` in branch names, so such a key never names a base branch.
+const FORK_SEPARATOR: char = ':';
+
+/// The branch key of a pull request's head branch: the branch itself when it lives in the base
+/// repository, `<fork owner>:<branch>` when it lives in a fork, so a fork's `main` never shares a
+/// release with the base repository's `main`.
+pub fn head_branch_key(branch: &str, fork_owner: Option<&str>) -> String {
+    match fork_owner {
+        Some(owner) => format!("{owner}{FORK_SEPARATOR}{branch}"),
+        None => branch.to_owned(),
+    }
 }
 
-/// The branch of a session release's tag.
-pub fn branch_of_tag(tag: &str) -> Option<&str> {
-    tag.strip_prefix(TAG_PREFIX).filter(|b| !b.is_empty())
+/// `claude-sessions-<branch>`; for a fork's branch `alice:feature`, `claude-sessions--alice/feature`.
+/// A tag is a git ref and cannot hold `:`; after the prefix the fork's tag starts with `-`, which
+/// git refuses at the start of a branch name (`git check-ref-format --branch`), so no base branch
+/// has that tag either.
+pub fn tag_for(branch: &str) -> String {
+    match branch.split_once(FORK_SEPARATOR) {
+        Some((owner, branch)) => format!("{TAG_PREFIX}-{owner}/{branch}"),
+        None => format!("{TAG_PREFIX}{branch}"),
+    }
+}
+
+/// The branch key of a session release's tag (the reverse of [`tag_for`]).
+pub fn branch_of_tag(tag: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let rest = tag.strip_prefix(TAG_PREFIX).filter(|b| !b.is_empty())?;
+    if let Some(fork) = rest.strip_prefix('-') {
+        if let Some((owner, branch)) = fork
+            .split_once('/')
+            .filter(|(o, b)| !o.is_empty() && !b.is_empty())
+        {
+            return Some(format!("{owner}{FORK_SEPARATOR}{branch}").into());
+        }
+    }
+    Some(rest.into())
+}
+
+/// Whether a branch key names a fork's branch (see [`head_branch_key`]).
+pub fn is_fork_key(branch: &str) -> bool {
+    branch.contains(FORK_SEPARATOR)
 }
 
 /// `Claude sessions: <branch>`.
@@ -111,6 +145,18 @@ mod tests {
             Some("feature/x")
         );
         assert_eq!(branch_of_tag("v1.0"), None);
+        // A fork's branch never shares a tag with a base branch of the same name.
+        let fork = head_branch_key("main", Some("alice"));
+        assert_eq!(fork, "alice:main");
+        assert_eq!(tag_for(&fork), "claude-sessions--alice/main");
+        assert_ne!(tag_for(&fork), tag_for("main"));
+        assert_ne!(tag_for(&fork), tag_for("alice/main"));
+        assert_eq!(
+            branch_of_tag(&tag_for(&fork)).as_deref(),
+            Some("alice:main")
+        );
+        assert_eq!(head_branch_key("main", None), "main");
+        assert!(is_fork_key(&fork) && !is_fork_key("feature/x"));
         assert_eq!(release_name("main"), "Claude sessions: main");
         let id = "0b5a3c5e-1f6a-4a8e-9d43-4f1c2b3a4d5e";
         assert_eq!(

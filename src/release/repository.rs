@@ -1,4 +1,5 @@
-//! The repository itself: whether the token can see it and push, and whether a branch exists.
+//! The repository itself: whether the token can see it and push, whether a branch exists, and
+//! the head branch of a pull request.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -54,6 +55,23 @@ impl GitHub {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The head of pull request `number` (`GET /repos/{o}/{r}/pulls/{number}`): what an
+    /// `issue_comment` on a pull request runs for.
+    pub async fn pull_head(&self, number: u64) -> Result<crate::event::PullHead> {
+        let what = format!("reading pull request #{number} of {}", self.repo);
+        let url = self.repo_url(&format!("/pulls/{number}"));
+        let response = self
+            .http
+            .send(&what, Replay::Idempotent, || {
+                self.http.github(Method::GET, &url)
+            })
+            .await?;
+        let body = response.bytes().await.map_err(|e| unexpected(&what, e))?;
+        crate::event::parse_pull(&body).map_err(|e| {
+            super::Error::Unexpected(format!("{what}: GitHub's answer could not be read ({e})"))
+        })
     }
 
     /// Whether the repository is visible to the token and whether it may push (see drafts).

@@ -5,7 +5,7 @@ description (npm @octokit/openapi), so the fake cannot drift from GitHub.
 usage: check.py --spec api.github.com.json [--ghes-spec ghes-3.19.json] LOG.jsonl [LOG.jsonl ...]
 
 Each log line is one pair as the fake records it (tests/fake-github/README.md). Pairs are validated
-when their path is one of the releases operations; the storage host (302 targets) is not GitHub's API
+when their path is one of the releases operations or `GET /repos/{o}/{r}/pulls/{n}`; the storage host (302 targets) is not GitHub's API
 and is skipped. A log whose API URL has /api/v3 is validated against the GHES description.
 
 Accommodations, each because the description is narrower than GitHub's documented behaviour:
@@ -45,11 +45,20 @@ class Response:
         self.data = b"" if body is None else json.dumps(body).encode()
 
 
+# Besides the releases operations: the pull request read that finds an `issue_comment`'s branch.
+OTHER_PATHS = ("/repos/{owner}/{repo}/pulls/{pull_number}",)
+
+
+def covered(path):
+    """Whether ccsync uses the description's path (the releases operations and OTHER_PATHS)."""
+    return "/releases" in path or path in OTHER_PATHS
+
+
 def operations(spec):
-    """(method, compiled path regex, operationId) for every releases operation of the description."""
+    """(method, compiled path regex, operationId) for every operation ccsync uses."""
     out = []
     for path, item in spec["paths"].items():
-        if "/releases" not in path:
+        if not covered(path):
             continue
         pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"
         for method, op in item.items():
@@ -141,8 +150,8 @@ def main():
             continue
         with open(spec_path) as f:
             spec = json.load(f)
-        # Only the releases paths: the path finder then has 16 candidates, not 1,000.
-        spec["paths"] = {p: item for p, item in spec["paths"].items() if "/releases" in p}
+        # Only the paths ccsync uses: the path finder then has 17 candidates, not 1,000.
+        spec["paths"] = {p: item for p, item in spec["paths"].items() if covered(p)}
         for item in spec["paths"].values():
             for op in item.values():
                 for server in op.get("servers", []) if isinstance(op, dict) else []:

@@ -154,6 +154,30 @@ impl FakeGitHub {
             .insert(branch.to_owned());
     }
 
+    /// Seeds pull request `number` of `owner/repo` whose head is `head_ref` in `head_repo`
+    /// (`owner/name`: the same repository, a fork, or `None` for a deleted fork).
+    pub fn seed_pull(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        head_ref: &str,
+        head_repo: Option<&str>,
+    ) {
+        self.state
+            .lock()
+            .unwrap()
+            .repo_mut(owner, repo)
+            .pulls
+            .insert(
+                number,
+                state::PullState {
+                    head_ref: head_ref.to_owned(),
+                    head_repo: head_repo.map(str::to_owned),
+                },
+            );
+    }
+
     /// Seeds a release (draft or published) and returns its id.
     pub fn seed_release(&self, owner: &str, repo: &str, tag: &str, draft: bool) -> u64 {
         let mut s = self.state.lock().unwrap();

@@ -649,6 +649,19 @@ fn route(state: &Shared, host: Host, req: &Incoming2, body: &[u8]) -> Reply {
                 error(404, "Branch not found")
             }
         }
+        ("GET", ["pulls", number]) => {
+            let pull = number.parse::<u64>().ok().and_then(|n| {
+                s.repo_mut(&owner, &repo)
+                    .pulls
+                    .get(&n)
+                    .cloned()
+                    .map(|p| (n, p))
+            });
+            match pull {
+                Some((n, pull)) => Reply::json(200, pull_json(&s, &owner, &repo, n, &pull)),
+                None => error(404, "Not Found"),
+            }
+        }
         ("GET", ["releases"]) => {
             let api = s.api_url.clone();
             let releases: Vec<ReleaseState> = s
@@ -1218,4 +1231,42 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
         200,
         json!({ "data": { "repository": { "release": node } } }),
     )
+}
+
+/// A pull request as `GET /repos/{o}/{r}/pulls/{n}` answers it: GitHub's own example from its
+/// OpenAPI description with this pull request's number, base and head filled in.
+fn pull_json(s: &State, owner: &str, repo: &str, number: u64, pull: &PullState) -> Value {
+    let mut json: Value =
+        serde_json::from_str(include_str!("pull_request.json")).expect("the template is JSON");
+    let base_full = format!("{owner}/{repo}");
+    let api = &s.api_url;
+    let web = &s.web_url;
+    json["number"] = json!(number);
+    json["url"] = json!(format!("{api}/repos/{base_full}/pulls/{number}"));
+    json["html_url"] = json!(format!("{web}/{base_full}/pull/{number}"));
+    json["base"]["ref"] = json!("main");
+    json["base"]["label"] = json!(format!("{owner}:main"));
+    set_repo(&mut json["base"]["repo"], &base_full, api, web);
+    let head_owner = pull
+        .head_repo
+        .as_deref()
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("ghost");
+    json["head"]["ref"] = json!(pull.head_ref);
+    json["head"]["label"] = json!(format!("{head_owner}:{}", pull.head_ref));
+    json["head"]["user"]["login"] = json!(head_owner);
+    match &pull.head_repo {
+        Some(full) => set_repo(&mut json["head"]["repo"], full, api, web),
+        None => json["head"]["repo"] = Value::Null,
+    }
+    json
+}
+
+fn set_repo(repo: &mut Value, full_name: &str, api: &str, web: &str) {
+    let (owner, name) = full_name.split_once('/').unwrap_or((full_name, full_name));
+    repo["name"] = json!(name);
+    repo["full_name"] = json!(full_name);
+    repo["owner"]["login"] = json!(owner);
+    repo["url"] = json!(format!("{api}/repos/{full_name}"));
+    repo["html_url"] = json!(format!("{web}/{full_name}"));
 }

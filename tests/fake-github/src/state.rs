@@ -245,6 +245,16 @@ pub struct Repo {
     pub name: String,
     pub branches: BTreeSet<String>,
     pub releases: BTreeMap<u64, ReleaseState>,
+    /// Pull requests by number (`GET /repos/{o}/{r}/pulls/{n}`).
+    pub pulls: BTreeMap<u64, PullState>,
+}
+
+/// A pull request: its head branch and the repository that holds it (`owner/name`; a fork's
+/// differs from the base repository's, `None` for a deleted fork).
+#[derive(Clone, Debug)]
+pub struct PullState {
+    pub head_ref: String,
+    pub head_repo: Option<String>,
 }
 
 /// One logged request/response pair.
