@@ -141,7 +141,7 @@ mod tests {
     fn names_follow_the_design() {
         assert_eq!(tag_for("feature/x"), "claude-sessions-feature/x");
         assert_eq!(
-            branch_of_tag("claude-sessions-feature/x"),
+            branch_of_tag("claude-sessions-feature/x").as_deref(),
             Some("feature/x")
         );
         assert_eq!(branch_of_tag("v1.0"), None);
