@@ -490,6 +490,29 @@ impl ActRepo {
         env: &[(&str, String)],
         inputs: &[(&str, &str)],
     ) -> Output {
+        self.act_event(
+            act,
+            "workflow_dispatch",
+            None,
+            workflow,
+            path_first,
+            env,
+            inputs,
+        )
+    }
+
+    /// Runs `act EVENT` on one workflow, with the event's payload (`-e FILE`) when given.
+    #[allow(clippy::too_many_arguments)]
+    fn act_event(
+        &self,
+        act: &Path,
+        event: &str,
+        payload: Option<&serde_json::Value>,
+        workflow: &str,
+        path_first: &[PathBuf],
+        env: &[(&str, String)],
+        inputs: &[(&str, &str)],
+    ) -> Output {
         self.runs.set(self.runs.get() + 1);
         let claude_dir = self.runner_claude(self.runs.get());
         let system_path = std::env::var_os("PATH").unwrap_or_default();
@@ -501,7 +524,7 @@ impl ActRepo {
         let mut cmd = Command::new("timeout");
         cmd.arg("180")
             .arg(act)
-            .arg("workflow_dispatch")
+            .arg(event)
             .args(["-W", &format!(".github/workflows/{workflow}")])
             .args(["-P", "ubuntu-latest=-self-hosted", "--no-cache-server"])
             .arg("--local-repository")
@@ -537,6 +560,11 @@ impl ActRepo {
         }
         for (key, value) in inputs {
             cmd.args(["--input", &format!("{key}={value}")]);
+        }
+        if let Some(payload) = payload {
+            let file = self.base.join(format!("event-{}.json", self.runs.get()));
+            std::fs::write(&file, payload.to_string()).unwrap();
+            cmd.arg("-e").arg(file);
         }
         cmd.current_dir(&self.repo)
             .env_clear()
@@ -788,6 +816,176 @@ fn claude_continue_pushes_what_claude_wrote_before_it_failed() {
         stored_metadata(&fake, &session.id)["records"],
         (session.line_count() + 2) as u64,
         "the push step (if: always()) stored the turn Claude wrote before failing:\n{out}"
+    );
+}
+
+// ---- claude-pr.yml: a session per pull request ---------------------------------------------------
+
+/// An `issue_comment` payload: `@claude` in the conversation of pull request `number`, or of a
+/// plain issue.
+fn comment_payload(number: u64, on_pull_request: bool) -> serde_json::Value {
+    let mut issue = serde_json::json!({
+        "number": number,
+        "title": "Make it faster",
+        "user": { "login": "octo" },
+    });
+    if on_pull_request {
+        issue["pull_request"] = serde_json::json!({
+            "url": format!("https://api.github.com/repos/octo/app/pulls/{number}"),
+        });
+    }
+    serde_json::json!({
+        "action": "created",
+        "issue": issue,
+        "comment": { "id": 11, "body": "@claude please go on", "user": { "login": "octo" } },
+        "repository": { "full_name": "octo/app", "name": "app", "owner": { "login": "octo" } },
+    })
+}
+
+/// A `pull_request_review_comment` payload: `@claude` on a line of pull request `number`.
+fn review_comment_payload(number: u64, head_ref: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": "created",
+        "comment": { "id": 12, "body": "@claude rename this", "user": { "login": "octo" } },
+        "pull_request": {
+            "number": number,
+            "head": { "ref": head_ref, "label": format!("octo:{head_ref}"), "sha": "0".repeat(40),
+                      "repo": { "full_name": "octo/app" } },
+            "base": { "ref": "main", "repo": { "full_name": "octo/app" } },
+        },
+        "repository": { "full_name": "octo/app", "name": "app", "owner": { "login": "octo" } },
+    })
+}
+
+#[test]
+fn claude_pr_continues_the_pull_requests_session_on_every_comment() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    // The default branch has a session too: it must not be the one continued.
+    let on_main = laptop.session("main", None, "2026-01-06T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "main"], &[]);
+    let session = laptop.session("feature/pr", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(
+        &[
+            "release-push",
+            "--branch",
+            "feature/pr",
+            "--session",
+            &session.id,
+        ],
+        &[],
+    );
+    fake.seed_pull("octo", "app", 7, "feature/pr", Some("octo/app"));
+    let repo = ActRepo::new(&[".github/workflows/claude-pr.yml"]);
+    let env = [("GITHUB_API_URL", fake.api_url())];
+
+    // `@claude` in the pull request's conversation: the branch is asked of GET /pulls/7.
+    let output = repo.act_event(
+        &act,
+        "issue_comment",
+        Some(&comment_payload(7, true)),
+        "claude-pr.yml",
+        &[ccsync_dir()],
+        &env,
+        &[],
+    );
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "act failed:\n{}\n--- log:\n{log}",
+        text(&output)
+    );
+    assert!(
+        log.contains(&format!("claude claude_args=--resume {}\n", session.id)),
+        "{log}\n{}",
+        text(&output)
+    );
+    assert_eq!(
+        stored_metadata(&fake, &session.id)["records"],
+        (session.line_count() + 2) as u64,
+        "the continuation went back to the pull request's release"
+    );
+    assert_eq!(
+        stored_metadata(&fake, &on_main.id)["records"],
+        on_main.line_count() as u64
+    );
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.ends_with("/pulls/7")));
+
+    // `@claude` on a line of the diff: the payload names the head; the same session goes on.
+    std::fs::remove_file(&repo.log).unwrap();
+    let output = repo.act_event(
+        &act,
+        "pull_request_review_comment",
+        Some(&review_comment_payload(7, "feature/pr")),
+        "claude-pr.yml",
+        &[ccsync_dir()],
+        &env,
+        &[],
+    );
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "act failed:\n{}\n--- log:\n{log}",
+        text(&output)
+    );
+    assert!(
+        log.contains(&format!("claude claude_args=--resume {}\n", session.id)),
+        "{log}"
+    );
+    assert_eq!(
+        stored_metadata(&fake, &session.id)["records"],
+        (session.line_count() + 4) as u64
+    );
+    assert_eq!(session_assets(&fake, "feature/pr").len(), 2, "one copy");
+
+    // Home: the laptop on the pull request's branch brings both turns back.
+    laptop.ccsync(&["release-restore", "--branch", "feature/pr"], &[]);
+    let home = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    assert_eq!(appended(&home, &session).len(), 4);
+}
+
+#[test]
+fn claude_pr_on_a_plain_issue_starts_fresh_and_stores_nothing() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    laptop.session("main", None, "2026-01-06T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "main"], &[]);
+    let before = fake.releases("octo", "app");
+    let repo = ActRepo::new(&[".github/workflows/claude-pr.yml"]);
+
+    let output = repo.act_event(
+        &act,
+        "issue_comment",
+        Some(&comment_payload(8, false)),
+        "claude-pr.yml",
+        &[ccsync_dir()],
+        &[("GITHUB_API_URL", fake.api_url())],
+        &[],
+    );
+    let out = text(&output);
+    let log = repo.read_log();
+    assert!(
+        output.status.success(),
+        "act failed:\n{out}\n--- log:\n{log}"
+    );
+    assert!(log.contains("claude claude_args=\n"), "no --resume:\n{log}");
+    assert!(out.contains("issue #8"), "the notice says why:\n{out}");
+    // (act echoes the stub's script, which holds an `echo "::error::..."` line.)
+    assert!(
+        !out.lines()
+            .any(|l| l.contains("::error") && !l.contains("echo")),
+        "{out}"
+    );
+    let after = fake.releases("octo", "app");
+    assert_eq!(after.len(), before.len(), "no release for an issue");
+    assert_eq!(
+        after.iter().map(|r| r.assets.len()).sum::<usize>(),
+        before.iter().map(|r| r.assets.len()).sum::<usize>()
     );
 }
 
