@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::neutral;
+
 /// The step summary is capped by GitHub at 1 MiB; stay under it.
 const SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
 
@@ -63,16 +65,14 @@ pub fn is_fork_pull_request() -> bool {
     }
 }
 
-/// `::name::message`, with the message escaped as the runner expects.
+/// `::name::message`, with the message escaped as the runner expects (and no terminal escape
+/// inside, see [`neutral::command_data`]).
 pub fn workflow_command(name: &str, message: &str) -> String {
     format!("::{name}::{}", escape_data(message))
 }
 
 fn escape_data(value: &str) -> String {
-    value
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    neutral::command_data(value)
 }
 
 /// Asks the runner to mask `secret` in every later log line. Printed before anything could echo it,

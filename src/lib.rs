@@ -12,8 +12,8 @@
 //!
 //! Around them: [`cli`] (the command line), [`config`] (checked settings from options and
 //! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
-//! [`git`], [`token`], [`exit`] (exit codes), [`ui`] and [`progress`] (what people
-//! see).
+//! [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
+//! see, with text from stored data neutralised).
 
 pub mod actions;
 pub mod bundle;
@@ -23,6 +23,7 @@ pub mod config;
 pub mod event;
 pub mod exit;
 pub mod git;
+pub mod neutral;
 pub mod progress;
 pub mod release;
 pub mod store;

@@ -79,7 +79,7 @@ impl Step {
                 ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
             ),
         };
-        bar.set_message(message.to_owned());
+        bar.set_message(crate::neutral::text(message).into_owned());
         bar.enable_steady_tick(TICK);
         Step {
             bar: Some(bar),

@@ -115,14 +115,18 @@ pub fn stored_sessions_of(
         let meta = match meta {
             Ok(meta) => meta,
             Err(err) => {
-                warn(&format!("skipping {}: {err:#}", asset.name));
+                warn(&format!(
+                    "skipping {}: {err:#}",
+                    crate::neutral::text(&asset.name)
+                ));
                 continue;
             }
         };
         if meta.session_id != session_id {
             warn(&format!(
                 "skipping {}: it describes session {} instead",
-                asset.name, meta.session_id
+                crate::neutral::text(&asset.name),
+                meta.session_id
             ));
             continue;
         }
@@ -219,30 +223,36 @@ pub fn fetch_archive(
             plain
         }
     };
-    bundle::extract_to_temp(&archive, extract_parent, &Limits::default())
+    let limits = Limits::for_unpacked_size(meta.unpacked_size);
+    bundle::extract_session(&archive, extract_parent, &limits, &meta.session_id)
         .with_context(|| format!("refusing the archive of session {}", meta.session_id))
 }
 
 /// The release body: a marker that says ccsync owns the release, and a table of its sessions.
+/// Branch names and metadata fields are data (anyone with write access can shape them): each is
+/// rendered as a Markdown-safe code span or escaped text, one line per row.
 pub fn render_body(branch: &str, sessions: &[StoredSession]) -> String {
+    use crate::neutral::{markdown_code, markdown_text};
     let mut body = format!(
-        "{}\nClaude Code sessions of branch `{branch}`, stored by [ccsync](https://github.com/ccsync/claude-session-bridge). \
+        "{}\nClaude Code sessions of branch {}, stored by [ccsync](https://github.com/ccsync/claude-session-bridge). \
          This release stays a draft: only people with write access see it.\n\n\
-         Restore the newest with `ccsync release-restore --branch {branch}`.\n\n\
+         Restore the newest with {}.\n\n\
          | Session | Last activity | Records | Size | Pushed from | Pushed at | Encrypted |\n\
          |---|---|---|---|---|---|---|\n",
-        names::BODY_MARKER
+        names::BODY_MARKER,
+        markdown_code(branch, false),
+        markdown_code(&format!("ccsync release-restore --branch {branch}"), false),
     );
     for s in sessions {
         let m = &s.meta;
         body.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} ({}) | {} | {} |\n",
-            m.session_id,
-            m.last_timestamp.as_deref().unwrap_or("-"),
+            "| {} | {} | {} | {} | {} ({}) | {} | {} |\n",
+            markdown_code(&m.session_id, true),
+            markdown_text(m.last_timestamp.as_deref().unwrap_or("-")),
             m.records,
             crate::ui::human_size(m.archive.size),
-            m.pushed_from.host.replace('|', "/"),
-            m.pushed_from.os,
+            markdown_text(&m.pushed_from.host),
+            markdown_text(&m.pushed_from.os),
             m.pushed_at.format("%Y-%m-%d %H:%M UTC"),
             if s.encrypted() { "yes" } else { "no" },
         ));

@@ -1,6 +1,8 @@
 //! What ccsync prints for people: progress lines, warnings and errors on stderr, shaped as
 //! workflow commands (`::warning::`, `::error::`) inside GitHub Actions. Results go to stdout
-//! through the commands themselves; this module owns the rest.
+//! through the commands themselves; this module owns the rest. Every message passes through
+//! [`crate::neutral::message`] on its way out: whatever data a caller put in it, no terminal
+//! escape and (in Actions) no workflow-command line reaches the output.
 
 use std::io::{IsTerminal, Write};
 
@@ -29,14 +31,19 @@ impl Ui {
     /// A progress line: what ccsync is doing or did. Hidden by `-q`.
     pub fn info(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", self.safe(message));
         }
+    }
+
+    /// `message` made safe for this output (see [`crate::neutral::message`]).
+    pub fn safe<'m>(&self, message: &'m str) -> std::borrow::Cow<'m, str> {
+        crate::neutral::message(message, self.in_actions)
     }
 
     /// Detail shown with `-v`.
     pub fn detail(&self, message: &str) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", self.safe(message));
         }
     }
 
@@ -45,7 +52,7 @@ impl Ui {
         if self.in_actions {
             println_stderr(&actions::workflow_command("notice", message));
         } else if !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", self.safe(message));
         }
     }
 
@@ -53,7 +60,7 @@ impl Ui {
         if self.in_actions {
             println_stderr(&actions::workflow_command("warning", message));
         } else {
-            eprintln!("warning: {message}");
+            eprintln!("warning: {}", self.safe(message));
         }
     }
 
@@ -61,7 +68,7 @@ impl Ui {
         if self.in_actions {
             println_stderr(&actions::workflow_command("error", message));
         } else {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", self.safe(message));
         }
     }
 

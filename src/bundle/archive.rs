@@ -27,7 +27,26 @@ pub const LEVEL: u32 = 6;
 
 /// Streams a gzip'd tar into `W`. Call [`ArchiveWriter::finish`] to get a complete archive.
 pub struct ArchiveWriter<W: Write> {
-    tar: tar::Builder<ParGzWriter<W>>,
+    tar: tar::Builder<CountingWriter<ParGzWriter<W>>>,
+}
+
+/// Counts the bytes of the tar stream on their way into gzip: the unpacked size recorded in the
+/// metadata.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl<W: Write> ArchiveWriter<W> {
@@ -45,7 +64,7 @@ impl<W: Write> ArchiveWriter<W> {
             pargz::DEFAULT_BLOCK_SIZE,
             threads,
         );
-        let mut tar = tar::Builder::new(gz);
+        let mut tar = tar::Builder::new(CountingWriter { inner: gz, count: 0 });
         // Entries are built by hand below; never follow or store links.
         tar.follow_symlinks(false);
         tar.mode(tar::HeaderMode::Deterministic);
@@ -143,8 +162,14 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// Writes the end of the tar and the last gzip member, and gives the writer back.
     pub fn finish(self) -> Result<W> {
-        let gz = self.tar.into_inner().context("cannot finish the archive")?;
-        gz.finish().context("cannot finish the archive")
+        Ok(self.finish_counted()?.0)
+    }
+
+    /// [`ArchiveWriter::finish`], also giving the size of the tar stream (the unpacked size).
+    pub fn finish_counted(self) -> Result<(W, u64)> {
+        let counted = self.tar.into_inner().context("cannot finish the archive")?;
+        let out = counted.inner.finish().context("cannot finish the archive")?;
+        Ok((out, counted.count))
     }
 }
 

@@ -4,7 +4,9 @@
 //! as an archive. Extraction goes into a fresh temporary folder inside the destination's parent
 //! (same file system, so the caller can rename into place atomically) and only regular files and
 //! folders with plain relative UTF-8 names come out. Caps on entry count, per-file and total
-//! unpacked size and on the compression ratio stop bombs early. On any error the temporary
+//! unpacked size and on the compression ratio stop bombs early; a session archive is also held
+//! to the unpacked size its pusher recorded ([`Limits::for_unpacked_size`]) and to the entries of
+//! its session ([`extract_session`], rules in [`super::entries`]). On any error the temporary
 //! folder is removed, so nothing is left behind.
 
 use std::cell::Cell;
@@ -18,6 +20,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+use super::entries;
+
 /// What an archive may unpack to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -27,10 +31,19 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Bytes of any single file.
     pub max_file_bytes: u64,
+    /// Bytes of the whole decompressed tar stream (file data, headers, padding, and anything
+    /// hidden after the end-of-archive marker).
+    pub max_stream_bytes: u64,
     /// Unpacked bytes per compressed byte (checked once more than [`RATIO_GRACE_BYTES`] are
-    /// unpacked). Real sessions compress 4 to 12 times; zeros compress about 1000 times.
+    /// unpacked). Real sessions compress 4 to 8 times (gzip -6); zeros compress about 1000
+    /// times. This cap holds before any metadata is trusted: a 41 MB download unpacks to at most
+    /// 1.6 GB.
     pub max_ratio: u64,
 }
+
+/// Slack over the unpacked size a pusher recorded: that size is the exact tar stream, but a
+/// writer of another version may pad differently.
+pub const UNPACKED_TOLERANCE: u64 = 64 << 10;
 
 /// Unpacked bytes allowed before the ratio is enforced: tiny archives of empty files have
 /// absurd ratios (a tar header of zeros) and are harmless.
@@ -38,12 +51,31 @@ pub const RATIO_GRACE_BYTES: u64 = 4 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
+        let max_entries = 10_000;
+        let max_total_bytes = 8 << 30;
         Limits {
-            max_entries: 10_000,
-            max_total_bytes: 8 << 30,
+            max_entries,
+            max_total_bytes,
             max_file_bytes: 4 << 30,
-            max_ratio: 200,
+            // The tar stream carries headers and padding besides file data.
+            max_stream_bytes: max_total_bytes + max_entries * 1536 + (1 << 20),
+            max_ratio: 40,
         }
+    }
+}
+
+impl Limits {
+    /// The default caps, tightened to `unpacked` bytes of tar stream (the size the pusher
+    /// recorded in the metadata) plus [`UNPACKED_TOLERANCE`] when it is known.
+    pub fn for_unpacked_size(unpacked: Option<u64>) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(unpacked) = unpacked {
+            let cap = unpacked.saturating_add(UNPACKED_TOLERANCE);
+            limits.max_stream_bytes = limits.max_stream_bytes.min(cap);
+            limits.max_total_bytes = limits.max_total_bytes.min(cap);
+            limits.max_file_bytes = limits.max_file_bytes.min(cap);
+        }
+        limits
     }
 }
 
@@ -96,13 +128,46 @@ pub fn verify_file(path: &Path, expected_size: u64, expected_sha256: &str) -> Re
 
 /// Extracts `archive` into a new temporary folder inside `parent` and lists its files.
 pub fn extract_to_temp(archive: &Path, parent: &Path, limits: &Limits) -> Result<Extracted> {
+    extract_filtered(archive, parent, limits, &|_, _| Ok(()))
+}
+
+/// [`extract_to_temp`] for the archive of session `session_id`: an entry that does not belong to
+/// that session (see [`super::entries`]) refuses the archive before it is written, and every
+/// agent file must carry the session's id.
+pub fn extract_session(
+    archive: &Path,
+    parent: &Path,
+    limits: &Limits,
+    session_id: &str,
+) -> Result<Extracted> {
+    let extracted = extract_filtered(archive, parent, limits, &|rel, is_dir| {
+        entries::check_name(session_id, rel, is_dir).map(drop)
+    })?;
+    for rel in &extracted.files {
+        if entries::check_name(session_id, rel, false)? == entries::EntryKind::AgentFile {
+            entries::check_agent_file(session_id, rel, &extracted.path(rel))
+                .context("refusing the session archive")?;
+        }
+    }
+    Ok(extracted)
+}
+
+/// Decides on an entry (a cleaned relative path, a folder or not) before anything is written.
+type EntryCheck<'a> = &'a dyn Fn(&Path, bool) -> Result<()>;
+
+fn extract_filtered(
+    archive: &Path,
+    parent: &Path,
+    limits: &Limits,
+    check: EntryCheck<'_>,
+) -> Result<Extracted> {
     let file = File::open(archive).with_context(|| format!("cannot read {}", archive.display()))?;
     let dir = tempfile::Builder::new()
         .prefix(".ccsync-extract-")
         .tempdir_in(parent)
         .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
     // On error `dir` is dropped here, which removes everything written so far.
-    let files = unpack(file, dir.path(), limits).context("refusing the session archive")?;
+    let files = unpack(file, dir.path(), limits, check).context("refusing the session archive")?;
     Ok(Extracted { dir, files })
 }
 
@@ -138,12 +203,7 @@ impl<R: Read> Read for CappedReader<R> {
         let n = self.inner.read(buf)?;
         let m = &mut self.meter;
         m.unpacked += n as u64;
-        // The tar stream carries headers and padding besides file data: allow some slack.
-        let stream_cap = m
-            .limits
-            .max_total_bytes
-            .saturating_add(m.limits.max_entries.saturating_mul(1536) + (1 << 20));
-        if m.unpacked > stream_cap {
+        if m.unpacked > m.limits.max_stream_bytes {
             return Err(limit_error(
                 "the archive unpacks to more than the size limit",
             ));
@@ -162,7 +222,12 @@ fn limit_error(msg: &str) -> io::Error {
     io::Error::other(msg.to_owned())
 }
 
-fn unpack(file: File, dest: &Path, limits: &Limits) -> Result<Vec<PathBuf>> {
+fn unpack(
+    file: File,
+    dest: &Path,
+    limits: &Limits,
+    check: EntryCheck<'_>,
+) -> Result<Vec<PathBuf>> {
     let compressed = Rc::new(Cell::new(0));
     let counted = CountingReader {
         inner: BufReader::with_capacity(1 << 16, file),
@@ -215,6 +280,7 @@ fn unpack(file: File, dest: &Path, limits: &Limits) -> Result<Vec<PathBuf>> {
             ),
         };
         let Some(rel) = rel else { continue }; // `./` itself
+        check(&rel, kind == tar::EntryType::Directory)?;
         let key = rel.to_str().expect("checked UTF-8").to_owned();
         if !seen.insert(key) {
             bail!("the entry `{}` appears twice", printable(&name));
@@ -308,10 +374,7 @@ fn clean_name(name: &str) -> Result<Option<PathBuf>> {
 
 /// Entry names come from the network: never print control characters to a terminal.
 fn printable(name: &str) -> String {
-    name.chars()
-        .flat_map(char::escape_debug)
-        .take(200)
-        .collect()
+    crate::neutral::text(&name.chars().take(200).collect::<String>()).into_owned()
 }
 
 fn io_err(err: io::Error) -> anyhow::Error {

@@ -44,6 +44,10 @@ pub struct Metadata {
     /// The `version` of the last record that has one.
     pub claude_version: Option<String>,
     pub archive: ArchiveInfo,
+    /// Bytes of the decompressed tar stream (file contents, headers and padding): restore refuses
+    /// an archive that unpacks to more. Absent in metadata of ccsync before 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacked_size: Option<u64>,
     pub pushed_at: DateTime<Utc>,
     pub pushed_from: PushedFrom,
     pub tool: Tool,
@@ -190,6 +194,7 @@ pub(crate) mod tests {
                 sha256: "ab".repeat(32),
                 encryption: Encryption::None,
             },
+            unpacked_size: Some(987654),
             pushed_at: "2026-01-02T04:00:00Z".parse().unwrap(),
             pushed_from: PushedFrom {
                 host: "laptop".into(),
@@ -215,6 +220,7 @@ pub(crate) mod tests {
             "\"pushedAt\"",
             "\"pushedFrom\"",
             "\"uuidChainSha256\"",
+            "\"unpackedSize\"",
             "\"encryption\": \"none\"",
         ] {
             assert!(json.contains(key), "{key} missing in {json}");

@@ -9,6 +9,7 @@
 //! - [`pargz`]: the parallel gzip under it (blocks compressed on every core, one member each)
 //! - [`parlines`]: line-by-line transforms of large files on every core (restore's path rewrite)
 //! - [`extract`]: reads such an archive back, hardened against hostile input
+//! - [`entries`]: which entries the archive of one session may hold (restore installs no other)
 //! - [`metadata`]: the metadata JSON asset (DESIGN.md, "Archive and metadata")
 //! - [`rewrite`]: maps the origin machine's paths to local ones inside records
 //! - [`secrets`]: finds and redacts secrets in record lines
@@ -16,6 +17,7 @@
 
 pub mod archive;
 pub mod crypt;
+pub mod entries;
 pub mod extract;
 pub mod facts;
 pub mod metadata;
@@ -26,7 +28,7 @@ pub mod rewrite;
 pub mod secrets;
 
 pub use archive::{ArchiveWriter, HashingWriter};
-pub use extract::{extract_to_temp, verify_file, Extracted, Limits};
+pub use extract::{extract_session, extract_to_temp, verify_file, Extracted, Limits};
 pub use metadata::Metadata;
 pub use rewrite::PathMap;
 pub use secrets::{redact_file, Finding, Scanner};

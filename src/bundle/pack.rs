@@ -118,6 +118,8 @@ pub struct PackedArchive {
     pub size: u64,
     pub sha256: String,
     pub encryption: Encryption,
+    /// Bytes of the tar stream inside the gzip (what the archive unpacks to).
+    pub unpacked_size: u64,
     /// Secrets redacted in the archive, by rule and place.
     pub findings: Vec<Finding>,
 }
@@ -131,7 +133,7 @@ pub fn write_archive<G>(
 ) -> anyhow::Result<PackedArchive> {
     let plain = job.dir.join(format!("{}.tar.gz", job.session_id));
     let mut findings = Vec::new();
-    let (plain_size, plain_sha256) = {
+    let (plain_size, plain_sha256, unpacked_size) = {
         let _watch = watch(&plain);
         let out = HashingWriter::new(BufWriter::with_capacity(
             1 << 20,
@@ -166,9 +168,10 @@ pub fn write_archive<G>(
                 }
             }
         }
-        let (mut out, size, sha256) = archive.finish()?.finish();
+        let (hashing, unpacked) = archive.finish_counted()?;
+        let (mut out, size, sha256) = hashing.finish();
         out.flush().context("cannot write the archive")?;
-        (size, sha256)
+        (size, sha256, unpacked)
     };
     let Some(passphrase) = job.passphrase else {
         return Ok(PackedArchive {
@@ -176,6 +179,7 @@ pub fn write_archive<G>(
             size: plain_size,
             sha256: plain_sha256,
             encryption: Encryption::None,
+            unpacked_size,
             findings,
         });
     };
@@ -188,6 +192,7 @@ pub fn write_archive<G>(
         size,
         sha256,
         encryption: Encryption::AgeScrypt,
+        unpacked_size,
         findings,
     })
 }

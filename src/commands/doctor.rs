@@ -116,7 +116,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
                 Status::Warn => "warn",
                 Status::Fail => "fail",
             };
-            println!("{status}  {}: {}", c.check, c.message);
+            println!("{status}  {}: {}", c.check, ctx.ui.safe(&c.message));
         }
     }
     if failed > 0 {
@@ -253,7 +253,8 @@ fn check_github(
                 "release",
                 format!(
                     "draft release `{}` holds {count} session(s): {}",
-                    release.tag_name, release.html_url
+                    crate::neutral::text(&release.tag_name),
+                    crate::neutral::text(&release.html_url)
                 ),
             );
         }

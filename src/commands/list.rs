@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::config::Context;
 use crate::release::{names, GitHub, SessionRelease};
+use crate::neutral::text;
 use crate::stored::{self, StoredSession};
+use crate::ui::Ui;
 
 /// One stored session, for the table and `--json`.
 #[derive(Debug, Serialize)]
@@ -75,7 +77,8 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         if !release.draft {
             ctx.ui.warn(&format!(
                 "release `{}` is published, so it is not ccsync's (ccsync keeps its releases as drafts); not read: {}",
-                release.tag_name, release.html_url
+                text(&release.tag_name),
+                text(&release.html_url)
             ));
             ignored.push(IgnoredRelease {
                 tag: release.tag_name.clone(),
@@ -128,7 +131,8 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
     if sessions.is_empty() {
         ctx.ui.info(&match &args.branch {
             Some(branch) => format!(
-                "no session stored for branch `{branch}` in {slug} (`ccsync release-push` stores one)"
+                "no session stored for branch `{}` in {slug} (`ccsync release-push` stores one)",
+                text(branch)
             ),
             None => format!(
                 "no session stored in the releases of {slug} (`ccsync release-push` stores one)"
@@ -136,7 +140,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    print_table(&sessions);
+    print_table(ctx.ui, &sessions);
     Ok(())
 }
 
@@ -161,7 +165,9 @@ fn listed(branch: &str, release: &SessionRelease, s: &StoredSession) -> ListedSe
     }
 }
 
-fn print_table(sessions: &[ListedSession]) {
+/// The table for people. Every cell comes from release data: each is one escaped line, and a
+/// line never reads as a workflow command.
+fn print_table(ui: &Ui, sessions: &[ListedSession]) {
     let header = [
         "BRANCH",
         "SESSION",
@@ -176,18 +182,22 @@ fn print_table(sessions: &[ListedSession]) {
         .iter()
         .map(|s| {
             [
-                s.branch.clone(),
-                s.session_id.clone(),
+                text(&s.branch).into_owned(),
+                text(&s.session_id).into_owned(),
                 s.last_activity
                     .as_deref()
                     .map(short_time)
                     .unwrap_or_else(|| "-".into()),
                 s.records.to_string(),
                 crate::ui::human_size(s.size),
-                format!("{} ({})", s.pushed_from.host, s.pushed_from.os),
+                format!(
+                    "{} ({})",
+                    text(&s.pushed_from.host),
+                    text(&s.pushed_from.os)
+                ),
                 s.commit
                     .as_deref()
-                    .map(|c| c.chars().take(10).collect())
+                    .map(|c| text(&c.chars().take(10).collect::<String>()).into_owned())
                     .unwrap_or_else(|| "-".into()),
                 if s.encrypted { "yes" } else { "no" }.into(),
             ]
@@ -205,7 +215,7 @@ fn print_table(sessions: &[ListedSession]) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        println!("{}", ui.safe(padded.join("  ").trim_end()));
     };
     line(&header.map(str::to_owned));
     for row in &rows {
@@ -221,5 +231,5 @@ fn short_time(text: &str) -> String {
                 .format("%Y-%m-%d %H:%M UTC")
                 .to_string()
         })
-        .unwrap_or_else(|_| text.to_owned())
+        .unwrap_or_else(|_| crate::neutral::text(text).into_owned())
 }

@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
             decision.reasons.push(why);
             ctx.ui.detail(&format!(
                 "leaving release `{}` alone: {}",
-                release.tag_name,
+                crate::neutral::text(&release.tag_name),
                 if why == "published" {
                     "it is published (ccsync's releases are drafts)"
                 } else {

@@ -503,8 +503,12 @@ impl PushJob<'_> {
                 session.id
             ));
         }
-        let (archive, encryption, size, sha256) =
-            (packed.path, packed.encryption, packed.size, packed.sha256);
+        let (archive, encryption, size, sha256) = (
+            packed.path.clone(),
+            packed.encryption,
+            packed.size,
+            packed.sha256.clone(),
+        );
         let meta = Metadata {
             format: FORMAT,
             session_id: session.id.clone(),
@@ -528,6 +532,7 @@ impl PushJob<'_> {
                 sha256,
                 encryption,
             },
+            unpacked_size: Some(packed.unpacked_size),
             pushed_at: Utc::now(),
             pushed_from: PushedFrom {
                 host: gethostname::gethostname().to_string_lossy().into_owned(),

@@ -23,6 +23,7 @@ use crate::cli::RestoreArgs;
 use crate::config::{self, BranchChoice, Context};
 use crate::exit::Exit;
 use crate::git::GitRepo;
+use crate::neutral;
 use crate::progress::Step;
 use crate::release::{names, GitHub};
 use crate::store;
@@ -297,7 +298,7 @@ fn restore(
     ui.info(&format!(
         "restored session {id} ({} records, last activity {}) into {}",
         stored.meta.records,
-        stored.meta.last_timestamp.as_deref().unwrap_or("unknown"),
+        neutral::text(stored.meta.last_timestamp.as_deref().unwrap_or("unknown")),
         session_file.display()
     ));
     if let Some(backup) = &outcome.backup {
@@ -500,24 +501,32 @@ fn report(ctx: &Context, outcome: &RestoreOutcome, required: bool) -> anyhow::Re
     Ok(())
 }
 
+/// The step summary. The branch, the release URL and the message carry data: each is rendered
+/// Markdown-safe ([`neutral`]).
 fn summary(outcome: &RestoreOutcome) -> String {
     let mut md = String::from("### Claude Code session\n\n| | |\n|---|---|\n");
-    md.push_str(&format!("| Branch | `{}` |\n", outcome.branch));
+    md.push_str(&format!(
+        "| Branch | {} |\n",
+        neutral::markdown_code(&outcome.branch, true)
+    ));
     md.push_str(&format!(
         "| Restored | {} |\n",
         if outcome.restored() { "yes" } else { "no" }
     ));
     if let Some(id) = &outcome.session_id {
-        md.push_str(&format!("| Session | `{id}` |\n"));
+        md.push_str(&format!(
+            "| Session | {} |\n",
+            neutral::markdown_code(id, true)
+        ));
     }
     if let Some(relation) = outcome.relation {
         md.push_str(&format!("| Local copy before | {relation} |\n"));
     }
     if let Some(url) = &outcome.release_url {
-        md.push_str(&format!("| Release | {url} |\n"));
+        md.push_str(&format!("| Release | {} |\n", neutral::markdown_text(url)));
     }
     if let Some(message) = &outcome.message {
-        md.push_str(&format!("\n{message}\n"));
+        md.push_str(&format!("\n{}\n", neutral::markdown_text(message)));
     }
     md
 }

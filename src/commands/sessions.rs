@@ -181,7 +181,9 @@ fn print_table(
         .map(|(s, records)| {
             [
                 s.id.clone(),
-                s.branch.clone().unwrap_or_else(|| "-".into()),
+                s.branch
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |b| crate::neutral::text(b).into_owned()),
                 s.last_activity.map_or_else(|| "-".into(), table_time),
                 records.to_string(),
                 crate::ui::human_size(s.size),
