@@ -148,6 +148,10 @@ pub struct PushArgs {
     /// What to do with secrets found in the session
     #[arg(long, value_enum, default_value_t = SecretsMode::Redact)]
     pub secrets: SecretsMode,
+    /// Replace a stored encrypted copy with an unencrypted one (without it, a push with no
+    /// CCSYNC_PASSPHRASE refuses to do so)
+    #[arg(long, alias = "allow-unencrypted")]
+    pub allow_plaintext: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -167,6 +171,10 @@ pub struct RestoreArgs {
     /// Exit 3 when there is nothing to restore
     #[arg(long)]
     pub require: bool,
+    /// Install an unencrypted stored copy although CCSYNC_PASSPHRASE is set (without it, such a
+    /// copy is refused as a possible downgrade)
+    #[arg(long, alias = "allow-plaintext")]
+    pub allow_unencrypted: bool,
 }
 
 #[derive(Debug, Clone, Args)]

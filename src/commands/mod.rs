@@ -58,8 +58,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The archive passphrase (`CCSYNC_PASSPHRASE`; the action's `passphrase` input), if set.
-fn passphrase() -> Option<String> {
-    let passphrase = crate::actions::env_nonempty("CCSYNC_PASSPHRASE")?;
-    crate::actions::add_mask(&passphrase);
-    Some(passphrase)
+/// Encryption never silently stops: a variable that is set but empty (a workflow's
+/// `CCSYNC_PASSPHRASE: ${{ secrets.X }}` whose secret is missing) is an error, not "no
+/// encryption". `doing` names what would have happened without it ("push", "restore").
+fn passphrase(doing: &str) -> anyhow::Result<Option<String>> {
+    match std::env::var("CCSYNC_PASSPHRASE") {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(crate::exit::Exit::usage(
+            "CCSYNC_PASSPHRASE is not valid UTF-8: set it to the passphrase as text",
+        )
+        .into()),
+        Ok(passphrase) if passphrase.is_empty() => Err(crate::exit::Exit::usage(format!(
+            "CCSYNC_PASSPHRASE is set but empty (in a workflow: the secret it is set from is missing or \
+             not available to this run): set it to the passphrase, or unset it to {doing} without encryption"
+        ))
+        .into()),
+        Ok(passphrase) => {
+            crate::actions::add_mask(&passphrase);
+            Ok(Some(passphrase))
+        }
+    }
 }

@@ -106,7 +106,7 @@ pub(crate) fn push_sessions(
         root: git.root().to_path_buf(),
         commit: git.head_commit(),
     };
-    let passphrase = super::passphrase();
+    let passphrase = super::passphrase("push")?;
 
     let mut outcomes = Vec::new();
     for session in &chosen {
@@ -341,6 +341,22 @@ impl PushJob<'_> {
                 .into());
             }
             _ => {}
+        }
+        if let Some(stored) = stored.as_ref().filter(|s| s.encrypted()) {
+            if self.passphrase.is_none() {
+                if !self.args.allow_plaintext {
+                    return Err(anyhow::anyhow!(
+                        "session {} is stored encrypted in the release of branch `{}`, but CCSYNC_PASSPHRASE is not set: \
+                         set it to push an encrypted copy, or pass --allow-plaintext to replace the encrypted copy with an unencrypted one",
+                        stored.meta.session_id,
+                        self.branch
+                    ));
+                }
+                ui.warn(&format!(
+                    "replacing the encrypted copy of session {} with an unencrypted one (--allow-plaintext)",
+                    stored.meta.session_id
+                ));
+            }
         }
 
         let packed = self.pack(session, entries, prescan, &facts, scratch.path())?;

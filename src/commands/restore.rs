@@ -99,6 +99,7 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
             .into());
         }
     }
+    let passphrase = super::passphrase("restore")?;
     let token = ctx.token()?;
     let gh = GitHub::new(ctx.api_url()?, slug, token)?;
     let rt = super::runtime()?;
@@ -106,6 +107,7 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
         project_dir: store::project_dir(&claude_dir, &claude_cwd),
         claude_cwd,
         local_root,
+        passphrase,
     };
 
     let mut outcome = match restore(ctx, args, &rt, &gh, &branch, &target) {
@@ -141,6 +143,8 @@ struct Target {
     claude_cwd: PathBuf,
     local_root: PathBuf,
     project_dir: PathBuf,
+    /// `CCSYNC_PASSPHRASE`, if set.
+    passphrase: Option<String>,
 }
 
 fn restore(
@@ -213,6 +217,16 @@ fn restore(
         return Ok(outcome);
     };
     let id = stored.meta.session_id.clone();
+    // A passphrase says sessions are kept encrypted here: an unencrypted copy may be a downgrade
+    // by someone who can edit the release, so it is refused unless the user says otherwise.
+    if target.passphrase.is_some() && !stored.encrypted() && !args.allow_unencrypted {
+        anyhow::bail!(
+            "session {id} in the release of branch `{}` is not encrypted, but CCSYNC_PASSPHRASE is set: \
+             its encrypted copy may have been replaced by someone with write access to the repository. \
+             Nothing was installed; pass --allow-unencrypted to install the unencrypted copy anyway",
+            neutral::text(branch)
+        );
+    }
     outcome.session_id = Some(id.clone());
     let session_file = target.project_dir.join(format!("{id}.jsonl"));
     outcome.session_file = Some(session_file.clone());
@@ -238,7 +252,6 @@ fn restore(
     let projects = target.project_dir.parent().unwrap_or(&target.project_dir);
     std::fs::create_dir_all(projects)
         .with_context(|| format!("cannot create {}", projects.display()))?;
-    let passphrase = super::passphrase();
     let progress = Step::watch_file(
         ui,
         &format!("downloading {}", stored.meta.archive.name),
@@ -251,9 +264,10 @@ fn restore(
         stored,
         scratch.path(),
         projects,
-        passphrase.as_deref(),
+        target.passphrase.as_deref(),
     )?;
     drop(progress);
+    refuse_foreign_agent_files(&extracted, &target.project_dir, &id)?;
     let session_rel = PathBuf::from(format!("{id}.jsonl"));
     if !extracted.files.contains(&session_rel) {
         anyhow::bail!("the archive of session {id} holds no {id}.jsonl: it was not made by ccsync");
@@ -312,6 +326,35 @@ fn restore(
         target.claude_cwd.display()
     ));
     Ok(outcome)
+}
+
+/// An agent file of the archive whose name a local agent file of another session already has
+/// would overwrite that session's file: refused, with nothing written.
+fn refuse_foreign_agent_files(
+    extracted: &Extracted,
+    project_dir: &Path,
+    id: &str,
+) -> anyhow::Result<()> {
+    for rel in &extracted.files {
+        let is_agent = rel.parent() == Some(Path::new(""))
+            && rel
+                .to_str()
+                .is_some_and(crate::bundle::entries::is_agent_file_name);
+        let local = project_dir.join(rel);
+        if !is_agent || !local.is_file() {
+            continue;
+        }
+        let owner = crate::bundle::entries::agent_file_owner(&local)?;
+        if owner.as_deref().is_some_and(|owner| owner != id) {
+            anyhow::bail!(
+                "the archive of session {id} holds {}, but the local file of that name belongs to session {}: \
+                 restoring would overwrite it; nothing was installed",
+                neutral::text(&rel.to_string_lossy()),
+                neutral::text(owner.as_deref().unwrap_or_default())
+            );
+        }
+    }
+    Ok(())
 }
 
 fn keep_local(

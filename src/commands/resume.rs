@@ -92,6 +92,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         cwd: None,
         force: false,
         require: false,
+        allow_unencrypted: false,
     };
     let restored = match restore::restore_session(&step, &restore_args) {
         Ok(outcome) => {
@@ -191,6 +192,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
                 force: false,
                 keep: 10,
                 secrets: SecretsMode::Redact,
+                allow_plaintext: false,
             };
             push::push_sessions(&step, &push_args, &git, &branch).with_context(|| {
                 format!(
