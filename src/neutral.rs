@@ -57,9 +57,7 @@ pub fn text(value: &str) -> Cow<'_, str> {
 /// escaped, and in GitHub Actions a line that would start with `::` (a workflow command, after
 /// the runner trims leading white space) gets a backslash in front.
 pub fn message(value: &str, in_actions: bool) -> Cow<'_, str> {
-    let needs = value
-        .chars()
-        .any(|c| c != '\n' && is_unsafe_char(c))
+    let needs = value.chars().any(|c| c != '\n' && is_unsafe_char(c))
         || (in_actions && value.split('\n').any(is_command_line));
     if !needs {
         return Cow::Borrowed(value);
@@ -108,9 +106,7 @@ pub fn command_data(value: &str) -> String {
 /// A workflow command's property value (`title=...`): as [`command_data`], plus `:` → `%3A`
 /// and `,` → `%2C`, which would otherwise end the property.
 pub fn command_property(value: &str) -> String {
-    command_data(value)
-        .replace(':', "%3A")
-        .replace(',', "%2C")
+    command_data(value).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// The runner's unescaping of command data and properties (the inverse of [`command_data`] and
@@ -148,8 +144,8 @@ pub fn unescape_command(value: &str) -> String {
 /// entities, code spans, the cell separator, math. A backslash before ASCII punctuation always
 /// shows the character itself (CommonMark), and GitHub's tables honour `\|`.
 const MARKDOWN_SPECIAL: &[char] = &[
-    '\\', '`', '*', '_', '{', '}', '[', ']', '<', '>', '(', ')', '#', '+', '!', '|', '~', '&',
-    '$', '^', '@',
+    '\\', '`', '*', '_', '{', '}', '[', ']', '<', '>', '(', ')', '#', '+', '!', '|', '~', '&', '$',
+    '^', '@',
 ];
 
 /// Plain text for a Markdown table cell or paragraph: one line (see [`text`]) whose Markdown
@@ -246,8 +242,8 @@ mod tests {
     /// Strings rich in what attacks output: controls, escapes, command and Markdown syntax.
     fn hostile() -> impl Strategy<Value = String> {
         let special = prop::sample::select(vec![
-            '\n', '\r', '\t', '\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2028}', '%', ':', ',', '`',
-            '|', '<', '>', '\\', '[', ']', '*', '_', ' ',
+            '\n', '\r', '\t', '\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2028}', '%', ':', ',',
+            '`', '|', '<', '>', '\\', '[', ']', '*', '_', ' ',
         ]);
         prop::collection::vec(prop_oneof![any::<char>(), special], 0..48)
             .prop_map(String::from_iter)

@@ -64,7 +64,10 @@ impl<W: Write> ArchiveWriter<W> {
             pargz::DEFAULT_BLOCK_SIZE,
             threads,
         );
-        let mut tar = tar::Builder::new(CountingWriter { inner: gz, count: 0 });
+        let mut tar = tar::Builder::new(CountingWriter {
+            inner: gz,
+            count: 0,
+        });
         // Entries are built by hand below; never follow or store links.
         tar.follow_symlinks(false);
         tar.mode(tar::HeaderMode::Deterministic);
@@ -168,7 +171,10 @@ impl<W: Write> ArchiveWriter<W> {
     /// [`ArchiveWriter::finish`], also giving the size of the tar stream (the unpacked size).
     pub fn finish_counted(self) -> Result<(W, u64)> {
         let counted = self.tar.into_inner().context("cannot finish the archive")?;
-        let out = counted.inner.finish().context("cannot finish the archive")?;
+        let out = counted
+            .inner
+            .finish()
+            .context("cannot finish the archive")?;
         Ok((out, counted.count))
     }
 }

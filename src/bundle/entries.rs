@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn only_the_sessions_entries_pass() {
         let ok = |rel: &str, dir: bool| check_name(ID, Path::new(rel), dir);
-        assert_eq!(ok(&format!("{ID}.jsonl"), false).unwrap(), EntryKind::Session);
+        assert_eq!(
+            ok(&format!("{ID}.jsonl"), false).unwrap(),
+            EntryKind::Session
+        );
         assert_eq!(ok(ID, true).unwrap(), EntryKind::SideData);
         assert_eq!(
             ok(&format!("{ID}/subagents/agent-a.jsonl"), false).unwrap(),
@@ -192,7 +195,10 @@ mod tests {
         )
         .unwrap();
         let err = check_agent_file(ID, rel, &file).unwrap_err().to_string();
-        assert!(err.contains("another session") && err.contains(OTHER), "{err}");
+        assert!(
+            err.contains("another session") && err.contains(OTHER),
+            "{err}"
+        );
 
         std::fs::write(&file, "{\"type\":\"summary\"}\n").unwrap();
         let err = check_agent_file(ID, rel, &file).unwrap_err().to_string();

@@ -204,9 +204,10 @@ impl<R: Read> Read for CappedReader<R> {
         let m = &mut self.meter;
         m.unpacked += n as u64;
         if m.unpacked > m.limits.max_stream_bytes {
-            return Err(limit_error(
-                "the archive unpacks to more than the size limit",
-            ));
+            return Err(limit_error(&format!(
+                "the archive unpacks to more than {} bytes{LIMIT_WHY}",
+                m.limits.max_stream_bytes
+            )));
         }
         let compressed = m.compressed.get().max(1);
         if m.unpacked > RATIO_GRACE_BYTES && m.unpacked / compressed > m.limits.max_ratio {
@@ -218,16 +219,15 @@ impl<R: Read> Read for CappedReader<R> {
     }
 }
 
+/// Why a size cap is what it is, for the refusal message.
+const LIMIT_WHY: &str =
+    " (the unpacked size its metadata records, or ccsync's own cap); nothing was installed";
+
 fn limit_error(msg: &str) -> io::Error {
     io::Error::other(msg.to_owned())
 }
 
-fn unpack(
-    file: File,
-    dest: &Path,
-    limits: &Limits,
-    check: EntryCheck<'_>,
-) -> Result<Vec<PathBuf>> {
+fn unpack(file: File, dest: &Path, limits: &Limits, check: EntryCheck<'_>) -> Result<Vec<PathBuf>> {
     let compressed = Rc::new(Cell::new(0));
     let counted = CountingReader {
         inner: BufReader::with_capacity(1 << 16, file),
@@ -297,7 +297,7 @@ fn unpack(
         let size = entry.size();
         if size > limits.max_file_bytes {
             bail!(
-                "the entry `{}` is larger than {} bytes",
+                "the entry `{}` is larger than {} bytes: the archive unpacks to more than allowed{LIMIT_WHY}",
                 printable(&name),
                 limits.max_file_bytes
             );
@@ -305,7 +305,7 @@ fn unpack(
         total = total.saturating_add(size);
         if total > limits.max_total_bytes {
             bail!(
-                "the archive unpacks to more than {} bytes",
+                "the archive unpacks to more than {} bytes{LIMIT_WHY}",
                 limits.max_total_bytes
             );
         }

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::cli::ListArgs;
 use crate::config::Context;
-use crate::release::{names, GitHub, SessionRelease};
 use crate::neutral::text;
+use crate::release::{names, GitHub, SessionRelease};
 use crate::stored::{self, StoredSession};
 use crate::ui::Ui;
 
