@@ -89,6 +89,9 @@ fn assert_code(output: &Output, code: i32) {
     );
 }
 
+/// Archive entries: a raw name (a trailing `/` makes a folder) and the bytes of a file.
+type Entries<'a> = Vec<(&'a str, Vec<u8>)>;
+
 /// A gzip'd tar of `entries` (raw names, so `..` can be planted as an attacker would), and the
 /// size of its tar stream.
 fn tar_gz(entries: &[(&str, Vec<u8>)]) -> (Vec<u8>, u64) {
@@ -227,7 +230,7 @@ fn restore_installs_nothing_from_an_archive_that_carries_anything_but_the_sessio
     let (a, b) = (&s.a.id, &s.b.id);
     let other_session = format!("{b}.jsonl");
     let other_side = format!("{b}/subagents/agent-evil.jsonl");
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, String)> = vec![
+    let cases: Vec<(&str, Entries<'_>, String)> = vec![
         (
             "another session's file",
             vec![(other_session.as_str(), b"{\"evil\":1}\n".to_vec())],

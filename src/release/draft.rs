@@ -48,7 +48,7 @@ impl GitHub {
         let body = json!({
             "tag_name": tag,
             "name": names::release_name(branch),
-            "body": format!("{}\nClaude Code sessions of branch `{branch}`, stored by ccsync. This release stays a draft: do not publish it.\n", names::BODY_MARKER),
+            "body": format!("{}\nClaude Code sessions of branch {}, stored by ccsync. This release stays a draft: do not publish it.\n", names::BODY_MARKER, crate::neutral::markdown_code(branch, false)),
             "draft": true,
             "prerelease": false,
         });
