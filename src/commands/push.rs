@@ -24,6 +24,7 @@ use crate::bundle::{Finding, Scanner};
 use crate::cli::{PushArgs, SecretsMode};
 use crate::config::{BranchChoice, Context};
 use crate::exit::Exit;
+use crate::neutral;
 use crate::git::{GitRepo, RepoSlug};
 use crate::progress::Step;
 use crate::release::names;
@@ -73,13 +74,14 @@ fn report_to_workflow(outcomes: &[PushOutcome]) -> anyhow::Result<()> {
         md.push_str("| none | | nothing | | |\n");
     }
     for o in outcomes {
+        // The branch may come from the event (a fork's head branch) and the URL from the API.
         md.push_str(&format!(
-            "| `{}` | `{}` | {} | {} | {} |\n",
-            o.session_id,
-            o.branch.replace('|', "\\|").replace('`', "'"),
+            "| {} | {} | {} | {} | {} |\n",
+            neutral::markdown_code(&o.session_id, true),
+            neutral::markdown_code(&o.branch, true),
             o.action,
             o.records,
-            o.release_url.as_deref().unwrap_or("")
+            neutral::markdown_text(o.release_url.as_deref().unwrap_or(""))
         ));
     }
     actions::append_summary(&md)
