@@ -50,7 +50,7 @@ impl Ui {
     /// Something worth knowing that is not a failure (`::notice::` in Actions).
     pub fn notice(&self, message: &str) {
         if self.in_actions {
-            println_stderr(&actions::workflow_command("notice", message));
+            println_stderr(&actions::workflow_command("notice", &self.safe(message)));
         } else if !self.quiet {
             eprintln!("{}", self.safe(message));
         }
@@ -58,7 +58,7 @@ impl Ui {
 
     pub fn warn(&self, message: &str) {
         if self.in_actions {
-            println_stderr(&actions::workflow_command("warning", message));
+            println_stderr(&actions::workflow_command("warning", &self.safe(message)));
         } else {
             eprintln!("warning: {}", self.safe(message));
         }
@@ -66,7 +66,7 @@ impl Ui {
 
     pub fn error(&self, message: &str) {
         if self.in_actions {
-            println_stderr(&actions::workflow_command("error", message));
+            println_stderr(&actions::workflow_command("error", &self.safe(message)));
         } else {
             eprintln!("error: {}", self.safe(message));
         }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod claude;
+pub mod hostile;
 pub mod sessions;
 
 use std::ffi::OsStr;
