@@ -113,7 +113,14 @@ pub fn append_summary(markdown: &str) -> anyhow::Result<()> {
 /// value can never inject another variable.
 pub fn key_value_entry(name: &str, value: &str) -> String {
     if value.contains('\n') || value.contains('\r') {
-        let delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
+        // A random delimiter the value cannot know; drawn again in the (never seen) case that
+        // the value holds it.
+        let delimiter = loop {
+            let candidate = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
+            if !value.contains(&candidate) {
+                break candidate;
+            }
+        };
         format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
     } else {
         format!("{name}={value}\n")
