@@ -145,8 +145,21 @@ fn restore_installs_nothing_from_an_archive_that_carries_anything_but_the_sessio
             ("memory/MEMORY.md", b"# notes\n".to_vec()),
         ],
     );
+    // A local memory file is never replaced by the stored session's version here.
+    let memory = s.ci.project_dir().join("memory/MEMORY.md");
+    std::fs::create_dir_all(memory.parent().unwrap()).unwrap();
+    std::fs::write(&memory, "the victim's notes\n").unwrap();
     let output = s.ci.run(&["release-restore", "--branch", "honest"], &[]);
     assert_code(&output, 0);
+    assert_eq!(
+        std::fs::read_to_string(&memory).unwrap(),
+        "the victim's notes\n"
+    );
+    assert!(
+        stderr(&output).contains("kept your local"),
+        "{}",
+        stderr(&output)
+    );
     let project = s.ci.project_dir();
     assert!(project.join(format!("{a}.jsonl")).is_file());
     assert!(project.join(&side).is_file());

@@ -302,13 +302,19 @@ fn restore(
     if relation == Some(Relation::Diverged) {
         outcome.backup = Some(backup(&session_file)?);
     }
-    install(
+    let kept_memory = install(
         &rewritten,
         &extracted.files,
         &target.project_dir,
         &session_rel,
     )?;
     outcome.action = "installed";
+    for rel in kept_memory {
+        ui.warn(&format!(
+            "kept your local {}: the stored session brought another version of it, which was not installed",
+            target.project_dir.join(rel).display()
+        ));
+    }
     ui.info(&format!(
         "restored session {id} ({} records, last activity {}) into {}",
         stored.meta.records,
@@ -486,16 +492,25 @@ fn backup(session_file: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Renames the rewritten files into the project folder: side files first, the session file
-/// last (its appearance marks a complete restore), each rename atomic.
+/// last (its appearance marks a complete restore), each rename atomic. A project memory file
+/// that exists locally with other content is never replaced here (it may hold local changes):
+/// those are returned so the caller can say so.
 fn install(
     staged: &tempfile::TempDir,
     files: &[PathBuf],
     project_dir: &Path,
     session_rel: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut kept = Vec::new();
     let side = files.iter().filter(|rel| rel.as_path() != session_rel);
     for rel in side.chain(std::iter::once(&session_rel.to_path_buf())) {
         let dst = project_dir.join(rel);
+        if rel.starts_with("memory") && dst.exists() {
+            if std::fs::read(&dst).ok() != std::fs::read(staged.path().join(rel)).ok() {
+                kept.push(rel.clone());
+            }
+            continue;
+        }
         if let Some(parent) = dst.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -503,7 +518,7 @@ fn install(
         std::fs::rename(staged.path().join(rel), &dst)
             .with_context(|| format!("cannot install {}", dst.display()))?;
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// Tells the workflow (env, outputs, summary) and the user what happened.
