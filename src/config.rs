@@ -68,12 +68,21 @@ impl Context<'_> {
             bail!(Exit::usage("no GitHub repository: pass --repo OWNER/NAME or run inside a checkout with an `origin` remote"));
         };
         match git.origin_url() {
-            Some(url) => git.github_repo().ok_or_else(|| {
-                Exit::usage(format!(
-                    "the `origin` remote ({url}) is not a GitHub repository: pass --repo OWNER/NAME"
-                ))
-                .into()
-            }),
+            Some(url) => {
+                // Only github.com and the server of --api-url are GitHub: a gitlab.com or
+                // github.com.evil.com remote must not send the token anywhere or name a repository.
+                let api_host = self.api_url().ok().and_then(|u| u.host_str().map(str::to_owned));
+                let on_github = crate::git::remote_host(&url)
+                    .is_some_and(|host| crate::git::is_github_host(&host, api_host.as_deref()));
+                match git.github_repo().filter(|_| on_github) {
+                    Some(slug) => Ok(slug),
+                    None => bail!(Exit::usage(format!(
+                        "the `origin` remote ({}) is not a GitHub repository (only github.com and the host of --api-url / GITHUB_API_URL{} count): pass --repo OWNER/NAME",
+                        crate::git::without_credentials(&url),
+                        api_host.map(|h| format!(", {h}")).unwrap_or_default()
+                    ))),
+                }
+            }
             None => bail!(Exit::usage(
                 "this repository has no `origin` remote: pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
             )),
@@ -230,10 +239,11 @@ pub fn resolve_claude_cwd(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
             None => std::env::current_dir().context("cannot read the current folder")?,
         },
     };
-    std::fs::canonicalize(&folder).with_context(|| {
-        format!(
-            "the folder {} does not exist: pass --cwd with the folder where claude will run",
+    std::fs::canonicalize(&folder).map_err(|e| {
+        Exit::usage(format!(
+            "the folder {} does not exist ({e}): pass --cwd with the folder where claude will run",
             folder.display()
-        )
+        ))
+        .into()
     })
 }

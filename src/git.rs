@@ -66,6 +66,57 @@ pub fn parse_remote_url(url: &str) -> Option<RepoSlug> {
     format!("{owner}/{name}").parse().ok()
 }
 
+/// The host of a remote URL (`https://[user@]host[:port]/...`, `ssh://[user@]host[:port]/...`,
+/// scp-like `[user@]host:path`), lower-cased; `None` for a local path.
+pub fn remote_host(url: &str) -> Option<String> {
+    let url = url.trim();
+    let authority = if let Some((_, rest)) = url.split_once("://") {
+        rest.split('/').next()?
+    } else {
+        let (host, _) = url.split_once(':')?;
+        if host.contains('/') {
+            return None;
+        }
+        host
+    };
+    let host = authority.rsplit('@').next()?;
+    // `[v6::addr]:port` or `host:port`.
+    let host = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next()?
+    } else {
+        host.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// A remote URL fit to print: `https://user:password@host/...` loses its user part.
+pub fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}/{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Whether a remote on `host` is GitHub for an API at `api_host`: github.com (and its SSH-over-443
+/// host), or the server of the API (GitHub Enterprise Server `HOST/api/v3`, GHE.com `api.HOST`).
+pub fn is_github_host(host: &str, api_host: Option<&str>) -> bool {
+    let host = host.to_ascii_lowercase();
+    if matches!(
+        host.as_str(),
+        "github.com" | "www.github.com" | "ssh.github.com"
+    ) {
+        return true;
+    }
+    api_host.is_some_and(|api| {
+        let api = api.to_ascii_lowercase();
+        host == api || api.strip_prefix("api.") == Some(host.as_str())
+    })
+}
+
 /// An open git repository with a work tree.
 pub struct GitRepo {
     repo: git2::Repository,
@@ -177,6 +228,43 @@ mod tests {
         }
         assert_eq!(parse_remote_url("/local/path/repo"), None);
         assert_eq!(parse_remote_url("https://github.com/onlyowner"), None);
+    }
+
+    #[test]
+    fn only_github_hosts_count() {
+        let github = |url: &str, api: Option<&str>| {
+            remote_host(url).is_some_and(|h| is_github_host(&h, api))
+        };
+        for url in [
+            "https://github.com/octo/app.git",
+            "git@github.com:octo/app.git",
+            "ssh://git@ssh.github.com:443/octo/app.git",
+            "https://user:pw@GitHub.com/octo/app",
+        ] {
+            assert!(github(url, Some("api.github.com")), "{url}");
+        }
+        for url in [
+            "https://gitlab.com/octo/app.git",
+            "git@bitbucket.org:octo/app.git",
+            "https://github.com.evil.com/octo/app.git",
+            "git@github.com.evil.com:octo/app.git",
+            "https://evilgithub.com/octo/app",
+            "/local/path",
+        ] {
+            assert!(!github(url, Some("api.github.com")), "{url}");
+        }
+        assert!(github(
+            "https://ghe.example.com/octo/app.git",
+            Some("ghe.example.com")
+        ));
+        assert!(github(
+            "git@octo.ghe.com:octo/app.git",
+            Some("api.octo.ghe.com")
+        ));
+        assert!(!github(
+            "https://ghe.example.com/octo/app.git",
+            Some("api.github.com")
+        ));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub fn run() -> ExitCode {
     let ui = ui::Ui::from_globals(&cli.global);
     match commands::dispatch(cli, &ui) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`ccsync sessions | head`): nothing to report.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = exit::code_for(&err);
             let message = format!("{err:#}");
@@ -56,4 +58,17 @@ pub fn run() -> ExitCode {
             ExitCode::from(code as u8)
         }
     }
+}
+
+/// Whether the error is a write to a closed pipe (stdout piped into `head`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -41,6 +41,23 @@ impl StoredSession {
     }
 }
 
+/// Newest activity first. A session with recorded activity comes before one without any timestamp
+/// (whose push time says nothing about when it was used); those follow, newest push first.
+fn newest_first(a: &StoredSession, b: &StoredSession) -> std::cmp::Ordering {
+    let activity = |s: &StoredSession| {
+        s.meta
+            .last_timestamp
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let (ta, tb) = (activity(a), activity(b));
+    tb.is_some()
+        .cmp(&ta.is_some())
+        .then_with(|| tb.cmp(&ta))
+        .then_with(|| b.meta.pushed_at.cmp(&a.meta.pushed_at))
+        .then_with(|| a.meta.session_id.cmp(&b.meta.session_id))
+}
+
 fn is_uploaded(asset: &Asset) -> bool {
     asset.state == "uploaded"
 }
@@ -157,11 +174,7 @@ pub fn stored_sessions_of(
             archive_asset: archive.clone(),
         });
     }
-    sessions.sort_by(|a, b| {
-        b.activity_key()
-            .cmp(&a.activity_key())
-            .then_with(|| a.meta.session_id.cmp(&b.meta.session_id))
-    });
+    sessions.sort_by(newest_first);
     Ok(sessions)
 }
 

@@ -6,6 +6,8 @@ use crate::cli::{Cli, CompletionsArgs};
 
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<()> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "ccsync", &mut std::io::stdout());
-    Ok(())
+    // Into memory first: `generate` panics when a write fails, e.g. into `| head`.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "ccsync", &mut script);
+    super::sessions::print_stdout(&String::from_utf8_lossy(&script))
 }

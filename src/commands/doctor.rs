@@ -110,14 +110,20 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
     if ctx.ui.json {
         ctx.ui.print_json(&report.checks)?;
     } else {
+        let mut text = String::new();
         for c in &report.checks {
             let status = match c.status {
                 Status::Ok => "ok  ",
                 Status::Warn => "warn",
                 Status::Fail => "fail",
             };
-            println!("{status}  {}: {}", c.check, ctx.ui.safe(&c.message));
+            text.push_str(&format!(
+                "{status}  {}: {}\n",
+                c.check,
+                ctx.ui.safe(&c.message)
+            ));
         }
+        super::sessions::print_stdout(&text)?;
     }
     if failed > 0 {
         anyhow::bail!(

@@ -140,7 +140,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    print_table(ctx.ui, &sessions);
+    print_table(ctx.ui, &sessions)?;
     Ok(())
 }
 
@@ -167,7 +167,7 @@ fn listed(branch: &str, release: &SessionRelease, s: &StoredSession) -> ListedSe
 
 /// The table for people. Every cell comes from release data: each is one escaped line, and a
 /// line never reads as a workflow command.
-fn print_table(ui: &Ui, sessions: &[ListedSession]) {
+fn print_table(ui: &Ui, sessions: &[ListedSession]) -> anyhow::Result<()> {
     let header = [
         "BRANCH",
         "SESSION",
@@ -209,18 +209,21 @@ fn print_table(ui: &Ui, sessions: &[ListedSession]) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String]| {
+    let mut table = String::new();
+    let mut line = |cells: &[String]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", ui.safe(padded.join("  ").trim_end()));
+        table.push_str(&ui.safe(padded.join("  ").trim_end()));
+        table.push('\n');
     };
     line(&header.map(str::to_owned));
     for row in &rows {
         line(row);
     }
+    super::sessions::print_stdout(&table)
 }
 
 /// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04 UTC`; anything unparsable as it is.

@@ -49,6 +49,15 @@ fn repository_sessions(
     Ok(sessions)
 }
 
+/// `1 record`, `2 records`: a count with its noun.
+pub(crate) fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The runtime for the network calls of one command; file work stays outside it.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

@@ -183,15 +183,35 @@ fn choose_sessions(
             .collect(),
     };
     if chosen.is_empty() {
+        let on_branch = sessions
+            .iter()
+            .filter(|s| s.branch.as_deref() == Some(branch))
+            .count() as u64;
+        let elsewhere = sessions.len() as u64 - on_branch;
         let hint = if sessions.is_empty() {
             format!(
                 "this repository has no Claude Code sessions under {} (start `claude` in the repository first)",
                 store::projects_dir(claude_dir).display()
             )
         } else {
+            let mut parts = Vec::new();
+            if on_branch > 0 {
+                parts.push(format!(
+                    "{} of branch `{branch}` {} older",
+                    super::count(on_branch, "session"),
+                    if on_branch == 1 { "is" } else { "are" }
+                ));
+            }
+            if elsewhere > 0 {
+                parts.push(format!(
+                    "{} of this repository {} on other branches",
+                    super::count(elsewhere, "session"),
+                    if elsewhere == 1 { "is" } else { "are" }
+                ));
+            }
             format!(
-                "{} session(s) of this repository are on other branches: `ccsync sessions` lists them, `--session ID` pushes one",
-                sessions.len()
+                "{}: `ccsync sessions` lists them, `--session ID` pushes one",
+                parts.join("; ")
             )
         };
         let when = args
@@ -300,6 +320,20 @@ impl PushJob<'_> {
             None => None,
         };
         let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
+        if facts.chain.count() == 0 {
+            return Err(Exit::nothing_found(format!(
+                "session {} holds no conversation ({}, none of them a message): nothing worth pushing. \
+                 Continue it with `claude --resume {}` first, or push another session with --session ID",
+                session.id,
+                if facts.records == 0 {
+                    "the file is empty".to_owned()
+                } else {
+                    super::count(facts.records, "metadata record")
+                },
+                session.id
+            ))
+            .into());
+        }
         let relation = match &stored {
             None => None,
             Some(stored) => Some(self.relation(&facts, stored, scratch.path())?),
@@ -367,9 +401,9 @@ impl PushJob<'_> {
         if self.args.dry_run {
             outcome.action = "would-upload";
             ui.info(&format!(
-                "dry run: would upload session {} ({} records, {}) to the draft release `{}`{}",
+                "dry run: would upload session {} ({}, {}) to the draft release `{}`{}",
                 session.id,
-                facts.records,
+                super::count(facts.records, "record"),
                 crate::ui::human_size(packed.meta.archive.size),
                 names::tag_for(self.branch),
                 if self.passphrase.is_some() {
@@ -423,9 +457,9 @@ impl PushJob<'_> {
         outcome.action = "uploaded";
         outcome.release_url = Some(release.html_url.clone());
         ui.info(&format!(
-            "pushed session {} ({} records, {}{}) to {}",
+            "pushed session {} ({}, {}{}) to {}",
             session.id,
-            facts.records,
+            super::count(facts.records, "record"),
             crate::ui::human_size(packed.meta.archive.size),
             if self.passphrase.is_some() {
                 ", encrypted"

@@ -108,18 +108,21 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
         claude_cwd,
         local_root,
         passphrase,
+        claude_dir,
     };
 
-    let mut outcome = match restore(ctx, args, &rt, &gh, &branch, &target) {
+    let release_found = std::cell::Cell::new(false);
+    let mut outcome = match restore(ctx, args, &rt, &gh, &branch, &target, &release_found) {
         // A push replaces the archive and then its metadata: a restore that read the old
         // metadata finds the old archive gone, or gets the new one and sees a mismatch. Reading
-        // the release again resolves it; a copy that still does not match is refused.
-        Err(err) if replaced_while_reading(&err) => {
+        // the release again resolves it; a copy that still does not match is refused. A 404
+        // before the release was found (a wrong --repo) is no such race.
+        Err(err) if release_found.get() && replaced_while_reading(&err) => {
             ctx.ui.info(&format!(
                 "{err:#}; the stored copy may be changing (a push under way): reading the release again"
             ));
             std::thread::sleep(std::time::Duration::from_secs(2));
-            restore(ctx, args, &rt, &gh, &branch, &target)?
+            restore(ctx, args, &rt, &gh, &branch, &target, &release_found)?
         }
         other => other?,
     };
@@ -139,12 +142,44 @@ fn replaced_while_reading(err: &anyhow::Error) -> bool {
 }
 
 /// Where the session goes on this machine.
+#[derive(Clone)]
 struct Target {
     claude_cwd: PathBuf,
     local_root: PathBuf,
     project_dir: PathBuf,
     /// `CCSYNC_PASSPHRASE`, if set.
     passphrase: Option<String>,
+    claude_dir: PathBuf,
+}
+
+impl Target {
+    /// Without `--cwd`: when this machine already holds session `id` in another folder of the
+    /// repository (it was started in a subfolder), that copy is the one to update, not a second
+    /// one beside it in this folder's project folder.
+    fn where_it_already_is(&self, id: &str) -> anyhow::Result<Option<Target>> {
+        if self.project_dir.join(format!("{id}.jsonl")).is_file() {
+            return Ok(None);
+        }
+        let Some(existing) = store::find_session(&self.claude_dir, &self.local_root, id)? else {
+            return Ok(None);
+        };
+        if existing.project_dir == self.project_dir {
+            return Ok(None);
+        }
+        // The folder `claude --resume` runs in: the one the local copy last recorded, when its
+        // project folder is where the copy lies.
+        let claude_cwd = existing
+            .cwd
+            .as_deref()
+            .and_then(|c| std::fs::canonicalize(c).ok())
+            .filter(|c| store::project_dir(&self.claude_dir, c) == existing.project_dir)
+            .unwrap_or_else(|| self.claude_cwd.clone());
+        Ok(Some(Target {
+            claude_cwd,
+            project_dir: existing.project_dir,
+            ..self.clone()
+        }))
+    }
 }
 
 fn restore(
@@ -154,6 +189,7 @@ fn restore(
     gh: &GitHub,
     branch: &str,
     target: &Target,
+    release_found: &std::cell::Cell<bool>,
 ) -> anyhow::Result<RestoreOutcome> {
     let ui = ctx.ui;
     let mut outcome = RestoreOutcome {
@@ -183,15 +219,20 @@ fn restore(
         outcome.message = Some(message);
         return Ok(outcome);
     };
+    release_found.set(true);
     outcome.release_url = Some(release.html_url.clone());
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     // With `--session`, only that session's metadata is read; else all, to find the newest.
+    let unreadable = std::cell::RefCell::new(Vec::new());
     let sessions = stored::stored_sessions_of(
         rt,
         gh,
         &release,
         scratch.path(),
-        &|m| ui.warn(m),
+        &|m| {
+            ui.warn(m);
+            unreadable.borrow_mut().push(m.to_owned());
+        },
         args.session.as_deref(),
         &stored::MetaCache::default(),
     )?;
@@ -199,6 +240,18 @@ fn restore(
         Some(id) => sessions.iter().find(|s| &s.meta.session_id == id),
         None => sessions.first(),
     };
+    let unreadable = unreadable.into_inner();
+    if chosen.is_none() && !unreadable.is_empty() {
+        // Stored sessions whose metadata cannot be read are bad data, not "nothing to restore".
+        anyhow::bail!(
+            "the release of branch `{branch}` ({}) holds {} whose metadata cannot be read, and no readable one{}: {}. \
+             Push the session again from a machine that has it, or delete the broken assets",
+            release.html_url,
+            super::count(unreadable.len() as u64, "session"),
+            args.session.as_deref().map(|id| format!(" for session {id}")).unwrap_or_default(),
+            unreadable.join("; ")
+        );
+    }
     let Some(stored) = chosen else {
         outcome.message = Some(match &args.session {
             Some(id) => format!(
@@ -228,6 +281,19 @@ fn restore(
         );
     }
     outcome.session_id = Some(id.clone());
+    let moved = match args.cwd {
+        Some(_) => None,
+        None => target.where_it_already_is(&id)?,
+    };
+    if let Some(existing) = &moved {
+        ui.info(&format!(
+            "this machine already holds session {id} in {} (the project folder of {}): updating that copy \
+             (pass --cwd to restore it for another folder)",
+            existing.project_dir.display(),
+            existing.claude_cwd.display()
+        ));
+    }
+    let target = moved.as_ref().unwrap_or(target);
     let session_file = target.project_dir.join(format!("{id}.jsonl"));
     outcome.session_file = Some(session_file.clone());
 
@@ -316,8 +382,8 @@ fn restore(
         ));
     }
     ui.info(&format!(
-        "restored session {id} ({} records, last activity {}) into {}",
-        stored.meta.records,
+        "restored session {id} ({}, last activity {}) into {}",
+        super::count(stored.meta.records, "record"),
         neutral::text(stored.meta.last_timestamp.as_deref().unwrap_or("unknown")),
         session_file.display()
     ));
