@@ -196,6 +196,45 @@ mod tests {
         assert_eq!(lines.next(), None);
     }
 
+    /// The runner's reading of an environment or output file: `name=value` lines and
+    /// `name<<DELIMITER` heredocs.
+    fn runner_reads(text: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut lines = text.split('\n');
+        while let Some(line) = lines.next() {
+            if line.is_empty() {
+                continue;
+            }
+            match (line.find('='), line.find("<<")) {
+                (Some(eq), h) if h.is_none_or(|h| eq < h) => {
+                    out.push((line[..eq].to_owned(), line[eq + 1..].to_owned()))
+                }
+                (_, Some(h)) => {
+                    let delimiter = &line[h + 2..];
+                    let mut value = Vec::new();
+                    for next in lines.by_ref() {
+                        if next == delimiter {
+                            break;
+                        }
+                        value.push(next);
+                    }
+                    out.push((line[..h].to_owned(), value.join("\n")));
+                }
+                _ => panic!("malformed {line:?}"),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_is_one_variable(value in "(.|\n|\r|=|<<|ghadelimiter_)*") {
+            let entry = key_value_entry("SESSION_ID", &value);
+            let read = runner_reads(&entry);
+            proptest::prop_assert_eq!(read, vec![("SESSION_ID".to_owned(), value)]);
+        }
+    }
+
     #[test]
     fn messages_are_escaped() {
         assert_eq!(
