@@ -68,6 +68,7 @@ fn healthy_setup_is_all_ok() {
             "token",
             "access",
             "release",
+            "encryption",
             "claude-folder",
             "project-folder",
             "session"
@@ -85,7 +86,7 @@ fn healthy_setup_is_all_ok() {
     let output = laptop.run(&["doctor"]);
     assert_code(&output, 0);
     let text = stdout(&output);
-    assert_eq!(text.lines().count(), 9, "{text}");
+    assert_eq!(text.lines().count(), 10, "{text}");
     assert!(text.lines().all(|l| l.starts_with("ok ")), "{text}");
 }
 

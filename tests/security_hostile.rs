@@ -229,6 +229,13 @@ fn an_empty_passphrase_is_an_error_for_push_and_restore() {
         stderr(&push)
     );
     assert!(fake.releases("octo", "app").is_empty(), "nothing uploaded");
+    let doctor = laptop.run(&["doctor"], &empty);
+    assert_code(&doctor, 1);
+    let report = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    assert!(
+        report.contains("fail  encryption: CCSYNC_PASSPHRASE is set but empty"),
+        "{report}"
+    );
 
     assert_code(&laptop.run(&["release-push"], &[]), 0);
     let ci = Machine::new(&fake, "runner/app");

@@ -97,6 +97,17 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
     if let (Some(slug), Some(token)) = (&slug, token) {
         check_github(ctx, &mut report, slug, token, branch.as_deref());
     }
+    match super::passphrase("work") {
+        Ok(Some(_)) => report.ok(
+            "encryption",
+            "CCSYNC_PASSPHRASE is set: sessions are pushed encrypted",
+        ),
+        Ok(None) => report.ok(
+            "encryption",
+            "CCSYNC_PASSPHRASE is not set: sessions are pushed unencrypted",
+        ),
+        Err(e) => report.fail("encryption", format!("{e:#}")),
+    }
     check_claude(ctx, &mut report, git.as_ref(), branch.as_deref());
     if ctx.ui.in_actions {
         check_actions(&mut report);
