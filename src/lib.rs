@@ -6,14 +6,16 @@
 //! - [`bundle`]: a session packed for transport (archive, metadata, path rewrite, secrets, encryption)
 //! - [`sync`]: how a local and a stored copy of one session relate (the uuid conflict rule)
 //! - [`release`]: the GitHub release backend (draft releases and their assets)
-//! - [`stored`]: the sessions stored in a release (metadata read, archive fetched, body rendered)
+//! - [`stored`]: the sessions stored in a release and the write protocol that keeps them whole
+//!   (reading rules, roll-forward, the writer; docs/write-protocol.md)
 //! - [`actions`]: GitHub Actions glue (environment files, annotations, step summary)
 //! - [`commands`]: one module per `ccsync` command, tying the others together
 //!
 //! Around them: [`cli`] (the command line), [`config`] (checked settings from options and
 //! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
 //! [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
-//! see, with text from stored data neutralised).
+//! see, with text from stored data neutralised), [`scratch`] (temporary folders, and those of
+//! killed runs).
 
 pub mod actions;
 pub mod bundle;
@@ -26,6 +28,7 @@ pub mod git;
 pub mod neutral;
 pub mod progress;
 pub mod release;
+pub mod scratch;
 pub mod store;
 pub mod stored;
 pub mod sync;

@@ -55,6 +55,21 @@ pub struct Metadata {
     pub uuid_count: u64,
     /// sha256 of the ordered record uuids, each followed by `\n`.
     pub uuid_chain_sha256: String,
+    /// The write protocol's generation of this copy (docs/write-protocol.md): one more than the
+    /// copy it replaced. Absent in metadata of ccsync 0.1: 0.
+    #[serde(default)]
+    pub generation: u64,
+    /// The copy this one replaced, if any (room for a later delta asset that names its parent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Parent>,
+}
+
+/// The stored copy a push replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Parent {
+    pub generation: u64,
+    pub archive_sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +218,27 @@ pub(crate) mod tests {
             tool: Tool::current(),
             uuid_count: 1400,
             uuid_chain_sha256: "cd".repeat(32),
+            generation: 3,
+            parent: Some(Parent {
+                generation: 2,
+                archive_sha256: "ef".repeat(32),
+            }),
         }
+    }
+
+    #[test]
+    fn metadata_of_ccsync_0_1_reads_as_generation_0_without_parent() {
+        let old = edited(|m| {
+            m.remove("generation");
+            m.remove("parent");
+        });
+        let meta = Metadata::parse(&old).unwrap();
+        assert_eq!((meta.generation, meta.parent), (0, None));
+        let json = sample().to_json();
+        assert!(
+            json.contains("\"generation\": 3") && json.contains("\"archiveSha256\""),
+            "{json}"
+        );
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         }
         let found =
             stored::stored_sessions(&rt, &gh, release, scratch.path(), &|m| ctx.ui.warn(m))?;
+        // Finishes interrupted pushes (complete copies under temporary names), best effort.
+        stored::finish_writes(&rt, &gh, &found, &|m| ctx.ui.warn(m));
         for s in found {
             // Duplicate drafts of one tag may hold the same session: keep its newest push.
             if let Some(existing) = sessions

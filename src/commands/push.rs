@@ -29,7 +29,9 @@ use crate::neutral;
 use crate::progress::Step;
 use crate::release::names;
 use crate::release::{GitHub, SessionRelease};
+use crate::scratch::RunDir;
 use crate::store::{self, LocalSession};
+use crate::stored::write::{self, NewCopy, Writer, Written};
 use crate::stored::{self, MetaCache, StoredSession};
 use crate::sync::{self, Relation};
 
@@ -102,6 +104,8 @@ pub(crate) fn push_sessions(
     let token = ctx.token()?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), token.clone())?;
     let rt = super::runtime()?;
+    // Plaintext archives that killed pushes left in the temp folder.
+    crate::scratch::sweep(&std::env::temp_dir());
     let scanner = Scanner::new(vec![token.expose().to_owned()]);
     let origin = Origin {
         repo: slug,
@@ -115,6 +119,7 @@ pub(crate) fn push_sessions(
         let _group = actions::LogGroup::new(&format!("ccsync: push session {}", session.id));
         let job = PushJob {
             ctx,
+            claude_dir: &claude_dir,
             args,
             gh: &gh,
             rt: &rt,
@@ -234,6 +239,7 @@ struct Origin {
 
 struct PushJob<'a> {
     ctx: &'a Context<'a>,
+    claude_dir: &'a Path,
     args: &'a PushArgs,
     gh: &'a GitHub,
     rt: &'a tokio::runtime::Runtime,
@@ -267,10 +273,12 @@ pub(crate) struct PushOutcome {
 struct Packed {
     _dir: tempfile::TempDir,
     archive: PathBuf,
-    metadata: PathBuf,
     meta: Metadata,
     findings: Vec<Finding>,
 }
+
+/// Writes a push tries before it gives up on other pushes that keep winning.
+const MAX_ATTEMPTS: u32 = 5;
 
 impl PushJob<'_> {
     fn push(&self, session: &LocalSession) -> anyhow::Result<PushOutcome> {
@@ -302,173 +310,196 @@ impl PushJob<'_> {
         prescan: Option<Prescan>,
     ) -> anyhow::Result<PushOutcome> {
         let ui = self.ctx.ui;
-        let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let cache = MetaCache::default();
-        let release = self.rt.block_on(self.gh.session_release(self.branch))?;
-        let stored = match &release {
-            Some(release) => stored::stored_sessions_of(
-                self.rt,
-                self.gh,
-                release,
-                scratch.path(),
-                &|m| ui.warn(m),
-                None,
-                &cache,
-            )?
-            .into_iter()
-            .find(|s| s.meta.session_id == session.id),
-            None => None,
-        };
-        let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
-        if facts.chain.count() == 0 {
-            return Err(Exit::nothing_found(format!(
-                "session {} holds no conversation ({}, none of them a message): nothing worth pushing. \
-                 Continue it with `claude --resume {}` first, or push another session with --session ID",
-                session.id,
-                if facts.records == 0 {
-                    "the file is empty".to_owned()
-                } else {
-                    super::count(facts.records, "metadata record")
-                },
+        let scratch = RunDir::in_temp()?;
+        // Held for the whole push: temporary archives under this writer's id are a dead run's.
+        let writer = Writer::lock(self.claude_dir, &session.id, &|| {
+            ui.info(&format!(
+                "waiting for another ccsync push of session {} on this machine to finish",
                 session.id
             ))
-            .into());
-        }
-        let relation = match &stored {
-            None => None,
-            Some(stored) => Some(self.relation(&facts, stored, scratch.path())?),
-        };
-        let mut outcome = PushOutcome {
-            session_id: session.id.clone(),
-            branch: self.branch.to_owned(),
-            action: "up-to-date",
-            relation: sync::relation_label(relation),
-            records: facts.records,
-            archive_size: None,
-            encrypted: self.passphrase.is_some(),
-            secrets_redacted: 0,
-            release_url: release.as_ref().map(|r| r.html_url.clone()),
-            dropped_sessions: Vec::new(),
-            api_requests: 0,
-        };
-        match relation {
-            Some(Relation::Equal) if !self.args.force => {
+        })?;
+        let cache = MetaCache::default();
+        let mut prescan = Some(prescan);
+        let mut packed: Option<Packed> = None;
+        for attempt in 1.. {
+            let release = self.rt.block_on(self.gh.session_release(self.branch))?;
+            // A writer finishes an interrupted write before it compares (never "up to date"
+            // against a pair that does not match: only complete copies count).
+            let stored = release.as_ref().and_then(|release| {
+                write::prepare(
+                    self.rt,
+                    self.gh,
+                    release,
+                    &session.id,
+                    &writer,
+                    !self.args.dry_run,
+                    scratch.path(),
+                    &cache,
+                    &|m| ui.warn(m),
+                )
+            });
+            let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
+            if facts.chain.count() == 0 {
+                return Err(Exit::nothing_found(format!(
+                    "session {} holds no conversation ({}, none of them a message): nothing worth pushing. \
+                     Continue it with `claude --resume {}` first, or push another session with --session ID",
+                    session.id,
+                    if facts.records == 0 {
+                        "the file is empty".to_owned()
+                    } else {
+                        super::count(facts.records, "metadata record")
+                    },
+                    session.id
+                ))
+                .into());
+            }
+            let relation = match &stored {
+                None => None,
+                Some(stored) => Some(self.relation(&facts, stored, scratch.path())?),
+            };
+            let mut outcome = PushOutcome {
+                session_id: session.id.clone(),
+                branch: self.branch.to_owned(),
+                action: "up-to-date",
+                relation: sync::relation_label(relation),
+                records: facts.records,
+                archive_size: None,
+                encrypted: self.passphrase.is_some(),
+                secrets_redacted: 0,
+                release_url: release.as_ref().map(|r| r.html_url.clone()),
+                dropped_sessions: Vec::new(),
+                api_requests: 0,
+            };
+            match relation {
+                Some(Relation::Equal) if !self.args.force => {
+                    ui.info(&format!(
+                        "session {} is already up to date in the release of branch `{}`",
+                        session.id, self.branch
+                    ));
+                    return Ok(outcome);
+                }
+                Some(Relation::RemoteAhead) if !self.args.force => {
+                    return Err(Exit::conflict(format!(
+                        "the release of branch `{}` holds a newer copy of session {} (it continued elsewhere): \
+                         run `ccsync release-restore --session {}` to bring it here first, or push with --force to replace it",
+                        self.branch, session.id, session.id
+                    ))
+                    .into());
+                }
+                Some(Relation::Diverged) if !self.args.force => {
+                    return Err(Exit::conflict(format!(
+                        "session {} diverged: the release of branch `{}` and this machine each hold records the other lacks. \
+                         `ccsync release-restore --session {} --force` keeps the stored copy (yours is saved as a backup); \
+                         `ccsync release-push --session {} --force` replaces the stored copy with yours",
+                        session.id, self.branch, session.id, session.id
+                    ))
+                    .into());
+                }
+                _ => {}
+            }
+            if let Some(stored) = stored.as_ref().filter(|s| s.encrypted()) {
+                if self.passphrase.is_none() {
+                    if !self.args.allow_plaintext {
+                        return Err(anyhow::anyhow!(
+                            "session {} is stored encrypted in the release of branch `{}`, but CCSYNC_PASSPHRASE is not set: \
+                             set it to push an encrypted copy, or pass --allow-plaintext to replace the encrypted copy with an unencrypted one",
+                            stored.meta.session_id,
+                            self.branch
+                        ));
+                    }
+                    ui.warn(&format!(
+                        "replacing the encrypted copy of session {} with an unencrypted one (--allow-plaintext)",
+                        stored.meta.session_id
+                    ));
+                }
+            }
+
+            if packed.is_none() {
+                let scan = prescan.take().flatten();
+                packed = Some(self.pack(session, entries, scan, &facts, scratch.path())?);
+            }
+            let packed = packed.as_ref().expect("packed above");
+            outcome.archive_size = Some(packed.meta.archive.size);
+            outcome.secrets_redacted = packed.findings.len();
+            if self.args.dry_run {
+                outcome.action = "would-upload";
                 ui.info(&format!(
-                    "session {} is already up to date in the release of branch `{}`",
-                    session.id, self.branch
+                    "dry run: would upload session {} ({}, {}) to the draft release `{}`{}",
+                    session.id,
+                    super::count(facts.records, "record"),
+                    crate::ui::human_size(packed.meta.archive.size),
+                    names::tag_for(self.branch),
+                    if self.passphrase.is_some() {
+                        ", encrypted"
+                    } else {
+                        ""
+                    }
                 ));
                 return Ok(outcome);
             }
-            Some(Relation::RemoteAhead) if !self.args.force => {
-                return Err(Exit::conflict(format!(
-                    "the release of branch `{}` holds a newer copy of session {} (it continued elsewhere): \
-                     run `ccsync release-restore --session {}` to bring it here first, or push with --force to replace it",
-                    self.branch, session.id, session.id
-                ))
-                .into());
-            }
-            Some(Relation::Diverged) if !self.args.force => {
-                return Err(Exit::conflict(format!(
-                    "session {} diverged: the release of branch `{}` and this machine each hold records the other lacks. \
-                     `ccsync release-restore --session {} --force` keeps the stored copy (yours is saved as a backup); \
-                     `ccsync release-push --session {} --force` replaces the stored copy with yours",
-                    session.id, self.branch, session.id, session.id
-                ))
-                .into());
-            }
-            _ => {}
-        }
-        if let Some(stored) = stored.as_ref().filter(|s| s.encrypted()) {
-            if self.passphrase.is_none() {
-                if !self.args.allow_plaintext {
-                    return Err(anyhow::anyhow!(
-                        "session {} is stored encrypted in the release of branch `{}`, but CCSYNC_PASSPHRASE is not set: \
-                         set it to push an encrypted copy, or pass --allow-plaintext to replace the encrypted copy with an unencrypted one",
-                        stored.meta.session_id,
-                        self.branch
-                    ));
-                }
-                ui.warn(&format!(
-                    "replacing the encrypted copy of session {} with an unencrypted one (--allow-plaintext)",
-                    stored.meta.session_id
-                ));
-            }
-        }
 
-        let packed = self.pack(session, entries, prescan, &facts, scratch.path())?;
-        outcome.archive_size = Some(packed.meta.archive.size);
-        outcome.secrets_redacted = packed.findings.len();
-        if self.args.dry_run {
-            outcome.action = "would-upload";
+            let release = match release {
+                Some(release) if release.duplicate_ids.is_empty() => release,
+                _ => self
+                    .rt
+                    .block_on(self.gh.session_release_for_write(self.branch))?,
+            };
+            let progress = Step::spinner(
+                ui,
+                &format!("uploading {}", packed.meta.archive.name),
+                Some(packed.meta.archive.size),
+            );
+            let written = write::write_copy(
+                self.rt,
+                self.gh,
+                &release,
+                stored.as_ref(),
+                &writer,
+                NewCopy {
+                    archive: &packed.archive,
+                    content_type: archive_content_type(self.passphrase.is_some()),
+                    meta: packed.meta.clone(),
+                    scratch: scratch.path(),
+                },
+                &cache,
+                &|m| ui.warn(m),
+            )?;
+            drop(progress);
+            let release = match written {
+                Written::Current { release, .. } => *release,
+                Written::Superseded if attempt < MAX_ATTEMPTS => {
+                    ui.info(&format!(
+                        "another push stored session {} first: comparing with its copy again",
+                        session.id
+                    ));
+                    continue;
+                }
+                Written::Superseded => {
+                    return Err(anyhow::anyhow!(
+                        "other pushes of session {} kept replacing the stored copy while this one wrote; run the push again",
+                        session.id
+                    ))
+                }
+            };
+            outcome.dropped_sessions =
+                self.keep_newest(&release, &session.id, scratch.path(), &cache)?;
+            outcome.action = "uploaded";
+            outcome.release_url = Some(release.html_url.clone());
             ui.info(&format!(
-                "dry run: would upload session {} ({}, {}) to the draft release `{}`{}",
+                "pushed session {} ({}, {}{}) to {}",
                 session.id,
                 super::count(facts.records, "record"),
                 crate::ui::human_size(packed.meta.archive.size),
-                names::tag_for(self.branch),
                 if self.passphrase.is_some() {
                     ", encrypted"
                 } else {
                     ""
-                }
+                },
+                release.html_url
             ));
             return Ok(outcome);
         }
-
-        let release = self
-            .rt
-            .block_on(self.gh.session_release_for_write(self.branch))?;
-        let archive_name = &packed.meta.archive.name;
-        let progress = Step::spinner(
-            ui,
-            &format!("uploading {archive_name}"),
-            Some(packed.meta.archive.size),
-        );
-        self.rt
-            .block_on(self.gh.upload_asset(
-                &release,
-                archive_name,
-                &packed.archive,
-                archive_content_type(self.passphrase.is_some()),
-            ))
-            .with_context(|| format!("cannot upload {archive_name}"))?;
-        drop(progress);
-        // `upload_asset` reads the release itself before it writes: no refresh in between.
-        let metadata_name = names::metadata_asset_name(&session.id);
-        let uploaded = self
-            .rt
-            .block_on(self.gh.upload_asset(
-                &release,
-                &metadata_name,
-                &packed.metadata,
-                "application/json",
-            ))
-            .with_context(|| format!("cannot upload {metadata_name}"))?;
-        cache.insert(uploaded.id, packed.meta.clone());
-        let release = self.rt.block_on(self.gh.refresh(&release))?;
-        // The other archive format of this session (pushed before with or without encryption)
-        // is stale now that the new copy is complete.
-        let other = names::archive_asset_name(&session.id, self.passphrase.is_none());
-        if let Some(stale) = release.assets.iter().find(|a| a.name == other) {
-            self.rt.block_on(self.gh.delete_asset(stale))?;
-        }
-        outcome.dropped_sessions =
-            self.keep_newest(&release, &session.id, scratch.path(), &cache)?;
-        outcome.action = "uploaded";
-        outcome.release_url = Some(release.html_url.clone());
-        ui.info(&format!(
-            "pushed session {} ({}, {}{}) to {}",
-            session.id,
-            super::count(facts.records, "record"),
-            crate::ui::human_size(packed.meta.archive.size),
-            if self.passphrase.is_some() {
-                ", encrypted"
-            } else {
-                ""
-            },
-            release.html_url
-        ));
-        Ok(outcome)
+        unreachable!("the loop returns")
     }
 
     /// The uuid rule, decided from the stored metadata when it can be, else from the stored copy.
@@ -593,13 +624,13 @@ impl PushJob<'_> {
             tool: Tool::current(),
             uuid_count: facts.chain.count(),
             uuid_chain_sha256: facts.chain.sha256_hex(),
+            // Set by the write protocol when the copy is written.
+            generation: 0,
+            parent: None,
         };
-        let metadata = dir.path().join(names::metadata_asset_name(&session.id));
-        std::fs::write(&metadata, meta.to_json()).context("cannot write the metadata")?;
         Ok(Packed {
             _dir: dir,
             archive,
-            metadata,
             meta,
             findings,
         })
@@ -640,9 +671,12 @@ impl PushJob<'_> {
         }
         let mut dropped_ids = Vec::new();
         for s in &dropped {
-            // Metadata first: a reader never sees metadata whose archive is gone.
+            // Metadata first: a reader never sees metadata whose archive is gone. Then every
+            // other asset of the session (claims, temporary archives).
             self.rt.block_on(self.gh.delete_asset(&s.metadata_asset))?;
-            self.rt.block_on(self.gh.delete_asset(&s.archive_asset))?;
+            for asset in s.assets.iter().filter(|a| a.id != s.metadata_asset.id) {
+                self.rt.block_on(self.gh.delete_asset(asset))?;
+            }
             ui.info(&format!(
                 "dropped session {} from the release (--keep {})",
                 s.meta.session_id, self.args.keep

@@ -26,6 +26,7 @@ use crate::git::GitRepo;
 use crate::neutral;
 use crate::progress::Step;
 use crate::release::{names, GitHub};
+use crate::scratch::RunDir;
 use crate::store;
 use crate::stored::{self, StoredSession};
 use crate::sync::{self, Relation};
@@ -221,7 +222,9 @@ fn restore(
     };
     release_found.set(true);
     outcome.release_url = Some(release.html_url.clone());
-    let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
+    // Downloads (and decrypted archives) that killed runs left in the temp folder go first.
+    crate::scratch::sweep(&std::env::temp_dir());
+    let scratch = RunDir::in_temp()?;
     // With `--session`, only that session's metadata is read; else all, to find the newest.
     let unreadable = std::cell::RefCell::new(Vec::new());
     let sessions = stored::stored_sessions_of(
@@ -236,6 +239,9 @@ fn restore(
         args.session.as_deref(),
         &stored::MetaCache::default(),
     )?;
+    // A push that stopped after its commit point left a complete copy under temporary names:
+    // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
+    stored::finish_writes(rt, gh, &sessions, &|m| ui.warn(m));
     let chosen = match &args.session {
         Some(id) => sessions.iter().find(|s| &s.meta.session_id == id),
         None => sessions.first(),
@@ -318,6 +324,9 @@ fn restore(
     let projects = target.project_dir.parent().unwrap_or(&target.project_dir);
     std::fs::create_dir_all(projects)
         .with_context(|| format!("cannot create {}", projects.display()))?;
+    // What killed restores left there (plaintext session copies) goes first.
+    crate::scratch::sweep(projects);
+    let staging = RunDir::in_folder(projects)?;
     let progress = Step::watch_file(
         ui,
         &format!("downloading {}", stored.meta.archive.name),
@@ -329,7 +338,7 @@ fn restore(
         gh,
         stored,
         scratch.path(),
-        projects,
+        staging.path(),
         target.passphrase.as_deref(),
     )?;
     drop(progress);

@@ -120,6 +120,90 @@ impl GitHub {
         )))
     }
 
+    /// Uploads `file` under `name`, which must be free: no replacing. A taken name answers
+    /// [`Error::is_already_exists`] (the write protocol's compare-and-swap). When the answer is
+    /// lost, the release is read: our complete upload (same size, GitHub's digest equal to what
+    /// we sent) counts as done, a `starter` we left is deleted and the upload tried again.
+    pub async fn upload_new(
+        &self,
+        release: &SessionRelease,
+        name: &str,
+        file: &Path,
+        content_type: &str,
+    ) -> Result<Asset> {
+        refuse_published(release)?;
+        let what = format!(
+            "uploading {name} to release `{}` of {}",
+            release.tag_name, self.repo
+        );
+        let length = std::fs::metadata(file)
+            .map_err(|e| Error::io(format!("{what}: reading {}", file.display()), e))?
+            .len();
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let (err, sent_sha) = match self
+                .post_asset(&what, &release.upload_url, name, file, length, content_type)
+                .await
+            {
+                Ok((mut asset, sha)) => match verify_uploaded(&asset, length, &sha) {
+                    Ok(()) => {
+                        asset.release_id = release.id;
+                        return Ok(asset);
+                    }
+                    Err(e) => {
+                        self.delete_asset(&asset).await?;
+                        (e, None)
+                    }
+                },
+                Err(err) if err.is_already_exists() => return Err(err),
+                Err(err) => (err, Some(())),
+            };
+            if sent_sha.is_some() {
+                let now = self.get_release_raw(release.id).await?;
+                if let Some(found) = now.assets.iter().find(|a| a.name == name) {
+                    let ours = found.state == "uploaded"
+                        && found.size == length
+                        && found.digest.as_deref().is_none_or(|d| {
+                            d.strip_prefix("sha256:").is_some_and(|d| {
+                                file_sha256(file).is_ok_and(|sha| d.eq_ignore_ascii_case(&sha))
+                            })
+                        });
+                    if ours {
+                        let mut found = found.clone();
+                        found.release_id = release.id;
+                        return Ok(found);
+                    }
+                    if found.state == "uploaded" {
+                        // Someone else's complete asset holds the name now.
+                        return Err(Error::Api {
+                            status: 422,
+                            what,
+                            message: format!("the name {name} is taken"),
+                            errors: vec!["ReleaseAsset.name already_exists".into()],
+                            rate_limited_until: None,
+                            retry: None,
+                        });
+                    }
+                    self.delete_asset(found).await?;
+                }
+            }
+            attempt += 1;
+            let Some(delay) = self
+                .http
+                .retry_delay(&err, attempt, Replay::Idempotent, started)
+            else {
+                return Err(err);
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The release as stored now: every asset, any state (`starter` ones too).
+    pub async fn release_as_stored(&self, release: &SessionRelease) -> Result<SessionRelease> {
+        self.get_release_raw(release.id).await
+    }
+
     /// After a failed upload under `temp`: the asset if it arrived complete, else `None` after
     /// deleting whatever half of it GitHub kept.
     async fn settle_temp(&self, release_id: u64, temp: &str, length: u64) -> Result<Option<Asset>> {
@@ -176,7 +260,8 @@ impl GitHub {
         Ok((asset, sha))
     }
 
-    pub(super) async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<Asset> {
+    /// Renames an asset (422 `already_exists` when the name is taken by another asset).
+    pub async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<Asset> {
         let what = format!("renaming asset {asset_id} to {name} in {}", self.repo);
         let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
         let body = json!({ "name": name });
@@ -237,6 +322,12 @@ impl GitHub {
         let url = self.repo_url(&format!("/releases/assets/{}", asset.id));
         self.delete(&what, &url).await
     }
+}
+
+fn file_sha256(file: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(file)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 fn nonce() -> String {

@@ -38,7 +38,7 @@ impl SessionRelease {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Asset {
     pub id: u64,
     /// The name the session knows it by. Differs from the name stored on GitHub only for a temporary
@@ -92,7 +92,7 @@ pub(super) fn merged_view(mut drafts: Vec<SessionRelease>) -> SessionRelease {
 
     // Group by session (or by name for other assets) and pick one draft per group.
     let group_of = |name: &str| {
-        names::parse_asset_name(name)
+        names::classify(name)
             .map(|(id, _)| id.to_owned())
             .unwrap_or_else(|| name.to_owned())
     };
@@ -117,10 +117,7 @@ pub(super) fn merged_view(mut drafts: Vec<SessionRelease>) -> SessionRelease {
                 .max_by(|(id_a, a), (id_b, b)| {
                     let key = |set: &Vec<Asset>| {
                         let has_metadata = set.iter().any(|x| {
-                            matches!(
-                                names::parse_asset_name(&x.name),
-                                Some((_, names::AssetKind::Metadata))
-                            )
+                            names::classify(&x.name).is_some_and(|(_, role)| role.is_metadata())
                         });
                         let newest = set.iter().filter_map(|x| x.updated_at.clone()).max();
                         (has_metadata, newest)

@@ -1,6 +1,7 @@
 //! Every naming fact of the release layout: the tag and name of a branch's release, the asset names
-//! of a session, the marker ccsync leaves in the bodies it writes, and the temporary names used while
-//! an asset is replaced.
+//! of a session (stable, claims and temporary archives of the write protocol, see
+//! docs/write-protocol.md), the marker ccsync leaves in the bodies it writes, and the temporary names
+//! used while an asset is replaced.
 
 /// Every session release's tag starts with this.
 pub const TAG_PREFIX: &str = "claude-sessions-";
@@ -85,21 +86,116 @@ pub enum AssetKind {
     Metadata,
 }
 
-/// The session id and kind of a session asset name; `None` for anything else.
+/// The session id and kind of a stable session asset name (the two names of DESIGN.md); `None`
+/// for anything else, claims and temporary names included.
 pub fn parse_asset_name(name: &str) -> Option<(&str, AssetKind)> {
+    // Session ids are uuids: a dot means a claim or a temporary name.
+    let plain = |id: &&str| !id.is_empty() && !id.contains('.');
     if let Some(rest) = name.strip_prefix(METADATA_PREFIX) {
         return rest
             .strip_suffix(".json")
-            .filter(|id| !id.is_empty())
+            .filter(plain)
             .map(|id| (id, AssetKind::Metadata));
     }
     let rest = name.strip_prefix(ARCHIVE_PREFIX)?;
     if let Some(id) = rest.strip_suffix(".tar.gz.age") {
-        return (!id.is_empty()).then_some((id, AssetKind::Archive { encrypted: true }));
+        return plain(&id).then_some((id, AssetKind::Archive { encrypted: true }));
     }
     rest.strip_suffix(".tar.gz")
-        .filter(|id| !id.is_empty())
+        .filter(plain)
         .map(|id| (id, AssetKind::Archive { encrypted: false }))
+}
+
+/// The part an asset plays in the write protocol (docs/write-protocol.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `claude-session-<uuid>.tar.gz` (`.tar.gz.age`).
+    StableArchive { encrypted: bool },
+    /// `claude-session-metadata-<uuid>.json`.
+    StableMetadata,
+    /// `claude-session-metadata-<uuid>.g<N>.json`: the metadata of generation N, not yet rolled
+    /// forward.
+    Claim { generation: u64 },
+    /// `claude-session-<uuid>.tmp-<writer>-<nonce>.tar.gz` (`.age`): an archive not yet renamed.
+    TempArchive { writer: String, encrypted: bool },
+    /// ccsync 0.1's `<stable name>.ccsync-tmp-<nonce>`, of an archive or of a metadata file.
+    LegacyTemp { metadata: bool },
+}
+
+impl Role {
+    /// Metadata (stable, claim or an 0.1 temporary metadata): may describe a copy.
+    pub fn is_metadata(&self) -> bool {
+        matches!(
+            self,
+            Role::StableMetadata | Role::Claim { .. } | Role::LegacyTemp { metadata: true }
+        )
+    }
+
+    /// A stable name of DESIGN.md.
+    pub fn is_stable(&self) -> bool {
+        matches!(self, Role::StableMetadata | Role::StableArchive { .. })
+    }
+}
+
+/// The session id and role of any asset name of a session; `None` for anything else.
+pub fn classify(name: &str) -> Option<(&str, Role)> {
+    if let Some(final_name) = final_name_of_temp(name) {
+        let (id, kind) = parse_asset_name(final_name)?;
+        let metadata = kind == AssetKind::Metadata;
+        return Some((id, Role::LegacyTemp { metadata }));
+    }
+    if let Some((id, kind)) = parse_asset_name(name) {
+        return Some((
+            id,
+            match kind {
+                AssetKind::Metadata => Role::StableMetadata,
+                AssetKind::Archive { encrypted } => Role::StableArchive { encrypted },
+            },
+        ));
+    }
+    if let Some(rest) = name.strip_prefix(METADATA_PREFIX) {
+        let (id, generation) = rest.strip_suffix(".json")?.split_once(CLAIM_MARKER)?;
+        let generation = generation
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| generation.parse().ok())??;
+        return (!id.is_empty() && !id.contains('.')).then_some((id, Role::Claim { generation }));
+    }
+    let rest = name.strip_prefix(ARCHIVE_PREFIX)?;
+    let (rest, encrypted) = match rest.strip_suffix(".tar.gz.age") {
+        Some(rest) => (rest, true),
+        None => (rest.strip_suffix(".tar.gz")?, false),
+    };
+    let (id, tail) = rest.split_once(TEMP_ARCHIVE_MARKER)?;
+    let (writer, nonce) = tail.split_once('-')?;
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    (!id.is_empty() && !id.contains('.') && plain(writer) && plain(nonce)).then(|| {
+        (
+            id,
+            Role::TempArchive {
+                writer: writer.to_owned(),
+                encrypted,
+            },
+        )
+    })
+}
+
+/// Marks a claim: `claude-session-metadata-<uuid>.g<N>.json`.
+const CLAIM_MARKER: &str = ".g";
+
+/// Marks a temporary archive: `claude-session-<uuid>.tmp-<writer>-<nonce>.tar.gz`.
+const TEMP_ARCHIVE_MARKER: &str = ".tmp-";
+
+/// `claude-session-metadata-<uuid>.g<N>.json`.
+pub fn claim_asset_name(session_id: &str, generation: u64) -> String {
+    format!("{METADATA_PREFIX}{session_id}{CLAIM_MARKER}{generation}.json")
+}
+
+/// `claude-session-<uuid>.tmp-<writer>-<nonce>.tar.gz` (`.age` when encrypted). Only characters
+/// GitHub keeps as they are.
+pub fn temp_archive_name(session_id: &str, writer: &str, nonce: &str, encrypted: bool) -> String {
+    let suffix = if encrypted { ".tar.gz.age" } else { ".tar.gz" };
+    format!("{ARCHIVE_PREFIX}{session_id}{TEMP_ARCHIVE_MARKER}{writer}-{nonce}{suffix}")
 }
 
 /// The name GitHub stores for `name` (best effort; GitHub does not document the rule): every run
@@ -200,6 +296,56 @@ mod tests {
             as_github_stores(&archive_asset_name("a-b", true)),
             archive_asset_name("a-b", true)
         );
+    }
+
+    #[test]
+    fn every_role_parses_back_and_only_stable_names_parse_as_stable() {
+        let id = "0b5a3c5e-1f6a-4a8e-9d43-4f1c2b3a4d5e";
+        let cases = [
+            (
+                archive_asset_name(id, true),
+                Role::StableArchive { encrypted: true },
+            ),
+            (metadata_asset_name(id), Role::StableMetadata),
+            (claim_asset_name(id, 7), Role::Claim { generation: 7 }),
+            (
+                temp_archive_name(id, "ab12cd34", "0f0f", false),
+                Role::TempArchive {
+                    writer: "ab12cd34".into(),
+                    encrypted: false,
+                },
+            ),
+            (
+                temp_archive_name(id, "ab12cd34", "0f0f", true),
+                Role::TempArchive {
+                    writer: "ab12cd34".into(),
+                    encrypted: true,
+                },
+            ),
+            (
+                temp_asset_name(&metadata_asset_name(id), "n1"),
+                Role::LegacyTemp { metadata: true },
+            ),
+            (
+                temp_asset_name(&archive_asset_name(id, false), "n1"),
+                Role::LegacyTemp { metadata: false },
+            ),
+        ];
+        for (name, role) in cases {
+            assert_eq!(as_github_stores(&name), name, "GitHub would rename {name}");
+            assert_eq!(classify(&name), Some((id, role.clone())), "{name}");
+            assert_eq!(
+                parse_asset_name(&name).is_some(),
+                role.is_stable(),
+                "{name}"
+            );
+        }
+        assert_eq!(classify("notes.txt"), None);
+        assert_eq!(
+            classify(&format!("claude-session-metadata-{id}.gx.json")),
+            None
+        );
+        assert_eq!(classify(&format!("claude-session-{id}.tmp-.tar.gz")), None);
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub fn handle(
             }
             ok(json!({}))
         }
+        ("POST", ["release-held"]) => {
+            s.hangs.released.send_modify(|n| *n += 1);
+            ok(json!({}))
+        }
         ("DELETE", ["faults"]) => {
             s.faults.clear();
             ok(json!({}))

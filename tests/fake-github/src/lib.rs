@@ -258,10 +258,16 @@ impl FakeGitHub {
             .collect()
     }
 
-    /// Requests held by `hang`/`hang_after` faults so far.
+    /// Requests held by `hang`/`hang_after`/`hold` faults so far.
     pub fn hung_requests(&self) -> u64 {
         let hangs = self.state.lock().unwrap().hangs.clone();
         hangs.count()
+    }
+
+    /// Lets every request held by a `hold` fault go on.
+    pub fn release_held(&self) {
+        let hangs = self.state.lock().unwrap().hangs.clone();
+        hangs.released.send_modify(|n| *n += 1);
     }
 
     /// Blocks until at least `n` requests have hung in total (`false` after `timeout`): the moment

@@ -277,6 +277,12 @@ async fn handle(
         let wait = std::time::Duration::from_millis(f.delay_ms.unwrap_or(10_000));
         let _ = tokio::time::timeout(wait, barrier.wait()).await;
     }
+    if fault.as_ref().is_some_and(|f| f.kind == FaultKind::Hold) {
+        let hangs = state.lock().unwrap().hangs.clone();
+        let mut released = hangs.released.subscribe();
+        hangs.arrive();
+        let _ = released.changed().await;
+    }
     let fault_kind = fault.as_ref().map(|f| f.kind);
     let outcome = match fault.as_ref().map(|f| f.kind) {
         Some(FaultKind::Hang) => {

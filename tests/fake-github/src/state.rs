@@ -182,6 +182,9 @@ pub enum FaultKind {
     HangAfter,
     /// Do the request and answer with its full `Content-Length`, but only half the body, then close.
     CutResponse,
+    /// Hold the request (counted like a hang) until the test calls `release_held`, then answer
+    /// it normally: puts one client's request after another client's whole run.
+    Hold,
     /// Hold the request until `parties` matching requests arrived (or `delay_ms`, default 10000,
     /// passed), then answer them all normally: forces two clients into the same instant.
     Barrier,
@@ -312,10 +315,22 @@ pub struct State {
 }
 
 /// Counts requests that hang, so a blocking test can wait until its client is stuck.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct Hangs {
     count: std::sync::Mutex<u64>,
     arrived: std::sync::Condvar,
+    /// Bumped by `release_held`: held requests go on.
+    pub released: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Hangs {
+    fn default() -> Self {
+        Hangs {
+            count: Default::default(),
+            arrived: Default::default(),
+            released: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl Hangs {

@@ -1,10 +1,19 @@
-//! The sessions stored in a branch's draft release: each a metadata asset and the archive it
-//! names, both fully uploaded. Assets are the truth; the release body is only a readable table
-//! rendered from them.
+//! The sessions stored in a branch's draft release, read by the rules of the write protocol
+//! (docs/write-protocol.md): a session's current copy is the complete copy (metadata plus the
+//! archive it records, both fully uploaded) of the highest generation. Assets are the truth; the
+//! release body is only a readable table rendered from them.
+//!
+//! - [`copies`]: the reading rules as pure functions: copies, the current one, repair plans.
+//! - [`write`]: the writer's side: temporary archive, claim, confirmation, roll-forward.
+//! - this module: reading a release (metadata downloads), finishing others' writes, fetching an
+//!   archive, rendering the body.
 //!
 //! Metadata assets are small and fetched a few at a time; a [`MetaCache`] keeps what one command
 //! already read (an asset's bytes never change under its id: GitHub cannot overwrite an asset), so a
 //! push reads each metadata asset at most once.
+
+pub mod copies;
+pub mod write;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,15 +25,21 @@ use tokio::runtime::Runtime;
 
 use crate::bundle::metadata::{Encryption, Metadata};
 use crate::bundle::{self, Extracted, Limits};
-use crate::release::names::{self, AssetKind};
+use crate::release::names;
 use crate::release::{Asset, GitHub, SessionRelease};
+use copies::{Planner, SessionLayout, Step};
 
-/// One session in a release.
+/// One session in a release: its current copy, and what is left to do of an unfinished write.
 #[derive(Debug, Clone)]
 pub struct StoredSession {
     pub meta: Metadata,
     pub metadata_asset: Asset,
     pub archive_asset: Asset,
+    /// Every asset of the session (claims and temporary archives too).
+    pub assets: Vec<Asset>,
+    /// The steps that finish an interrupted write and remove leftovers (as a reader sees them);
+    /// empty in the steady state.
+    pub repair: Vec<Step>,
 }
 
 impl StoredSession {
@@ -39,27 +54,17 @@ impl StoredSession {
     pub fn encrypted(&self) -> bool {
         self.meta.archive.encryption != Encryption::None
     }
-}
 
-/// Newest activity first. A session with recorded activity comes before one without any timestamp
-/// (whose push time says nothing about when it was used); those follow, newest push first.
-fn newest_first(a: &StoredSession, b: &StoredSession) -> std::cmp::Ordering {
-    let activity = |s: &StoredSession| {
-        s.meta
-            .last_timestamp
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-    };
-    let (ta, tb) = (activity(a), activity(b));
-    tb.is_some()
-        .cmp(&ta.is_some())
-        .then_with(|| tb.cmp(&ta))
-        .then_with(|| b.meta.pushed_at.cmp(&a.meta.pushed_at))
-        .then_with(|| a.meta.session_id.cmp(&b.meta.session_id))
-}
-
-fn is_uploaded(asset: &Asset) -> bool {
-    asset.state == "uploaded"
+    fn from_layout(layout: &SessionLayout, planner: &Planner) -> Option<StoredSession> {
+        let current = layout.current()?;
+        Some(StoredSession {
+            meta: current.meta.clone(),
+            metadata_asset: current.metadata_asset.clone(),
+            archive_asset: current.archive_asset.clone(),
+            assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
+            repair: copies::repair_plan(layout, planner),
+        })
+    }
 }
 
 /// Metadata already read, by asset id.
@@ -75,14 +80,19 @@ impl MetaCache {
     fn get(&self, asset_id: u64) -> Option<Metadata> {
         self.0.lock().unwrap().get(&asset_id).cloned()
     }
+
+    /// The metadata read so far, by asset id.
+    pub fn snapshot(&self) -> HashMap<u64, Metadata> {
+        self.0.lock().unwrap().clone()
+    }
 }
 
 /// Metadata downloads in flight at once: a handful of small requests, not a burst.
 const METADATA_CONCURRENCY: usize = 4;
 
-/// Reads the metadata of every complete session of `release`, newest activity first. A metadata
-/// asset whose archive is missing or incomplete is skipped (a push is under way or was cut off),
-/// as is one that does not parse (reported through `warn`).
+/// Reads the metadata of every complete session of `release`, newest activity first. A session
+/// with no complete copy is skipped (a first push is under way or was cut off), as is metadata
+/// that does not parse (reported through `warn`).
 pub fn stored_sessions(
     rt: &Runtime,
     gh: &GitHub,
@@ -104,78 +114,115 @@ pub fn stored_sessions_of(
     only: Option<&str>,
     cache: &MetaCache,
 ) -> anyhow::Result<Vec<StoredSession>> {
-    let wanted: Vec<(&Asset, String)> = release
-        .assets
+    read_metadata_of(rt, gh, &release.assets, scratch, warn, only, cache);
+    let planner = Planner {
+        now: chrono::Utc::now(),
+        own_writer: None,
+    };
+    let mut sessions: Vec<StoredSession> = copies::layouts(&release.assets, &cache.snapshot())
         .iter()
-        .filter(|a| is_uploaded(a))
-        .filter_map(|asset| match names::parse_asset_name(&asset.name) {
-            Some((id, AssetKind::Metadata)) if only.is_none_or(|o| o == id) => {
-                Some((asset, id.to_owned()))
-            }
-            _ => None,
-        })
+        .filter(|l| only.is_none_or(|o| o == l.session_id))
+        .filter_map(|l| StoredSession::from_layout(l, &planner))
+        .collect();
+    sessions.sort_by(newest_first);
+    Ok(sessions)
+}
+
+/// Newest activity first. A session with recorded activity comes before one without any timestamp
+/// (whose push time says nothing about when it was used); those follow, newest push first.
+fn newest_first(a: &StoredSession, b: &StoredSession) -> std::cmp::Ordering {
+    let activity = |s: &StoredSession| {
+        s.meta
+            .last_timestamp
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let (ta, tb) = (activity(a), activity(b));
+    tb.is_some()
+        .cmp(&ta.is_some())
+        .then_with(|| tb.cmp(&ta))
+        .then_with(|| b.meta.pushed_at.cmp(&a.meta.pushed_at))
+        .then_with(|| a.meta.session_id.cmp(&b.meta.session_id))
+}
+
+/// Downloads into `cache` the metadata assets of `assets` not read yet (all sessions, or `only`).
+/// A download or parse failure is reported through `warn` and leaves the asset unread (it then
+/// describes no copy).
+pub(crate) fn read_metadata_of(
+    rt: &Runtime,
+    gh: &GitHub,
+    assets: &[Asset],
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+    only: Option<&str>,
+    cache: &MetaCache,
+) {
+    let wanted: Vec<(&Asset, String)> = copies::metadata_to_read(assets, only)
+        .into_iter()
+        .filter(|(asset, _)| cache.get(asset.id).is_none())
         .collect();
     let fetched: Vec<anyhow::Result<Metadata>> = rt.block_on(
-        futures_util::stream::iter(wanted.iter().map(|(asset, _)| async move {
-            if let Some(meta) = cache.get(asset.id) {
-                return Ok(meta);
-            }
-            let meta = read_metadata(gh, asset, scratch).await?;
-            cache.insert(asset.id, meta.clone());
-            Ok(meta)
-        }))
+        futures_util::stream::iter(
+            wanted
+                .iter()
+                .map(|(asset, _)| read_metadata(gh, asset, scratch)),
+        )
         .buffered(METADATA_CONCURRENCY)
         .collect(),
     );
-    let mut sessions: Vec<StoredSession> = Vec::new();
     for ((asset, session_id), meta) in wanted.into_iter().zip(fetched) {
-        let meta = match meta {
-            Ok(meta) => meta,
-            Err(err) => {
-                warn(&format!(
-                    "skipping {}: {err:#}",
-                    crate::neutral::text(&asset.name)
-                ));
-                continue;
-            }
-        };
-        if meta.session_id != session_id {
-            warn(&format!(
+        match meta {
+            Ok(meta) if meta.session_id == session_id => cache.insert(asset.id, meta),
+            Ok(meta) => warn(&format!(
                 "skipping {}: it describes session {} instead",
                 crate::neutral::text(&asset.name),
                 meta.session_id
-            ));
-            continue;
+            )),
+            Err(err) => warn(&format!(
+                "skipping {}: {err:#}",
+                crate::neutral::text(&asset.name)
+            )),
         }
-        let archive = release
-            .assets
-            .iter()
-            .find(|a| a.name == meta.archive.name && is_uploaded(a));
-        let Some(archive) = archive else {
-            continue;
-        };
-        // Duplicate drafts can hold the same session twice: keep the newest push.
-        if let Some(existing) = sessions
-            .iter_mut()
-            .find(|s| s.meta.session_id == meta.session_id)
-        {
-            if existing.meta.pushed_at < meta.pushed_at {
-                *existing = StoredSession {
-                    meta,
-                    metadata_asset: asset.clone(),
-                    archive_asset: archive.clone(),
-                };
-            }
-            continue;
-        }
-        sessions.push(StoredSession {
-            meta,
-            metadata_asset: asset.clone(),
-            archive_asset: archive.clone(),
-        });
     }
-    sessions.sort_by(newest_first);
-    Ok(sessions)
+}
+
+/// Finishes the interrupted writes and removes the leftovers `sessions` show (best effort: a
+/// failure is reported through `warn` and left to the next comer). Needs write access; a reader
+/// that has none (it could not see a draft anyway) is told so through `warn`. Returns whether
+/// anything changed.
+pub fn finish_writes(
+    rt: &Runtime,
+    gh: &GitHub,
+    sessions: &[StoredSession],
+    warn: &dyn Fn(&str),
+) -> bool {
+    let mut changed = false;
+    for session in sessions.iter().filter(|s| !s.repair.is_empty()) {
+        match rt.block_on(apply_steps(gh, &session.repair)) {
+            Ok(()) => changed = true,
+            Err(err) => warn(&format!(
+                "could not finish the stored copy of session {} (the next ccsync run will): {err:#}",
+                session.meta.session_id
+            )),
+        }
+    }
+    changed
+}
+
+/// Runs steps in order, stopping at the first failure (later steps assume the earlier ones). A
+/// gone asset counts as done; a rename onto a name taken meanwhile stops here.
+pub(crate) async fn apply_steps(gh: &GitHub, steps: &[Step]) -> crate::release::Result<()> {
+    for step in steps {
+        match step {
+            Step::Delete(asset) => gh.delete_asset(asset).await?,
+            Step::Rename(asset, name) => match gh.rename_asset(asset.id, name).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    Ok(())
 }
 
 async fn read_metadata(gh: &GitHub, asset: &Asset, scratch: &Path) -> anyhow::Result<Metadata> {

@@ -1,0 +1,388 @@
+//! The writer's side of the write protocol (docs/write-protocol.md): upload the archive under a
+//! temporary name of this writer, claim the next generation (the commit point: an asset name is
+//! unique in a release, so the claim is a compare-and-swap on the generation), confirm that no
+//! other copy of that generation or later exists, then roll forward to the stable names.
+//!
+//! A writer is this machine and Claude folder ([`Writer`]); a local lock per session keeps two of
+//! its pushes apart, so the temporary archives a writer finds under its own id are a dead run's.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use tokio::runtime::Runtime;
+
+use super::copies::{self, Planner, Step};
+use super::{apply_steps, read_metadata_of, MetaCache, StoredSession};
+use crate::bundle::metadata::{Metadata, Parent};
+use crate::release::names::{self, Role};
+use crate::release::{Asset, GitHub, SessionRelease};
+
+/// This machine and Claude folder as a writer of one session, holding the local lock.
+pub struct Writer {
+    id: String,
+    _lock: File,
+}
+
+impl Writer {
+    /// Takes the local lock of `session_id` for this writer, waiting (after calling `waiting`)
+    /// while another push of the session on this machine holds it.
+    pub fn lock(claude_dir: &Path, session_id: &str, waiting: &dyn Fn()) -> anyhow::Result<Writer> {
+        let id = writer_id(claude_dir);
+        let dir = lock_dir();
+        crate::scratch::create_private_dir(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("push-{id}-{session_id}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                waiting();
+                file.lock()
+                    .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+        Ok(Writer { id, _lock: file })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn planner(&self) -> Planner<'_> {
+        Planner {
+            now: chrono::Utc::now(),
+            own_writer: Some(&self.id),
+        }
+    }
+}
+
+/// Where the writers' lock files live: the user's ccsync cache folder, else the temp folder.
+fn lock_dir() -> PathBuf {
+    crate::store::cache::cache_dir_from_env()
+        .unwrap_or_else(|| std::env::temp_dir().join("ccsync"))
+        .join("locks")
+}
+
+/// A short stable id of this host and Claude folder: the same on every run here, different on
+/// another machine or Claude folder.
+pub fn writer_id(claude_dir: &Path) -> String {
+    let folder = std::fs::canonicalize(claude_dir).unwrap_or_else(|_| claude_dir.to_path_buf());
+    let mut hasher = Sha256::new();
+    hasher.update(gethostname::gethostname().to_string_lossy().as_bytes());
+    hasher.update([0]);
+    hasher.update(folder.to_string_lossy().as_bytes());
+    hex::encode(hasher.finalize())[..8].to_owned()
+}
+
+/// The writer's view of one session before it compares: its metadata read and, with `repair`
+/// (not in a dry run), any unfinished write rolled forward and its own leftovers removed (best
+/// effort, reported through `warn`). Returns the current copy (asset ids survive renames), if the
+/// session has one.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare(
+    rt: &Runtime,
+    gh: &GitHub,
+    release: &SessionRelease,
+    session_id: &str,
+    writer: &Writer,
+    repair: bool,
+    scratch: &Path,
+    cache: &MetaCache,
+    warn: &dyn Fn(&str),
+) -> Option<StoredSession> {
+    read_metadata_of(
+        rt,
+        gh,
+        &release.assets,
+        scratch,
+        warn,
+        Some(session_id),
+        cache,
+    );
+    let layout = copies::layouts(&release.assets, &cache.snapshot())
+        .into_iter()
+        .find(|l| l.session_id == session_id)?;
+    let steps = if repair {
+        copies::repair_plan(&layout, &writer.planner())
+    } else {
+        Vec::new()
+    };
+    if !steps.is_empty() {
+        if let Err(err) = rt.block_on(apply_steps(gh, &steps)) {
+            warn(&format!(
+                "could not finish the stored copy of session {session_id} (continuing with it as it is): {err:#}"
+            ));
+        }
+    }
+    let current = layout.current()?;
+    let renamed = |asset: &Asset| {
+        let mut asset = asset.clone();
+        if let Some(Step::Rename(_, name)) = steps
+            .iter()
+            .find(|s| matches!(s, Step::Rename(a, _) if a.id == asset.id))
+        {
+            asset.name = name.clone();
+        }
+        asset
+    };
+    Some(StoredSession {
+        meta: current.meta.clone(),
+        metadata_asset: renamed(&current.metadata_asset),
+        archive_asset: renamed(&current.archive_asset),
+        assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
+        repair: Vec::new(),
+    })
+}
+
+/// A packed copy ready to write.
+pub struct NewCopy<'a> {
+    pub archive: &'a Path,
+    pub content_type: &'a str,
+    /// Its metadata; the generation and parent are set by [`write_copy`].
+    pub meta: Metadata,
+    /// A folder for the claim file.
+    pub scratch: &'a Path,
+}
+
+/// How a write ended.
+pub enum Written {
+    /// Our copy is the current one. `release` is the release as it stands after the roll-forward
+    /// (as far as it went: a failure there is only warned about, the next comer finishes it).
+    Current {
+        release: Box<SessionRelease>,
+        meta: Box<Metadata>,
+    },
+    /// Another writer replaced `base` first; nothing of ours is left. Re-read and decide again.
+    Superseded,
+}
+
+/// Writes `copy` over `base` (the current copy this writer compared against, `None` if the
+/// session had none), by the protocol. Errors before the commit point leave the old copy in
+/// charge; a temporary archive left behind is removed by this writer's next run.
+#[allow(clippy::too_many_arguments)]
+pub fn write_copy(
+    rt: &Runtime,
+    gh: &GitHub,
+    release: &SessionRelease,
+    base: Option<&StoredSession>,
+    writer: &Writer,
+    copy: NewCopy,
+    cache: &MetaCache,
+    warn: &dyn Fn(&str),
+) -> anyhow::Result<Written> {
+    let id = copy.meta.session_id.clone();
+    let encrypted = copy.meta.archive.encryption != crate::bundle::metadata::Encryption::None;
+    let generation = base.map_or(0, |b| b.meta.generation) + 1;
+
+    // 1. The archive under a name of this writer: nothing readable changes.
+    let temp_name = names::temp_archive_name(&id, writer.id(), &nonce(), encrypted);
+    let temp = rt
+        .block_on(gh.upload_new(release, &temp_name, copy.archive, copy.content_type))
+        .with_context(|| format!("cannot upload the archive of session {id}"))?;
+
+    // 2. The claim: the commit point.
+    let mut meta = copy.meta;
+    meta.generation = generation;
+    meta.parent = base.map(|b| Parent {
+        generation: b.meta.generation,
+        archive_sha256: b.meta.archive.sha256.clone(),
+    });
+    let claim_name = names::claim_asset_name(&id, generation);
+    let claim_file = copy.scratch.join(&claim_name);
+    std::fs::write(&claim_file, meta.to_json()).context("cannot write the metadata")?;
+    let mut attempts = 0;
+    let claim = loop {
+        attempts += 1;
+        match rt.block_on(gh.upload_new(release, &claim_name, &claim_file, "application/json")) {
+            Ok(claim) => break claim,
+            Err(e) if e.is_already_exists() && attempts < 3 => {
+                // Who holds the name? A complete copy of another writer: we lost. A half-written
+                // upload or a claim whose archive is gone can never complete: clear it, try again.
+                let now = rt.block_on(gh.release_as_stored(release))?;
+                match blocking_claim(rt, gh, &now, &id, &claim_name, copy.scratch, cache, warn) {
+                    Blocker::Gone | Blocker::Copy => {
+                        discard(rt, gh, &[&temp]);
+                        return Ok(Written::Superseded);
+                    }
+                    Blocker::Dead(asset) => rt.block_on(gh.delete_asset(&asset))?,
+                }
+            }
+            Err(e) if e.is_already_exists() => {
+                discard(rt, gh, &[&temp]);
+                return Ok(Written::Superseded);
+            }
+            Err(e) => {
+                if !e.is_ambiguous() {
+                    discard(rt, gh, &[&temp]);
+                }
+                return Err(e).with_context(|| format!("cannot upload {claim_name}"));
+            }
+        }
+    };
+    cache.insert(claim.id, meta.clone());
+
+    // 3. Confirm: a stale writer can re-create a claim name after the winner renamed its claim
+    // away; its own read then shows the winner's copy, and it steps back.
+    let now = rt.block_on(gh.release_as_stored(release))?;
+    let known: HashSet<u64> = release
+        .assets
+        .iter()
+        .filter(|a| names::classify(&a.name).is_some_and(|(s, r)| s == id && r.is_metadata()))
+        .map(|a| a.id)
+        .collect();
+    if !confirmed(&now, &id, generation, &claim, &temp, &known) {
+        // Claim first: without it the temporary archive is unreferenced litter.
+        discard(rt, gh, &[&claim, &temp]);
+        return Ok(Written::Superseded);
+    }
+
+    // 4. Roll forward, and remove what no copy needs any more.
+    let layout = copies::layouts(&now.assets, &cache.snapshot())
+        .into_iter()
+        .find(|l| l.session_id == id);
+    let steps = layout
+        .map(|l| copies::repair_plan(&l, &writer.planner()))
+        .unwrap_or_default();
+    let done = match rt.block_on(apply_steps(gh, &steps)) {
+        Ok(()) => steps.len(),
+        Err(err) => {
+            warn(&format!(
+                "session {id} is stored completely, but finishing its names failed (the next ccsync run finishes it): {err:#}"
+            ));
+            0
+        }
+    };
+    let mut release_now = now;
+    apply_locally(&mut release_now, &steps[..done]);
+    release_now.assets.retain(|a| a.state == "uploaded");
+    Ok(Written::Current {
+        release: Box::new(release_now),
+        meta: Box::new(meta),
+    })
+}
+
+/// A half-written claim older than this was cut off (its writer gave up or died).
+const STARTER_CLAIM_DEAD: chrono::Duration = chrono::Duration::minutes(1);
+
+enum Blocker {
+    /// The name is free again (its holder was renamed away: a winner rolled forward).
+    Gone,
+    /// A complete copy holds it, or one that may still become complete.
+    Copy,
+    /// A half-written upload or a claim without its archive.
+    Dead(Asset),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn blocking_claim(
+    rt: &Runtime,
+    gh: &GitHub,
+    now: &SessionRelease,
+    id: &str,
+    claim_name: &str,
+    scratch: &Path,
+    cache: &MetaCache,
+    warn: &dyn Fn(&str),
+) -> Blocker {
+    let Some(holder) = now.assets.iter().find(|a| a.name == claim_name) else {
+        return Blocker::Gone;
+    };
+    if holder.state != "uploaded" {
+        // A claim is a few KiB: one still half-written after a minute was cut off. A younger one
+        // is another writer's claim arriving: count it as theirs, and look again.
+        let cut_off = holder
+            .created_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| {
+                chrono::Utc::now() - t.with_timezone(&chrono::Utc) > STARTER_CLAIM_DEAD
+            });
+        return if cut_off {
+            Blocker::Dead(holder.clone())
+        } else {
+            Blocker::Copy
+        };
+    }
+    read_metadata_of(rt, gh, &now.assets, scratch, warn, Some(id), cache);
+    let is_copy = copies::layouts(&now.assets, &cache.snapshot())
+        .iter()
+        .filter(|l| l.session_id == id)
+        .flat_map(|l| l.copies.iter())
+        .any(|c| c.metadata_asset.id == holder.id);
+    if is_copy || !cache.snapshot().contains_key(&holder.id) {
+        // Unreadable counts as a copy: never delete what we could not judge.
+        Blocker::Copy
+    } else {
+        Blocker::Dead(holder.clone())
+    }
+}
+
+/// Whether our claim won: it and our archive are still there, no other claim of this generation
+/// or later exists, and the stable metadata is one we knew before we claimed (or our claim,
+/// renamed by a reader rolling it forward).
+fn confirmed(
+    now: &SessionRelease,
+    id: &str,
+    generation: u64,
+    claim: &Asset,
+    temp: &Asset,
+    known: &HashSet<u64>,
+) -> bool {
+    let present = |asset: &Asset| {
+        now.assets
+            .iter()
+            .any(|a| a.id == asset.id && a.state == "uploaded")
+    };
+    if !present(claim) || !present(temp) {
+        return false;
+    }
+    now.assets.iter().all(|a| {
+        if a.id == claim.id {
+            return true;
+        }
+        match names::classify(&a.name) {
+            Some((s, Role::Claim { generation: g })) if s == id => {
+                g < generation || a.state != "uploaded"
+            }
+            Some((s, Role::StableMetadata)) if s == id => known.contains(&a.id),
+            _ => true,
+        }
+    })
+}
+
+/// Deletes our own assets of a write that did not win (best effort: a leftover is this writer's
+/// litter, removed by its next run).
+fn discard(rt: &Runtime, gh: &GitHub, assets: &[&Asset]) {
+    for asset in assets {
+        let _ = rt.block_on(gh.delete_asset(asset));
+    }
+}
+
+/// The release as the steps left it, without reading it again.
+fn apply_locally(release: &mut SessionRelease, steps: &[Step]) {
+    for step in steps {
+        match step {
+            Step::Delete(asset) => release.assets.retain(|a| a.id != asset.id),
+            Step::Rename(asset, name) => {
+                if let Some(a) = release.assets.iter_mut().find(|a| a.id == asset.id) {
+                    a.name = name.clone();
+                }
+            }
+        }
+    }
+}
+
+fn nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}

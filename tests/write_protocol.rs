@@ -1,0 +1,598 @@
+//! The release write protocol under failure and races (docs/write-protocol.md), through the
+//! `ccsync` binary against the fake GitHub's fault injection:
+//! - every mutating request of a healthy replace-push, in turn, fails for ever, hangs until the
+//!   push is killed, or is done and then hangs until the push is killed; after each, readers get a
+//!   complete copy (never a mismatch), the old machine never hears "same"/"up to date" while only
+//!   the new copy is valid, a fully uploaded new copy wins everywhere, and rerunning the push
+//!   finishes the job with no temporary asset left;
+//! - two diverged pushes forced to claim at the same instant: never both succeed, the loser exits 4.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use fake_github::{FakeGitHub, Fault, FaultKind, Host, LoggedRequest, Options};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use support::sessions::{project_folder, SessionBuilder};
+use support::{assert_no_token, TestEnv, TOKEN};
+
+/// A machine with its own home, Claude folder, temp folder and checkout of octo/app.
+struct Machine {
+    env: TestEnv,
+    tmp: PathBuf,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        let env = TestEnv::with_repo_path("work/app");
+        let tmp = env.temp.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        Machine { env, tmp }
+    }
+
+    /// A machine holding `text` as session `id`.
+    fn with_session(id: &str, text: &str) -> Machine {
+        let machine = Machine::new();
+        std::fs::create_dir_all(machine.project_dir()).unwrap();
+        std::fs::write(machine.session_file(id), text).unwrap();
+        machine
+    }
+
+    fn project_dir(&self) -> PathBuf {
+        project_folder(&self.env.claude_dir, &self.env.repo)
+    }
+
+    fn session_file(&self, id: &str) -> PathBuf {
+        self.project_dir().join(format!("{id}.jsonl"))
+    }
+
+    /// `ccsync` as a plain process (so a test can kill it), hermetic like `TestEnv::ccsync`.
+    fn command(&self, fake: &FakeGitHub, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ccsync"));
+        cmd.args(args)
+            .current_dir(&self.env.repo)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.env.home)
+            .env("CLAUDE_CONFIG_DIR", &self.env.claude_dir)
+            .env("TMPDIR", &self.tmp)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("GH_CONFIG_DIR", "/nonexistent-ccsync-test")
+            .env("GITHUB_API_URL", fake.api_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("CCSYNC_RETRY_BASE_MS", "1")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    fn ccsync(&self, fake: &FakeGitHub, args: &[&str]) -> Output {
+        let output = self.command(fake, args).output().expect("ccsync runs");
+        assert_no_token(&output);
+        output
+    }
+
+    /// `ccsync-run-*` folders left in this machine's temp folder.
+    fn temp_leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(&self.tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("ccsync-"))
+            .collect()
+    }
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn assert_ok(output: &Output) {
+    assert_eq!(code(output), 0, "{}", text(output));
+}
+
+fn uuids(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|r| r["uuid"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The `records` of every complete copy in the fake, judged from its stored bytes (not from
+/// ccsync): a metadata asset and an uploaded archive asset of the session whose sha256 and size
+/// are the ones the metadata records.
+fn valid_copies(fake: &FakeGitHub) -> BTreeSet<u64> {
+    let assets: Vec<_> = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .filter(|a| a.state == "uploaded")
+        .collect();
+    let mut found = BTreeSet::new();
+    for meta in assets
+        .iter()
+        .filter(|a| a.name.starts_with("claude-session-metadata-") && a.name.contains(".json"))
+    {
+        let Ok(value) = serde_json::from_slice::<Value>(&meta.data) else {
+            continue;
+        };
+        let (Some(sha), Some(size)) = (
+            value["archive"]["sha256"].as_str(),
+            value["archive"]["size"].as_u64(),
+        ) else {
+            continue;
+        };
+        let matched = assets.iter().any(|a| {
+            a.name.starts_with("claude-session-")
+                && !a.name.starts_with("claude-session-metadata-")
+                && a.data.len() as u64 == size
+                && hex::encode(Sha256::digest(&a.data)) == sha
+        });
+        if matched {
+            found.insert(value["records"].as_u64().unwrap());
+        }
+    }
+    found
+}
+
+fn asset_names(fake: &FakeGitHub) -> Vec<String> {
+    let mut names: Vec<String> = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .map(|a| format!("{} [{}]", a.name, a.state))
+        .collect();
+    names.sort();
+    names
+}
+
+/// v1 pushed from a laptop; another machine restored it and appended: it holds v2.
+struct Story {
+    id: String,
+    v1_text: String,
+    v1_records: u64,
+    v2_records: u64,
+    v2_uuids: Vec<String>,
+    v1_uuids: Vec<String>,
+    /// The release after the v1 push: (name, bytes) of each asset.
+    v1_assets: Vec<(String, Vec<u8>)>,
+    /// The machine holding v2.
+    second: Machine,
+}
+
+fn story() -> Story {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = SessionBuilder::new(&laptop.env.repo).turns(3);
+    let file = session.write_to(&laptop.project_dir());
+    assert_ok(&laptop.ccsync(&fake, &["release-push"]));
+    let v1_assets = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .map(|a| (a.name, a.data))
+        .collect();
+
+    let second = Machine::new();
+    assert_ok(&second.ccsync(&fake, &["release-restore"]));
+    let restored = second.session_file(&session.id);
+    let more = SessionBuilder::new(&second.env.repo)
+        .id(&session.id)
+        .at("2026-02-01T00:00:00Z")
+        .turns(2);
+    let mut v2 = std::fs::read_to_string(&restored).unwrap();
+    v2.push_str(&more.text());
+    std::fs::write(&restored, &v2).unwrap();
+    let v1_text = std::fs::read_to_string(&file).unwrap();
+    Story {
+        id: session.id.clone(),
+        v1_records: v1_text.lines().count() as u64,
+        v2_records: v2.lines().count() as u64,
+        v1_uuids: uuids(&file),
+        v2_uuids: uuids(&restored),
+        v1_text,
+        v1_assets,
+        second,
+    }
+}
+
+/// A fresh fake holding the release as the v1 push left it.
+fn fake_with_v1(story: &Story) -> FakeGitHub {
+    let fake = FakeGitHub::start(Options::default());
+    let release = fake.seed_release("octo", "app", "claude-sessions-main", true);
+    for (name, data) in &story.v1_assets {
+        fake.seed_asset("octo", "app", release, name, data, "uploaded");
+    }
+    fake
+}
+
+/// A mutating request of the healthy push, as a fault target: method, path pattern (ids
+/// replaced by `*`), the upload's kind of name, and how many earlier requests match the same.
+#[derive(Clone, Debug)]
+struct Target {
+    method: String,
+    path: String,
+    query: Option<String>,
+    host: Host,
+    after: u32,
+    label: String,
+}
+
+impl Target {
+    fn fault(&self, kind: FaultKind) -> Fault {
+        let mut fault = Fault::new(&self.method, &self.path, kind)
+            .on(self.host)
+            .after(self.after);
+        if let Some(query) = &self.query {
+            fault = fault.query(query);
+        }
+        fault
+    }
+}
+
+fn targets(requests: &[LoggedRequest]) -> Vec<Target> {
+    let mut out: Vec<Target> = Vec::new();
+    for r in requests.iter().filter(|r| r.method != "GET") {
+        let path: String = r
+            .path
+            .split('/')
+            .map(|s| {
+                if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                    "*"
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let name = r
+            .url
+            .split_once("name=")
+            .map(|(_, n)| n.split('&').next().unwrap_or("").to_owned());
+        let query = name.as_deref().map(|n| {
+            if n.contains(".tmp-") {
+                "name=claude-session-*.tmp-*".to_owned()
+            } else if n.starts_with("claude-session-metadata-") {
+                "name=claude-session-metadata-*".to_owned()
+            } else {
+                format!("name={n}")
+            }
+        });
+        let body = r
+            .request
+            .body
+            .as_ref()
+            .and_then(|b| b.get("name").and_then(Value::as_str).map(str::to_owned));
+        let label = format!(
+            "{} {} {}",
+            r.method,
+            r.path,
+            name.or(body).unwrap_or_default()
+        );
+        let after = out
+            .iter()
+            .filter(|t| {
+                t.method == r.method && t.path == path && t.query == query && t.host == r.host
+            })
+            .count() as u32;
+        out.push(Target {
+            method: r.method.clone(),
+            path,
+            query,
+            host: r.host,
+            after,
+            label,
+        });
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Failure {
+    /// The request fails with 500, and so does every later one that matches.
+    Persistent,
+    /// The request hangs before it takes effect; the push is killed.
+    KilledBefore,
+    /// The request takes effect, then hangs; the push is killed.
+    KilledAfter,
+}
+
+/// The checks after a push that failed at some point.
+fn check_after_failure(story: &Story, fake: &FakeGitHub, what: &str) {
+    let valid = valid_copies(fake);
+    assert!(
+        !valid.is_empty(),
+        "{what}: no complete copy left: {:?}",
+        asset_names(fake)
+    );
+    let v2_complete = valid.contains(&story.v2_records);
+
+    // The machine that holds v1 never hears "same" or "up to date" while v2 is the copy.
+    let v1_machine = Machine::with_session(&story.id, &story.v1_text);
+    let push = v1_machine.ccsync(fake, &["release-push"]);
+    let said = text(&push);
+    if v2_complete {
+        assert_eq!(code(&push), 4, "{what}: v1 machine's push\n{said}");
+        assert!(!said.contains("up to date"), "{what}: {said}");
+    } else {
+        assert_ok(&push);
+        assert!(said.contains("up to date"), "{what}: {said}");
+    }
+    let restore = v1_machine.ccsync(fake, &["release-restore"]);
+    assert_ok(&restore);
+    if v2_complete {
+        assert!(
+            !text(&restore).contains("same as"),
+            "{what}: {}",
+            text(&restore)
+        );
+        assert_eq!(
+            uuids(&v1_machine.session_file(&story.id)),
+            story.v2_uuids,
+            "{what}"
+        );
+    }
+
+    // A third machine gets a complete copy: v2 once it was completely uploaded, else v1.
+    let third = Machine::new();
+    let restore = third.ccsync(fake, &["release-restore"]);
+    assert_ok(&restore);
+    let got = uuids(&third.session_file(&story.id));
+    let want = if v2_complete {
+        &story.v2_uuids
+    } else {
+        &story.v1_uuids
+    };
+    assert_eq!(&got, want, "{what}: third machine\n{}", text(&restore));
+    assert!(
+        valid_copies(fake).contains(if v2_complete {
+            &story.v2_records
+        } else {
+            &story.v1_records
+        }),
+        "{what}: readers lost a copy: {:?}",
+        asset_names(fake)
+    );
+}
+
+/// Rerunning the push finishes the job: exactly the two stable assets, holding v2, and no
+/// temporary folder of the killed run.
+fn check_rerun(story: &Story, fake: &FakeGitHub, what: &str) {
+    let rerun = story.second.ccsync(fake, &["release-push"]);
+    assert_ok(&rerun);
+    let names = asset_names(fake);
+    assert_eq!(
+        names,
+        vec![
+            format!("claude-session-{}.tar.gz [uploaded]", story.id),
+            format!("claude-session-metadata-{}.json [uploaded]", story.id),
+        ],
+        "{what}: after the rerun\n{}",
+        text(&rerun)
+    );
+    assert_eq!(
+        valid_copies(fake),
+        BTreeSet::from([story.v2_records]),
+        "{what}"
+    );
+    assert!(
+        story.second.temp_leftovers().is_empty(),
+        "{what}: {:?}",
+        story.second.temp_leftovers()
+    );
+    let fourth = Machine::new();
+    assert_ok(&fourth.ccsync(fake, &["release-restore"]));
+    assert_eq!(
+        uuids(&fourth.session_file(&story.id)),
+        story.v2_uuids,
+        "{what}"
+    );
+}
+
+#[test]
+fn a_replace_push_that_stops_at_any_request_loses_nothing_and_a_rerun_finishes_it() {
+    let story = story();
+
+    // The healthy replace-push, to enumerate its mutating requests.
+    let fake = fake_with_v1(&story);
+    fake.clear_requests();
+    assert_ok(&story.second.ccsync(&fake, &["release-push"]));
+    let targets = targets(&fake.requests());
+    assert_eq!(valid_copies(&fake), BTreeSet::from([story.v2_records]));
+    let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
+    eprintln!("mutating requests of a healthy replace-push: {labels:#?}");
+    assert!(
+        targets.len() >= 6,
+        "a replace uploads an archive and a claim and renames both: {labels:#?}"
+    );
+    drop(fake);
+
+    for (k, target) in targets.iter().enumerate() {
+        for failure in [
+            Failure::Persistent,
+            Failure::KilledBefore,
+            Failure::KilledAfter,
+        ] {
+            let what = format!("request {k} ({}) {failure:?}", target.label);
+            let fake = fake_with_v1(&story);
+            match failure {
+                Failure::Persistent => {
+                    fake.add_fault(target.fault(FaultKind::Status).status(500).always());
+                    // Failing or not (a failure after the commit point is a warning), it ends.
+                    let _ = story.second.ccsync(&fake, &["release-push"]);
+                }
+                Failure::KilledBefore | Failure::KilledAfter => {
+                    let kind = if matches!(failure, Failure::KilledBefore) {
+                        FaultKind::Hang
+                    } else {
+                        FaultKind::HangAfter
+                    };
+                    fake.add_fault(target.fault(kind));
+                    let mut child = story
+                        .second
+                        .command(&fake, &["release-push"])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    let hung = fake.wait_for_hung(1, Duration::from_secs(60));
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    assert!(hung, "{what}: the push never reached the request");
+                }
+            }
+            fake.clear_faults();
+            check_after_failure(&story, &fake, &what);
+            check_rerun(&story, &fake, &what);
+        }
+    }
+}
+
+/// A machine that restored v1 and continued it its own way (diverged from every other).
+fn continued(story: &Story, turns: usize, at: &str) -> Machine {
+    let more = SessionBuilder::new("/elsewhere")
+        .id(&story.id)
+        .at(at)
+        .turns(turns);
+    Machine::with_session(&story.id, &format!("{}{}", story.v1_text, more.text()))
+}
+
+/// After a race: exactly one push won, the other exited 4 saying the copies diverged; the release
+/// holds exactly the winner's copy under the stable names; nothing of the loser is left.
+fn check_race(
+    story: &Story,
+    fake: &FakeGitHub,
+    machines: [&Machine; 2],
+    outputs: [&Output; 2],
+    what: &str,
+) {
+    let codes = [code(outputs[0]), code(outputs[1])];
+    let winner = match codes {
+        [0, 4] => 0,
+        [4, 0] => 1,
+        _ => panic!(
+            "{what}: exit codes {codes:?}\nfirst:\n{}\nsecond:\n{}",
+            text(outputs[0]),
+            text(outputs[1])
+        ),
+    };
+    let loser = 1 - winner;
+    assert!(
+        text(outputs[loser]).contains("diverged"),
+        "{what}: {}",
+        text(outputs[loser])
+    );
+    let winner_uuids = uuids(&machines[winner].session_file(&story.id));
+    let third = Machine::new();
+    assert_ok(&third.ccsync(fake, &["release-restore"]));
+    assert_eq!(
+        uuids(&third.session_file(&story.id)),
+        winner_uuids,
+        "{what}"
+    );
+    assert_eq!(
+        asset_names(fake),
+        vec![
+            format!("claude-session-{}.tar.gz [uploaded]", story.id),
+            format!("claude-session-metadata-{}.json [uploaded]", story.id),
+        ],
+        "{what}"
+    );
+    // The loser's records are still on its machine, and its push still says why it stops.
+    let again = machines[loser].ccsync(fake, &["release-push"]);
+    assert_eq!(code(&again), 4, "{what}: {}", text(&again));
+}
+
+#[test]
+fn two_diverged_pushes_that_claim_at_the_same_instant_never_both_win() {
+    let story = story();
+    for round in 0..6 {
+        let what = format!("round {round}");
+        let fake = fake_with_v1(&story);
+        let a = continued(&story, 2, "2026-03-01T00:00:00Z");
+        let b = continued(&story, 3, "2026-03-02T00:00:00Z");
+        // Both claims of the next generation wait for each other, then land at the same instant.
+        fake.add_fault(
+            Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
+                .on(Host::Uploads)
+                .query("name=claude-session-metadata-*")
+                .parties(2),
+        );
+        let spawn = |m: &Machine| {
+            m.command(&fake, &["release-push"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(&a), spawn(&b));
+        let (first, second) = (
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        );
+        assert!(
+            fake.pending_faults().is_empty(),
+            "{what}: both reached the claim"
+        );
+        check_race(&story, &fake, [&a, &b], [&first, &second], &what);
+    }
+}
+
+/// The stale writer: it read generation N, then its claim of N+1 arrives only after the winner
+/// claimed N+1, confirmed and renamed its claim away (the name is free again). Its own
+/// confirmation sees the winner's copy: it removes its claim and archive and exits 4.
+#[test]
+fn a_claim_that_arrives_after_the_winner_finished_steps_back() {
+    let story = story();
+    let fake = fake_with_v1(&story);
+    let stale = continued(&story, 2, "2026-03-01T00:00:00Z");
+    let winner = continued(&story, 3, "2026-03-02T00:00:00Z");
+    fake.add_fault(
+        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Hold)
+            .on(Host::Uploads)
+            .query("name=claude-session-metadata-*"),
+    );
+    let held = stale
+        .command(&fake, &["release-push"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(fake.wait_for_hung(1, Duration::from_secs(60)));
+    let won = winner.ccsync(&fake, &["release-push"]);
+    assert_ok(&won);
+    fake.release_held();
+    let lost = held.wait_with_output().unwrap();
+    check_race(
+        &story,
+        &fake,
+        [&stale, &winner],
+        [&lost, &won],
+        "stale writer",
+    );
+    // It really claimed after the winner: its claim upload was answered 201, then removed.
+    let claims: Vec<u16> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.url.contains("name=claude-session-metadata-"))
+        .filter_map(|r| r.response.as_ref().map(|resp| resp.status))
+        .collect();
+    assert!(
+        claims.iter().filter(|s| **s == 201).count() >= 2,
+        "{claims:?}"
+    );
+}
