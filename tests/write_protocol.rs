@@ -10,107 +10,14 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use fake_github::{FakeGitHub, Fault, FaultKind, Host, LoggedRequest, Options};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::sessions::{project_folder, SessionBuilder};
-use support::{assert_no_token, TestEnv, TOKEN};
-
-/// A machine with its own home, Claude folder, temp folder and checkout of octo/app.
-struct Machine {
-    env: TestEnv,
-    tmp: PathBuf,
-}
-
-impl Machine {
-    fn new() -> Machine {
-        let env = TestEnv::with_repo_path("work/app");
-        let tmp = env.temp.path().join("tmp");
-        std::fs::create_dir_all(&tmp).unwrap();
-        Machine { env, tmp }
-    }
-
-    /// A machine holding `text` as session `id`.
-    fn with_session(id: &str, text: &str) -> Machine {
-        let machine = Machine::new();
-        std::fs::create_dir_all(machine.project_dir()).unwrap();
-        std::fs::write(machine.session_file(id), text).unwrap();
-        machine
-    }
-
-    fn project_dir(&self) -> PathBuf {
-        project_folder(&self.env.claude_dir, &self.env.repo)
-    }
-
-    fn session_file(&self, id: &str) -> PathBuf {
-        self.project_dir().join(format!("{id}.jsonl"))
-    }
-
-    /// `ccsync` as a plain process (so a test can kill it), hermetic like `TestEnv::ccsync`.
-    fn command(&self, fake: &FakeGitHub, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ccsync"));
-        cmd.args(args)
-            .current_dir(&self.env.repo)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.env.home)
-            .env("CLAUDE_CONFIG_DIR", &self.env.claude_dir)
-            .env("TMPDIR", &self.tmp)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("GH_CONFIG_DIR", "/nonexistent-ccsync-test")
-            .env("GITHUB_API_URL", fake.api_url())
-            .env("GITHUB_TOKEN", TOKEN)
-            .env("CCSYNC_RETRY_BASE_MS", "1")
-            .stdin(std::process::Stdio::null());
-        cmd
-    }
-
-    fn ccsync(&self, fake: &FakeGitHub, args: &[&str]) -> Output {
-        let output = self.command(fake, args).output().expect("ccsync runs");
-        assert_no_token(&output);
-        output
-    }
-
-    /// `ccsync-run-*` folders left in this machine's temp folder.
-    fn temp_leftovers(&self) -> Vec<String> {
-        std::fs::read_dir(&self.tmp)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("ccsync-"))
-            .collect()
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn assert_ok(output: &Output) {
-    assert_eq!(code(output), 0, "{}", text(output));
-}
-
-fn uuids(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|r| r["uuid"].as_str().map(str::to_owned))
-        .collect()
-}
+use support::machine::{assert_ok, code, text, uuids, Machine};
+use support::sessions::SessionBuilder;
 
 /// The `records` of every complete copy in the fake, judged from its stored bytes (not from
 /// ccsync): a metadata asset and an uploaded archive asset of the session whose sha256 and size

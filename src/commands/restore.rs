@@ -44,6 +44,9 @@ pub(crate) struct RestoreOutcome {
     pub(crate) session_file: Option<PathBuf>,
     pub(crate) release_url: Option<String>,
     pub(crate) backup: Option<PathBuf>,
+    /// The folder holding the saved local side files (subagent transcripts, tool results, 2.0
+    /// agent files) that `--force` replaced and that differed; `None` when none did.
+    pub(crate) side_backup: Option<PathBuf>,
     pub(crate) message: Option<String>,
     /// HTTP requests to GitHub (API, downloads).
     pub(crate) api_requests: u64,
@@ -375,7 +378,14 @@ fn restore(
     let map = path_map(stored, target);
     let rewritten = rewrite_extracted(&extracted, &map)?;
     if relation == Some(Relation::Diverged) {
-        outcome.backup = Some(backup(&session_file)?);
+        let saved = backup_replaced(
+            rewritten.path(),
+            &extracted.files,
+            &target.project_dir,
+            &session_rel,
+        )?;
+        outcome.backup = saved.session;
+        outcome.side_backup = saved.side_folder;
     }
     let kept_memory = install(
         &rewritten,
@@ -400,6 +410,12 @@ fn restore(
         ui.warn(&format!(
             "your diverged local copy was saved as {}",
             backup.display()
+        ));
+    }
+    if let Some(folder) = &outcome.side_backup {
+        ui.warn(&format!(
+            "the local side files of session {id} that differed from the stored ones (subagent transcripts, tool results) were saved in {}",
+            folder.display()
         ));
     }
     ui.info(&format!(
@@ -557,13 +573,74 @@ fn rewrite_parallel(src: &Path, dst: &Path, map: &PathMap, threads: usize) -> an
         .with_context(|| format!("cannot write {}", dst.display()))
 }
 
-/// Saves the local session file beside itself before a forced install replaces it.
-fn backup(session_file: &Path) -> anyhow::Result<PathBuf> {
+/// Where a forced install saved the local files it replaced.
+#[derive(Debug, Default)]
+struct Saved {
+    /// `<uuid>.jsonl.ccsync-backup-<time>`, beside the session file.
+    session: Option<PathBuf>,
+    /// `<uuid>.ccsync-backup-<time>/`, beside the session file: the side files that differed, at
+    /// their paths relative to the project folder. Outside `<uuid>/`, so a later push does not
+    /// take the backups for side data of the session.
+    side_folder: Option<PathBuf>,
+}
+
+/// Before a forced install: saves every local file of the session that the install replaces and
+/// that differs from the staged version. Files only the local side has stay where they are
+/// (nothing replaces them); project memory is never replaced by the install, so not saved here.
+fn backup_replaced(
+    staged: &Path,
+    files: &[PathBuf],
+    project_dir: &Path,
+    session_rel: &Path,
+) -> anyhow::Result<Saved> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let backup = session_file.with_extension(format!("jsonl.ccsync-backup-{stamp}"));
-    std::fs::copy(session_file, &backup)
-        .with_context(|| format!("cannot save the local copy as {}", backup.display()))?;
-    Ok(backup)
+    let mut saved = Saved::default();
+    let session_file = project_dir.join(session_rel);
+    for rel in files {
+        let local = project_dir.join(rel);
+        if rel.starts_with("memory") || !local.is_file() || same_bytes(&local, &staged.join(rel))? {
+            continue;
+        }
+        let backup = if rel.as_path() == session_rel {
+            let backup = session_file.with_extension(format!("jsonl.ccsync-backup-{stamp}"));
+            saved.session = Some(backup.clone());
+            backup
+        } else {
+            let stem = session_rel.with_extension("");
+            let folder = project_dir.join(format!("{}.ccsync-backup-{stamp}", stem.display()));
+            saved.side_folder = Some(folder.clone());
+            folder.join(rel)
+        };
+        if let Some(parent) = backup.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::copy(&local, &backup)
+            .with_context(|| format!("cannot save {} as {}", local.display(), backup.display()))?;
+    }
+    Ok(saved)
+}
+
+/// Whether two files hold the same bytes (streamed, stopping at the first difference).
+fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let open = |p: &Path| File::open(p).with_context(|| format!("cannot read {}", p.display()));
+    let (fa, fb) = (open(a)?, open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ra, mut rb) = (BufReader::new(fa), BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = ra.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        rb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Renames the rewritten files into the project folder: side files first, the session file

@@ -4,6 +4,7 @@
 
 pub mod claude;
 pub mod hostile;
+pub mod machine;
 pub mod sessions;
 
 use std::ffi::OsStr;
