@@ -11,7 +11,8 @@
 //! - [`actions`]: GitHub Actions glue (environment files, annotations, step summary)
 //! - [`commands`]: one module per `ccsync` command, tying the others together
 //!
-//! Around them: [`cli`] (the command line), [`config`] (checked settings from options and
+//! Around them: [`cli`] (the command line), [`claude_cli`] (the `claude` that will run and its
+//! version), [`config`] (checked settings from options and
 //! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
 //! [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
 //! see, with text from stored data neutralised), [`scratch`] (temporary folders, and those of
@@ -19,6 +20,7 @@
 
 pub mod actions;
 pub mod bundle;
+pub mod claude_cli;
 pub mod cli;
 pub mod commands;
 pub mod config;

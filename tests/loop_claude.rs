@@ -2,7 +2,8 @@
 //! pushed from a laptop home, restored into a runner home at another path with the `GITHUB_*`
 //! environment of a real runner, resumed there by `claude -p --resume "$SESSION_ID"` against a fake
 //! Messages API in a loopback-only network namespace, pushed back, restored on the laptop and
-//! resumed there once more.
+//! resumed there once more. On the pinned CLI (2.1.329) and the newest (2.1.332), which also runs
+//! the runner's half with `CLAUDE_CODE_PROJECT_DIR_NAME` set.
 
 mod support;
 
@@ -22,14 +23,17 @@ struct Home {
     env: TestEnv,
     api_url: String,
     runner_files: Option<PathBuf>,
+    /// `CLAUDE_CODE_PROJECT_DIR_NAME` for ccsync and claude on this machine.
+    project_dir_name: Option<&'static str>,
 }
 
 impl Home {
     fn project_dir(&self) -> PathBuf {
-        self.env
-            .claude_dir
-            .join("projects")
-            .join(claude::project_folder_name(&self.env.repo))
+        let folder = match self.project_dir_name {
+            Some(name) => name.to_owned(),
+            None => claude::project_folder_name(&self.env.repo),
+        };
+        self.env.claude_dir.join("projects").join(folder)
     }
 
     fn session_file(&self) -> PathBuf {
@@ -41,6 +45,9 @@ impl Home {
         cmd.args(args)
             .env("GITHUB_API_URL", &self.api_url)
             .env("GITHUB_TOKEN", TOKEN);
+        if let Some(name) = self.project_dir_name {
+            cmd.env("CLAUDE_CODE_PROJECT_DIR_NAME", name);
+        }
         if let Some(files) = &self.runner_files {
             cmd.env("GITHUB_ACTIONS", "true")
                 .env("CI", "true")
@@ -73,13 +80,20 @@ impl Home {
     }
 
     fn resume(&self, cli: &ClaudeCli, session_id: &str, prompt: &str) -> claude::ResumeRun {
-        claude::resume_offline(
+        claude::run_offline_in(
             cli,
             &self.env.home,
             &self.env.claude_dir,
             &self.env.repo,
-            session_id,
-            prompt,
+            self.project_dir_name,
+            &[
+                "-p",
+                "--output-format",
+                "json",
+                "--resume",
+                session_id,
+                prompt,
+            ],
         )
     }
 }
@@ -105,6 +119,28 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
     let Some(cli) = claude::claude_cli() else {
         return;
     };
+    carry_loop(&cli, None);
+}
+
+#[test]
+fn real_claude_2_1_332_resumes_a_session_carried_laptop_to_ci_and_back() {
+    let Some(cli) = claude::claude_cli_newest() else {
+        return;
+    };
+    carry_loop(&cli, None);
+}
+
+/// `CLAUDE_CODE_PROJECT_DIR_NAME` on the runner: restore installs into that folder, where 2.1.332
+/// looks, and push finds the continuation there.
+#[test]
+fn real_claude_2_1_332_resumes_under_its_project_dir_name() {
+    let Some(cli) = claude::claude_cli_newest() else {
+        return;
+    };
+    carry_loop(&cli, Some("ci-sessions"));
+}
+
+fn carry_loop(cli: &ClaudeCli, runner_dir_name: Option<&'static str>) {
     if !claude::namespaces_available() {
         return;
     }
@@ -117,6 +153,7 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
         env: TestEnv::with_repo_path("Users/me/src/spotter"),
         api_url: fake.api_url(),
         runner_files: None,
+        project_dir_name: None,
     };
     let runner_env = TestEnv::with_repo_path("home/runner/work/spotter/spotter");
     let files = runner_env.temp.path().join("runner-files");
@@ -125,6 +162,7 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
         env: runner_env,
         api_url: fake.api_url(),
         runner_files: Some(files),
+        project_dir_name: runner_dir_name,
     };
 
     // The real transcript as if recorded in the laptop's checkout.
@@ -157,7 +195,7 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
         .join("subagents/agent-a2898e3.jsonl")
         .is_file());
     let ci_prompt = "CI step: summarise what is left to do";
-    let run = runner.resume(&cli, &session_id, ci_prompt);
+    let run = runner.resume(cli, &session_id, ci_prompt);
     assert_eq!(run.exit_code, 0, "{}", run.describe());
     assert_eq!(
         run.session_id.as_deref(),
@@ -199,7 +237,7 @@ fn real_claude_resumes_a_session_carried_laptop_to_ci_and_back() {
         !home_text.contains(runner.env.repo.to_str().unwrap()),
         "runner paths mapped back"
     );
-    let run = laptop.resume(&cli, SPOTTER_SESSION, "back home: continue");
+    let run = laptop.resume(cli, SPOTTER_SESSION, "back home: continue");
     assert_eq!(run.exit_code, 0, "{}", run.describe());
     assert_eq!(run.session_id.as_deref(), Some(SPOTTER_SESSION));
     assert!(

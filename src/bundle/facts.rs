@@ -16,8 +16,11 @@ pub struct SessionFacts {
     pub records: u64,
     pub last_uuid: Option<String>,
     pub last_timestamp: Option<String>,
+    /// The highest Claude Code `version` any record carries.
     pub version: Option<String>,
     pub cwd: Option<String>,
+    /// Records of type `progress` (2.1.x): a 2.0.x CLI drops the history around them on resume.
+    pub progress_records: u64,
 }
 
 /// Streams `path` once. `checkpoint` asks the chain to remember the hash of its first N uuids
@@ -38,7 +41,21 @@ pub fn read_facts(path: &Path, checkpoint: Option<u64>) -> anyhow::Result<Sessio
             facts.last_timestamp = Some(ts.into_owned());
         }
         if let Some(version) = fields.version {
-            facts.version = Some(version.into_owned());
+            // The highest, not the last: a newer CLI may have written part of the session.
+            let newer = match facts.version.as_deref() {
+                None => true,
+                Some(known) => {
+                    known != version
+                        && crate::claude_cli::parse_version(&version)
+                            > crate::claude_cli::parse_version(known)
+                }
+            };
+            if newer {
+                facts.version = Some(version.into_owned());
+            }
+        }
+        if fields.kind.as_deref() == Some("progress") {
+            facts.progress_records += 1;
         }
         if let Some(cwd) = fields.cwd {
             facts.cwd = Some(cwd.into_owned());

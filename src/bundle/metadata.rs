@@ -41,8 +41,12 @@ pub struct Metadata {
     pub records: u64,
     /// The `uuid` of the last record that has one.
     pub last_uuid: Option<String>,
-    /// The `version` of the last record that has one.
+    /// The highest Claude Code `version` of the session's records (the newest CLI that wrote it).
     pub claude_version: Option<String>,
+    /// The session holds `progress` records (2.1.x), whose history a 2.0.x CLI loses on resume.
+    /// Absent (false) in metadata of ccsync before 0.2.
+    #[serde(default)]
+    pub has_progress_records: bool,
     pub archive: ArchiveInfo,
     /// Bytes of the decompressed tar stream (file contents, headers and padding): restore refuses
     /// an archive that unpacks to more. Absent in metadata of ccsync before 0.2.
@@ -203,6 +207,7 @@ pub(crate) mod tests {
             records: 1512,
             last_uuid: Some("a3e0f6a2-7d5b-4a53-9f0e-0c8f3f1d2b11".into()),
             claude_version: Some("2.1.39".into()),
+            has_progress_records: true,
             archive: ArchiveInfo {
                 name: "claude-session-4d5611e5-241a-462a-8d15-5122611a9569.tar.gz".into(),
                 size: 123456,

@@ -609,6 +609,7 @@ impl PushJob<'_> {
             records: facts.records,
             last_uuid: facts.last_uuid.clone(),
             claude_version: facts.version.clone(),
+            has_progress_records: facts.progress_records > 0,
             archive: ArchiveInfo {
                 name: names::archive_asset_name(&session.id, encryption != Encryption::None),
                 size,

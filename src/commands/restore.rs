@@ -303,6 +303,7 @@ fn restore(
         ));
     }
     let target = moved.as_ref().unwrap_or(target);
+    warn_if_claude_is_older(ui, stored);
     let session_file = target.project_dir.join(format!("{id}.jsonl"));
     outcome.session_file = Some(session_file.clone());
 
@@ -452,6 +453,46 @@ fn refuse_foreign_agent_files(
         }
     }
     Ok(())
+}
+
+/// Warns when the `claude` that will resume the session is older than the newest Claude Code that
+/// wrote it: an older CLI can resume a newer transcript with part of its history silently missing.
+fn warn_if_claude_is_older(ui: &crate::ui::Ui, stored: &StoredSession) {
+    let Some(written) = stored.meta.claude_version.as_deref() else {
+        return;
+    };
+    let Some(wrote) = crate::claude_cli::parse_version(written) else {
+        return;
+    };
+    let Ok(program) = crate::claude_cli::program() else {
+        ui.detail(
+            "no `claude` on PATH (or CCSYNC_CLAUDE): the Claude Code version check was skipped",
+        );
+        return;
+    };
+    let Some(here) = crate::claude_cli::version_of(&program) else {
+        ui.detail(&format!(
+            "`{} --version` printed no version: the Claude Code version check was skipped",
+            program.display()
+        ));
+        return;
+    };
+    if here >= wrote {
+        return;
+    }
+    let progress = if stored.meta.has_progress_records {
+        " This session holds `progress` records: Claude Code 2.0.77 resuming such a 2.1.x file sent \
+         1 message of its history instead of 157, without an error."
+    } else {
+        ""
+    };
+    ui.warn(&format!(
+        "session {} was written by Claude Code {wrote}, but the `claude` that will resume it ({}) is {here}: \
+         an older Claude Code can resume a newer session with part of its history silently missing.{progress} \
+         Update Claude Code (`npm install -g @anthropic-ai/claude-code@latest`, or `claude update`) before resuming it",
+        stored.meta.session_id,
+        program.display()
+    ));
 }
 
 fn keep_local(

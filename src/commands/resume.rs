@@ -74,7 +74,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         },
     };
     // Before any network: a missing Claude is the first thing to fix.
-    let claude = claude_program()?;
+    let claude = crate::claude_cli::program()?;
 
     // The steps print for people; only resume itself answers `--json`.
     let step_ui = Ui {
@@ -230,54 +230,6 @@ fn recorded_branch(claude_dir: &Path, root: &Path, id: &str) -> anyhow::Result<O
     Ok(store::find_session(claude_dir, root, id)?
         .and_then(|s| s.branch)
         .filter(|b| !b.is_empty() && b != "HEAD"))
-}
-
-/// `$CCSYNC_CLAUDE`, else `claude` on PATH; an error that says how to get it otherwise.
-fn claude_program() -> anyhow::Result<PathBuf> {
-    if let Some(explicit) = crate::actions::env_nonempty("CCSYNC_CLAUDE") {
-        let path = PathBuf::from(&explicit);
-        if path.components().count() > 1 {
-            if path.is_file() {
-                return Ok(path);
-            }
-            anyhow::bail!(
-                "CCSYNC_CLAUDE points at {explicit}, which does not exist: set it to the path of the Claude Code binary, or unset it to use `claude` from PATH"
-            );
-        }
-        return find_on_path(&explicit).ok_or_else(|| {
-            anyhow::anyhow!("CCSYNC_CLAUDE names `{explicit}`, which is not on PATH: set it to the full path of the Claude Code binary")
-        });
-    }
-    find_on_path("claude").ok_or_else(|| {
-        anyhow::anyhow!(
-            "Claude Code (`claude`) is not on PATH: install it (`npm install -g @anthropic-ai/claude-code`), \
-             or set CCSYNC_CLAUDE to the path of its binary"
-        )
-    })
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| {
-            let plain = dir.join(name);
-            let exe = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-            [plain, exe]
-        })
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
 }
 
 /// Where `claude --resume` finds the session: a folder whose project folder holds it. The current

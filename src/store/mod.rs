@@ -31,9 +31,39 @@ pub fn projects_dir(claude_dir: &Path) -> PathBuf {
 }
 
 /// `<claude-dir>/projects/<folder>`: where Claude Code keeps the sessions it runs in
-/// `resolved_cwd` (a realpath) and where `claude --resume` looks for them.
+/// `resolved_cwd` (a realpath) and where `claude --resume` looks for them. `<folder>` is
+/// `$CLAUDE_CODE_PROJECT_DIR_NAME` when Claude Code honours it ([`project_dir_name_override`]).
 pub fn project_dir(claude_dir: &Path, resolved_cwd: &Path) -> PathBuf {
-    projects_dir(claude_dir).join(project_folder_name(&path_text(resolved_cwd)))
+    match project_dir_name_override() {
+        Some(name) => projects_dir(claude_dir).join(name),
+        None => projects_dir(claude_dir).join(project_folder_name(&path_text(resolved_cwd))),
+    }
+}
+
+/// `$CLAUDE_CODE_PROJECT_DIR_NAME` as Claude Code 2.1.x honours it: only with `$CLAUDE_CONFIG_DIR`
+/// set, and only a valid name (`[A-Za-z0-9_-]{1,64}`, not a Windows device name such as `nul`);
+/// otherwise Claude Code ignores it, and so does ccsync.
+pub fn project_dir_name_override() -> Option<String> {
+    std::env::var_os("CLAUDE_CONFIG_DIR").filter(|v| !v.is_empty())?;
+    let name = std::env::var("CLAUDE_CODE_PROJECT_DIR_NAME").ok()?;
+    valid_project_dir_name(&name).then_some(name)
+}
+
+fn valid_project_dir_name(name: &str) -> bool {
+    let device = {
+        let lower = name.to_ascii_lowercase();
+        matches!(lower.as_str(), "con" | "prn" | "aux" | "nul")
+            || ["com", "lpt"].iter().any(|p| {
+                lower
+                    .strip_prefix(p)
+                    .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit())
+            })
+    };
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !device
 }
 
 /// A resolved path as Claude Code writes it: Windows' verbatim prefix (`\\?\C:\...`, which
@@ -73,6 +103,27 @@ mod tests {
             project_dir(Path::new("/h/.claude"), Path::new("/x/my_app")),
             PathBuf::from("/h/.claude/projects/-x-my-app")
         );
+    }
+
+    #[test]
+    fn project_dir_names_follow_claude_codes_rule() {
+        for ok in ["ci", "my_project-1", &"a".repeat(64)] {
+            assert!(valid_project_dir_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            "a.b",
+            "nul",
+            "COM1",
+            "lpt9",
+            &"a".repeat(65),
+            "é",
+        ] {
+            assert!(!valid_project_dir_name(bad), "{bad}");
+        }
+        assert!(valid_project_dir_name("com10") && valid_project_dir_name("console"));
     }
 
     #[test]

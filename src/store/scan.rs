@@ -321,6 +321,9 @@ struct Folder {
     path: PathBuf,
     /// The root's own folder: its sessions need no confirmation.
     exact: bool,
+    /// The `CLAUDE_CODE_PROJECT_DIR_NAME` folder: its name says nothing about the working folder,
+    /// so a session there is the repository's when its cwd lies in the root.
+    named: bool,
 }
 
 /// Project folders that may hold sessions of the repository at `root`: the root's own folder (as
@@ -355,7 +358,23 @@ fn candidate_folders(claude_dir: &Path, root: &str) -> anyhow::Result<Vec<Folder
         }
         let path = entry.path();
         if path.is_dir() {
-            folders.push(Folder { path, exact });
+            folders.push(Folder {
+                path,
+                exact,
+                named: false,
+            });
+        }
+    }
+    // `CLAUDE_CODE_PROJECT_DIR_NAME`: every session Claude Code runs goes into that one folder,
+    // whatever the working folder, so its sessions count when they recorded a cwd in the root.
+    if let Some(name) = super::project_dir_name_override() {
+        let path = projects.join(&name);
+        if path.is_dir() && !folders.iter().any(|f| f.path == path) {
+            folders.push(Folder {
+                path,
+                exact: false,
+                named: true,
+            });
         }
     }
     folders.sort_by(|a, b| a.path.cmp(&b.path));
@@ -457,7 +476,8 @@ fn confirmed(
     };
     let fits = |cwd: &str| {
         path_within(cwd, root)
-            && (project_folder_name(cwd) == folder_name
+            && (folder.named
+                || project_folder_name(cwd) == folder_name
                 || untruncated_folder_name(cwd) == folder_name)
     };
     if tail_cwd.is_some_and(fits) {

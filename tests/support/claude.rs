@@ -21,6 +21,7 @@ use crate::support;
 /// The pinned versions `scripts/install-test-tools` installs.
 pub const PINNED_VERSION: &str = "2.1.329";
 pub const PINNED_LEGACY_VERSION: &str = "2.0.77";
+pub const PINNED_NEWEST_VERSION: &str = "2.1.332";
 
 /// Hard limit for one CLI run (the runner kills the CLI after this).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,6 +59,30 @@ pub fn claude_cli_legacy() -> Option<ClaudeCli> {
     }
     eprintln!(
         "skipped: Claude Code {PINNED_LEGACY_VERSION} is not installed ({hint}; scripts/install-test-tools installs it)"
+    );
+    None
+}
+
+/// The newest pinned CLI (`.tools/claude-newest/node_modules/.bin/claude`, 2.1.332). Same
+/// skip-or-fail rule as [`claude_cli`].
+pub fn claude_cli_newest() -> Option<ClaudeCli> {
+    let bin = project_root().join(".tools/claude-newest/node_modules/.bin/claude");
+    if bin.is_file() {
+        let cli = describe(bin);
+        assert_eq!(
+            cli.version, PINNED_NEWEST_VERSION,
+            "scripts/install-test-tools installs {PINNED_NEWEST_VERSION} into .tools/claude-newest"
+        );
+        return Some(cli);
+    }
+    let hint = format!(
+        "npm --prefix .tools/claude-newest install @anthropic-ai/claude-code@{PINNED_NEWEST_VERSION}"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("Claude Code {PINNED_NEWEST_VERSION} is missing in CI: {hint} (scripts/install-test-tools)");
+    }
+    eprintln!(
+        "skipped: Claude Code {PINNED_NEWEST_VERSION} is not installed ({hint}; scripts/install-test-tools installs it)"
     );
     None
 }
@@ -225,6 +250,18 @@ pub fn run_offline(
     cwd: &Path,
     args: &[&str],
 ) -> ResumeRun {
+    run_offline_in(cli, home, claude_config_dir, cwd, None, args)
+}
+
+/// [`run_offline`] with `CLAUDE_CODE_PROJECT_DIR_NAME` set when `project_dir_name` is given.
+pub fn run_offline_in(
+    cli: &ClaudeCli,
+    home: &Path,
+    claude_config_dir: &Path,
+    cwd: &Path,
+    project_dir_name: Option<&str>,
+    args: &[&str],
+) -> ResumeRun {
     let scratch = tempfile::tempdir().expect("temp dir");
     let record = scratch.path().join("requests.jsonl");
     let stdout_path = scratch.path().join("stdout");
@@ -242,6 +279,11 @@ pub fn run_offline(
         .arg(&record)
         .arg("--timeout")
         .arg(RUN_TIMEOUT.as_secs().to_string())
+        .args(
+            project_dir_name
+                .map(|name| vec!["--project-dir-name", name])
+                .unwrap_or_default(),
+        )
         .arg("--")
         .args(args)
         .stdin(Stdio::null())
