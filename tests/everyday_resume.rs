@@ -15,7 +15,7 @@ use support::TOKEN;
 
 /// Writes the stand-in Claude into the test's temp folder. It writes its arguments and working
 /// folder to `$STANDIN_LOG`; with `--resume ID` it appends `$STANDIN_MORE` to that session, else
-/// it starts the session `$STANDIN_NEW` (a file). Exits `$STANDIN_EXIT`; with `STANDIN_SIGINT=1`
+/// it starts the session `$STANDIN_NEW` (a file); `--version` answers as Claude Code does. Exits `$STANDIN_EXIT`; with `STANDIN_SIGINT=1`
 /// it first sends Ctrl-C to its whole process group, as a terminal does.
 fn standin(laptop: &Laptop) -> PathBuf {
     let path = laptop.env.temp.path().join("bin/claude-standin");
@@ -23,6 +23,10 @@ fn standin(laptop: &Laptop) -> PathBuf {
     std::fs::write(
         &path,
         r#"#!/bin/sh
+if [ "$1" = "--version" ]; then
+    echo "2.1.332 (Claude Code)"
+    exit 0
+fi
 printf '%s\n' "$*" > "$STANDIN_LOG"
 pwd >> "$STANDIN_LOG"
 if [ "$1" = "--resume" ]; then
