@@ -45,6 +45,7 @@ use clap::Parser;
 /// place that prints an error.
 pub fn run() -> ExitCode {
     let cli = cli::Cli::parse();
+    scratch::handle_interrupts();
     let ui = ui::Ui::from_globals(&cli.global);
     match commands::dispatch(cli, &ui) {
         Ok(()) => ExitCode::SUCCESS,

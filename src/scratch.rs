@@ -7,10 +7,16 @@
 //! `.lock` file its process keeps locked, and [`sweep`] (run by the next push or restore) removes
 //! folders whose lock is free. Folders of ccsync 0.1 (`.ccsync-extract-*`, `.ccsync-restore-*`,
 //! which carry no lock) go once they are an hour old.
+//!
+//! An interrupt (Ctrl-C, SIGTERM, SIGHUP) can run code: [`handle_interrupts`] installs the process's
+//! one handler, which removes the live run folders and exits with 130, except while a child owns
+//! the terminal's interrupts ([`child_owns_interrupts`], `ccsync resume` running Claude).
 
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
@@ -25,11 +31,45 @@ const LOCK_FILE: &str = ".lock";
 /// A lock-less leftover younger than this may belong to a live run of an older ccsync.
 const LEGACY_AFTER: Duration = Duration::from_secs(3600);
 
+/// The run folders of this process, for the interrupt handler.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Set while a child process (Claude) owns interrupts: the handler then does nothing.
+static CHILD_OWNS_INTERRUPTS: AtomicBool = AtomicBool::new(false);
+
+/// Installs the interrupt handler: remove this run's folders, exit 130. Once per process.
+pub fn handle_interrupts() {
+    let _ = ctrlc::set_handler(|| {
+        if CHILD_OWNS_INTERRUPTS.load(Ordering::SeqCst) {
+            return;
+        }
+        let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+        for dir in live {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        std::process::exit(130);
+    });
+}
+
+/// From now on interrupts belong to a child (Claude, which must get Ctrl-C) and ccsync stays
+/// alive to finish its work: the handler does nothing rather than the signal being ignored (an
+/// ignored signal stays ignored in the child).
+pub fn child_owns_interrupts() {
+    CHILD_OWNS_INTERRUPTS.store(true, Ordering::SeqCst);
+}
+
 /// A temporary folder that lives as long as this value, locked against [`sweep`].
 #[derive(Debug)]
 pub struct RunDir {
     dir: tempfile::TempDir,
     _lock: File,
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|p| p != self.dir.path());
+        // `dir` is removed after this, when its field drops.
+    }
 }
 
 impl RunDir {
@@ -51,6 +91,9 @@ impl RunDir {
         let lock = File::create(dir.path().join(LOCK_FILE))
             .and_then(|f| f.lock().map(|()| f))
             .with_context(|| format!("cannot lock {}", dir.path().display()))?;
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.path().to_path_buf());
         Ok(RunDir { dir, _lock: lock })
     }
 

@@ -243,3 +243,32 @@ fn the_run_folder_of_a_killed_encrypted_push_is_removed_by_the_next_run() {
     assert_ok(&push);
     assert_eq!(run_folders(&laptop.tmp), Vec::<String>::new());
 }
+
+#[test]
+fn an_interrupted_push_removes_its_temporary_folder_before_it_exits() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = SessionBuilder::new(&laptop.env.repo).turns(2);
+    session.write_to(&laptop.project_dir());
+    fake.add_fault(
+        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Hang).on(Host::Uploads),
+    );
+    let child = laptop
+        .command(&fake, &["release-push"])
+        .env("CCSYNC_PASSPHRASE", "correct horse battery staple")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(fake.wait_for_hung(1, Duration::from_secs(60)));
+    assert!(!run_folders(&laptop.tmp).is_empty());
+    // Ctrl-C (SIGINT), as a terminal sends it.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert_eq!(run_folders(&laptop.tmp), Vec::<String>::new());
+}

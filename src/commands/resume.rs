@@ -286,11 +286,12 @@ fn run_claude(program: &Path, args: &[OsString], folder: &Path) -> anyhow::Resul
     Ok(1)
 }
 
-/// From Claude's start on, Ctrl-C belongs to Claude and ccsync stays alive to push: a handler that
-/// does nothing rather than ignoring the signal (an ignored signal stays ignored in the child, and
-/// Claude must get Ctrl-C). The handler runs on its own thread, possibly after Claude has exited, so
-/// it must not decide anything by whether Claude still runs. Before Claude starts (the restore),
-/// Ctrl-C ends ccsync as usual.
+/// From Claude's start on, Ctrl-C belongs to Claude and ccsync stays alive to push: the process's
+/// handler ([`crate::scratch::handle_interrupts`]) then does nothing rather than the signal being
+/// ignored (an ignored signal stays ignored in the child, and Claude must get Ctrl-C). The handler
+/// runs on its own thread, possibly after Claude has exited, so it must not decide anything by
+/// whether Claude still runs. Before Claude starts (the restore), Ctrl-C ends ccsync as usual,
+/// after removing its temporary folders.
 fn install_signal_handler() {
-    let _ = ctrlc::set_handler(|| {});
+    crate::scratch::child_owns_interrupts();
 }
