@@ -6,7 +6,9 @@
 //!   live by concern in the modules below.
 //! - `lookup`: finding the branch's drafts, every session release, one release by id.
 //! - `draft`: the branch's draft for writing: create, converge duplicates, body, delete.
-//! - `assets`: safe asset replacement (temporary name, delete, rename), deletes, leftovers.
+//! - `assets`: uploads under a free name only (the write protocol's compare-and-swap, see
+//!   [`crate::stored::write`]), safe replacement (temporary name, delete, rename) for converging
+//!   drafts, renames, deletes, leftovers.
 //! - `download`: verified downloads.
 //! - `repository`: the repository's access and its branches.
 //! - [`error`]: the one error type, and the one function that turns an HTTP status into words a

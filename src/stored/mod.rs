@@ -4,7 +4,7 @@
 //! release body is only a readable table rendered from them.
 //!
 //! - [`copies`]: the reading rules as pure functions: copies, the current one, repair plans.
-//! - [`write`]: the writer's side: temporary archive, claim, confirmation, roll-forward.
+//! - [`write`](mod@write): the writer's side: temporary archive, claim, confirmation, roll-forward.
 //! - this module: reading a release (metadata downloads), finishing others' writes, fetching an
 //!   archive, rendering the body.
 //!

@@ -31,9 +31,11 @@ impl Writer {
     /// while another push of the session on this machine holds it.
     pub fn lock(claude_dir: &Path, session_id: &str, waiting: &dyn Fn()) -> anyhow::Result<Writer> {
         let id = writer_id(claude_dir);
-        let dir = lock_dir();
-        crate::scratch::create_private_dir(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        // The user's cache folder; a read-only home falls back to the temp folder.
+        let dir = lock_dirs()
+            .into_iter()
+            .find(|dir| crate::scratch::create_private_dir(dir).is_ok())
+            .context("cannot create a folder for ccsync's lock files (in the cache folder or the temp folder)")?;
         let path = dir.join(format!("push-{id}-{session_id}.lock"));
         let file = File::options()
             .create(true)
@@ -67,11 +69,14 @@ impl Writer {
     }
 }
 
-/// Where the writers' lock files live: the user's ccsync cache folder, else the temp folder.
-fn lock_dir() -> PathBuf {
+/// Where the writers' lock files may live, in order: the user's ccsync cache folder, the temp
+/// folder.
+fn lock_dirs() -> Vec<PathBuf> {
     crate::store::cache::cache_dir_from_env()
-        .unwrap_or_else(|| std::env::temp_dir().join("ccsync"))
-        .join("locks")
+        .into_iter()
+        .chain([std::env::temp_dir().join("ccsync")])
+        .map(|d| d.join("locks"))
+        .collect()
 }
 
 /// A short stable id of this host and Claude folder: the same on every run here, different on
