@@ -1631,7 +1631,7 @@ fn act_loop_a_failed_push_fails_the_job_with_ccsyncs_error() {
     );
     assert!(
         out.contains(&format!(
-            "::error::cannot upload claude-session-{}.tar.gz",
+            "::error::cannot upload the archive of session {}",
             session.id
         )),
         "ccsync's error is shown as an error annotation:\n{out}"
