@@ -503,3 +503,52 @@ fn a_claim_that_arrives_after_the_winner_finished_steps_back() {
         "{claims:?}"
     );
 }
+
+/// What ccsync 0.1 left when a replace stopped between its two assets: the new archive beside the
+/// old metadata. No copy matches, so nobody hears "same" or "up to date" from it, and a push does
+/// not overwrite the stranded archive unless told to.
+#[test]
+fn an_archive_without_its_metadata_is_neither_trusted_nor_overwritten_unasked() {
+    let story = story();
+    let healthy = fake_with_v1(&story);
+    assert_ok(&story.second.ccsync(&healthy, &["release-push"]));
+    let v2_archive = healthy
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .find(|a| a.name.ends_with(".tar.gz"))
+        .unwrap()
+        .data;
+    drop(healthy);
+
+    let fake = FakeGitHub::start(Options::default());
+    let release = fake.seed_release("octo", "app", "claude-sessions-main", true);
+    for (name, data) in &story.v1_assets {
+        let data = if name.ends_with(".tar.gz") {
+            &v2_archive
+        } else {
+            data
+        };
+        fake.seed_asset("octo", "app", release, name, data, "uploaded");
+    }
+    let before = asset_names(&fake);
+    assert!(valid_copies(&fake).is_empty());
+
+    let v1_machine = Machine::with_session(&story.id, &story.v1_text);
+    let push = v1_machine.ccsync(&fake, &["release-push"]);
+    assert_eq!(code(&push), 4, "{}", text(&push));
+    assert!(
+        text(&push).contains("no metadata describes"),
+        "{}",
+        text(&push)
+    );
+    assert!(!text(&push).contains("up to date"));
+    assert_eq!(asset_names(&fake), before, "nothing was replaced");
+    let restore = v1_machine.ccsync(&fake, &["release-restore"]);
+    assert_ok(&restore);
+    assert!(!text(&restore).contains("same as"), "{}", text(&restore));
+    assert_eq!(uuids(&v1_machine.session_file(&story.id)), story.v1_uuids);
+
+    assert_ok(&v1_machine.ccsync(&fake, &["release-push", "--force"]));
+    assert_eq!(valid_copies(&fake), BTreeSet::from([story.v1_records]));
+}

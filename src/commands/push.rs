@@ -338,6 +338,22 @@ impl PushJob<'_> {
                     &|m| ui.warn(m),
                 )
             });
+            let orphan = match (&release, &stored) {
+                (Some(release), None) => write::orphan_archive(release, &session.id, &cache),
+                _ => None,
+            };
+            if let Some(orphan) = orphan.filter(|_| !self.args.force) {
+                return Err(Exit::conflict(format!(
+                    "the release of branch `{}` holds an archive of session {} ({}) that no metadata describes: \
+                     a push of an older ccsync stopped halfway, and that archive may hold records this machine lacks. \
+                     Download it from {} to keep it, then push with --force to replace it",
+                    self.branch,
+                    session.id,
+                    neutral::text(&orphan.name),
+                    neutral::text(release.as_ref().map_or("", |r| r.html_url.as_str()))
+                ))
+                .into());
+            }
             let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
             if facts.chain.count() == 0 {
                 return Err(Exit::nothing_found(format!(

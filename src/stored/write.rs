@@ -150,6 +150,27 @@ pub fn prepare(
     })
 }
 
+/// An archive of the session under its stable name that no metadata describes, when the session
+/// has no complete copy at all: what ccsync 0.1 left when a replace stopped between the archive and
+/// the metadata. It may hold records no other copy has, so a push does not replace it unasked.
+pub fn orphan_archive(
+    release: &SessionRelease,
+    session_id: &str,
+    cache: &MetaCache,
+) -> Option<Asset> {
+    let layout = copies::layouts(&release.assets, &cache.snapshot())
+        .into_iter()
+        .find(|l| l.session_id == session_id)?;
+    if layout.current().is_some() {
+        return None;
+    }
+    layout
+        .assets
+        .iter()
+        .find(|(a, role)| a.state == "uploaded" && matches!(role, Role::StableArchive { .. }))
+        .map(|(a, _)| a.clone())
+}
+
 /// A packed copy ready to write.
 pub struct NewCopy<'a> {
     pub archive: &'a Path,
