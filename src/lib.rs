@@ -8,6 +8,7 @@
 //! - [`release`]: the GitHub release backend (draft releases and their assets)
 //! - [`stored`]: the sessions stored in a release and the write protocol that keeps them whole
 //!   (reading rules, roll-forward, the writer; docs/write-protocol.md)
+//! - [`catalog`]: what a release tells without downloading metadata (asset labels, the body table)
 //! - [`actions`]: GitHub Actions glue (environment files, annotations, step summary)
 //! - [`commands`]: one module per `ccsync` command, tying the others together
 //!
@@ -20,6 +21,7 @@
 
 pub mod actions;
 pub mod bundle;
+pub mod catalog;
 pub mod claude_cli;
 pub mod cli;
 pub mod commands;

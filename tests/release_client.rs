@@ -668,7 +668,9 @@ fn a_published_release_is_never_written() {
         "nothing changed"
     );
     assert!(
-        fake.requests().iter().all(|r| r.method == "GET"),
+        fake.requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path == "/graphql"),
         "only reads were sent"
     );
 }
@@ -737,9 +739,7 @@ fn bad_tokens_missing_permissions_and_missing_repositories_are_named() {
 
     // A primary rate limit that lifts later than the client will wait names the time.
     let gh = client(&fake);
-    fake.add_fault(
-        Fault::new("GET", "/repos/*/releases", FaultKind::PrimaryRateLimit).retry_after(7200),
-    );
+    fake.add_fault(Fault::new("POST", "/graphql", FaultKind::PrimaryRateLimit).retry_after(7200));
     let err = rt.block_on(gh.session_release("main")).unwrap_err();
     assert!(err.is_rate_limited());
     assert!(
@@ -794,7 +794,7 @@ fn ghes_layout_works_end_to_end() {
     assert!(log
         .iter()
         .filter(|r| r.host == Host::Api)
-        .all(|r| r.url.contains("/api/v3/")));
+        .all(|r| r.url.contains("/api/v3/") || r.url.ends_with("/api/graphql")));
     fake.add_branch(OWNER, REPO, "feature/y");
     assert!(rt.block_on(gh.branch_exists("feature/y")).unwrap());
     assert!(!rt.block_on(gh.branch_exists("gone")).unwrap());
@@ -905,8 +905,24 @@ fn the_draft_is_found_across_more_than_a_hundred_releases() {
     }
     let gh = client(&fake);
     let rt = rt();
+    // By tag: GraphQL, then the release by id, whatever the count.
     let found = rt
         .block_on(gh.session_release("old"))
+        .unwrap()
+        .expect("found by tag");
+    assert_eq!(found.id, draft);
+    let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/graphql".to_owned(),
+            format!("/repos/{OWNER}/{REPO}/releases/{draft}")
+        ]
+    );
+    fake.clear_requests();
+    // By listing (what a missing GraphQL leaves): page after page.
+    let found = rt
+        .block_on(gh.session_release_listed("old"))
         .unwrap()
         .expect("found on page 2");
     assert_eq!(found.id, draft);

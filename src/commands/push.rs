@@ -21,6 +21,7 @@ use crate::bundle::facts::{read_facts, SessionFacts};
 use crate::bundle::metadata::{ArchiveInfo, Encryption, Metadata, PushedFrom, Tool, FORMAT};
 use crate::bundle::pack::{self, prescan, CancelOnDrop, Prescan};
 use crate::bundle::{Finding, Scanner};
+use crate::catalog;
 use crate::cli::{PushArgs, SecretsMode};
 use crate::config::{BranchChoice, Context};
 use crate::exit::Exit;
@@ -28,7 +29,7 @@ use crate::git::{GitRepo, RepoSlug};
 use crate::neutral;
 use crate::progress::Step;
 use crate::release::names;
-use crate::release::{GitHub, SessionRelease};
+use crate::release::{Asset, GitHub, SessionRelease};
 use crate::scratch::RunDir;
 use crate::store::{self, LocalSession};
 use crate::stored::write::{self, NewCopy, Writer, Written};
@@ -498,7 +499,7 @@ impl PushJob<'_> {
                 }
             };
             outcome.dropped_sessions =
-                self.keep_newest(&release, &session.id, scratch.path(), &cache)?;
+                self.keep_newest(&release, &packed.meta, scratch.path(), &cache)?;
             outcome.action = "uploaded";
             outcome.release_url = Some(release.html_url.clone());
             ui.info(&format!(
@@ -654,57 +655,87 @@ impl PushJob<'_> {
     }
 
     /// Drops the sessions beyond `--keep` (oldest activity first), never the one just pushed,
-    /// then rewrites the release body from what remains.
+    /// then writes its row into the release body. The order comes from the metadata assets'
+    /// labels; only when one lacks a label (an older ccsync pushed it), or the body's table cannot
+    /// be updated row by row, is every session's metadata read.
     fn keep_newest(
         &self,
         release: &SessionRelease,
-        pushed: &str,
+        pushed: &Metadata,
         scratch: &Path,
         cache: &MetaCache,
     ) -> anyhow::Result<Vec<String>> {
         let ui = self.ctx.ui;
-        let sessions = stored::stored_sessions_of(
-            self.rt,
-            self.gh,
-            release,
-            scratch,
-            &|m| ui.warn(m),
-            None,
-            cache,
-        )?;
+        let read_all = || {
+            stored::stored_sessions_of(
+                self.rt,
+                self.gh,
+                release,
+                scratch,
+                &|m| ui.warn(m),
+                None,
+                cache,
+            )
+        };
+        let mut full: Option<Vec<StoredSession>> = None;
+        let newest_first: Vec<String> = match catalog::sessions_by_label(release) {
+            Some(sessions) => sessions.into_iter().map(|(id, _)| id).collect(),
+            None => {
+                let sessions = read_all()?;
+                let ids = sessions.iter().map(|s| s.meta.session_id.clone()).collect();
+                full = Some(sessions);
+                ids
+            }
+        };
         // The pushed session always stays; the newest others fill the remaining places.
         let others_allowed = (self.args.keep as usize).saturating_sub(1);
-        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
-        for s in sessions {
-            let others_kept = kept
+        let dropped: Vec<String> = newest_first
+            .iter()
+            .filter(|id| **id != pushed.session_id)
+            .skip(others_allowed)
+            .cloned()
+            .collect();
+        for id in &dropped {
+            // Metadata first (stable, then claims): a reader never sees metadata whose archive is
+            // gone. Then every other asset of the session (archives, temporary archives).
+            let mut assets: Vec<(&Asset, names::Role)> = release
+                .assets
                 .iter()
-                .filter(|k: &&StoredSession| k.meta.session_id != pushed)
-                .count();
-            if s.meta.session_id == pushed || others_kept < others_allowed {
-                kept.push(s);
-            } else {
-                dropped.push(s);
-            }
-        }
-        let mut dropped_ids = Vec::new();
-        for s in &dropped {
-            // Metadata first: a reader never sees metadata whose archive is gone. Then every
-            // other asset of the session (claims, temporary archives).
-            self.rt.block_on(self.gh.delete_asset(&s.metadata_asset))?;
-            for asset in s.assets.iter().filter(|a| a.id != s.metadata_asset.id) {
+                .filter_map(|a| match names::classify(&a.name) {
+                    Some((of, role)) if of == id => Some((a, role)),
+                    _ => None,
+                })
+                .collect();
+            assets.sort_by_key(|(_, role)| (!role.is_metadata(), !role.is_stable()));
+            for (asset, _) in assets {
                 self.rt.block_on(self.gh.delete_asset(asset))?;
             }
             ui.info(&format!(
-                "dropped session {} from the release (--keep {})",
-                s.meta.session_id, self.args.keep
+                "dropped session {id} from the release (--keep {})",
+                self.args.keep
             ));
-            dropped_ids.push(s.meta.session_id.clone());
         }
-        self.rt.block_on(
-            self.gh
-                .set_body(release, &stored::render_body(self.branch, &kept)),
-        )?;
-        Ok(dropped_ids)
+        let present: Vec<String> = catalog::session_ids(release)
+            .into_iter()
+            .filter(|id| !dropped.contains(id))
+            .collect();
+        let body =
+            match catalog::update_body(release.body.as_deref(), self.branch, pushed, &present) {
+                Some(body) => body,
+                None => {
+                    let sessions = match full {
+                        Some(sessions) => sessions,
+                        None => read_all()?,
+                    };
+                    let kept: Vec<StoredSession> = sessions
+                        .into_iter()
+                        .filter(|s| !dropped.contains(&s.meta.session_id))
+                        .collect();
+                    stored::render_body(self.branch, &kept)
+                }
+            };
+        self.rt.block_on(self.gh.set_body(release, &body))?;
+        Ok(dropped)
     }
 }
 

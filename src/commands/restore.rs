@@ -19,13 +19,14 @@ use crate::bundle::facts::read_facts;
 use crate::bundle::rewrite::PathMap;
 use crate::bundle::Extracted;
 use crate::bundle::{pargz, parlines};
+use crate::catalog;
 use crate::cli::RestoreArgs;
 use crate::config::{self, BranchChoice, Context};
 use crate::exit::Exit;
 use crate::git::GitRepo;
 use crate::neutral;
 use crate::progress::Step;
-use crate::release::{names, GitHub};
+use crate::release::{names, GitHub, SessionRelease};
 use crate::scratch::RunDir;
 use crate::store;
 use crate::stored::{self, StoredSession};
@@ -43,6 +44,10 @@ pub(crate) struct RestoreOutcome {
     pub(crate) relation: Option<&'static str>,
     pub(crate) session_file: Option<PathBuf>,
     pub(crate) release_url: Option<String>,
+    /// The branch whose release held the session, when it is not `branch` (`--session` found
+    /// elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) release_branch: Option<String>,
     pub(crate) backup: Option<PathBuf>,
     /// The folder holding the saved local side files (subagent transcripts, tool results, 2.0
     /// agent files) that `--force` replaced and that differed; `None` when none did.
@@ -145,6 +150,46 @@ fn replaced_while_reading(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The session to restore from `release`: `--session`, else the newest. Only that session's
+/// metadata is read when the metadata assets' labels tell which is the newest; all of it when they
+/// cannot (or named one that does not read).
+fn choose_session(
+    rt: &tokio::runtime::Runtime,
+    gh: &GitHub,
+    warn: &dyn Fn(&str),
+    release: &SessionRelease,
+    args: &RestoreArgs,
+    scratch: &Path,
+) -> anyhow::Result<Option<StoredSession>> {
+    let newest = args
+        .session
+        .is_none()
+        .then(|| catalog::newest_by_label(release))
+        .flatten();
+    let read = |only: Option<&str>| {
+        stored::stored_sessions_of(
+            rt,
+            gh,
+            release,
+            scratch,
+            warn,
+            only,
+            &stored::MetaCache::default(),
+        )
+    };
+    let mut sessions = read(args.session.as_deref().or(newest.as_deref()))?;
+    if newest.is_some() && sessions.is_empty() {
+        sessions = read(None)?;
+    }
+    // A push that stopped after its commit point left a complete copy under temporary names:
+    // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
+    stored::finish_writes(rt, gh, &sessions, warn);
+    Ok(match &args.session {
+        Some(id) => sessions.into_iter().find(|s| &s.meta.session_id == id),
+        None => sessions.into_iter().next(),
+    })
+}
+
 /// Where the session goes on this machine.
 #[derive(Clone)]
 struct Target {
@@ -209,15 +254,80 @@ fn restore(
         );
         return Ok(outcome);
     }
-    let Some(release) = rt.block_on(gh.session_release(branch))? else {
-        let message = match rt.block_on(gh.access()) {
-            Ok(access) if access.push == Some(false) => "nothing restored: the token cannot see draft releases \
-                (it has read-only access, as on pull requests from forks); a workflow needs \
-                `permissions: contents: write` to restore sessions"
-                .to_owned(),
-            _ => format!(
-                "nothing to restore: branch `{branch}` has no session release `{}` (push one with `ccsync release-push`)",
-                names::tag_for(branch)
+    let quick = rt.block_on(gh.session_release(branch))?;
+    release_found.set(quick.is_some());
+    // Downloads (and decrypted archives) that killed runs left in the temp folder go first.
+    crate::scratch::sweep(&std::env::temp_dir());
+    let scratch = RunDir::in_temp()?;
+    let unreadable = std::cell::RefCell::new(Vec::new());
+    let warn = |m: &str| {
+        ui.warn(m);
+        unreadable.borrow_mut().push(m.to_owned());
+    };
+    let choose =
+        |release: &SessionRelease| choose_session(rt, gh, &warn, release, args, scratch.path());
+    let mut found = match &quick {
+        Some(release) => choose(release)?.map(|s| (release.clone(), s)),
+        None => None,
+    };
+    // Missed: GraphQL names only one of several drafts sharing a tag (a lost create race), and a
+    // `--session` may be stored on another branch. One listing answers both.
+    if found.is_none() && (quick.is_some() || args.session.is_some()) {
+        let tag = names::tag_for(branch);
+        let drafts = rt.block_on(gh.session_drafts_merged())?;
+        let own = drafts
+            .iter()
+            .filter(|r| r.tag_name == tag && !r.duplicate_ids.is_empty());
+        let holding = |r: &&SessionRelease| {
+            args.session.as_deref().is_some_and(|id| {
+                r.tag_name != tag && r.asset(&names::metadata_asset_name(id)).is_some()
+            })
+        };
+        for release in own.chain(drafts.iter().filter(holding)) {
+            if let Some(stored) = choose(release)? {
+                found = Some((release.clone(), stored));
+                break;
+            }
+        }
+    }
+    let unreadable = unreadable.into_inner();
+    if let (None, Some(release)) = (&found, &quick) {
+        if !unreadable.is_empty() {
+            // Stored sessions whose metadata cannot be read are bad data, not "nothing to restore".
+            anyhow::bail!(
+                "the release of branch `{branch}` ({}) holds {} whose metadata cannot be read, and no readable one{}: {}. \
+                 Push the session again from a machine that has it, or delete the broken assets",
+                release.html_url,
+                super::count(unreadable.len() as u64, "session"),
+                args.session.as_deref().map(|id| format!(" for session {id}")).unwrap_or_default(),
+                unreadable.join("; ")
+            );
+        }
+    }
+    let Some((release, stored)) = found else {
+        let message = match (&quick, &args.session) {
+            (None, _) => match rt.block_on(gh.access()) {
+                Ok(access) if access.push == Some(false) => "nothing restored: the token cannot see draft releases \
+                    (it has read-only access, as on pull requests from forks); a workflow needs \
+                    `permissions: contents: write` to restore sessions"
+                    .to_owned(),
+                _ => match &args.session {
+                    Some(id) => format!(
+                        "nothing to restore: no branch's release holds session {id}, and branch `{branch}` has no session release `{}` (`ccsync release-list` lists what is stored)",
+                        names::tag_for(branch)
+                    ),
+                    None => format!(
+                        "nothing to restore: branch `{branch}` has no session release `{}` (push one with `ccsync release-push`)",
+                        names::tag_for(branch)
+                    ),
+                },
+            },
+            (Some(release), Some(id)) => format!(
+                "nothing to restore: no branch's release holds session {id}; the release of branch `{branch}` holds {} other session(s) (`ccsync release-list --branch {branch}` lists them)",
+                catalog::session_ids(release).len()
+            ),
+            (Some(_), None) => format!(
+                "nothing to restore: the release of branch `{branch}` holds no complete session"
             ),
         };
         outcome.message = Some(message);
@@ -225,59 +335,14 @@ fn restore(
     };
     release_found.set(true);
     outcome.release_url = Some(release.html_url.clone());
-    // Downloads (and decrypted archives) that killed runs left in the temp folder go first.
-    crate::scratch::sweep(&std::env::temp_dir());
-    let scratch = RunDir::in_temp()?;
-    // With `--session`, only that session's metadata is read; else all, to find the newest.
-    let unreadable = std::cell::RefCell::new(Vec::new());
-    let sessions = stored::stored_sessions_of(
-        rt,
-        gh,
-        &release,
-        scratch.path(),
-        &|m| {
-            ui.warn(m);
-            unreadable.borrow_mut().push(m.to_owned());
-        },
-        args.session.as_deref(),
-        &stored::MetaCache::default(),
-    )?;
-    // A push that stopped after its commit point left a complete copy under temporary names:
-    // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
-    stored::finish_writes(rt, gh, &sessions, &|m| ui.warn(m));
-    let chosen = match &args.session {
-        Some(id) => sessions.iter().find(|s| &s.meta.session_id == id),
-        None => sessions.first(),
-    };
-    let unreadable = unreadable.into_inner();
-    if chosen.is_none() && !unreadable.is_empty() {
-        // Stored sessions whose metadata cannot be read are bad data, not "nothing to restore".
-        anyhow::bail!(
-            "the release of branch `{branch}` ({}) holds {} whose metadata cannot be read, and no readable one{}: {}. \
-             Push the session again from a machine that has it, or delete the broken assets",
-            release.html_url,
-            super::count(unreadable.len() as u64, "session"),
-            args.session.as_deref().map(|id| format!(" for session {id}")).unwrap_or_default(),
-            unreadable.join("; ")
-        );
+    if let Some(other) = release.branch().filter(|b| *b != branch) {
+        ui.info(&format!(
+            "session {} is not in the release of branch `{branch}`: restoring it from the release of branch `{other}`",
+            stored.meta.session_id
+        ));
+        outcome.release_branch = Some(other.into_owned());
     }
-    let Some(stored) = chosen else {
-        outcome.message = Some(match &args.session {
-            Some(id) => format!(
-                "nothing to restore: the release of branch `{branch}` holds no session {id} ({} other session(s); `ccsync release-list --branch {branch}` lists them)",
-                release
-                    .assets
-                    .iter()
-                    .filter(|a| matches!(
-                        names::parse_asset_name(&a.name),
-                        Some((_, names::AssetKind::Metadata))
-                    ))
-                    .count()
-            ),
-            None => format!("nothing to restore: the release of branch `{branch}` holds no complete session"),
-        });
-        return Ok(outcome);
-    };
+    let stored = &stored;
     let id = stored.meta.session_id.clone();
     // A passphrase says sessions are kept encrypted here: an unencrypted copy may be a downgrade
     // by someone who can edit the release, so it is refused unless the user says otherwise.

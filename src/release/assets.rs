@@ -54,7 +54,7 @@ impl GitHub {
                 .post_asset(
                     &what,
                     &current.upload_url,
-                    &temp,
+                    (&temp, None),
                     file,
                     length,
                     content_type,
@@ -131,6 +131,19 @@ impl GitHub {
         file: &Path,
         content_type: &str,
     ) -> Result<Asset> {
+        self.upload_new_labeled(release, name, None, file, content_type)
+            .await
+    }
+
+    /// [`GitHub::upload_new`] with GitHub's `label` set on the asset (a rename keeps it).
+    pub async fn upload_new_labeled(
+        &self,
+        release: &SessionRelease,
+        name: &str,
+        label: Option<&str>,
+        file: &Path,
+        content_type: &str,
+    ) -> Result<Asset> {
         refuse_published(release)?;
         let what = format!(
             "uploading {name} to release `{}` of {}",
@@ -143,7 +156,14 @@ impl GitHub {
         let mut attempt = 0;
         loop {
             let (err, sent_sha) = match self
-                .post_asset(&what, &release.upload_url, name, file, length, content_type)
+                .post_asset(
+                    &what,
+                    &release.upload_url,
+                    (name, label),
+                    file,
+                    length,
+                    content_type,
+                )
                 .await
             {
                 Ok((mut asset, sha)) => match verify_uploaded(&asset, length, &sha) {
@@ -218,12 +238,13 @@ impl GitHub {
         Ok(None)
     }
 
-    /// One streamed upload from disk. Returns the asset and the sha256 of the bytes sent.
+    /// One streamed upload from disk under `name` (with GitHub's `label`, if any). Returns the
+    /// asset and the sha256 of the bytes sent.
     async fn post_asset(
         &self,
         what: &str,
         upload_url: &str,
-        name: &str,
+        (name, label): (&str, Option<&str>),
         file: &Path,
         length: u64,
         content_type: &str,
@@ -235,6 +256,9 @@ impl GitHub {
         })?;
         // `append_pair` percent-encodes the name.
         url.query_pairs_mut().append_pair("name", name);
+        if let Some(label) = label {
+            url.query_pairs_mut().append_pair("label", label);
+        }
         let handle = tokio::fs::File::open(file)
             .await
             .map_err(|e| Error::io(format!("{what}: opening {}", file.display()), e))?;

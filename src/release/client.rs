@@ -1,12 +1,14 @@
 //! [`GitHub`]: the client for one repository's session releases, and what its parts share.
 //!
-//! Its methods live by concern: `lookup` (finding releases), `draft` (the
+//! Its methods live by concern: `lookup` and `graphql` (finding releases), `draft` (the
 //! branch's draft for writing), `assets` (upload, rename, delete), `download`
 //! (verified downloads) and `repository` (the repository and its branches).
 //!
-//! Rules this client keeps (docs/github-api.md): drafts are found by listing releases, never via
-//! `/releases/tags/{tag}`; a create is never retried blindly (a lost answer is checked by listing
-//! again); duplicate drafts are read as one and converged into the lowest id; a published release
+//! Rules this client keeps (docs/github-api.md): a draft is found by its tag with GraphQL and read
+//! by id (two requests at any repository size), by listing releases when GraphQL cannot answer,
+//! never via `/releases/tags/{tag}`; a create is never retried blindly (a lost answer is checked by
+//! listing again); duplicate drafts met by a listing are read as one and converged into the lowest
+//! id; a published release
 //! of a session tag is never written; an asset is replaced by uploading under a temporary name,
 //! deleting the old one, then renaming, so a complete copy exists at every instant; uploads stream
 //! from disk with `Content-Length` to the host of `upload_url`; downloads follow a 302 without the

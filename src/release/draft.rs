@@ -15,9 +15,20 @@ impl GitHub {
     /// several. Never writes into a published release.
     pub async fn session_release_for_write(&self, branch: &str) -> Result<SessionRelease> {
         let tag = names::tag_for(branch);
+        // The quick lookup: a draft found by tag is used as is; "none" goes straight to creating.
+        // Only after a create is every release listed, to meet a racing writer's duplicate.
+        let mut known_absent = match self.drafts_by_tag(&tag).await? {
+            Some(drafts) if !drafts.is_empty() => return self.converge(drafts).await,
+            Some(_) => true,
+            None => false,
+        };
         let mut created: Option<SessionRelease> = None;
         for _ in 0..4 {
-            let mut drafts = self.drafts_for(branch).await?;
+            let mut drafts = if std::mem::take(&mut known_absent) {
+                Vec::new()
+            } else {
+                self.drafts_for(branch).await?
+            };
             // A listing may lag behind a create that just answered: keep what we made.
             if let Some(mine) = &created {
                 if !drafts.iter().any(|d| d.id == mine.id) {

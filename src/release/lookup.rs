@@ -1,11 +1,15 @@
-//! Finding releases: the branch's drafts (merged into one view), every session release, one
-//! release by id.
+//! Finding releases: the branch's draft (by tag in two requests whatever the repository holds,
+//! else by listing), every session release, one release by id.
+//!
+//! Listing costs a request per 100 releases: it serves only where nothing else can (every session
+//! release, duplicate drafts after a create, GraphQL unavailable).
 
 use reqwest::Method;
 use url::Url;
 
 use super::client::{tag_assets, unexpected, GitHub};
 use super::error::{Error, Result};
+use super::graphql::ByTag;
 use super::model::{merged_view, SessionRelease};
 use super::names;
 use super::transport::Replay;
@@ -59,9 +63,57 @@ impl GitHub {
         Ok(matching)
     }
 
-    /// The branch's draft release, or `None`. Several drafts (a lost race) read as one: the lowest
-    /// id, with every session any of them holds.
+    /// The drafts with `tag`, lowest id first, found by GraphQL and read by id: `Some(vec![])` when
+    /// GitHub says no release has the tag, `None` when GraphQL could not tell (then only a listing
+    /// can). Drafts sharing the tag (a lost create race) are seen among the newest releases.
+    pub(super) async fn drafts_by_tag(&self, tag: &str) -> Result<Option<Vec<SessionRelease>>> {
+        let (id, duplicates) = match self.release_by_tag(tag).await? {
+            ByTag::Absent => return Ok(Some(Vec::new())),
+            ByTag::Unknown(_) => return Ok(None),
+            ByTag::Found {
+                draft: false, url, ..
+            } => {
+                return Err(Error::Published {
+                    tag: tag.to_owned(),
+                    url,
+                })
+            }
+            ByTag::Found { id, duplicates, .. } => (id, duplicates),
+        };
+        let mut drafts = Vec::new();
+        for id in std::iter::once(id).chain(duplicates) {
+            match self.get_release_raw(id).await {
+                Ok(release) if release.tag_name == tag && release.draft => drafts.push(release),
+                Ok(release) if release.tag_name == tag => {
+                    return Err(Error::Published {
+                        tag: tag.to_owned(),
+                        url: release.html_url,
+                    })
+                }
+                // Deleted or retagged since GraphQL answered: look again by listing.
+                Ok(_) => return Ok(None),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        drafts.sort_by_key(|r| r.id);
+        Ok(Some(drafts))
+    }
+
+    /// The branch's draft release, or `None`, in two requests whatever the repository holds
+    /// (GraphQL by tag, then the release by id), else by listing. Several drafts (a lost race)
+    /// read as one: the lowest id, with every session any of them holds.
     pub async fn session_release(&self, branch: &str) -> Result<Option<SessionRelease>> {
+        if let Some(drafts) = self.drafts_by_tag(&names::tag_for(branch)).await? {
+            return Ok((!drafts.is_empty()).then(|| merged_view(drafts)));
+        }
+        self.session_release_listed(branch).await
+    }
+
+    /// The branch's draft release found by listing every release: duplicate drafts (a lost create
+    /// race, which GraphQL shows one of) read as one, the lowest id with every session any of them
+    /// holds. Costs a request per 100 releases: for when the quick lookup misses a session.
+    pub async fn session_release_listed(&self, branch: &str) -> Result<Option<SessionRelease>> {
         let drafts = self.drafts_for(branch).await?;
         Ok((!drafts.is_empty()).then(|| merged_view(drafts)))
     }
@@ -78,6 +130,22 @@ impl GitHub {
             .collect();
         releases.sort_by(|a, b| a.tag_name.cmp(&b.tag_name).then(a.id.cmp(&b.id)));
         Ok(releases)
+    }
+
+    /// Every branch's session draft, the drafts sharing a tag merged into one view (see
+    /// [`GitHub::session_release_listed`]), by tag; published releases left out. One listing.
+    pub async fn session_drafts_merged(&self) -> Result<Vec<SessionRelease>> {
+        let mut by_tag: std::collections::BTreeMap<String, Vec<SessionRelease>> =
+            std::collections::BTreeMap::new();
+        for release in self.all_releases().await? {
+            if release.draft && release.tag_name.starts_with(names::TAG_PREFIX) {
+                by_tag
+                    .entry(release.tag_name.clone())
+                    .or_default()
+                    .push(release);
+            }
+        }
+        Ok(by_tag.into_values().map(merged_view).collect())
     }
 
     /// `GET /releases/{id}` as stored (every asset, any state).

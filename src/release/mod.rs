@@ -10,6 +10,7 @@
 //!   [`crate::stored::write`]), safe replacement (temporary name, delete, rename) for converging
 //!   drafts, renames, deletes, leftovers.
 //! - `download`: verified downloads.
+//! - `graphql`: the one GraphQL query, a release by tag (drafts included).
 //! - `repository`: the repository's access and its branches.
 //! - [`error`]: the one error type, and the one function that turns an HTTP status into words a
 //!   user can act on.
@@ -22,6 +23,7 @@ pub mod client;
 mod download;
 mod draft;
 pub mod error;
+mod graphql;
 mod lookup;
 pub mod model;
 pub mod names;

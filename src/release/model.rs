@@ -50,6 +50,10 @@ pub struct Asset {
     pub content_type: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
+    /// GitHub's free-text label ("" when unset). Metadata assets carry a compact summary of their
+    /// session there (see `crate::catalog`).
+    #[serde(default)]
+    pub label: Option<String>,
     /// The release that holds the asset.
     #[serde(skip)]
     pub release_id: u64,
@@ -152,6 +156,7 @@ mod tests {
             content_type: None,
             created_at: Some(updated.into()),
             updated_at: Some(updated.into()),
+            label: None,
             release_id,
             stored_name: None,
         }

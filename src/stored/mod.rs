@@ -25,7 +25,6 @@ use tokio::runtime::Runtime;
 
 use crate::bundle::metadata::{Encryption, Metadata};
 use crate::bundle::{self, Extracted, Limits};
-use crate::release::names;
 use crate::release::{Asset, GitHub, SessionRelease};
 use copies::{Planner, SessionLayout, Step};
 
@@ -292,30 +291,5 @@ pub fn fetch_archive(
 /// Branch names and metadata fields are data (anyone with write access can shape them): each is
 /// rendered as a Markdown-safe code span or escaped text, one line per row.
 pub fn render_body(branch: &str, sessions: &[StoredSession]) -> String {
-    use crate::neutral::{markdown_code, markdown_text};
-    let mut body = format!(
-        "{}\nClaude Code sessions of branch {}, stored by [ccsync](https://github.com/ccsync/claude-session-bridge). \
-         This release stays a draft: only people with write access see it.\n\n\
-         Restore the newest with {}.\n\n\
-         | Session | Last activity | Records | Size | Pushed from | Pushed at | Encrypted |\n\
-         |---|---|---|---|---|---|---|\n",
-        names::BODY_MARKER,
-        markdown_code(branch, false),
-        markdown_code(&format!("ccsync release-restore --branch {branch}"), false),
-    );
-    for s in sessions {
-        let m = &s.meta;
-        body.push_str(&format!(
-            "| {} | {} | {} | {} | {} ({}) | {} | {} |\n",
-            markdown_code(&m.session_id, true),
-            markdown_text(m.last_timestamp.as_deref().unwrap_or("-")),
-            m.records,
-            crate::ui::human_size(m.archive.size),
-            markdown_text(&m.pushed_from.host),
-            markdown_text(&m.pushed_from.os),
-            m.pushed_at.format("%Y-%m-%d %H:%M UTC"),
-            if s.encrypted() { "yes" } else { "no" },
-        ));
-    }
-    body
+    crate::catalog::render_body(branch, sessions.iter().map(|s| &s.meta))
 }

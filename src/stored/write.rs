@@ -230,7 +230,16 @@ pub fn write_copy(
     let mut attempts = 0;
     let claim = loop {
         attempts += 1;
-        match rt.block_on(gh.upload_new(release, &claim_name, &claim_file, "application/json")) {
+        // The label carries the session's summary (crate::catalog), so readers can pick the
+        // newest session and order `--keep` without downloading every metadata asset.
+        let label = crate::catalog::metadata_label(&meta);
+        match rt.block_on(gh.upload_new_labeled(
+            release,
+            &claim_name,
+            Some(&label),
+            &claim_file,
+            "application/json",
+        )) {
             Ok(claim) => break claim,
             Err(e) if e.is_already_exists() && attempts < 3 => {
                 // Who holds the name? A complete copy of another writer: we lost. A half-written

@@ -96,6 +96,21 @@ pub fn handle(
             s.repo_mut(owner, repo).branches.insert(name.to_owned());
             ok(json!({}))
         }
+        ("POST", ["repos", owner, repo, "releases"]) if json_body.get("count").is_some() => {
+            // Bulk: `count` releases tagged `<tag_prefix>1`..`<tag_prefix><count>`, in one request.
+            let (Some(count), Some(prefix)) = (
+                json_body.get("count").and_then(Value::as_u64),
+                json_body.get("tag_prefix").and_then(Value::as_str),
+            ) else {
+                return bad("expected {\"count\": N, \"tag_prefix\": \"v\", \"draft\": false}");
+            };
+            let draft = json_body
+                .get("draft")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let ids = seed_releases(&mut s, owner, repo, prefix, count, draft);
+            ok(json!({ "count": ids.len(), "first_id": ids.first(), "last_id": ids.last() }))
+        }
         ("POST", ["repos", owner, repo, "releases"]) => {
             let Some(tag) = json_body.get("tag_name").and_then(Value::as_str) else {
                 return bad("expected {\"tag_name\": ..., \"draft\": true|false, \"name\": ..., \"body\": ...}");
@@ -182,6 +197,23 @@ pub fn seed_release(
     };
     s.repo_mut(owner, repo).releases.insert(id, release.clone());
     release
+}
+
+/// Seeds `count` releases tagged `<prefix>1`..`<prefix><count>` (a large repository), oldest first.
+pub fn seed_releases(
+    s: &mut State,
+    owner: &str,
+    repo: &str,
+    prefix: &str,
+    count: u64,
+    draft: bool,
+) -> Vec<u64> {
+    (1..=count)
+        .map(|i| {
+            let tag = format!("{prefix}{i}");
+            seed_release(s, owner, repo, &tag, draft, Some(&tag), None).id
+        })
+        .collect()
 }
 
 pub fn seed_asset(

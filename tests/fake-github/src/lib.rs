@@ -184,6 +184,20 @@ impl FakeGitHub {
         admin::seed_release(&mut s, owner, repo, tag, draft, Some(tag), None).id
     }
 
+    /// Seeds `count` releases tagged `<prefix>1`..`<prefix><count>` (a large repository) and
+    /// returns their ids, oldest first.
+    pub fn seed_releases(
+        &self,
+        owner: &str,
+        repo: &str,
+        prefix: &str,
+        count: u64,
+        draft: bool,
+    ) -> Vec<u64> {
+        let mut s = self.state.lock().unwrap();
+        admin::seed_releases(&mut s, owner, repo, prefix, count, draft)
+    }
+
     /// Seeds an asset in state `uploaded` (or `starter`) and returns its id.
     pub fn seed_asset(
         &self,

@@ -1184,6 +1184,22 @@ fn selection(query: &str, field: &str) -> Option<Vec<String>> {
 fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
     let permission = match authorize(s, token, false) {
         Ok(p) => p,
+        // GraphQL answers 200 for a repository the token cannot see, with `errors`.
+        Err(_) if s.permission(token) == Permission::None => {
+            let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let vars = request.get("variables").cloned().unwrap_or(Value::Null);
+            let get = |k: &str| vars.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            return Reply::json(
+                200,
+                json!({
+                    "data": { "repository": null },
+                    "errors": [{
+                        "type": "NOT_FOUND", "path": ["repository"],
+                        "message": format!("Could not resolve to a Repository with the name '{}/{}'.", get("owner"), get("name")),
+                    }],
+                }),
+            );
+        }
         Err(r) => return r,
     };
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -1213,7 +1229,8 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
         .releases
         .values()
         .filter(|r| r.tag_name == tag && (sees_drafts || !r.draft))
-        .min_by_key(|r| (r.draft, r.id))
+        // Several drafts may share a tag (racing creates): GitHub names one, the newest.
+        .max_by_key(|r| r.id)
         .cloned();
     let wanted = selection(query, "release(");
     let node = release.map(|r| {
@@ -1233,10 +1250,53 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
             (all, _) => all,
         }
     });
-    Reply::json(
-        200,
-        json!({ "data": { "repository": { "release": node } } }),
-    )
+    let mut repository = json!({ "release": node });
+    if let Some(at) = query.find("releases(") {
+        // The newest releases (drafts only for write tokens), `first` of them, each with the
+        // fields its `nodes { ... }` selects.
+        let args = &query[at..query[at..].find(')').map_or(query.len(), |e| at + e)];
+        let first = args
+            .split("first:")
+            .nth(1)
+            .and_then(|rest| {
+                rest.trim_start()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+            })
+            .unwrap_or(30)
+            .min(100);
+        let wanted = selection(&query[at..], "nodes");
+        let mut releases: Vec<_> = s
+            .repo_mut(&owner, &name)
+            .releases
+            .values()
+            .filter(|r| sees_drafts || !r.draft)
+            .cloned()
+            .collect();
+        releases.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let nodes: Vec<Value> = releases
+            .iter()
+            .take(first)
+            .map(|r| {
+                let all = json!({
+                    "databaseId": r.id, "isDraft": r.draft, "isPrerelease": r.prerelease,
+                    "tagName": r.tag_name, "name": r.name, "createdAt": r.created_at,
+                    "publishedAt": r.published_at,
+                });
+                match (all, &wanted) {
+                    (Value::Object(map), Some(fields)) => Value::Object(
+                        map.into_iter()
+                            .filter(|(k, _)| fields.iter().any(|f| f == k))
+                            .collect(),
+                    ),
+                    (all, _) => all,
+                }
+            })
+            .collect();
+        repository["releases"] = json!({ "nodes": nodes });
+    }
+    Reply::json(200, json!({ "data": { "repository": repository } }))
 }
 
 /// A pull request as `GET /repos/{o}/{r}/pulls/{n}` answers it: GitHub's own example from its
