@@ -271,6 +271,7 @@ mod tests {
             tool: Tool::current(),
             uuid_count: records,
             uuid_chain_sha256: "0".repeat(64),
+            unpacked_size: None,
         }
     }
 
