@@ -272,6 +272,8 @@ mod tests {
             uuid_count: records,
             uuid_chain_sha256: "0".repeat(64),
             unpacked_size: None,
+            generation: 0,
+            parent: None,
         }
     }
 

@@ -286,6 +286,7 @@ mod tests {
             content_type: None,
             created_at: Some("2026-01-01T00:00:00Z".into()),
             updated_at: Some("2026-01-01T00:00:00Z".into()),
+            label: None,
             release_id: 1,
             stored_name: None,
         }

@@ -316,7 +316,7 @@ enum Blocker {
     /// A complete copy holds it, or one that may still become complete.
     Copy,
     /// A half-written upload or a claim without its archive.
-    Dead(Asset),
+    Dead(Box<Asset>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -344,7 +344,7 @@ fn blocking_claim(
                 chrono::Utc::now() - t.with_timezone(&chrono::Utc) > STARTER_CLAIM_DEAD
             });
         return if cut_off {
-            Blocker::Dead(holder.clone())
+            Blocker::Dead(Box::new(holder.clone()))
         } else {
             Blocker::Copy
         };
@@ -359,7 +359,7 @@ fn blocking_claim(
         // Unreadable counts as a copy: never delete what we could not judge.
         Blocker::Copy
     } else {
-        Blocker::Dead(holder.clone())
+        Blocker::Dead(Box::new(holder.clone()))
     }
 }
 
