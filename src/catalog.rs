@@ -241,40 +241,18 @@ pub fn update_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::metadata::{ArchiveInfo, PushedFrom, Tool, FORMAT};
 
     fn meta(id: &str, last: &str, records: u64) -> Metadata {
-        Metadata {
-            format: FORMAT,
-            session_id: id.into(),
-            git_branch: "main".into(),
-            repository: "o/r".into(),
-            commit: None,
-            cwd: "/w".into(),
-            repo_root: "/w".into(),
-            claude_project_dir: None,
-            last_timestamp: Some(last.into()),
-            records,
-            last_uuid: None,
-            claude_version: None,
-            archive: ArchiveInfo {
-                name: names::archive_asset_name(id, false),
-                size: 10,
-                sha256: "0".repeat(64),
-                encryption: Encryption::None,
-            },
-            pushed_at: chrono::Utc::now(),
-            pushed_from: PushedFrom {
-                host: "lap|top".into(),
-                os: "linux".into(),
-            },
-            tool: Tool::current(),
-            uuid_count: records,
-            uuid_chain_sha256: "0".repeat(64),
-            unpacked_size: None,
-            generation: 0,
-            parent: None,
-        }
+        let mut m = crate::bundle::metadata::tests::sample();
+        m.session_id = id.into();
+        m.last_timestamp = Some(last.into());
+        m.records = records;
+        m.archive.name = names::archive_asset_name(id, false);
+        m.archive.size = 10;
+        m.archive.encryption = Encryption::None;
+        m.pushed_from.host = "lap|top".into();
+        m.pushed_from.os = "linux".into();
+        m
     }
 
     const A: &str = "00000000-0000-4000-8000-00000000000a";
