@@ -15,7 +15,7 @@
 //! Around them: [`cli`] (the command line), [`claude_cli`] (the `claude` that will run and its
 //! version), [`config`] (checked settings from options and
 //! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
-//! [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
+//! [`memory`] (project memory that travels with sessions), [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
 //! see, with text from stored data neutralised), [`scratch`] (temporary folders, and those of
 //! killed runs).
 
@@ -29,6 +29,7 @@ pub mod config;
 pub mod event;
 pub mod exit;
 pub mod git;
+pub mod memory;
 pub mod neutral;
 pub mod progress;
 pub mod release;

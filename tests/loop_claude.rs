@@ -182,6 +182,15 @@ fn carry_loop(cli: &ClaudeCli, runner_dir_name: Option<&'static str>) {
     }
     let laptop_lines = line_count(&laptop.session_file());
     let typed = last_typed_prompt(&laptop.session_file());
+    // The project's memory, which Claude Code reads at start (2.1.332 sends MEMORY.md to the model).
+    let laptop_memory = laptop.project_dir().join("memory/MEMORY.md");
+    std::fs::create_dir_all(laptop_memory.parent().unwrap()).unwrap();
+    std::fs::write(
+        &laptop_memory,
+        "# Memory\n- The codename is BLUEBIRD-LAPTOP.\n",
+    )
+    .unwrap();
+    let reads_memory = cli.version == claude::PINNED_NEWEST_VERSION;
 
     laptop.ccsync(&["release-push", "--session", SPOTTER_SESSION]);
 
@@ -194,9 +203,22 @@ fn carry_loop(cli: &ClaudeCli, runner_dir_name: Option<&'static str>) {
         .join(SPOTTER_SESSION)
         .join("subagents/agent-a2898e3.jsonl")
         .is_file());
+    let runner_memory = runner.project_dir().join("memory/MEMORY.md");
+    assert_eq!(
+        std::fs::read_to_string(&runner_memory).unwrap(),
+        std::fs::read_to_string(&laptop_memory).unwrap(),
+        "the project memory travelled with the session"
+    );
     let ci_prompt = "CI step: summarise what is left to do";
     let run = runner.resume(cli, &session_id, ci_prompt);
     assert_eq!(run.exit_code, 0, "{}", run.describe());
+    if reads_memory {
+        assert!(
+            run.request_contains("BLUEBIRD-LAPTOP"),
+            "the laptop's memory reached the model in CI: {}",
+            run.describe()
+        );
+    }
     assert_eq!(
         run.session_id.as_deref(),
         Some(SPOTTER_SESSION),
@@ -226,6 +248,11 @@ fn carry_loop(cli: &ClaudeCli, runner_dir_name: Option<&'static str>) {
         "new records carry the runner's cwd"
     );
 
+    // What CI learned goes into the memory, and comes home with the continuation.
+    let mut memory = std::fs::read_to_string(&runner_memory).unwrap();
+    memory.push_str("- CI learned: the heron test is flaky (HERON-CI).\n");
+    std::fs::write(&runner_memory, &memory).unwrap();
+
     // The last step of the workflow pushes the continuation back.
     runner.ccsync(&["release-push"]);
 
@@ -237,8 +264,21 @@ fn carry_loop(cli: &ClaudeCli, runner_dir_name: Option<&'static str>) {
         !home_text.contains(runner.env.repo.to_str().unwrap()),
         "runner paths mapped back"
     );
+    assert!(
+        std::fs::read_to_string(&laptop_memory)
+            .unwrap()
+            .contains("HERON-CI"),
+        "CI's memory came home"
+    );
     let run = laptop.resume(cli, SPOTTER_SESSION, "back home: continue");
     assert_eq!(run.exit_code, 0, "{}", run.describe());
+    if reads_memory {
+        assert!(
+            run.request_contains("HERON-CI"),
+            "CI's memory reached the model at home: {}",
+            run.describe()
+        );
+    }
     assert_eq!(run.session_id.as_deref(), Some(SPOTTER_SESSION));
     assert!(
         run.history_contains(ci_prompt),

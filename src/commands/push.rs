@@ -286,6 +286,8 @@ impl PushJob<'_> {
         let requests_before = self.gh.request_count();
         let mut entries = vec![PathBuf::from(format!("{}.jsonl", session.id))];
         entries.extend(store::side_files(session)?);
+        // The project's memory travels with every session of the folder (crate::memory).
+        entries.extend(crate::memory::files(&session.project_dir)?);
         let cancel = AtomicBool::new(false);
         let mut outcome = std::thread::scope(|scope| {
             // Dropped at the end of this closure, before the scope waits for the scan thread.
@@ -500,6 +502,7 @@ impl PushJob<'_> {
             };
             outcome.dropped_sessions =
                 self.keep_newest(&release, &packed.meta, scratch.path(), &cache)?;
+            record_memory_sync(self.ctx, session, entries, &packed.findings);
             outcome.action = "uploaded";
             outcome.release_url = Some(release.html_url.clone());
             ui.info(&format!(
@@ -736,6 +739,36 @@ impl PushJob<'_> {
             };
         self.rt.block_on(self.gh.set_body(release, &body))?;
         Ok(dropped)
+    }
+}
+
+/// Remembers the memory files just uploaded as this machine's last-synced state, so a later
+/// restore can tell an edit made here from one made on the other side. A file uploaded redacted
+/// differs from the local one and is left out (a restore then backs up before replacing it).
+fn record_memory_sync(
+    ctx: &Context,
+    session: &LocalSession,
+    entries: &[PathBuf],
+    findings: &[Finding],
+) {
+    let Ok(claude_dir) = ctx.claude_dir() else {
+        return;
+    };
+    let mut record = crate::memory::SyncRecord::load(&claude_dir);
+    for rel in entries.iter().filter(|rel| crate::memory::is_memory(rel)) {
+        let label = rel.to_string_lossy();
+        if findings.iter().any(|f| f.file == label) {
+            continue;
+        }
+        let file = session.project_dir.join(rel);
+        if let Ok(Some(sha)) = crate::memory::sha256_of(&file) {
+            record.set(&file, &sha);
+        }
+    }
+    if let Err(e) = record.save() {
+        ctx.ui.warn(&format!(
+            "cannot record the project memory's sync state: {e:#}"
+        ));
     }
 }
 

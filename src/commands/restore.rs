@@ -453,18 +453,39 @@ fn restore(
         outcome.backup = saved.session;
         outcome.side_backup = saved.side_folder;
     }
-    let kept_memory = install(
+    let mut memory = crate::memory::SyncRecord::load(&target.claude_dir);
+    let memory_notes = install(
         &rewritten,
         &extracted.files,
         &target.project_dir,
         &session_rel,
+        &mut memory,
     )?;
     outcome.action = "installed";
-    for rel in kept_memory {
+    if let Err(e) = memory.save() {
         ui.warn(&format!(
-            "kept your local {}: the stored session brought another version of it, which was not installed",
-            target.project_dir.join(rel).display()
+            "cannot record the project memory's sync state: {e:#}"
         ));
+    }
+    for note in &memory_notes {
+        match note {
+            MemoryNote::KeptLocal(file) => ui.detail(&format!(
+                "kept your local {}: only this machine changed it since it was last synced",
+                file.display()
+            )),
+            MemoryNote::Replaced { file, backup } => ui.warn(&format!(
+                "project memory {} changed here and in the stored session since it was last synced: \
+                 installed the stored version; yours is saved as {}",
+                file.display(),
+                backup.display()
+            )),
+            MemoryNote::KeptNeverSynced { file, incoming } => ui.warn(&format!(
+                "kept your local {}: the stored session brought another version of it and this machine \
+                 never synced it, so neither side's edits can be told apart; the stored version is saved as {}",
+                file.display(),
+                incoming.display()
+            )),
+        }
     }
     ui.info(&format!(
         "restored session {id} ({}, last activity {}) into {}",
@@ -620,19 +641,41 @@ fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tem
             std::fs::create_dir_all(parent)?;
         }
         let src = extracted.path(rel);
-        if !changes(&src, map)? {
+        // Session transcripts always end in `\n` (an older CLI would glue its next record to
+        // a torn last line); any other file stays byte-identical unless a path in it is mapped.
+        let transcript = rel.extension().is_some_and(|e| e == "jsonl");
+        if !changes(&src, map, transcript)? {
             std::fs::rename(&src, &dst)
                 .with_context(|| format!("cannot move {} into place", src.display()))?;
             continue;
         }
         rewrite_parallel(&src, &dst, map, pargz::default_threads())?;
+        if !transcript && !ends_with_newline(&src)? {
+            let file = File::options().write(true).open(&dst)?;
+            let len = file.metadata()?.len();
+            file.set_len(len.saturating_sub(1))
+                .with_context(|| format!("cannot write {}", dst.display()))?;
+        }
     }
     Ok(out)
 }
 
-/// Whether rewriting `src` would change a byte: a line the map rewrites, or a last line without
-/// its `\n` (the rewrite ends every line). Stops at the first change.
-fn changes(src: &Path, map: &PathMap) -> anyhow::Result<bool> {
+/// Whether a file's last byte is `\n` (an empty file counts as ended).
+fn ends_with_newline(path: &Path) -> anyhow::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if file.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// Whether rewriting `src` would change a byte: a line the map rewrites, or (when `terminate`,
+/// for transcripts) a last line without its `\n`. Stops at the first change.
+fn changes(src: &Path, map: &PathMap, terminate: bool) -> anyhow::Result<bool> {
     let file = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut line = Vec::new();
@@ -641,8 +684,10 @@ fn changes(src: &Path, map: &PathMap) -> anyhow::Result<bool> {
         if reader.read_until(b'\n', &mut line)? == 0 {
             return Ok(false);
         }
-        let Some(body) = line.strip_suffix(b"\n") else {
-            return Ok(true);
+        let body = match line.strip_suffix(b"\n") {
+            Some(body) => body,
+            None if terminate => return Ok(true),
+            None => &line[..],
         };
         if let Ok(text) = std::str::from_utf8(body) {
             if matches!(map.rewrite_record(text)?, Cow::Owned(_)) {
@@ -749,34 +794,109 @@ fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<bool> {
     }
 }
 
+/// What the install did with a project memory file that was not simply installed or already the
+/// same (see [`crate::memory::decide`]).
+#[derive(Debug)]
+enum MemoryNote {
+    /// Only this machine changed it since the last sync: kept.
+    KeptLocal(PathBuf),
+    /// Changed on both sides: the stored version was installed, the local one saved here.
+    Replaced { file: PathBuf, backup: PathBuf },
+    /// Never synced here and different: the local one was kept, the stored one saved here.
+    KeptNeverSynced { file: PathBuf, incoming: PathBuf },
+}
+
 /// Renames the rewritten files into the project folder: side files first, the session file
-/// last (its appearance marks a complete restore), each rename atomic. A project memory file
-/// that exists locally with other content is never replaced here (it may hold local changes):
-/// those are returned so the caller can say so.
+/// last (its appearance marks a complete restore), each rename atomic, each installed file dated
+/// now (Claude Code sweeps old transcripts by modification time). Project memory follows
+/// [`crate::memory::decide`]: a local file changed since the last sync is never replaced without
+/// a backup, and the sync record is updated.
 fn install(
     staged: &tempfile::TempDir,
     files: &[PathBuf],
     project_dir: &Path,
     session_rel: &Path,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut kept = Vec::new();
+    memory: &mut crate::memory::SyncRecord,
+) -> anyhow::Result<Vec<MemoryNote>> {
+    use crate::memory::{self, Decision};
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut notes = Vec::new();
     let side = files.iter().filter(|rel| rel.as_path() != session_rel);
     for rel in side.chain(std::iter::once(&session_rel.to_path_buf())) {
+        let src = staged.path().join(rel);
         let dst = project_dir.join(rel);
-        if rel.starts_with("memory") && dst.exists() {
-            if std::fs::read(&dst).ok() != std::fs::read(staged.path().join(rel)).ok() {
-                kept.push(rel.clone());
+        if memory::is_memory(rel) {
+            let incoming = memory::sha256_of(&src)?.unwrap_or_default();
+            let local = memory::sha256_of(&dst)?;
+            match memory::decide(local.as_deref(), &incoming, memory.synced(&dst)) {
+                Decision::Same => {
+                    memory.set(&dst, &incoming);
+                    continue;
+                }
+                Decision::KeepLocal => {
+                    notes.push(MemoryNote::KeptLocal(dst));
+                    continue;
+                }
+                Decision::Install => {}
+                Decision::BackupAndInstall if memory.synced(&dst).is_none() => {
+                    let saved = project_dir
+                        .join(format!("{}.ccsync-incoming-{stamp}", memory::DIR))
+                        .join(rel.strip_prefix(memory::DIR).unwrap_or(rel));
+                    move_into(&src, &saved)?;
+                    notes.push(MemoryNote::KeptNeverSynced {
+                        file: dst,
+                        incoming: saved,
+                    });
+                    continue;
+                }
+                Decision::BackupAndInstall => {
+                    // Outside memory/, so the backup neither travels nor is read as memory.
+                    let backup = project_dir
+                        .join(format!("{}.ccsync-backup-{stamp}", memory::DIR))
+                        .join(rel.strip_prefix(memory::DIR).unwrap_or(rel));
+                    if let Some(parent) = backup.parent() {
+                        std::fs::create_dir_all(parent)
+                            .with_context(|| format!("cannot create {}", parent.display()))?;
+                    }
+                    std::fs::copy(&dst, &backup).with_context(|| {
+                        format!("cannot save {} as {}", dst.display(), backup.display())
+                    })?;
+                    notes.push(MemoryNote::Replaced {
+                        file: dst.clone(),
+                        backup,
+                    });
+                }
             }
+            move_into(&src, &dst)?;
+            memory.set(&dst, &incoming);
             continue;
         }
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::rename(staged.path().join(rel), &dst)
-            .with_context(|| format!("cannot install {}", dst.display()))?;
+        move_into(&src, &dst)?;
     }
-    Ok(kept)
+    Ok(notes)
+}
+
+/// Renames `src` to `dst` (parents created) and dates it now.
+fn move_into(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::rename(src, dst).with_context(|| format!("cannot install {}", dst.display()))?;
+    // The archive's dates are the origin's: a restored file must not look weeks old to Claude
+    // Code's sweep of old transcripts.
+    let now = std::time::SystemTime::now();
+    File::options()
+        .write(true)
+        .open(dst)
+        .and_then(|f| {
+            f.set_times(
+                std::fs::FileTimes::new()
+                    .set_modified(now)
+                    .set_accessed(now),
+            )
+        })
+        .with_context(|| format!("cannot date {}", dst.display()))
 }
 
 /// Tells the workflow (env, outputs, summary) and the user what happened.
@@ -885,16 +1005,18 @@ mod tests {
             rewrite_parallel(&src, &dst, &map, threads).unwrap();
             assert!(std::fs::read(&dst).unwrap() == want, "threads {threads}");
         }
-        assert!(changes(&src, &map).unwrap());
+        assert!(changes(&src, &map, true).unwrap());
 
         // Nothing to rewrite and every line ended: no change; a torn last line: a change.
         let other = PathMap::new(vec![("/elsewhere".into(), "/x".into())]);
         let clean = dir.path().join("clean.jsonl");
         std::fs::write(&clean, b"{\"cwd\":\"/home/dev/app\"}\n{\"a\":1}\n").unwrap();
-        assert!(!changes(&clean, &other).unwrap());
+        assert!(!changes(&clean, &other, true).unwrap());
         std::fs::write(&clean, b"{\"cwd\":\"/home/dev/app\"}\n{\"a\":1}").unwrap();
-        assert!(changes(&clean, &other).unwrap());
+        assert!(changes(&clean, &other, true).unwrap());
+        // Not a transcript: a missing final newline is kept, so no change.
+        assert!(!changes(&clean, &other, false).unwrap());
         std::fs::write(&clean, b"").unwrap();
-        assert!(!changes(&clean, &other).unwrap());
+        assert!(!changes(&clean, &other, true).unwrap());
     }
 }

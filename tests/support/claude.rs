@@ -187,6 +187,13 @@ impl ResumeRun {
             .any(|body| strings_contain(&body["messages"], needle))
     }
 
+    /// Whether some model call sent `needle` anywhere in its body (system prompt included).
+    pub fn request_contains(&self, needle: &str) -> bool {
+        self.message_requests()
+            .iter()
+            .any(|body| strings_contain(body, needle))
+    }
+
     /// A readable account of the run for assertion messages.
     pub fn describe(&self) -> String {
         format!(
