@@ -109,6 +109,13 @@ fn only_github_remotes_name_the_repository() {
 #[test]
 fn a_wrong_repo_is_not_a_push_under_way() {
     let laptop = Laptop::new();
+    // The fake creates repositories on first use; GitHub answers a repository that does not
+    // exist with GraphQL errors (the lookup then lists releases) and a 404 for the listing.
+    laptop.fake.add_fault(
+        Fault::new("POST", "/graphql", FaultKind::Status)
+            .status(404)
+            .times(10),
+    );
     laptop.fake.add_fault(
         Fault::new("GET", "/repos/octo/nope/releases", FaultKind::Status)
             .status(404)
