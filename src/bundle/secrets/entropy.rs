@@ -1,0 +1,174 @@
+//! Whether a value looks like a secret rather than a word, a placeholder or code: Shannon
+//! entropy, character classes and the shapes of things that are not secrets.
+
+/// Shannon entropy of `value` in bits per byte.
+pub fn shannon(value: &[u8]) -> f64 {
+    if value.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in value {
+        counts[b as usize] += 1;
+    }
+    let n = value.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// How many of lower case, upper case, digits and other characters `value` holds.
+pub fn classes(value: &[u8]) -> usize {
+    let mut seen = [false; 4];
+    for &b in value {
+        let class = if b.is_ascii_lowercase() {
+            0
+        } else if b.is_ascii_uppercase() {
+            1
+        } else if b.is_ascii_digit() {
+            2
+        } else {
+            3
+        };
+        seen[class] = true;
+    }
+    seen.iter().filter(|&&s| s).count()
+}
+
+/// Letters and digits mixed as in a random token: at least two classes among lower, upper and
+/// digits.
+pub fn mixed(value: &[u8]) -> bool {
+    let lower = value.iter().any(u8::is_ascii_lowercase);
+    let upper = value.iter().any(u8::is_ascii_uppercase);
+    let digit = value.iter().any(u8::is_ascii_digit);
+    usize::from(lower) + usize::from(upper) + usize::from(digit) >= 2
+}
+
+/// Substrings of values that are placeholders, references or code, not secrets.
+const NOT_SECRET: &[&str] = &[
+    "${", "$(", "{{", "}}", "<", ">", "(", ")", "[", "]", "://", "...", "***", "xxxx", "example",
+    "changeme", "change_me", "change-me", "your_", "your-", "yourpass", "placeholder", "redacted",
+    "dummy", "sample", "replace", "insert", "process.env", "os.environ", "getenv", "environ",
+    "secrets.", "settings.", "config.", "undefined", "password", "passwd", "secret", "token",
+    "_key", "apikey", "api_key", "******",
+];
+
+/// Whether the value of a secret-like assignment (`PASSWORD=...`, `token: ...`) looks like a
+/// secret: long enough, not a placeholder, reference, path, number, word or identifier, and
+/// random enough.
+pub fn secret_value(value: &[u8]) -> bool {
+    let value = trim_quotes(value);
+    if value.len() < 8 || value.len() > 512 {
+        return false;
+    }
+    if matches!(value[0], b'$' | b'%' | b'/' | b'~' | b'#' | b'@' | b'&' | b'.' | b'*' | b'!' | b'-' | b'=')
+    {
+        return false;
+    }
+    let lower = value.to_ascii_lowercase();
+    if NOT_SECRET
+        .iter()
+        .any(|s| memchr::memmem::find(&lower, s.as_bytes()).is_some())
+    {
+        return false;
+    }
+    if value.iter().all(u8::is_ascii_digit) || identifier(value) {
+        return false;
+    }
+    let entropy = shannon(value);
+    let classes = classes(value);
+    if value.len() >= 20 {
+        entropy >= 3.2 && classes >= 2
+    } else if value.len() >= 12 {
+        entropy >= 3.0 && classes >= 2
+    } else {
+        entropy >= 2.5 && classes >= 3
+    }
+}
+
+fn trim_quotes(value: &[u8]) -> &[u8] {
+    let mut v = value;
+    while let [b'"' | b'\'' | b'`', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b'"' | b'\'' | b'`' | b'\\'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Code and names rather than values: `snake_case_words`, `camelCaseWords`, `UPPER_CASE`,
+/// `dotted.paths.of.names`, `kebab-case-words` (no digits in any of them).
+fn identifier(value: &[u8]) -> bool {
+    if value.iter().any(u8::is_ascii_digit) {
+        // Names with digits still count when they are dotted paths (`self.v2.key`).
+        return value.contains(&b'.')
+            && value.split(|&b| b == b'.').all(|part| {
+                !part.is_empty()
+                    && !part[0].is_ascii_digit()
+                    && part.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+                    && !part.iter().all(u8::is_ascii_digit)
+                    && part.len() < 20
+            });
+    }
+    if !value
+        .iter()
+        .all(|&b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return false;
+    }
+    if value.iter().any(|&b| matches!(b, b'_' | b'.' | b'-')) {
+        // Words joined without digits: `Test_Name`, `some-name`, `a.b`.
+        return true;
+    }
+    let upper = value.iter().filter(|b| b.is_ascii_uppercase()).count();
+    let lower = value.iter().filter(|b| b.is_ascii_lowercase()).count();
+    // All one case, or camelCase words (each capital starts a word of at least 2 letters).
+    upper == 0 || lower == 0 || camel_words(value)
+}
+
+fn camel_words(value: &[u8]) -> bool {
+    let mut run = 0usize;
+    for (i, &b) in value.iter().enumerate() {
+        if b.is_ascii_uppercase() {
+            if i > 0 && run < 2 {
+                return false;
+            }
+            run = 1;
+        } else if b.is_ascii_lowercase() {
+            run += 1;
+        } else {
+            run = 0;
+        }
+    }
+    run != 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_look_like_secrets() {
+        for v in ["Xk9#mP2$vL7q", "hunter2Zx!Qm", "a8f5f167f44f4964e6c998dee827110c", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzKEY"] {
+            assert!(secret_value(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "12345678", "${DB_PASSWORD}", "process.env.TOKEN", "self.api_key", "getToken", "my-secret-value",
+            "MY_SECRET_NAME", "changeme123", "<your-token>", "/etc/secret/file", "settings.SECRET_KEY",
+            "abcdefgh", "AutoTokenizer.from_pretrained", "xxxxxxxxxxxx", "string", "v1.2.3.4",
+        ] {
+            assert!(!secret_value(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn entropy_of_simple_strings() {
+        assert_eq!(shannon(b"aaaa"), 0.0);
+        assert!((shannon(b"abcd") - 2.0).abs() < 1e-9);
+    }
+}

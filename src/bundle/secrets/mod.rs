@@ -1,0 +1,326 @@
+//! The secret scan that runs before a session leaves the machine (DESIGN.md, "Security").
+//!
+//! A file is streamed line by line and never parsed as a whole. Each line is matched on its
+//! decoded and normalised text (JSON strings unescaped, JSON inside JSON strings unescaped again,
+//! ANSI sequences and percent-encoding undone) and every finding maps back to the raw bytes it
+//! came from, which are replaced by `[REDACTED:<rule>]`: the copy keeps every other byte, and a
+//! line that was valid JSON stays valid JSON. Findings name the rule, the file and the line,
+//! never the value.
+//!
+//! - [`rules`]: what is a secret (provider formats, keys, secret-like assignments)
+//! - [`normalise`]: the texts the rules read, and the way back to raw bytes
+//! - [`scan`]: the keyword prefilter, matching, merging and replacing in one line
+//! - [`entropy`]: whether a value looks random enough to be a secret
+
+pub mod entropy;
+pub mod normalise;
+pub mod rules;
+pub mod scan;
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+
+pub use scan::{Scanner, TOKEN_RULE};
+
+/// One secret found: where, and by which rule. Deliberately without the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub file: String,
+    /// 1-based line number.
+    pub line: u64,
+}
+
+/// Copies `src` into `dst` with every secret redacted, line by line, keeping line endings, and
+/// reports the findings under `file_label`.
+pub fn redact_file(
+    src: &Path,
+    dst: &mut impl Write,
+    scanner: &Scanner,
+    file_label: &str,
+) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let mut number = 0u64;
+    let mut key_block = KeyBlock::default();
+    super::for_each_line(src, |line| {
+        number += 1;
+        let (body, ending): (&[u8], &[u8]) = match line.strip_suffix(b"\n") {
+            Some(body) => match body.strip_suffix(b"\r") {
+                Some(b) => (b, b"\r\n"),
+                None => (body, b"\n"),
+            },
+            None => (line, b""),
+        };
+        let (out, rules) = key_block.redact(scanner, body);
+        findings.extend(rules.into_iter().map(|rule| Finding {
+            rule,
+            file: file_label.to_owned(),
+            line: number,
+        }));
+        dst.write_all(&out)?;
+        dst.write_all(ending)?;
+        Ok(())
+    })?;
+    dst.flush()?;
+    Ok(findings)
+}
+
+/// A private key that spans real newlines, as in a plain-text tool output (in JSON text a key
+/// stays on one line, as `\n` escapes): set while one began on an earlier line and has not ended.
+#[derive(Default)]
+struct KeyBlock {
+    open: bool,
+}
+
+const REDACTED_KEY: &[u8] = b"[REDACTED:private-key]";
+
+impl KeyBlock {
+    fn redact<'a>(&mut self, scanner: &Scanner, body: &'a [u8]) -> (Cow<'a, [u8]>, Vec<&'static str>) {
+        if self.open {
+            // Lines of key material, each after an optional Read-tool line number.
+            let key = body.len() - rules::strip_line_number(body).len();
+            if let Some(end) = scan::KEY_END.find(&body[key..]) {
+                self.open = false;
+                let (rest, found) = scanner.redact_bytes(&body[key + end.end()..]);
+                let mut out = body[..key].to_vec();
+                out.extend_from_slice(REDACTED_KEY);
+                out.extend_from_slice(&rest);
+                return (Cow::Owned(out), found);
+            }
+            if rules::key_material(body) {
+                if body[key..].trim_ascii().is_empty() {
+                    return (Cow::Borrowed(body), Vec::new());
+                }
+                let mut out = body[..key].to_vec();
+                out.extend_from_slice(REDACTED_KEY);
+                return (Cow::Owned(out), Vec::new());
+            }
+            self.open = false;
+        }
+        let scan = scanner.scan(body);
+        self.open = scan.open_key_block;
+        scanner.redact_scanned(body, &scan)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// One made-up secret per rule (none is a real credential).
+    pub(crate) fn planted() -> Vec<(&'static str, String)> {
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq98v1Zz0abcdefghij\nklmnopQRSTUV0123456789+/=\n-----END RSA PRIVATE KEY-----";
+        vec![
+            ("aws-access-key", "AKIAIOSFODNN7EXAMPLQ".to_owned()),
+            (
+                "github-token",
+                format!("ghp_{}", "a1B2c3D4e5".repeat(4).get(..36).unwrap()),
+            ),
+            (
+                "github-token",
+                format!("gho_{}", "Z9y8X7w6V5".repeat(4).get(..36).unwrap()),
+            ),
+            (
+                "github-token",
+                format!("ghu_{}", "Q1w2E3r4T5".repeat(4).get(..36).unwrap()),
+            ),
+            (
+                "github-token",
+                format!("ghs_{}", "p0O9i8U7y6".repeat(4).get(..36).unwrap()),
+            ),
+            (
+                "github-token",
+                format!("ghr_{}", "m1N2b3V4c5".repeat(4).get(..36).unwrap()),
+            ),
+            (
+                "github-token",
+                format!(
+                    "github_pat_11ABCDEFG0{}_{}",
+                    "x".repeat(12),
+                    "Yz01".repeat(15).get(..59).unwrap()
+                ),
+            ),
+            (
+                "anthropic-api-key",
+                format!("sk-ant-api03-{}AA", "AbC-dEf_123".repeat(8)),
+            ),
+            (
+                "openai-api-key",
+                format!("sk-proj-{}", "Ab3dEf6hIj".repeat(10)),
+            ),
+            (
+                "openai-api-key",
+                format!(
+                    "sk-{}T3BlbkFJ{}",
+                    "a1b2c3d4e5".repeat(2),
+                    "F6g7H8i9J0".repeat(2)
+                ),
+            ),
+            (
+                "slack-token",
+                "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx".to_owned(),
+            ),
+            (
+                "google-api-key",
+                format!(
+                    "AIza{}",
+                    "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q".get(..35).unwrap()
+                ),
+            ),
+            (
+                "stripe-key",
+                format!("sk_live_{}", "51Hx2aBcD3eFgH4iJkL5mNoP".repeat(2)),
+            ),
+            (
+                "stripe-key",
+                format!("rk_live_{}", "51Hx2aBcD3eFgH4iJkL5mNoP"),
+            ),
+            ("private-key", pem.to_owned()),
+        ]
+    }
+
+    fn record(text: &str) -> String {
+        serde_json::json!({"type":"user","message":{"content":[{"type":"tool_result","content": text}]}}).to_string()
+    }
+
+    #[test]
+    fn every_rule_is_redacted_and_json_stays_valid() {
+        let scanner = Scanner::new(vec![]);
+        for (rule, secret) in planted() {
+            for text in [
+                secret.clone(),
+                format!("key={secret}\n"),
+                format!("export X=\"{secret}\"\tnext"),
+                format!("line\n{secret}"),
+            ] {
+                let line = record(&text);
+                let (out, rules) = scanner.redact_line(&line);
+                assert_eq!(rules, [rule], "{rule} in {line}");
+                assert!(!out.contains(&secret), "{rule} kept");
+                assert!(out.contains(&format!("[REDACTED:{rule}]")), "{out}");
+                serde_json::from_str::<serde_json::Value>(&out)
+                    .unwrap_or_else(|e| panic!("{rule}: {e} in {out}"));
+            }
+        }
+    }
+
+    #[test]
+    fn look_alikes_are_left_alone() {
+        let scanner = Scanner::new(vec![]);
+        for text in [
+            "task-management-system-for-teams-and-more",
+            "AKIAIOSFODNN7EXAMPL",   // one short
+            "AKIAIOSFODNN7EXAMPLE", // AWS's documented example
+            "ghp_short",
+            "the sk-learn library and sk_test_abcdefghijklmnopqrstuvwxyz",
+            "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+            "[REDACTED:github-token]",
+        ] {
+            let line = record(text);
+            let (out, rules) = scanner.redact_line(&line);
+            assert!(rules.is_empty(), "{text}: {rules:?}");
+            assert!(matches!(out, Cow::Borrowed(_)));
+        }
+    }
+
+    #[test]
+    fn truncated_private_key_is_still_redacted() {
+        let scanner = Scanner::new(vec![]);
+        let line = record("Preview:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAA");
+        let (out, rules) = scanner.redact_line(&line);
+        assert_eq!(rules, ["private-key"]);
+        assert!(!out.contains("b3BlbnNzaC1rZXkt"), "{out}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+
+    #[test]
+    fn extra_literal_and_its_escaped_forms() {
+        let token = "s3cr3t\"tok/en\\value";
+        let scanner = Scanner::new(vec![token.to_owned(), "short".to_owned()]);
+        let line = serde_json::json!({"a": token, "b": serde_json::json!({"c": token}).to_string(), "d": "short"}).to_string();
+        let (out, rules) = scanner.redact_line(&line);
+        assert_eq!(rules, [TOKEN_RULE, TOKEN_RULE]);
+        assert!(!out.contains("s3cr3t"));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["d"], "short");
+    }
+
+    #[test]
+    fn a_match_across_strings_falls_back_to_values() {
+        // A key block whose END marker sits in the next string: raw replacement would eat the
+        // `","` between them; the value walk keeps both strings.
+        let scanner = Scanner::new(vec![]);
+        let line = r#"{"a":"-----BEGIN EC PRIVATE KEY-----\nAAAA","b":"BBBB\n-----END EC PRIVATE KEY-----"}"#;
+        let (out, rules) = scanner.redact_line(line);
+        assert!(!rules.is_empty());
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            v["a"].as_str().unwrap().contains("[REDACTED:private-key]"),
+            "{out}"
+        );
+        assert!(v.get("b").is_some());
+    }
+
+    #[test]
+    fn file_keeps_endings_and_reports_places_not_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("s.jsonl");
+        let secret = planted()[0].1.clone();
+        std::fs::write(
+            &src,
+            format!(
+                "{{\"a\":1}}\r\n{}\n{{\"b\":\"{secret} {secret}\"}}",
+                record(&secret)
+            ),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let findings = redact_file(&src, &mut out, &Scanner::new(vec![]), "s.jsonl").unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("{\"a\":1}\r\n") && !out.ends_with('\n'));
+        assert!(!out.contains(&secret));
+        let places: Vec<_> = findings
+            .iter()
+            .map(|f| (f.rule, f.file.as_str(), f.line))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("aws-access-key", "s.jsonl", 2),
+                ("aws-access-key", "s.jsonl", 3),
+                ("aws-access-key", "s.jsonl", 3)
+            ]
+        );
+        assert!(!format!("{findings:?}").contains(&secret));
+    }
+
+    #[test]
+    fn a_key_block_across_real_newlines_is_redacted_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("tool-output.txt");
+        std::fs::write(
+            &src,
+            "cat ~/.ssh/id_rsa\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq98v1Zz0abc\nklmnopQRSTUV0123456789+/=\n-----END RSA PRIVATE KEY----- done\nafter\n",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let findings =
+            redact_file(&src, &mut out, &Scanner::new(vec![]), "tool-output.txt").unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            !out.contains("MIIEowIBAAKCAQEA7bq98v1Zz0abc") && !out.contains("klmnopQRSTUV"),
+            "{out}"
+        );
+        assert!(out.starts_with("cat ~/.ssh/id_rsa\n"), "{out}");
+        assert!(
+            out.ends_with(" done\nafter\n"),
+            "lines after the block are kept: {out}"
+        );
+        assert_eq!(out.lines().count(), 6, "line structure kept: {out}");
+        assert_eq!(findings.len(), 1);
+        assert_eq!((findings[0].rule, findings[0].line), ("private-key", 2));
+    }
+}

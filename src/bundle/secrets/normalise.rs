@@ -1,0 +1,391 @@
+//! The texts the rules read, derived from one raw line, and the way back from them.
+//!
+//! A raw line is cut into segments: for a JSON line, the content of each string literal and the
+//! bytes between literals; any other line is one segment. Each segment gives a [`View`]: the
+//! string's decoded text (JSON escapes undone) or the bytes as they are. A second view undoes
+//! what else hides a secret: escapes of JSON inside a JSON string (repeatedly), ANSI terminal
+//! sequences and percent-encoding. Every byte of a view knows the raw span it came from, so a
+//! match maps back to raw bytes that lie inside one string literal and cover whole escape
+//! sequences: replacing them with text that needs no escaping keeps the line valid JSON.
+
+/// How many times the escapes of JSON inside JSON strings are undone.
+const MAX_NESTING: usize = 3;
+
+/// One segment of a raw line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Raw byte range (for a string literal: its content, without the quotes).
+    pub start: usize,
+    pub end: usize,
+    /// The content of a JSON string literal (escapes to undo), or raw bytes.
+    pub string: bool,
+}
+
+/// Cuts `line` into segments. A line whose first non-blank byte opens a JSON value (`{`, `[`,
+/// `"`) is lexed into string literals and the bytes between them (an unterminated literal runs
+/// to the end of the line); any other line is one raw segment.
+pub fn segments(line: &[u8]) -> Vec<Segment> {
+    let first = line.iter().position(|b| !b.is_ascii_whitespace());
+    if !matches!(first.map(|i| line[i]), Some(b'{' | b'[' | b'"')) {
+        return vec![Segment {
+            start: 0,
+            end: line.len(),
+            string: false,
+        }];
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < line.len() {
+        let Some(open) = memchr::memchr(b'"', &line[at..]).map(|i| at + i) else {
+            break;
+        };
+        if open > at {
+            out.push(Segment {
+                start: at,
+                end: open,
+                string: false,
+            });
+        }
+        let content = open + 1;
+        let mut i = content;
+        let close = loop {
+            match memchr::memchr2(b'"', b'\\', &line[i..]) {
+                None => break line.len(),
+                Some(k) if line[i + k] == b'"' => break i + k,
+                Some(k) => i += k + 2,
+            }
+            if i >= line.len() {
+                break line.len();
+            }
+        };
+        out.push(Segment {
+            start: content,
+            end: close,
+            string: true,
+        });
+        at = close + 1;
+    }
+    if at < line.len() {
+        out.push(Segment {
+            start: at,
+            end: line.len(),
+            string: false,
+        });
+    }
+    out
+}
+
+/// Text derived from raw bytes, with the raw span of each of its bytes.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub text: Vec<u8>,
+    map: Map,
+}
+
+#[derive(Debug, Clone)]
+enum Map {
+    /// Byte `i` is raw byte `offset + i`.
+    Identity(usize),
+    /// Byte `i` came from raw bytes `starts[i]..ends[i]`.
+    Table { starts: Vec<u32>, ends: Vec<u32> },
+}
+
+impl View {
+    /// The raw bytes `line[start..end]` as they are.
+    pub fn raw(line: &[u8], start: usize, end: usize) -> View {
+        View {
+            text: line[start..end].to_vec(),
+            map: Map::Identity(start),
+        }
+    }
+
+    /// The view a segment is first read as: a string's decoded content, other bytes as they are.
+    pub fn of_segment(line: &[u8], segment: Segment) -> View {
+        let raw = View::raw(line, segment.start, segment.end);
+        if segment.string {
+            json_unescape(&raw).unwrap_or(raw)
+        } else {
+            raw
+        }
+    }
+
+    /// Raw span of the view's bytes `start..end` (`start < end <= text.len()`).
+    pub fn raw_span(&self, start: usize, end: usize) -> (usize, usize) {
+        debug_assert!(start < end && end <= self.text.len());
+        (self.raw_start(start), self.raw_end(end - 1))
+    }
+
+    fn raw_start(&self, i: usize) -> usize {
+        match &self.map {
+            Map::Identity(offset) => offset + i,
+            Map::Table { starts, .. } => starts[i] as usize,
+        }
+    }
+
+    fn raw_end(&self, i: usize) -> usize {
+        match &self.map {
+            Map::Identity(offset) => offset + i + 1,
+            Map::Table { ends, .. } => ends[i] as usize,
+        }
+    }
+
+    /// Everything undone that hides a secret: nested JSON escapes, ANSI sequences,
+    /// percent-encoding. `None` when there was nothing to undo.
+    pub fn normalised(&self) -> Option<View> {
+        let mut current: Option<View> = None;
+        for _ in 0..MAX_NESTING {
+            match json_unescape(current.as_ref().unwrap_or(self)) {
+                Some(next) => current = Some(next),
+                None => break,
+            }
+        }
+        if let Some(next) = strip_ansi(current.as_ref().unwrap_or(self)) {
+            current = Some(next);
+        }
+        if let Some(next) = percent_decode(current.as_ref().unwrap_or(self)) {
+            current = Some(next);
+        }
+        current
+    }
+}
+
+/// Builds a view from another one, piece by piece.
+struct Builder<'a> {
+    src: &'a View,
+    text: Vec<u8>,
+    starts: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(src: &'a View) -> Self {
+        let n = src.text.len();
+        Builder {
+            src,
+            text: Vec::with_capacity(n),
+            starts: Vec::with_capacity(n),
+            ends: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends `bytes`, all of which came from the source's bytes `from..to`.
+    fn push(&mut self, bytes: &[u8], from: usize, to: usize) {
+        let (start, end) = self.src.raw_span(from, to);
+        for &b in bytes {
+            self.text.push(b);
+            self.starts.push(start as u32);
+            self.ends.push(end as u32);
+        }
+    }
+
+    /// Appends the source's bytes `from..to` unchanged.
+    fn copy(&mut self, from: usize, to: usize) {
+        self.text.extend_from_slice(&self.src.text[from..to]);
+        for i in from..to {
+            self.starts.push(self.src.raw_start(i) as u32);
+            self.ends.push(self.src.raw_end(i) as u32);
+        }
+    }
+
+    fn finish(self) -> View {
+        View {
+            text: self.text,
+            map: Map::Table {
+                starts: self.starts,
+                ends: self.ends,
+            },
+        }
+    }
+}
+
+fn hex_value(b: u8) -> Option<u32> {
+    (b as char).to_digit(16)
+}
+
+fn hex4(bytes: &[u8]) -> Option<u32> {
+    if bytes.len() < 4 {
+        return None;
+    }
+    bytes[..4]
+        .iter()
+        .try_fold(0u32, |acc, &b| Some(acc * 16 + hex_value(b)?))
+}
+
+/// Undoes JSON string escapes (`\n`, `\"`, `\\`, `\uXXXX` with surrogate pairs). Anything that
+/// is not a valid escape stays as it is. `None` when the text holds no backslash.
+fn json_unescape(src: &View) -> Option<View> {
+    let text = &src.text;
+    memchr::memchr(b'\\', text)?;
+    let mut b = Builder::new(src);
+    let mut at = 0;
+    let mut plain = 0;
+    while let Some(k) = memchr::memchr(b'\\', &text[at..]) {
+        let i = at + k;
+        let Some(&next) = text.get(i + 1) else {
+            break;
+        };
+        let simple = match next {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            b.copy(plain, i);
+            b.push(&[c], i, i + 2);
+            at = i + 2;
+            plain = at;
+            continue;
+        }
+        if next == b'u' {
+            if let Some(unit) = hex4(&text[i + 2..]) {
+                let mut end = i + 6;
+                let mut ch = None;
+                if (0xD800..0xDC00).contains(&unit) && text[end..].starts_with(b"\\u") {
+                    if let Some(low) = hex4(&text[end + 2..]) {
+                        if (0xDC00..0xE000).contains(&low) {
+                            ch = char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
+                            end += 6;
+                        }
+                    }
+                }
+                let ch = ch
+                    .or_else(|| char::from_u32(unit))
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                let mut buf = [0u8; 4];
+                b.copy(plain, i);
+                b.push(ch.encode_utf8(&mut buf).as_bytes(), i, end);
+                at = end;
+                plain = at;
+                continue;
+            }
+        }
+        at = i + 1;
+    }
+    b.copy(plain, text.len());
+    Some(b.finish())
+}
+
+/// Removes ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, and two-byte
+/// escapes). `None` when the text holds no ESC.
+fn strip_ansi(src: &View) -> Option<View> {
+    const ESC: u8 = 0x1b;
+    let text = &src.text;
+    memchr::memchr(ESC, text)?;
+    let mut b = Builder::new(src);
+    let mut at = 0;
+    let mut plain = 0;
+    while let Some(k) = memchr::memchr(ESC, &text[at..]) {
+        let i = at + k;
+        let end = match text.get(i + 1) {
+            Some(b'[') => {
+                let params = text[i + 2..]
+                    .iter()
+                    .position(|c| !(0x20..=0x3f).contains(c))
+                    .map_or(text.len(), |p| i + 2 + p);
+                if text.get(params).is_some_and(|c| (0x40..=0x7e).contains(c)) {
+                    params + 1
+                } else {
+                    params
+                }
+            }
+            Some(b']') => {
+                let mut j = i + 2;
+                loop {
+                    match text.get(j) {
+                        None => break j,
+                        Some(0x07) => break j + 1,
+                        Some(&ESC) if text.get(j + 1) == Some(&b'\\') => break j + 2,
+                        Some(_) => j += 1,
+                    }
+                }
+            }
+            Some(_) => i + 2,
+            None => i + 1,
+        };
+        b.copy(plain, i);
+        at = end;
+        plain = end;
+    }
+    b.copy(plain, text.len());
+    Some(b.finish())
+}
+
+/// Undoes percent-encoding (`%XX`). `None` when there is none.
+fn percent_decode(src: &View) -> Option<View> {
+    let text = &src.text;
+    let is_escape =
+        |i: usize| text.len() > i + 2 && hex_value(text[i + 1]).is_some() && hex_value(text[i + 2]).is_some();
+    let first = memchr::memchr_iter(b'%', text).find(|&i| is_escape(i))?;
+    let mut b = Builder::new(src);
+    b.copy(0, first);
+    let mut at = first;
+    let mut plain = first;
+    while let Some(k) = memchr::memchr(b'%', &text[at..]) {
+        let i = at + k;
+        if is_escape(i) {
+            let byte = (hex_value(text[i + 1]).unwrap_or(0) * 16 + hex_value(text[i + 2]).unwrap_or(0)) as u8;
+            b.copy(plain, i);
+            b.push(&[byte], i, i + 3);
+            at = i + 3;
+            plain = at;
+        } else {
+            at = i + 1;
+        }
+    }
+    b.copy(plain, text.len());
+    Some(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(line: &str) -> Vec<(String, bool)> {
+        segments(line.as_bytes())
+            .into_iter()
+            .map(|s| (line[s.start..s.end].to_owned(), s.string))
+            .collect()
+    }
+
+    #[test]
+    fn json_lines_are_cut_into_literals_and_the_rest() {
+        assert_eq!(
+            texts(r#"{"a":"x\"y","b":1}"#),
+            [
+                ("{".into(), false),
+                ("a".into(), true),
+                (":".into(), false),
+                (r#"x\"y"#.into(), true),
+                (",".into(), false),
+                ("b".into(), true),
+                (":1}".into(), false)
+            ]
+        );
+        assert_eq!(texts("plain text"), [("plain text".into(), false)]);
+        assert_eq!(texts(r#"{"torn"#), [("{".into(), false), ("torn".into(), true)]);
+        assert_eq!(texts(r#"{"ends\"#), [("{".into(), false), (r#"ends\"#.into(), true)]);
+    }
+
+    #[test]
+    fn views_map_back_to_whole_escapes() {
+        let line = br#"{"k":"a\nb\u00e9\\nc%41\u001b[31mD"}"#;
+        let seg = segments(line)[3];
+        let view = View::of_segment(line, seg);
+        assert_eq!(view.text, "a\nb\u{e9}\\nc%41\x1b[31mD".as_bytes());
+        // `é` (two bytes) maps to the whole `\u00e9`.
+        let e = view.text.iter().position(|&c| c == 0xc3).unwrap();
+        let (s, t) = view.raw_span(e, e + 2);
+        assert_eq!(&line[s..t], br"\u00e9");
+        let full = view.normalised().unwrap();
+        assert_eq!(full.text, "a\nb\u{e9}\nc\x41D".as_bytes());
+        let d = full.text.len() - 1;
+        let (s, t) = full.raw_span(d - 1, d + 1);
+        assert_eq!(&line[s..t], br"%41\u001b[31mD");
+    }
+}

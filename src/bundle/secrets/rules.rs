@@ -1,0 +1,509 @@
+//! The detection rules: provider token formats, credentials in context, private keys and
+//! secret-like assignments.
+//!
+//! Written for ccsync from the providers' documented token formats and checked against the
+//! public rule sets of gitleaks (`config/gitleaks.toml`, MIT) and trufflehog (AGPL, read only for
+//! formats, nothing copied). Each rule names the keywords that must occur in a line (ASCII case
+//! ignored) before its pattern runs at all, so most lines cost one keyword pass. A rule's name is
+//! what a finding reports and what replaces the secret (`[REDACTED:<name>]`). Earlier rules win
+//! when matches overlap, so specific formats come before generic ones.
+
+/// What a match must also satisfy beyond its pattern.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    None,
+    /// No ASCII letter, digit or `_` right before or after the redacted part.
+    Bounded,
+    /// Letters and digits mixed as in a random token (not a word, not a documented example).
+    Mixed,
+    /// An AWS secret access key: 40 characters of mixed base64 standing alone (not part of a
+    /// longer base64 text), not AWS's example, with AWS or a secret named within 120 bytes.
+    AwsSecret,
+    /// The value passes [`super::entropy::secret_value`].
+    SecretValue,
+    /// Capture 1 is a secret-like name (see [`secret_name`]) and the value passes
+    /// [`super::entropy::secret_value`].
+    Assignment,
+    /// Base64 of `user:password`.
+    BasicAuth,
+    /// A URL password that is not a placeholder.
+    UrlPassword,
+    /// Stands alone (like [`Check::Bounded`]) and one of the words (lower case) occurs within
+    /// `.1` bytes before or after the match.
+    Near(&'static [&'static str], usize),
+    /// The start of a private key: the match is extended over the key material that follows.
+    KeyBlock,
+}
+
+pub struct RuleDef {
+    pub name: &'static str,
+    pub keywords: &'static [&'static str],
+    pub pattern: &'static str,
+    /// The capture group that is the secret (0: the whole match).
+    pub group: usize,
+    pub check: Check,
+}
+
+const fn rule(
+    name: &'static str,
+    keywords: &'static [&'static str],
+    pattern: &'static str,
+    group: usize,
+    check: Check,
+) -> RuleDef {
+    RuleDef {
+        name,
+        keywords,
+        pattern,
+        group,
+        check,
+    }
+}
+
+pub const PRIVATE_KEY: &str = "private-key";
+
+/// Percent-encoded punctuation that keywords contain (`-`, `_`, `.`, `:`, `=`, `/`): a segment
+/// holding one is read by every rule, since the keywords themselves may be encoded.
+pub const ENCODED_KEYWORD_PARTS: &[&str] = &["%2d", "%5f", "%2e", "%3a", "%3d", "%2f"];
+
+/// Whether a rule needs the structure around a value (a name before it, a word near it), which
+/// in a JSON record may sit in another string: such rules also read the raw line.
+pub fn structural(check: Check) -> bool {
+    matches!(
+        check,
+        Check::AwsSecret | Check::Assignment | Check::BasicAuth | Check::Near(..) | Check::SecretValue
+    )
+}
+pub const PUTTY_KEY: &str = "putty-private-key";
+
+/// Every built-in rule, most specific first.
+pub const RULES: &[RuleDef] = &[
+    // Private keys: PEM (RSA, EC, DSA, OPENSSH, ENCRYPTED, PKCS8, PGP, SSH2) and PuTTY.
+    rule(
+        PRIVATE_KEY,
+        &["-----begin", "---- begin"],
+        r"-{4,5} ?BEGIN (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)? ?-{4,5}",
+        0,
+        Check::KeyBlock,
+    ),
+    rule(PUTTY_KEY, &["private-lines"], r"Private-Lines: *[0-9]+", 0, Check::KeyBlock),
+    rule(
+        "age-secret-key",
+        &["age-secret-key-1", "age-plugin-"],
+        r"AGE-(?:SECRET-KEY|PLUGIN-[A-Z0-9]+)-1[0-9A-Z]{40,}",
+        0,
+        Check::None,
+    ),
+    // Tokens with a documented prefix.
+    rule(
+        "github-token",
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+        r"gh[pousr]_[A-Za-z0-9]{36,255}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "github-token",
+        &["github_pat_"],
+        r"github_pat_[A-Za-z0-9_]{36,255}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "gitlab-token",
+        &[
+            "glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glsoat-",
+            "gloas-", "glagent-", "gr1348941",
+        ],
+        r"(?:gl(?:pat|dt|rt|cbt|ptt|ft|imt|soat|oas|agent)-|GR1348941)[A-Za-z0-9_.-]{20,}",
+        0,
+        Check::Mixed,
+    ),
+    rule("npm-token", &["npm_"], r"npm_[A-Za-z0-9]{36,}", 0, Check::Mixed),
+    rule(
+        "npm-token",
+        &["_authtoken"],
+        r"(?i:_authToken)\s*=\s*([^\s\x22'`]{8,})",
+        1,
+        Check::SecretValue,
+    ),
+    rule("pypi-token", &["pypi-ag"], r"pypi-Ag[A-Za-z0-9_-]{50,}", 0, Check::None),
+    rule(
+        "slack-webhook",
+        &["hooks.slack.com"],
+        r"hooks\.slack\.com/((?:services|workflows|triggers)/[A-Za-z0-9+/_-]{16,})",
+        1,
+        Check::None,
+    ),
+    rule(
+        "slack-token",
+        &["xox", "xapp-"],
+        r"(?:xox[abposre]|xapp)-[0-9A-Za-z-]{10,}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "sendgrid-api-key",
+        &["sg."],
+        r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "stripe-key",
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,247}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "stripe-webhook-secret",
+        &["whsec_"],
+        r"whsec_[A-Za-z0-9+/=]{24,}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "anthropic-api-key",
+        &["sk-ant-"],
+        r"sk-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{20,}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "openai-api-key",
+        &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-none-"],
+        r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "openai-api-key",
+        &["t3blbkfj"],
+        r"sk-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "openai-api-key",
+        &["sk-"],
+        r"sk-[A-Za-z0-9]{48}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "huggingface-token",
+        &["hf_", "api_org_"],
+        r"(?:hf_|api_org_)[A-Za-z0-9]{30,}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "digitalocean-token",
+        &["dop_v1_", "doo_v1_", "dor_v1_"],
+        r"do[opr]_v1_[a-f0-9]{64}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "shopify-token",
+        &["shpat_", "shpca_", "shppa_", "shpss_"],
+        r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "google-api-key",
+        &["aiza"],
+        r"AIza[0-9A-Za-z_-]{35}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "google-oauth-client-secret",
+        &["gocspx-"],
+        r"GOCSPX-[A-Za-z0-9_-]{24,}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "telegram-bot-token",
+        &[":aa"],
+        r"[0-9]{5,16}:AA[0-9A-Za-z_-]{33}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "azure-storage-key",
+        &["accountkey", "sharedaccesskey"],
+        r"(?i:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})",
+        1,
+        Check::None,
+    ),
+    rule(
+        "azure-storage-key",
+        &["sig="],
+        r"[?&]sig=([A-Za-z0-9%+/]{20,}(?:%3D|=){0,2})",
+        1,
+        Check::None,
+    ),
+    rule(
+        "azure-client-secret",
+        &["q~"],
+        r"[A-Za-z0-9_.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "mailgun-api-key",
+        &["key-"],
+        r"key-[0-9a-zA-Z]{32}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "mailgun-api-key",
+        &["mailgun"],
+        r"[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}",
+        0,
+        Check::Bounded,
+    ),
+    rule(
+        "twilio-api-key",
+        &["twilio"],
+        r"SK[0-9a-fA-F]{32}|[0-9a-f]{32}",
+        0,
+        Check::Near(&["twilio"], 200),
+    ),
+    rule(
+        "datadog-api-key",
+        &["datadog", "dd_api", "dd_app", "dd-api", "dd-app"],
+        r"[0-9a-f]{40}|[0-9a-f]{32}",
+        0,
+        Check::Near(&["datadog", "dd_api", "dd_app", "dd-api", "dd-app"], 120),
+    ),
+    // AWS: key ids anywhere, secret keys and session tokens next to what names them.
+    rule(
+        "aws-access-key",
+        &["akia", "asia", "abia", "acca", "a3t"],
+        r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
+        0,
+        Check::Mixed,
+    ),
+    rule(
+        "aws-session-token",
+        &["fwogzxivyxdz", "iqojb3jpz2lu"],
+        r"(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=]{60,}",
+        0,
+        Check::None,
+    ),
+    rule(
+        "aws-session-token",
+        &["session_token", "sessiontoken", "session-token", "security_token", "security-token"],
+        r"(?i:session[_-]?token|security[_-]?token)[\x22']?\s*(?:[:=]|=>)\s*[\x22']?([A-Za-z0-9/+=]{60,})",
+        1,
+        Check::None,
+    ),
+    rule(
+        "aws-secret-key",
+        &["aws", "secret", "akia", "asia"],
+        r"[A-Za-z0-9/+]{40}",
+        0,
+        Check::AwsSecret,
+    ),
+    // Credentials in URLs and headers, JWTs, docker's config.json.
+    rule(
+        "url-credentials",
+        &["://", r":\/\/"],
+        r"[A-Za-z][A-Za-z0-9+.-]{1,30}:\\?/\\?/[^\s:/?#@\x22'<>\\]{0,128}:([^\s/?#@\x22'<>\\]{1,256})@[A-Za-z0-9\[_.-]",
+        1,
+        Check::UrlPassword,
+    ),
+    rule(
+        "jwt",
+        &["eyj"],
+        r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
+        0,
+        Check::None,
+    ),
+    rule(
+        "authorization-header",
+        &["authorization"],
+        r"(?i:authorization)[\x22']?\s*[:=]\s*[\x22']?(?:(?i:bearer|basic|token|bot|digest|apikey|key|sso-key)\s+)?([A-Za-z0-9._~+/=:-]{8,})",
+        1,
+        Check::SecretValue,
+    ),
+    rule(
+        "authorization-header",
+        &["bearer"],
+        r"(?i:bearer)\s+([A-Za-z0-9._~+/-]{16,}=*)",
+        1,
+        Check::SecretValue,
+    ),
+    rule(
+        "authorization-header",
+        &["basic"],
+        r"(?i:basic)\s+([A-Za-z0-9+/]{12,}={0,2})",
+        1,
+        Check::BasicAuth,
+    ),
+    rule(
+        "docker-auth",
+        &["auth", "identitytoken"],
+        r#"[\x22'](?:auth|identitytoken|registrytoken)[\x22']\s*:\s*[\x22']([A-Za-z0-9+/._-]{8,}={0,2})[\x22']"#,
+        1,
+        Check::BasicAuth,
+    ),
+    // `.env`, shell, YAML, JSON and code assignments of secret-like names.
+    rule(
+        "secret-assignment",
+        &[
+            "pass", "pwd", "secret", "token", "api_key", "api-key", "apikey", "api.key", "_key",
+            "-key", "privatekey", "accesskey", "credential", "auth",
+        ],
+        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|=|:)[ \t]*[\x22'`]?([^\s\x22'`,;]{8,512})",
+        2,
+        Check::Assignment,
+    ),
+];
+
+/// Whether an assignment's name is secret-like: it names a password, secret, token or key, and
+/// not a count, a path or a public identifier of one.
+pub fn secret_name(name: &[u8]) -> bool {
+    let name = name.to_ascii_lowercase();
+    let name = name.trim_ascii();
+    let words: Vec<&[u8]> = name
+        .split(|&b| matches!(b, b'_' | b'-' | b'.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(&last) = words.last() else {
+        return false;
+    };
+    const NOT_SECRET_LAST: &[&[u8]] = &[
+        b"file", b"path", b"dir", b"url", b"uri", b"name", b"id", b"ids", b"type", b"length",
+        b"len", b"count", b"size", b"max", b"min", b"env", b"var", b"field", b"header", b"hint",
+        b"policy", b"expiry", b"expires", b"ttl", b"timeout", b"endpoint", b"host", b"port",
+        b"tokens", b"limit", b"index", b"prefix", b"suffix", b"format", b"mode", b"enabled",
+        b"required", b"location", b"ref", b"version", b"user", b"username", b"email", b"label",
+        b"usage", b"budget", b"provider", b"method", b"scope", b"scopes", b"kind", b"algorithm",
+    ];
+    if NOT_SECRET_LAST.contains(&last) {
+        return false;
+    }
+    const SECRET_WORDS: &[&[u8]] = &[
+        b"password", b"passwd", b"passphrase", b"pass", b"pwd", b"pw", b"secret", b"secrets",
+        b"token", b"apikey", b"privatekey", b"accesskey", b"secretkey", b"authtoken",
+        b"credential", b"credentials", b"auth", b"authkey", b"clientsecret", b"accesstoken",
+        b"refreshtoken", b"apitoken", b"dbpassword", b"masterkey", b"signingkey",
+    ];
+    const KEY_QUALIFIERS: &[&[u8]] = &[
+        b"api", b"private", b"access", b"secret", b"auth", b"encryption", b"master", b"signing",
+        b"client", b"app", b"account", b"storage", b"license", b"service", b"session", b"admin",
+        b"webhook", b"server", b"shared",
+    ];
+    // Bare short words are too common as labels (`PASS: test_name`, `auth: required`).
+    if words.len() == 1 && [&b"pass"[..], b"pw", b"pwd", b"auth"].contains(&words[0]) {
+        return false;
+    }
+    for (i, word) in words.iter().enumerate() {
+        if SECRET_WORDS.contains(word) {
+            return true;
+        }
+        if *word == b"key" && i > 0 && KEY_QUALIFIERS.contains(&words[i - 1]) {
+            return true;
+        }
+        // camelCase names lower-cased: `apiKey`, `clientSecret`, `accessToken`.
+        if word.ends_with(b"password")
+            || word.ends_with(b"secret")
+            || word.ends_with(b"apikey")
+            || word.ends_with(b"token") && !word.starts_with(b"max")
+            || word.ends_with(b"privatekey")
+            || word.ends_with(b"accesskey")
+            || word.ends_with(b"secretkey")
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Lines that belong to a private key after its first line: base64, PEM headers
+/// (`Proc-Type: ...`), blank lines, the quotes and commas of a key held in code, all after an
+/// optional Read-tool line number (`     12→`).
+pub fn key_material(line: &[u8]) -> bool {
+    let line = strip_line_number(line).trim_ascii();
+    if line.is_empty() {
+        return true;
+    }
+    if let Some(colon) = memchr::memchr(b':', line) {
+        if colon > 0 && line[..colon].iter().all(|&b| b.is_ascii_alphabetic() || b == b'-') {
+            return true;
+        }
+    }
+    line.iter().all(|&b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'"' | b'\'' | b'\\' | b',')
+    })
+}
+
+/// A line without the `     12→` (or `12\t`) prefix the Read tool puts before file lines.
+pub fn strip_line_number(line: &[u8]) -> &[u8] {
+    let digits_from = line.iter().position(|b| *b != b' ').unwrap_or(line.len());
+    let digits = line[digits_from..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return line;
+    }
+    let rest = &line[digits_from + digits..];
+    if let Some(after) = rest.strip_prefix("→".as_bytes()) {
+        after
+    } else if let Some(after) = rest.strip_prefix(b"\t") {
+        after
+    } else {
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_compiles_and_names_lower_case_keywords() {
+        for r in RULES {
+            regex::bytes::Regex::new(r.pattern).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+            assert!(!r.keywords.is_empty(), "{}", r.name);
+            for k in r.keywords {
+                assert_eq!(*k, k.to_ascii_lowercase(), "{}", r.name);
+            }
+        }
+    }
+
+    #[test]
+    fn secret_like_names() {
+        for n in [
+            "PASSWORD", "DB_PASSWORD", "SECRET_KEY", "API_KEY", "apiKey", "client_secret",
+            "private_key", "GITHUB_TOKEN", "auth_token", "token", "x-api-key", "db.pass", "DB_PASS",
+        ] {
+            assert!(secret_name(n.as_bytes()), "{n}");
+        }
+        for n in [
+            "input_tokens", "max_tokens", "token_count", "key", "keyboard", "password_file",
+            "SECRET_NAME", "author", "tokenizer", "bypass", "passed", "monkey", "PASS",
+        ] {
+            assert!(!secret_name(n.as_bytes()), "{n}");
+        }
+    }
+
+    #[test]
+    fn read_tool_prefixes_and_key_lines() {
+        assert_eq!(strip_line_number("     12→abc".as_bytes()), b"abc");
+        assert_eq!(strip_line_number(b"12\tabc"), b"abc");
+        assert_eq!(strip_line_number(b"  abc"), b"  abc");
+        assert!(key_material("    3→MIIEowIBAAKCAQEA7bq98v1Z/+=".as_bytes()));
+        assert!(key_material(b"Proc-Type: 4,ENCRYPTED"));
+        assert!(key_material(b"\"MIIE\\n\","));
+        assert!(!key_material(b"and then some prose"));
+    }
+}

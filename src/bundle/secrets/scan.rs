@@ -1,0 +1,495 @@
+//! Finding secrets in one raw line and replacing them.
+//!
+//! One keyword pass (Aho-Corasick, ASCII case ignored) over the raw line picks the rules that can
+//! match at all and the segments they can match in; a line without keywords costs nothing more.
+//! Each picked segment is read as its decoded text and, when anything hides in it, as its
+//! normalised text ([`super::normalise`]); matches from both map back to raw spans, which are
+//! merged and replaced by `[REDACTED:<rule>]` (text that needs no JSON escaping).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+use regex::bytes::Regex;
+
+use super::entropy;
+use super::normalise::{segments, View};
+use super::rules::{key_material, secret_name, structural, Check, ENCODED_KEYWORD_PARTS, RULES};
+
+/// The rule name of the extra literals (the token ccsync itself holds).
+pub const TOKEN_RULE: &str = "ccsync-token";
+
+/// Literals shorter than this are ignored: they would redact ordinary words.
+const MIN_LITERAL_LEN: usize = 8;
+
+/// A set of rules, one bit each.
+type Mask = u128;
+
+struct Compiled {
+    name: &'static str,
+    regex: Regex,
+    group: usize,
+    check: Check,
+}
+
+/// The compiled rules plus the literals to redact.
+pub struct Scanner {
+    rules: Vec<Compiled>,
+    keywords: AhoCorasick,
+    /// For each keyword, the rules it makes candidates.
+    keyword_rules: Vec<Mask>,
+    /// The rules that also read a JSON line's raw text (see [`structural`]).
+    structural: Mask,
+}
+
+/// A secret found in a raw line: its raw byte range and the index of its rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub start: usize,
+    pub end: usize,
+    rule: usize,
+}
+
+/// What a scan of one line found.
+#[derive(Debug, Default)]
+pub struct LineScan {
+    /// Merged, in order, not overlapping.
+    pub hits: Vec<Hit>,
+    /// A private key began in this plain-text line and runs past its end.
+    pub open_key_block: bool,
+}
+
+pub(super) static KEY_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"-{4,5} ?END (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)? ?-{4,5}").expect("valid")
+});
+
+impl Scanner {
+    /// The built-in rules plus `extra_literals` (reported as [`TOKEN_RULE`]).
+    pub fn new(extra_literals: Vec<String>) -> Self {
+        let mut rules = Vec::new();
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut keyword_rules: Vec<Mask> = Vec::new();
+        let mut add_keyword = |word: &[u8], index: usize| {
+            let word = word.to_ascii_lowercase();
+            match keywords.iter().position(|k| *k == word) {
+                Some(at) => keyword_rules[at] |= 1 << index,
+                None => {
+                    keywords.push(word);
+                    keyword_rules.push(1 << index);
+                }
+            }
+        };
+        let mut forms: Vec<String> = Vec::new();
+        for literal in extra_literals.iter().filter(|l| l.len() >= MIN_LITERAL_LEN) {
+            // As it is, and as written in JSON text and in JSON inside a JSON string (for the
+            // rare text that is not decoded, such as a torn line).
+            let once = json_inner(literal);
+            let twice = json_inner(&once);
+            for form in [literal.clone(), once, twice] {
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+        }
+        if !forms.is_empty() {
+            forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+            let pattern = forms
+                .iter()
+                .map(|f| regex::escape(f))
+                .collect::<Vec<_>>()
+                .join("|");
+            for form in &forms {
+                add_keyword(&form.as_bytes()[..MIN_LITERAL_LEN], rules.len());
+            }
+            rules.push(Compiled {
+                name: TOKEN_RULE,
+                regex: Regex::new(&pattern).expect("escaped literals compile"),
+                group: 0,
+                check: Check::None,
+            });
+        }
+        let mut structural_rules: Mask = 0;
+        for def in RULES {
+            for word in def.keywords {
+                add_keyword(word.as_bytes(), rules.len());
+            }
+            if structural(def.check) {
+                structural_rules |= 1 << rules.len();
+            }
+            rules.push(Compiled {
+                name: def.name,
+                regex: Regex::new(def.pattern).expect("built-in rule compiles"),
+                group: def.group,
+                check: def.check,
+            });
+        }
+        assert!(rules.len() <= Mask::BITS as usize, "too many rules");
+        for part in ENCODED_KEYWORD_PARTS {
+            for index in 0..rules.len() {
+                add_keyword(part.as_bytes(), index);
+            }
+        }
+        let keywords = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)
+            .expect("keywords compile");
+        Scanner {
+            rules,
+            keywords,
+            keyword_rules,
+            structural: structural_rules,
+        }
+    }
+
+    /// The rule names, in order of precedence (for reports).
+    pub fn rule_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Vec::new();
+        for rule in &self.rules {
+            if !names.contains(&rule.name) {
+                names.push(rule.name);
+            }
+        }
+        names
+    }
+
+    /// The name of the rule of `hit`.
+    pub fn rule_of(&self, hit: &Hit) -> &'static str {
+        self.rules[hit.rule].name
+    }
+
+    /// Finds the secrets of one raw line (without its line ending).
+    pub fn scan(&self, line: &[u8]) -> LineScan {
+        let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
+        for m in self.keywords.find_overlapping_iter(line) {
+            hits_by_keyword.push((m.start(), self.keyword_rules[m.pattern().as_usize()]));
+        }
+        if hits_by_keyword.is_empty() {
+            return LineScan::default();
+        }
+        let segs = segments(line);
+        let mut masks: Vec<Mask> = vec![0; segs.len()];
+        for (at, mask) in hits_by_keyword {
+            let i = segs.partition_point(|s| s.end <= at);
+            if i < segs.len() && segs[i].start <= at {
+                masks[i] |= mask;
+            }
+        }
+        let mut scan = LineScan::default();
+        let mut found: Vec<Hit> = Vec::new();
+        // In a JSON line, a name and its value are separate strings (`{"password":"..."}`).
+        let lexed = segs.iter().any(|s| s.string);
+        let structural = masks.iter().fold(0, |all, m| all | m) & self.structural;
+        if lexed && structural != 0 {
+            self.scan_view(&View::raw(line, 0, line.len()), structural, &mut found);
+        }
+        for (seg, &mask) in segs.iter().zip(&masks) {
+            if mask == 0 {
+                continue;
+            }
+            let plain_line = !seg.string && seg.start == 0 && seg.end == line.len();
+            let view = View::of_segment(line, *seg);
+            let open = self.scan_view(&view, mask, &mut found);
+            if let Some(normalised) = view.normalised() {
+                self.scan_view(&normalised, mask, &mut found);
+            }
+            scan.open_key_block |= plain_line && open;
+        }
+        scan.hits = merge(found, line);
+        scan
+    }
+
+    /// Runs the rules of `mask` on `view`, adding raw hits to `found`. True when a private key
+    /// runs to the end of the view without its END line.
+    fn scan_view(&self, view: &View, mask: Mask, found: &mut Vec<Hit>) -> bool {
+        let text = &view.text[..];
+        let mut open = false;
+        let mut bits = mask;
+        while bits != 0 {
+            let index = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let rule = &self.rules[index];
+            let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| {
+                if !check(rule.check, text, start, end, name) {
+                    return;
+                }
+                let end = if matches!(rule.check, Check::KeyBlock) {
+                    let (end, ended) = key_block_end(text, end);
+                    open |= !ended && end == text.len();
+                    end
+                } else {
+                    end
+                };
+                if start < end {
+                    let (start, end) = view.raw_span(start, end);
+                    found.push(Hit {
+                        start,
+                        end,
+                        rule: index,
+                    });
+                }
+            };
+            if rule.group == 0 {
+                for m in rule.regex.find_iter(text) {
+                    add(m.start(), m.end(), None);
+                }
+            } else {
+                for caps in rule.regex.captures_iter(text) {
+                    let Some(m) = caps.get(rule.group) else {
+                        continue;
+                    };
+                    let name = caps.get(1).map(|n| (n.start(), n.end()));
+                    add(m.start(), m.end(), name);
+                }
+            }
+        }
+        open
+    }
+
+    /// Redacts one line (raw record text, without its ending) and names the rules that matched,
+    /// once per finding.
+    pub fn redact_line<'a>(&self, line: &'a str) -> (Cow<'a, str>, Vec<&'static str>) {
+        let (out, rules) = self.redact_bytes(line.as_bytes());
+        match out {
+            Cow::Borrowed(_) => (Cow::Borrowed(line), rules),
+            // Replacements cover whole UTF-8 characters, so the rest stays valid UTF-8.
+            Cow::Owned(bytes) => (
+                Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+                rules,
+            ),
+        }
+    }
+
+    /// [`Scanner::redact_line`] on bytes (a line need not be UTF-8).
+    pub fn redact_bytes<'a>(&self, line: &'a [u8]) -> (Cow<'a, [u8]>, Vec<&'static str>) {
+        self.redact_scanned(line, &self.scan(line))
+    }
+
+    /// Redacts what `scan` found in `line`.
+    pub fn redact_scanned<'a>(
+        &self,
+        line: &'a [u8],
+        scan: &LineScan,
+    ) -> (Cow<'a, [u8]>, Vec<&'static str>) {
+        if scan.hits.is_empty() {
+            return (Cow::Borrowed(line), Vec::new());
+        }
+        let rules = scan.hits.iter().map(|h| self.rule_of(h)).collect();
+        let out = self.replace(line, &scan.hits);
+        // Replacements stay inside string literals on whole escapes; should a line still break,
+        // its decoded values are redacted and written back instead.
+        if !is_json(&out) && is_json(line) {
+            if let Some(fixed) = self.redact_values(line) {
+                return (Cow::Owned(fixed), rules);
+            }
+        }
+        (Cow::Owned(out), rules)
+    }
+
+    /// `line` with every hit replaced by `[REDACTED:<rule>]`.
+    pub fn replace(&self, line: &[u8], hits: &[Hit]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(line.len());
+        let mut at = 0;
+        for hit in hits {
+            out.extend_from_slice(&line[at..hit.start]);
+            out.extend_from_slice(b"[REDACTED:");
+            out.extend_from_slice(self.rule_of(hit).as_bytes());
+            out.push(b']');
+            at = hit.end;
+        }
+        out.extend_from_slice(&line[at..]);
+        out
+    }
+
+    /// The slow, always-valid path: parse, redact every decoded string (and key), re-serialise.
+    fn redact_values(&self, line: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(line.len());
+        for value in serde_json::Deserializer::from_slice(line).into_iter::<serde_json::Value>() {
+            let mut value = value.ok()?;
+            self.redact_value(&mut value);
+            serde_json::to_writer(&mut out, &value).ok()?;
+        }
+        Some(out)
+    }
+
+    fn redact_value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        let redact = |s: &str| -> Option<String> {
+            // Decoded text is a plain line to the scanner: it is not lexed as JSON again.
+            let text = format!(" {s}");
+            let scan = self.scan(text.as_bytes());
+            (!scan.hits.is_empty()).then(|| {
+                let out = self.replace(text.as_bytes(), &scan.hits);
+                String::from_utf8_lossy(&out[1..]).into_owned()
+            })
+        };
+        match value {
+            Value::String(s) => {
+                if let Some(new) = redact(s) {
+                    *s = new;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            Value::Object(map) => {
+                let old = std::mem::take(map);
+                for (k, mut v) in old {
+                    self.redact_value(&mut v);
+                    map.insert(redact(&k).unwrap_or(k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sorts hits, merges overlapping ones (the earlier start, then the earlier rule, names the
+/// merged hit) and widens each to whole UTF-8 characters of `line`.
+fn merge(mut found: Vec<Hit>, line: &[u8]) -> Vec<Hit> {
+    let continuation = |b: u8| (0x80..0xc0).contains(&b);
+    for hit in &mut found {
+        while hit.start > 0 && line.get(hit.start).is_some_and(|&b| continuation(b)) {
+            hit.start -= 1;
+        }
+        while hit.end < line.len() && continuation(line[hit.end]) {
+            hit.end += 1;
+        }
+    }
+    found.sort_by_key(|h| (h.start, h.rule));
+    let mut merged: Vec<Hit> = Vec::with_capacity(found.len());
+    for hit in found {
+        match merged.last_mut() {
+            Some(last) if hit.start < last.end => last.end = last.end.max(hit.end),
+            _ => merged.push(hit),
+        }
+    }
+    merged
+}
+
+fn word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+}
+
+/// Nothing of `class` right before `start` or at `end`.
+fn stands_alone(text: &[u8], start: usize, end: usize, class: fn(u8) -> bool) -> bool {
+    start.checked_sub(1).is_none_or(|i| !class(text[i])) && text.get(end).is_none_or(|&b| !class(b))
+}
+
+/// One of `words` (lower case) within `window` bytes of `start..end`.
+fn near(text: &[u8], start: usize, end: usize, words: &[&str], window: usize) -> bool {
+    let from = start.saturating_sub(window);
+    let to = (end + window).min(text.len());
+    let around = text[from..to].to_ascii_lowercase();
+    words
+        .iter()
+        .any(|w| memchr::memmem::find(&around, w.as_bytes()).is_some())
+}
+
+fn check(
+    check: Check,
+    text: &[u8],
+    start: usize,
+    end: usize,
+    name: Option<(usize, usize)>,
+) -> bool {
+    let value = &text[start..end];
+    match check {
+        Check::None | Check::KeyBlock => true,
+        Check::Bounded => stands_alone(text, start, end, word_byte),
+        Check::Mixed => entropy::mixed(value) && !example(value),
+        Check::AwsSecret => {
+            let has = |f: fn(&u8) -> bool| value.iter().any(f);
+            stands_alone(text, start, end, base64_byte)
+                && has(u8::is_ascii_uppercase)
+                && has(u8::is_ascii_lowercase)
+                && (has(u8::is_ascii_digit) || has(|b| matches!(b, b'+' | b'/')))
+                && entropy::shannon(value) >= 4.0
+                && !example(value)
+                && near(text, start, end, &["aws", "secret", "akia", "asia"], 120)
+        }
+        Check::SecretValue => entropy::secret_value(value),
+        Check::Assignment => {
+            name.is_some_and(|(s, e)| secret_name(&text[s..e])) && entropy::secret_value(value)
+        }
+        Check::BasicAuth => basic_auth(value),
+        Check::UrlPassword => url_password(value),
+        Check::Near(words, window) => {
+            stands_alone(text, start, end, word_byte) && near(text, start, end, words, window)
+        }
+    }
+}
+
+/// AWS's and others' documented example values.
+fn example(value: &[u8]) -> bool {
+    memchr::memmem::find(&value.to_ascii_lowercase(), b"example").is_some()
+}
+
+/// Base64 of `user:password`, both parts printable and not empty.
+fn basic_auth(value: &[u8]) -> bool {
+    let trimmed = value.strip_suffix(b"==").or(value.strip_suffix(b"=")).unwrap_or(value);
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed) else {
+        return false;
+    };
+    let printable = decoded.iter().all(|b| (0x20..0x7f).contains(b));
+    let colon = memchr::memchr(b':', &decoded);
+    printable && colon.is_some_and(|c| c > 0 && c + 1 < decoded.len())
+}
+
+/// A URL password, unless it is a placeholder or a reference to one.
+fn url_password(value: &[u8]) -> bool {
+    const PLACEHOLDERS: &[&[u8]] = &[
+        b"password", b"pass", b"passwd", b"pwd", b"secret", b"token", b"pw", b"x", b"xxx",
+        b"changeme", b"user", b"username", b"***", b"****", b"*****",
+    ];
+    let lower = value.to_ascii_lowercase();
+    !(PLACEHOLDERS.contains(&&lower[..])
+        || matches!(value[0], b'$' | b'{' | b'%' | b'*')
+        || value.iter().all(|&b| b == b'*' || b == b'x' || b == b'X')
+        || value.iter().all(u8::is_ascii_digit))
+}
+
+/// Where a private key that starts before `from` ends: at its END line, else after the last
+/// line of key material. The flag says whether the END line was found.
+pub(super) fn key_block_end(text: &[u8], from: usize) -> (usize, bool) {
+    let line_end = |at: usize| memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |k| at + k);
+    // The rest of the first line belongs to the key (a key flattened onto one line).
+    let first = line_end(from);
+    if let Some(m) = KEY_END.find(&text[from..first]) {
+        return (from + m.end(), true);
+    }
+    let mut end = first;
+    while end < text.len() {
+        let next = end + 1;
+        let next_end = line_end(next);
+        let line = &text[next..next_end];
+        if let Some(m) = KEY_END.find(line) {
+            return (next + m.end(), true);
+        }
+        if !key_material(line) {
+            break;
+        }
+        end = next_end;
+    }
+    (end, false)
+}
+
+/// Whether `bytes` is one or more JSON values (glued records count).
+pub(super) fn is_json(bytes: &[u8]) -> bool {
+    let mut any = false;
+    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>() {
+        if value.is_err() {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+fn json_inner(s: &str) -> String {
+    let quoted = serde_json::to_string(s).expect("strings serialise");
+    quoted[1..quoted.len() - 1].to_owned()
+}
