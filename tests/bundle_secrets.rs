@@ -1,6 +1,6 @@
 //! The secret scan on real transcripts: planted secrets of every rule are redacted from a copy
-//! with every line still valid JSON and findings that never carry the value; and the false
-//! positives on the untouched corpus, counted per rule.
+//! with every line still valid JSON and findings that never carry the value; and no finding at
+//! all on the untouched corpus (every finding there would be a false alarm).
 
 mod support;
 
@@ -28,8 +28,8 @@ fn planted() -> Vec<(&'static str, String)> {
         ("slack-token", "xoxb-2048157263-4096315827-Qz8Wx7Ec6Rv5Tb4Yn3Um2Ik1O".into()),
         ("slack-token", "xoxp-2048157263-4096315827-4096315828-Qz8Wx7Ec6Rv5Tb4Yn3Um2Ik1O".into()),
         ("google-api-key", "AIzaSyQ8x7W6v5U4t3S2r1Q0p9O8n7M6l5K4j3I".into()),
-        ("stripe-live-key", format!("sk_live_{}", "51Qz8Wx7Ec6Rv5Tb4Yn3Um2Ik1Ol0Pa9Sd8Fg7Hj6Kl5")),
-        ("stripe-live-key", format!("rk_live_{}", "51Qz8Wx7Ec6Rv5Tb4Yn3Um2Ik1Ol0Pa9Sd8Fg7Hj6Kl5")),
+        ("stripe-key", format!("sk_live_{}", "51Qz8Wx7Ec6Rv5Tb4Yn3Um2Ik1Ol0Pa9Sd8Fg7Hj6Kl5")),
+        ("stripe-key", format!("rk_live_{}", "51Qz8Wx7Ec6Rv5Tb4Yn3Um2Ik1Ol0Pa9Sd8Fg7Hj6Kl5")),
         (
             "private-key",
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBmZXhhbXBsZWtleWZvcnRlc3RzMDEyMzQ1Njc4OWFiY2RlZgAAAJg=\n-----END OPENSSH PRIVATE KEY-----".into(),
@@ -165,9 +165,8 @@ fn false_positives_on_the_corpus() {
         "false positives on {} files, {lines} lines: {per_rule:?}",
         files.len()
     );
-    let total: usize = per_rule.values().sum();
     assert!(
-        total <= 2,
-        "too many false positives on real sessions: {per_rule:?}"
+        per_rule.is_empty(),
+        "false positives on real sessions: {per_rule:?}"
     );
 }

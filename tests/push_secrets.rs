@@ -2,8 +2,10 @@
 //! secret scan runs beside the facts pass, a clean session goes into the archive byte for byte
 //! (straight from the session file, no redacted copy), a session with a secret is uploaded
 //! redacted (default) or not at all (`--secrets refuse`, exit 5), side files included; and
-//! `--json` reports the GitHub requests made.
+//! `--json` reports the GitHub requests made. The generated corpus of every secret type in every
+//! place goes through the real push once: nothing of a planted value reaches the release.
 
+mod secret_corpus;
 mod support;
 
 use std::io::Read;
@@ -152,4 +154,94 @@ fn clean_sessions_travel_byte_for_byte_and_secrets_are_redacted_or_refused() {
     );
     assert_eq!(std::fs::read_to_string(&clean_file).unwrap(), dirty);
     assert!(Path::new(&side.join("out.txt")).is_file());
+}
+
+#[test]
+fn every_planted_secret_is_gone_from_the_uploaded_archive() {
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let project = project_folder(&env.claude_dir, &env.repo);
+    let id = secret_corpus::SESSION_ID;
+    // A third of the corpus (every family, every place and context, in turn) keeps the debug
+    // binary's push short; the library test reads all of it.
+    let samples: Vec<_> = secret_corpus::samples(2026)
+        .into_iter()
+        .step_by(3)
+        .collect();
+    let families: std::collections::BTreeSet<_> = samples.iter().map(|s| s.family).collect();
+    assert!(families.len() >= 33, "{families:?}");
+    // A real session first, then every sample in its file (records of the main session, the
+    // subagent transcripts, the tool-results text files).
+    let base = SessionBuilder::new(&env.repo).id(id).turns(3).text();
+    let mut files: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    files.insert(format!("{id}.jsonl"), base);
+    for sample in &samples {
+        files
+            .entry(sample.file.clone())
+            .or_default()
+            .push_str(&sample.content);
+    }
+    for (rel, content) in &files {
+        let path = project.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+    }
+
+    let out = push(&env, &fake, &["--session", id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert!(report[0]["secretsRedacted"].as_u64().unwrap() >= samples.len() as u64);
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let stored = stored_archive(&fake, id).expect("the archive was uploaded");
+    assert_eq!(
+        stored.len(),
+        files.len(),
+        "every file of the session travelled"
+    );
+    let mut leaked = Vec::new();
+    for sample in &samples {
+        let data = String::from_utf8(file_of(&stored, &sample.file).to_vec()).unwrap();
+        if sample.forbidden.iter().any(|f| data.contains(f.as_str())) {
+            leaked.push(format!(
+                "{}/{} {:?} {:?}",
+                sample.family, sample.kind, sample.place, sample.context
+            ));
+        }
+        assert!(
+            !sample.forbidden.iter().any(|f| shown.contains(f.as_str())),
+            "the report shows a value"
+        );
+    }
+    for (name, data) in &stored {
+        let text = std::str::from_utf8(data).unwrap();
+        assert_eq!(text.lines().count(), files[name].lines().count(), "{name}");
+        if name.ends_with(".jsonl") {
+            for line in text.lines() {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|e| panic!("{name}: redaction broke a line: {e}"));
+            }
+        }
+    }
+    let recall = 1.0 - leaked.len() as f64 / samples.len() as f64;
+    assert!(
+        recall >= 0.95,
+        "recall {recall:.3} through push: {leaked:#?}"
+    );
+    assert!(leaked.is_empty(), "leaked through push: {leaked:#?}");
+    // The local files are never changed.
+    for (rel, content) in &files {
+        assert_eq!(
+            &std::fs::read_to_string(project.join(rel)).unwrap(),
+            content
+        );
+    }
 }

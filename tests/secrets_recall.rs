@@ -94,16 +94,26 @@ fn recall_of_every_family_in_every_place_and_context() {
             entry.1 += usize::from(ok.is_ok());
         }
         if let Err(why) = ok {
-            misses.push(format!("{}/{} {:?} {:?}: {why}", sample.family, sample.kind, sample.place, sample.context));
+            misses.push(format!(
+                "{}/{} {:?} {:?}: {why}",
+                sample.family, sample.kind, sample.place, sample.context
+            ));
         }
     }
     let total = samples.len();
     let caught = total - misses.len();
     println!("| family | planted | redacted | recall |\n|---|---:|---:|---:|");
     for (family, (n, ok)) in &per_family {
-        println!("| {family} | {n} | {ok} | {:.1}% |", 100.0 * *ok as f64 / *n as f64);
+        println!(
+            "| {family} | {n} | {ok} | {:.1}% |",
+            100.0 * *ok as f64 / *n as f64
+        );
     }
-    println!("| **all ({} types)** | {total} | {caught} | {:.1}% |", types.len(), 100.0 * caught as f64 / total as f64);
+    println!(
+        "| **all ({} types)** | {total} | {caught} | {:.1}% |",
+        types.len(),
+        100.0 * caught as f64 / total as f64
+    );
     println!("\n| place / context | planted | redacted |\n|---|---:|---:|");
     for (place, (n, ok)) in &per_place {
         println!("| {place} | {n} | {ok} |");
@@ -112,7 +122,10 @@ fn recall_of_every_family_in_every_place_and_context() {
         println!("missed: {miss}");
     }
     for family in REQUIRED {
-        assert!(per_family.contains_key(family), "{family} is not in the corpus");
+        assert!(
+            per_family.contains_key(family),
+            "{family} is not in the corpus"
+        );
     }
     assert!(
         caught * 100 >= total * 95,

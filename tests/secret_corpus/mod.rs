@@ -135,7 +135,11 @@ fn pem(rng: &mut Rng, kind: &'static str, label: &str, headers: &str, cut: bool)
         family: "private-key",
         kind,
         text,
-        values: lines[..kept].iter().filter(|l| l.len() >= 16).cloned().collect(),
+        values: lines[..kept]
+            .iter()
+            .filter(|l| l.len() >= 16)
+            .cloned()
+            .collect(),
         bare: None,
         multiline: true,
     }
@@ -145,39 +149,91 @@ fn pem(rng: &mut Rng, kind: &'static str, label: &str, headers: &str, cut: bool)
 pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
     let mut out = Vec::new();
     // AWS.
-    out.push(token("aws-access-key", "akia", "AWS_ACCESS_KEY_ID", format!("AKIA{}", rng.upper(16))));
-    out.push(token("aws-access-key", "asia", "AWS_ACCESS_KEY_ID", format!("ASIA{}", rng.upper(16))));
+    out.push(token(
+        "aws-access-key",
+        "akia",
+        "AWS_ACCESS_KEY_ID",
+        format!("AKIA{}", rng.upper(16)),
+    ));
+    out.push(token(
+        "aws-access-key",
+        "asia",
+        "AWS_ACCESS_KEY_ID",
+        format!("ASIA{}", rng.upper(16)),
+    ));
     let v = loop {
         let v = rng.b64(40);
         if v.bytes().any(|b| b.is_ascii_digit()) {
             break v;
         }
     };
-    out.push(named("aws-secret-key", "env", format!("AWS_SECRET_ACCESS_KEY={v}"), v));
+    out.push(named(
+        "aws-secret-key",
+        "env",
+        format!("AWS_SECRET_ACCESS_KEY={v}"),
+        v,
+    ));
     let v = rng.b64(40);
-    out.push(named("aws-secret-key", "credentials-file", format!("[default]\naws_access_key_id = AKIA{}\naws_secret_access_key = {v}", rng.upper(16)), v));
+    out.push(named(
+        "aws-secret-key",
+        "credentials-file",
+        format!(
+            "[default]\naws_access_key_id = AKIA{}\naws_secret_access_key = {v}",
+            rng.upper(16)
+        ),
+        v,
+    ));
     let v = format!("IQoJb3JpZ2luX2VjE{}", rng.b64(300));
-    out.push(named("aws-session-token", "iqoj", format!("aws_session_token = {v}"), v));
+    out.push(named(
+        "aws-session-token",
+        "iqoj",
+        format!("aws_session_token = {v}"),
+        v,
+    ));
     let v = format!("FwoGZXIvYXdzE{}", rng.b64(200));
-    out.push(named("aws-session-token", "fwog", format!("AWS_SESSION_TOKEN={v}"), v));
+    out.push(named(
+        "aws-session-token",
+        "fwog",
+        format!("AWS_SESSION_TOKEN={v}"),
+        v,
+    ));
     // Credentials in URLs.
     for (kind, scheme, host) in [
         ("postgres", "postgresql", "db.internal:5432/app"),
         ("mysql", "mysql", "mysql.internal:3306/shop"),
         ("redis", "rediss", "cache.internal:6380/0"),
         ("amqp", "amqps", "mq.internal:5671/vhost"),
-        ("mongodb", "mongodb+srv", "cluster0.ab1cd.mongodb.net/prod?retryWrites=true"),
-        ("https", "https", "artifacts.internal/repository/pypi/simple"),
+        (
+            "mongodb",
+            "mongodb+srv",
+            "cluster0.ab1cd.mongodb.net/prod?retryWrites=true",
+        ),
+        (
+            "https",
+            "https",
+            "artifacts.internal/repository/pypi/simple",
+        ),
         ("git", "https", "gitlab.internal/team/app.git"),
     ] {
         let pw = rng.password().replace(['#', '%', '^', '+'], "");
-        let user = if kind == "redis" { String::new() } else { format!("svc_{}", rng.from("abcdefghijklmnopqrstuvwxyz", 5)) };
+        let user = if kind == "redis" {
+            String::new()
+        } else {
+            format!("svc_{}", rng.from("abcdefghijklmnopqrstuvwxyz", 5))
+        };
         let url = format!("{scheme}://{user}:{pw}@{host}");
         let text = match kind {
             "git" => format!("git remote add origin {url}"),
             _ => format!("DATABASE_URL={url}"),
         };
-        out.push(Secret { family: "url-credentials", kind, text, values: vec![pw], bare: Some(url), multiline: false });
+        out.push(Secret {
+            family: "url-credentials",
+            kind,
+            text,
+            values: vec![pw],
+            bare: Some(url),
+            multiline: false,
+        });
     }
     // JWT and Authorization headers.
     let jwt = format!(
@@ -187,11 +243,26 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
     );
     out.push(token("jwt", "jwt", "SESSION_JWT", jwt));
     let v = rng.b64url(48);
-    out.push(named("authorization-header", "bearer", format!("curl -H 'Authorization: Bearer {v}' https://api.internal/v1/me"), v));
+    out.push(named(
+        "authorization-header",
+        "bearer",
+        format!("curl -H 'Authorization: Bearer {v}' https://api.internal/v1/me"),
+        v,
+    ));
     let v = base64(format!("deploy:{}", rng.password()).as_bytes());
-    out.push(named("authorization-header", "basic", format!("Authorization: Basic {v}"), v));
+    out.push(named(
+        "authorization-header",
+        "basic",
+        format!("Authorization: Basic {v}"),
+        v,
+    ));
     let v = rng.hex(40);
-    out.push(named("authorization-header", "token", format!("curl -H \"Authorization: token {v}\" https://ghe.internal/api/v3/user"), v));
+    out.push(named(
+        "authorization-header",
+        "token",
+        format!("curl -H \"Authorization: token {v}\" https://ghe.internal/api/v3/user"),
+        v,
+    ));
     // Prefixed tokens.
     for prefix in ["ghp", "gho", "ghu", "ghs", "ghr"] {
         let kind: &'static str = match prefix {
@@ -201,16 +272,67 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
             "ghs" => "ghs",
             _ => "ghr",
         };
-        out.push(token("github-token", kind, "GITHUB_TOKEN", format!("{prefix}_{}", rng.alnum(36))));
+        out.push(token(
+            "github-token",
+            kind,
+            "GITHUB_TOKEN",
+            format!("{prefix}_{}", rng.alnum(36)),
+        ));
     }
-    out.push(token("github-token", "github_pat", "GH_TOKEN", format!("github_pat_11{}_{}", rng.upper(20), rng.alnum(59))));
-    out.push(token("gitlab-token", "glpat", "GITLAB_TOKEN", format!("glpat-{}", rng.b64url(20))));
-    out.push(token("npm-token", "npm", "NPM_TOKEN", format!("npm_{}", rng.alnum(36))));
+    out.push(token(
+        "github-token",
+        "github_pat",
+        "GH_TOKEN",
+        format!("github_pat_11{}_{}", rng.upper(20), rng.alnum(59)),
+    ));
+    out.push(token(
+        "gitlab-token",
+        "glpat",
+        "GITLAB_TOKEN",
+        format!("glpat-{}", rng.b64url(20)),
+    ));
+    out.push(token(
+        "npm-token",
+        "npm",
+        "NPM_TOKEN",
+        format!("npm_{}", rng.alnum(36)),
+    ));
     let v = format!("npm_{}", rng.alnum(36));
-    out.push(named("npm-token", "npmrc", format!("//registry.npmjs.org/:_authToken={v}"), v));
-    out.push(token("pypi-token", "pypi", "TWINE_PASSWORD", format!("pypi-AgEIcHlwaS5vcmc{}", rng.b64url(70))));
-    out.push(token("slack-token", "xoxb", "SLACK_BOT_TOKEN", format!("xoxb-{}-{}-{}", rng.digits(11), rng.digits(13), rng.alnum(24))));
-    out.push(token("slack-token", "xoxp", "SLACK_USER_TOKEN", format!("xoxp-{}-{}-{}-{}", rng.digits(11), rng.digits(11), rng.digits(13), rng.hex(32))));
+    out.push(named(
+        "npm-token",
+        "npmrc",
+        format!("//registry.npmjs.org/:_authToken={v}"),
+        v,
+    ));
+    out.push(token(
+        "pypi-token",
+        "pypi",
+        "TWINE_PASSWORD",
+        format!("pypi-AgEIcHlwaS5vcmc{}", rng.b64url(70)),
+    ));
+    out.push(token(
+        "slack-token",
+        "xoxb",
+        "SLACK_BOT_TOKEN",
+        format!(
+            "xoxb-{}-{}-{}",
+            rng.digits(11),
+            rng.digits(13),
+            rng.alnum(24)
+        ),
+    ));
+    out.push(token(
+        "slack-token",
+        "xoxp",
+        "SLACK_USER_TOKEN",
+        format!(
+            "xoxp-{}-{}-{}-{}",
+            rng.digits(11),
+            rng.digits(11),
+            rng.digits(13),
+            rng.hex(32)
+        ),
+    ));
     let path = format!("T{}/B{}/{}", rng.upper(8), rng.upper(10), rng.alnum(24));
     out.push(Secret {
         family: "slack-webhook",
@@ -220,11 +342,36 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
         bare: Some(format!("https://hooks.slack.com/services/{path}")),
         multiline: false,
     });
-    out.push(token("sendgrid-api-key", "sendgrid", "SENDGRID_API_KEY", format!("SG.{}.{}", rng.b64url(22), rng.b64url(43))));
-    out.push(token("stripe-key", "sk_live", "STRIPE_SECRET_KEY", format!("sk_live_51{}", rng.alnum(96))));
-    out.push(token("stripe-key", "sk_test", "STRIPE_SECRET_KEY", format!("sk_test_51{}", rng.alnum(96))));
-    out.push(token("stripe-key", "rk_live", "STRIPE_RESTRICTED_KEY", format!("rk_live_51{}", rng.alnum(96))));
-    out.push(token("stripe-webhook-secret", "whsec", "STRIPE_WEBHOOK_SECRET", format!("whsec_{}", rng.alnum(32))));
+    out.push(token(
+        "sendgrid-api-key",
+        "sendgrid",
+        "SENDGRID_API_KEY",
+        format!("SG.{}.{}", rng.b64url(22), rng.b64url(43)),
+    ));
+    out.push(token(
+        "stripe-key",
+        "sk_live",
+        "STRIPE_SECRET_KEY",
+        format!("sk_live_51{}", rng.alnum(96)),
+    ));
+    out.push(token(
+        "stripe-key",
+        "sk_test",
+        "STRIPE_SECRET_KEY",
+        format!("sk_test_51{}", rng.alnum(96)),
+    ));
+    out.push(token(
+        "stripe-key",
+        "rk_live",
+        "STRIPE_RESTRICTED_KEY",
+        format!("rk_live_51{}", rng.alnum(96)),
+    ));
+    out.push(token(
+        "stripe-webhook-secret",
+        "whsec",
+        "STRIPE_WEBHOOK_SECRET",
+        format!("whsec_{}", rng.alnum(32)),
+    ));
     let key = base64(&rng.bytes(64));
     out.push(named(
         "azure-storage-key",
@@ -232,8 +379,23 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
         format!("AZURE_STORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=https;AccountName=st{};AccountKey={key};EndpointSuffix=core.windows.net", rng.hex(8)),
         key,
     ));
-    out.push(token("azure-client-secret", "client-secret", "AZURE_CLIENT_SECRET", format!("{}{}Q~{}", rng.alnum(3), rng.digits(1), rng.from(&format!("{ALNUM}_~.-"), 34))));
-    out.push(token("google-api-key", "api-key", "GOOGLE_API_KEY", format!("AIza{}", rng.b64url(35))));
+    out.push(token(
+        "azure-client-secret",
+        "client-secret",
+        "AZURE_CLIENT_SECRET",
+        format!(
+            "{}{}Q~{}",
+            rng.alnum(3),
+            rng.digits(1),
+            rng.from(&format!("{ALNUM}_~.-"), 34)
+        ),
+    ));
+    out.push(token(
+        "google-api-key",
+        "api-key",
+        "GOOGLE_API_KEY",
+        format!("AIza{}", rng.b64url(35)),
+    ));
     let mut sa = pem(rng, "service-account", "PRIVATE KEY", "", false);
     sa.family = "google-service-account";
     sa.text = serde_json::to_string_pretty(&json!({
@@ -245,18 +407,71 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
     }))
     .unwrap();
     out.push(sa);
-    out.push(token("anthropic-api-key", "api03", "ANTHROPIC_API_KEY", format!("sk-ant-api03-{}AA", rng.b64url(93))));
-    out.push(token("openai-api-key", "proj", "OPENAI_API_KEY", format!("sk-proj-{}", rng.b64url(120))));
-    out.push(token("openai-api-key", "legacy", "OPENAI_API_KEY", format!("sk-{}T3BlbkFJ{}", rng.alnum(20), rng.alnum(20))));
-    out.push(token("huggingface-token", "hf", "HF_TOKEN", format!("hf_{}", rng.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 34))));
-    out.push(token("digitalocean-token", "dop", "DIGITALOCEAN_TOKEN", format!("dop_v1_{}", rng.hex(64))));
-    out.push(token("shopify-token", "shpat", "SHOPIFY_ACCESS_TOKEN", format!("shpat_{}", rng.hex(32))));
-    out.push(token("telegram-bot-token", "bot", "TELEGRAM_BOT_TOKEN", format!("{}:AA{}", rng.digits(10), rng.b64url(33))));
+    out.push(token(
+        "anthropic-api-key",
+        "api03",
+        "ANTHROPIC_API_KEY",
+        format!("sk-ant-api03-{}AA", rng.b64url(93)),
+    ));
+    out.push(token(
+        "openai-api-key",
+        "proj",
+        "OPENAI_API_KEY",
+        format!("sk-proj-{}", rng.b64url(120)),
+    ));
+    out.push(token(
+        "openai-api-key",
+        "legacy",
+        "OPENAI_API_KEY",
+        format!("sk-{}T3BlbkFJ{}", rng.alnum(20), rng.alnum(20)),
+    ));
+    out.push(token(
+        "huggingface-token",
+        "hf",
+        "HF_TOKEN",
+        format!(
+            "hf_{}",
+            rng.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 34)
+        ),
+    ));
+    out.push(token(
+        "digitalocean-token",
+        "dop",
+        "DIGITALOCEAN_TOKEN",
+        format!("dop_v1_{}", rng.hex(64)),
+    ));
+    out.push(token(
+        "shopify-token",
+        "shpat",
+        "SHOPIFY_ACCESS_TOKEN",
+        format!("shpat_{}", rng.hex(32)),
+    ));
+    out.push(token(
+        "telegram-bot-token",
+        "bot",
+        "TELEGRAM_BOT_TOKEN",
+        format!("{}:AA{}", rng.digits(10), rng.b64url(33)),
+    ));
     let v = rng.hex(32);
-    out.push(named("twilio-api-key", "auth-token", format!("TWILIO_AUTH_TOKEN={v}"), v));
+    out.push(named(
+        "twilio-api-key",
+        "auth-token",
+        format!("TWILIO_AUTH_TOKEN={v}"),
+        v,
+    ));
     let v = rng.hex(32);
-    out.push(named("datadog-api-key", "api-key", format!("DD_API_KEY={v}"), v));
-    out.push(token("mailgun-api-key", "key", "MAILGUN_API_KEY", format!("key-{}", rng.hex(32))));
+    out.push(named(
+        "datadog-api-key",
+        "api-key",
+        format!("DD_API_KEY={v}"),
+        v,
+    ));
+    out.push(token(
+        "mailgun-api-key",
+        "key",
+        "MAILGUN_API_KEY",
+        format!("key-{}", rng.hex(32)),
+    ));
     let v = base64(format!("robot:{}", rng.alnum(32)).as_bytes());
     out.push(named(
         "docker-auth",
@@ -271,9 +486,21 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
     out.push(pem(rng, "openssh", "OPENSSH PRIVATE KEY", "", false));
     out.push(pem(rng, "encrypted", "ENCRYPTED PRIVATE KEY", "", false));
     out.push(pem(rng, "pkcs8", "PRIVATE KEY", "", false));
-    out.push(pem(rng, "rsa-encrypted-headers", "RSA PRIVATE KEY", "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\n", false));
+    out.push(pem(
+        rng,
+        "rsa-encrypted-headers",
+        "RSA PRIVATE KEY",
+        "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\n",
+        false,
+    ));
     out.push(pem(rng, "cut-off", "OPENSSH PRIVATE KEY", "", true));
-    out.push(pem(rng, "quoted-comment", "RSA PRIVATE KEY", "Comment: \"rsa-key-20260101\"\n", false));
+    out.push(pem(
+        rng,
+        "quoted-comment",
+        "RSA PRIVATE KEY",
+        "Comment: \"rsa-key-20260101\"\n",
+        false,
+    ));
     let private: Vec<String> = base64(&rng.bytes(48 * 4))
         .as_bytes()
         .chunks(64)
@@ -294,20 +521,58 @@ pub fn secret_types(rng: &mut Rng) -> Vec<Secret> {
         bare: None,
         multiline: true,
     });
-    out.push(token("age-secret-key", "age", "SOPS_AGE_KEY", format!("AGE-SECRET-KEY-1{}", rng.from("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58))));
+    out.push(token(
+        "age-secret-key",
+        "age",
+        "SOPS_AGE_KEY",
+        format!(
+            "AGE-SECRET-KEY-1{}",
+            rng.from("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58)
+        ),
+    ));
     // Secret-like assignments whose value is all there is to go by.
     let v = rng.password();
-    out.push(named("secret-assignment", "password", format!("DB_PASSWORD={v}"), v));
+    out.push(named(
+        "secret-assignment",
+        "password",
+        format!("DB_PASSWORD={v}"),
+        v,
+    ));
     let v = rng.b64url(50);
-    out.push(named("secret-assignment", "secret_key", format!("SECRET_KEY='{v}'"), v));
+    out.push(named(
+        "secret-assignment",
+        "secret_key",
+        format!("SECRET_KEY='{v}'"),
+        v,
+    ));
     let v = rng.alnum(32);
-    out.push(named("secret-assignment", "api_key", format!("export API_KEY=\"{v}\""), v));
+    out.push(named(
+        "secret-assignment",
+        "api_key",
+        format!("export API_KEY=\"{v}\""),
+        v,
+    ));
     let v = rng.alnum(40);
-    out.push(named("secret-assignment", "yaml-token", format!("  token: {v}"), v));
+    out.push(named(
+        "secret-assignment",
+        "yaml-token",
+        format!("  token: {v}"),
+        v,
+    ));
     let v = rng.b64(44);
-    out.push(named("secret-assignment", "private_key", format!("private_key = \"{v}\""), v));
+    out.push(named(
+        "secret-assignment",
+        "private_key",
+        format!("private_key = \"{v}\""),
+        v,
+    ));
     let v = rng.password();
-    out.push(named("secret-assignment", "json-password", format!("{{\"username\": \"admin\", \"password\": \"{v}\"}}"), v));
+    out.push(named(
+        "secret-assignment",
+        "json-password",
+        format!("{{\"username\": \"admin\", \"password\": \"{v}\"}}"),
+        v,
+    ));
     out
 }
 
@@ -430,7 +695,12 @@ fn forbidden_of(secret: &Secret, context: Context) -> Vec<String> {
             if chars.len() <= 12 {
                 out.push(form.clone());
             } else {
-                out.extend(chars.windows(12).step_by(6).map(|w| w.iter().collect::<String>()));
+                out.extend(
+                    chars
+                        .windows(12)
+                        .step_by(6)
+                        .map(|w| w.iter().collect::<String>()),
+                );
                 out.push(chars[chars.len() - 12..].iter().collect());
             }
         }
@@ -482,7 +752,10 @@ pub fn plant(secret: &Secret, place: Place, context: Context, n: usize) -> Sampl
             let command = if secret.multiline {
                 format!("cat > /tmp/key <<'EOF'\n{text}\nEOF\nchmod 600 /tmp/key")
             } else {
-                format!("export {} && ./scripts/deploy.sh --verbose", text.replace('\n', " "))
+                format!(
+                    "export {} && ./scripts/deploy.sh --verbose",
+                    text.replace('\n', " ")
+                )
             };
             (
                 format!("{SESSION_ID}.jsonl"),
@@ -524,9 +797,13 @@ pub fn plant(secret: &Secret, place: Place, context: Context, n: usize) -> Sampl
             )
         }
         Place::JsonInJson => {
-            let inner = json!({"content": [{"type": "text", "text": env_file}], "isError": false}).to_string();
+            let inner = json!({"content": [{"type": "text", "text": env_file}], "isError": false})
+                .to_string();
             let outer = json!({"result": inner}).to_string();
-            (format!("{SESSION_ID}.jsonl"), tool_result(&outer, "", n, false))
+            (
+                format!("{SESSION_ID}.jsonl"),
+                tool_result(&outer, "", n, false),
+            )
         }
     };
     let content = if file.ends_with(".jsonl") {

@@ -50,11 +50,49 @@ pub fn mixed(value: &[u8]) -> bool {
 
 /// Substrings of values that are placeholders, references or code, not secrets.
 const NOT_SECRET: &[&str] = &[
-    "${", "$(", "{{", "}}", "<", ">", "(", ")", "[", "]", "://", "...", "***", "xxxx", "example",
-    "changeme", "change_me", "change-me", "your_", "your-", "yourpass", "placeholder", "redacted",
-    "dummy", "sample", "replace", "insert", "process.env", "os.environ", "getenv", "environ",
-    "secrets.", "settings.", "config.", "undefined", "password", "passwd", "secret", "token",
-    "_key", "apikey", "api_key", "******",
+    "${",
+    "$(",
+    "{{",
+    "}}",
+    "<",
+    ">",
+    "(",
+    ")",
+    "[",
+    "]",
+    "://",
+    "...",
+    "***",
+    "xxxx",
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "your_",
+    "your-",
+    "yourpass",
+    "placeholder",
+    "redacted",
+    "dummy",
+    "sample",
+    "replace",
+    "insert",
+    "process.env",
+    "os.environ",
+    "getenv",
+    "environ",
+    "secrets.",
+    "settings.",
+    "config.",
+    "undefined",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "_key",
+    "apikey",
+    "api_key",
+    "******",
 ];
 
 /// Whether the value of a secret-like assignment (`PASSWORD=...`, `token: ...`) looks like a
@@ -65,8 +103,10 @@ pub fn secret_value(value: &[u8]) -> bool {
     if value.len() < 8 || value.len() > 512 {
         return false;
     }
-    if matches!(value[0], b'$' | b'%' | b'/' | b'~' | b'#' | b'@' | b'&' | b'.' | b'*' | b'!' | b'-' | b'=')
-    {
+    if matches!(
+        value[0],
+        b'$' | b'%' | b'/' | b'~' | b'#' | b'@' | b'&' | b'.' | b'*' | b'!' | b'-' | b'='
+    ) {
         return false;
     }
     let lower = value.to_ascii_lowercase();
@@ -154,13 +194,31 @@ mod tests {
 
     #[test]
     fn values_that_look_like_secrets() {
-        for v in ["Xk9#mP2$vL7q", "hunter2Zx!Qm", "a8f5f167f44f4964e6c998dee827110c", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzKEY"] {
+        for v in [
+            "Xk9#mP2$vL7q",
+            "hunter2Zx!Qm",
+            "a8f5f167f44f4964e6c998dee827110c",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzKEY",
+        ] {
             assert!(secret_value(v.as_bytes()), "{v}");
         }
         for v in [
-            "12345678", "${DB_PASSWORD}", "process.env.TOKEN", "self.api_key", "getToken", "my-secret-value",
-            "MY_SECRET_NAME", "changeme123", "<your-token>", "/etc/secret/file", "settings.SECRET_KEY",
-            "abcdefgh", "AutoTokenizer.from_pretrained", "xxxxxxxxxxxx", "string", "v1.2.3.4",
+            "12345678",
+            "${DB_PASSWORD}",
+            "process.env.TOKEN",
+            "self.api_key",
+            "getToken",
+            "my-secret-value",
+            "MY_SECRET_NAME",
+            "changeme123",
+            "<your-token>",
+            "/etc/secret/file",
+            "settings.SECRET_KEY",
+            "abcdefgh",
+            "AutoTokenizer.from_pretrained",
+            "xxxxxxxxxxxx",
+            "string",
+            "v1.2.3.4",
         ] {
             assert!(!secret_value(v.as_bytes()), "{v}");
         }

@@ -78,7 +78,11 @@ struct KeyBlock {
 const REDACTED_KEY: &[u8] = b"[REDACTED:private-key]";
 
 impl KeyBlock {
-    fn redact<'a>(&mut self, scanner: &Scanner, body: &'a [u8]) -> (Cow<'a, [u8]>, Vec<&'static str>) {
+    fn redact<'a>(
+        &mut self,
+        scanner: &Scanner,
+        body: &'a [u8],
+    ) -> (Cow<'a, [u8]>, Vec<&'static str>) {
         if self.open {
             // Lines of key material, each after an optional Read-tool line number.
             let key = body.len() - rules::strip_line_number(body).len();
@@ -212,7 +216,7 @@ pub(crate) mod tests {
         let scanner = Scanner::new(vec![]);
         for text in [
             "task-management-system-for-teams-and-more",
-            "AKIAIOSFODNN7EXAMPL",   // one short
+            "AKIAIOSFODNN7EXAMPL",  // one short
             "AKIAIOSFODNN7EXAMPLE", // AWS's documented example
             "ghp_short",
             "the sk-learn library and sk_test_abcdefghijklmnopqrstuvwxyz",

@@ -319,8 +319,9 @@ fn strip_ansi(src: &View) -> Option<View> {
 /// Undoes percent-encoding (`%XX`). `None` when there is none.
 fn percent_decode(src: &View) -> Option<View> {
     let text = &src.text;
-    let is_escape =
-        |i: usize| text.len() > i + 2 && hex_value(text[i + 1]).is_some() && hex_value(text[i + 2]).is_some();
+    let is_escape = |i: usize| {
+        text.len() > i + 2 && hex_value(text[i + 1]).is_some() && hex_value(text[i + 2]).is_some()
+    };
     let first = memchr::memchr_iter(b'%', text).find(|&i| is_escape(i))?;
     let mut b = Builder::new(src);
     b.copy(0, first);
@@ -329,7 +330,8 @@ fn percent_decode(src: &View) -> Option<View> {
     while let Some(k) = memchr::memchr(b'%', &text[at..]) {
         let i = at + k;
         if is_escape(i) {
-            let byte = (hex_value(text[i + 1]).unwrap_or(0) * 16 + hex_value(text[i + 2]).unwrap_or(0)) as u8;
+            let byte = (hex_value(text[i + 1]).unwrap_or(0) * 16
+                + hex_value(text[i + 2]).unwrap_or(0)) as u8;
             b.copy(plain, i);
             b.push(&[byte], i, i + 3);
             at = i + 3;
@@ -368,8 +370,14 @@ mod tests {
             ]
         );
         assert_eq!(texts("plain text"), [("plain text".into(), false)]);
-        assert_eq!(texts(r#"{"torn"#), [("{".into(), false), ("torn".into(), true)]);
-        assert_eq!(texts(r#"{"ends\"#), [("{".into(), false), (r#"ends\"#.into(), true)]);
+        assert_eq!(
+            texts(r#"{"torn"#),
+            [("{".into(), false), ("torn".into(), true)]
+        );
+        assert_eq!(
+            texts(r#"{"ends\"#),
+            [("{".into(), false), (r#"ends\"#.into(), true)]
+        );
     }
 
     #[test]

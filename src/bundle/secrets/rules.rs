@@ -66,12 +66,18 @@ pub const PRIVATE_KEY: &str = "private-key";
 /// holding one is read by every rule, since the keywords themselves may be encoded.
 pub const ENCODED_KEYWORD_PARTS: &[&str] = &["%2d", "%5f", "%2e", "%3a", "%3d", "%2f"];
 
-/// Whether a rule needs the structure around a value (a name before it, a word near it), which
-/// in a JSON record may sit in another string: such rules also read the raw line.
+/// Whether a rule reads the structure around a value (a name before it, a word near it, a URL's
+/// scheme), which in a JSON record may sit in another string: such rules also read the raw line,
+/// and run only in windows around their keywords (their patterns start without a literal).
 pub fn structural(check: Check) -> bool {
     matches!(
         check,
-        Check::AwsSecret | Check::Assignment | Check::BasicAuth | Check::Near(..) | Check::SecretValue
+        Check::AwsSecret
+            | Check::Assignment
+            | Check::BasicAuth
+            | Check::Near(..)
+            | Check::SecretValue
+            | Check::UrlPassword
     )
 }
 pub const PUTTY_KEY: &str = "putty-private-key";
@@ -86,7 +92,13 @@ pub const RULES: &[RuleDef] = &[
         0,
         Check::KeyBlock,
     ),
-    rule(PUTTY_KEY, &["private-lines"], r"Private-Lines: *[0-9]+", 0, Check::KeyBlock),
+    rule(
+        PUTTY_KEY,
+        &["private-lines"],
+        r"Private-Lines: *[0-9]+",
+        0,
+        Check::KeyBlock,
+    ),
     rule(
         "age-secret-key",
         &["age-secret-key-1", "age-plugin-"],
@@ -98,28 +110,43 @@ pub const RULES: &[RuleDef] = &[
     rule(
         "github-token",
         &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
-        r"gh[pousr]_[A-Za-z0-9]{36,255}",
+        r"gh[pousr]_[A-Za-z0-9]{36,}",
         0,
         Check::None,
     ),
     rule(
         "github-token",
         &["github_pat_"],
-        r"github_pat_[A-Za-z0-9_]{36,255}",
+        r"github_pat_[A-Za-z0-9_]{36,}",
         0,
         Check::None,
     ),
     rule(
         "gitlab-token",
         &[
-            "glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glsoat-",
-            "gloas-", "glagent-", "gr1348941",
+            "glpat-",
+            "gldt-",
+            "glrt-",
+            "glcbt-",
+            "glptt-",
+            "glft-",
+            "glimt-",
+            "glsoat-",
+            "gloas-",
+            "glagent-",
+            "gr1348941",
         ],
         r"(?:gl(?:pat|dt|rt|cbt|ptt|ft|imt|soat|oas|agent)-|GR1348941)[A-Za-z0-9_.-]{20,}",
         0,
         Check::Mixed,
     ),
-    rule("npm-token", &["npm_"], r"npm_[A-Za-z0-9]{36,}", 0, Check::Mixed),
+    rule(
+        "npm-token",
+        &["npm_"],
+        r"npm_[A-Za-z0-9]{36,}",
+        0,
+        Check::Mixed,
+    ),
     rule(
         "npm-token",
         &["_authtoken"],
@@ -127,7 +154,13 @@ pub const RULES: &[RuleDef] = &[
         1,
         Check::SecretValue,
     ),
-    rule("pypi-token", &["pypi-ag"], r"pypi-Ag[A-Za-z0-9_-]{50,}", 0, Check::None),
+    rule(
+        "pypi-token",
+        &["pypi-ag"],
+        r"pypi-Ag[A-Za-z0-9_-]{50,}",
+        0,
+        Check::None,
+    ),
     rule(
         "slack-webhook",
         &["hooks.slack.com"],
@@ -152,7 +185,7 @@ pub const RULES: &[RuleDef] = &[
     rule(
         "stripe-key",
         &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
-        r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,247}",
+        r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
         0,
         Check::Mixed,
     ),
@@ -299,7 +332,13 @@ pub const RULES: &[RuleDef] = &[
     ),
     rule(
         "aws-session-token",
-        &["session_token", "sessiontoken", "session-token", "security_token", "security-token"],
+        &[
+            "session_token",
+            "sessiontoken",
+            "session-token",
+            "security_token",
+            "security-token",
+        ],
         r"(?i:session[_-]?token|security[_-]?token)[\x22']?\s*(?:[:=]|=>)\s*[\x22']?([A-Za-z0-9/+=]{60,})",
         1,
         Check::None,
@@ -315,7 +354,7 @@ pub const RULES: &[RuleDef] = &[
     rule(
         "url-credentials",
         &["://", r":\/\/"],
-        r"[A-Za-z][A-Za-z0-9+.-]{1,30}:\\?/\\?/[^\s:/?#@\x22'<>\\]{0,128}:([^\s/?#@\x22'<>\\]{1,256})@[A-Za-z0-9\[_.-]",
+        r"[A-Za-z][A-Za-z0-9+.-]+:\\?/\\?/[^\s:/?#@\x22'<>\\]*:([^\s/?#@\x22'<>\\]+)@[A-Za-z0-9\[_.-]",
         1,
         Check::UrlPassword,
     ),
@@ -358,10 +397,22 @@ pub const RULES: &[RuleDef] = &[
     rule(
         "secret-assignment",
         &[
-            "pass", "pwd", "secret", "token", "api_key", "api-key", "apikey", "api.key", "_key",
-            "-key", "privatekey", "accesskey", "credential", "auth",
+            "pass",
+            "pwd",
+            "secret",
+            "token",
+            "api_key",
+            "api-key",
+            "apikey",
+            "api.key",
+            "_key",
+            "-key",
+            "privatekey",
+            "accesskey",
+            "credential",
+            "auth",
         ],
-        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|=|:)[ \t]*[\x22'`]?([^\s\x22'`,;]{8,512})",
+        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|=|:)[ \t]*[\x22'`]?([^\s\x22'`,;]{8,})",
         2,
         Check::Assignment,
     ),
@@ -380,26 +431,109 @@ pub fn secret_name(name: &[u8]) -> bool {
         return false;
     };
     const NOT_SECRET_LAST: &[&[u8]] = &[
-        b"file", b"path", b"dir", b"url", b"uri", b"name", b"id", b"ids", b"type", b"length",
-        b"len", b"count", b"size", b"max", b"min", b"env", b"var", b"field", b"header", b"hint",
-        b"policy", b"expiry", b"expires", b"ttl", b"timeout", b"endpoint", b"host", b"port",
-        b"tokens", b"limit", b"index", b"prefix", b"suffix", b"format", b"mode", b"enabled",
-        b"required", b"location", b"ref", b"version", b"user", b"username", b"email", b"label",
-        b"usage", b"budget", b"provider", b"method", b"scope", b"scopes", b"kind", b"algorithm",
+        b"file",
+        b"path",
+        b"dir",
+        b"url",
+        b"uri",
+        b"name",
+        b"id",
+        b"ids",
+        b"type",
+        b"length",
+        b"len",
+        b"count",
+        b"size",
+        b"max",
+        b"min",
+        b"env",
+        b"var",
+        b"field",
+        b"header",
+        b"hint",
+        b"policy",
+        b"expiry",
+        b"expires",
+        b"ttl",
+        b"timeout",
+        b"endpoint",
+        b"host",
+        b"port",
+        b"tokens",
+        b"limit",
+        b"index",
+        b"prefix",
+        b"suffix",
+        b"format",
+        b"mode",
+        b"enabled",
+        b"required",
+        b"location",
+        b"ref",
+        b"version",
+        b"user",
+        b"username",
+        b"email",
+        b"label",
+        b"usage",
+        b"budget",
+        b"provider",
+        b"method",
+        b"scope",
+        b"scopes",
+        b"kind",
+        b"algorithm",
     ];
     if NOT_SECRET_LAST.contains(&last) {
         return false;
     }
     const SECRET_WORDS: &[&[u8]] = &[
-        b"password", b"passwd", b"passphrase", b"pass", b"pwd", b"pw", b"secret", b"secrets",
-        b"token", b"apikey", b"privatekey", b"accesskey", b"secretkey", b"authtoken",
-        b"credential", b"credentials", b"auth", b"authkey", b"clientsecret", b"accesstoken",
-        b"refreshtoken", b"apitoken", b"dbpassword", b"masterkey", b"signingkey",
+        b"password",
+        b"passwd",
+        b"passphrase",
+        b"pass",
+        b"pwd",
+        b"pw",
+        b"secret",
+        b"secrets",
+        b"token",
+        b"apikey",
+        b"privatekey",
+        b"accesskey",
+        b"secretkey",
+        b"authtoken",
+        b"credential",
+        b"credentials",
+        b"auth",
+        b"authkey",
+        b"clientsecret",
+        b"accesstoken",
+        b"refreshtoken",
+        b"apitoken",
+        b"dbpassword",
+        b"masterkey",
+        b"signingkey",
     ];
     const KEY_QUALIFIERS: &[&[u8]] = &[
-        b"api", b"private", b"access", b"secret", b"auth", b"encryption", b"master", b"signing",
-        b"client", b"app", b"account", b"storage", b"license", b"service", b"session", b"admin",
-        b"webhook", b"server", b"shared",
+        b"api",
+        b"private",
+        b"access",
+        b"secret",
+        b"auth",
+        b"encryption",
+        b"master",
+        b"signing",
+        b"client",
+        b"app",
+        b"account",
+        b"storage",
+        b"license",
+        b"service",
+        b"session",
+        b"admin",
+        b"webhook",
+        b"server",
+        b"shared",
     ];
     // Bare short words are too common as labels (`PASS: test_name`, `auth: required`).
     if words.len() == 1 && [&b"pass"[..], b"pw", b"pwd", b"auth"].contains(&words[0]) {
@@ -436,7 +570,11 @@ pub fn key_material(line: &[u8]) -> bool {
         return true;
     }
     if let Some(colon) = memchr::memchr(b':', line) {
-        if colon > 0 && line[..colon].iter().all(|&b| b.is_ascii_alphabetic() || b == b'-') {
+        if colon > 0
+            && line[..colon]
+                .iter()
+                .all(|&b| b.is_ascii_alphabetic() || b == b'-')
+        {
             return true;
         }
     }
@@ -483,14 +621,36 @@ mod tests {
     #[test]
     fn secret_like_names() {
         for n in [
-            "PASSWORD", "DB_PASSWORD", "SECRET_KEY", "API_KEY", "apiKey", "client_secret",
-            "private_key", "GITHUB_TOKEN", "auth_token", "token", "x-api-key", "db.pass", "DB_PASS",
+            "PASSWORD",
+            "DB_PASSWORD",
+            "SECRET_KEY",
+            "API_KEY",
+            "apiKey",
+            "client_secret",
+            "private_key",
+            "GITHUB_TOKEN",
+            "auth_token",
+            "token",
+            "x-api-key",
+            "db.pass",
+            "DB_PASS",
         ] {
             assert!(secret_name(n.as_bytes()), "{n}");
         }
         for n in [
-            "input_tokens", "max_tokens", "token_count", "key", "keyboard", "password_file",
-            "SECRET_NAME", "author", "tokenizer", "bypass", "passed", "monkey", "PASS",
+            "input_tokens",
+            "max_tokens",
+            "token_count",
+            "key",
+            "keyboard",
+            "password_file",
+            "SECRET_NAME",
+            "author",
+            "tokenizer",
+            "bypass",
+            "passed",
+            "monkey",
+            "PASS",
         ] {
             assert!(!secret_name(n.as_bytes()), "{n}");
         }

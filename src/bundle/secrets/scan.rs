@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use regex::bytes::Regex;
 
@@ -22,6 +22,10 @@ pub const TOKEN_RULE: &str = "ccsync-token";
 
 /// Literals shorter than this are ignored: they would redact ordinary words.
 const MIN_LITERAL_LEN: usize = 8;
+
+/// How far before and after a keyword the rules that read surroundings look.
+const WINDOW_BEFORE: usize = 256;
+const WINDOW_AFTER: usize = 768;
 
 /// A set of rules, one bit each.
 type Mask = u128;
@@ -130,9 +134,21 @@ impl Scanner {
                 add_keyword(part.as_bytes(), index);
             }
         }
+        // The search reports keywords without overlaps (a DFA, which is several times faster
+        // than an overlapping search); a keyword hidden inside or across a reported one makes
+        // its rules candidates through the reported one.
+        let direct = keyword_rules.clone();
+        for (i, a) in keywords.iter().enumerate() {
+            for (j, b) in keywords.iter().enumerate() {
+                if i != j && overlap(a, b) {
+                    keyword_rules[i] |= direct[j];
+                }
+            }
+        }
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&keywords)
             .expect("keywords compile");
         Scanner {
@@ -162,7 +178,7 @@ impl Scanner {
     /// Finds the secrets of one raw line (without its line ending).
     pub fn scan(&self, line: &[u8]) -> LineScan {
         let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
-        for m in self.keywords.find_overlapping_iter(line) {
+        for m in self.keywords.find_iter(line) {
             hits_by_keyword.push((m.start(), self.keyword_rules[m.pattern().as_usize()]));
         }
         if hits_by_keyword.is_empty() {
@@ -182,7 +198,11 @@ impl Scanner {
         let lexed = segs.iter().any(|s| s.string);
         let structural = masks.iter().fold(0, |all, m| all | m) & self.structural;
         if lexed && structural != 0 {
-            self.scan_view(&View::raw(line, 0, line.len()), structural, &mut found);
+            let mut raw = Vec::new();
+            self.scan_view(&View::raw(line, 0, line.len()), structural, &mut raw);
+            // Values written with escapes are found, whole, in the decoded strings.
+            raw.retain(|h| memchr::memchr(b'\\', &line[h.start..h.end]).is_none());
+            found.extend(raw);
         }
         for (seg, &mask) in segs.iter().zip(&masks) {
             if mask == 0 {
@@ -201,22 +221,70 @@ impl Scanner {
     }
 
     /// Runs the rules of `mask` on `view`, adding raw hits to `found`. True when a private key
-    /// runs to the end of the view without its END line.
+    /// runs to the end of the view without its END line. Rules that read a value's surroundings
+    /// (see [`structural`]) run only on windows around their keywords: their patterns have no
+    /// literal to search for and would otherwise cost a slow pass over long texts.
     fn scan_view(&self, view: &View, mask: Mask, found: &mut Vec<Hit>) -> bool {
         let text = &view.text[..];
         let mut open = false;
+        let direct = mask & !self.structural;
+        self.run_rules(view, direct, 0, text.len(), found, &mut open);
+        let windowed = mask & self.structural;
+        if windowed != 0 {
+            for (start, end, rules) in self.keyword_windows(text, windowed) {
+                self.run_rules(view, rules, start, end, found, &mut open);
+            }
+        }
+        open
+    }
+
+    /// Merged windows of `text` around the keywords of the rules of `mask`, with the rules each
+    /// window needs.
+    fn keyword_windows(&self, text: &[u8], mask: Mask) -> Vec<(usize, usize, Mask)> {
+        let mut windows: Vec<(usize, usize, Mask)> = Vec::new();
+        for m in self.keywords.find_iter(text) {
+            let rules = self.keyword_rules[m.pattern().as_usize()] & mask;
+            if rules == 0 {
+                continue;
+            }
+            let start = m.start().saturating_sub(WINDOW_BEFORE);
+            let end = (m.end() + WINDOW_AFTER).min(text.len());
+            match windows.last_mut() {
+                Some(last) if start <= last.1 => {
+                    last.1 = last.1.max(end);
+                    last.2 |= rules;
+                }
+                _ => windows.push((start, end, rules)),
+            }
+        }
+        windows
+    }
+
+    /// Runs the rules of `mask` on `view.text[from..to]` (checks see the whole text).
+    fn run_rules(
+        &self,
+        view: &View,
+        mask: Mask,
+        from: usize,
+        to: usize,
+        found: &mut Vec<Hit>,
+        open: &mut bool,
+    ) {
+        let text = &view.text[..];
         let mut bits = mask;
         while bits != 0 {
             let index = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let rule = &self.rules[index];
             let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| {
+                let (start, end) = (from + start, from + end);
+                let name = name.map(|(s, e)| (from + s, from + e));
                 if !check(rule.check, text, start, end, name) {
                     return;
                 }
                 let end = if matches!(rule.check, Check::KeyBlock) {
                     let (end, ended) = key_block_end(text, end);
-                    open |= !ended && end == text.len();
+                    *open |= !ended && end == text.len();
                     end
                 } else {
                     end
@@ -230,12 +298,13 @@ impl Scanner {
                     });
                 }
             };
+            let part = &text[from..to];
             if rule.group == 0 {
-                for m in rule.regex.find_iter(text) {
+                for m in rule.regex.find_iter(part) {
                     add(m.start(), m.end(), None);
                 }
             } else {
-                for caps in rule.regex.captures_iter(text) {
+                for caps in rule.regex.captures_iter(part) {
                     let Some(m) = caps.get(rule.group) else {
                         continue;
                     };
@@ -244,7 +313,6 @@ impl Scanner {
                 }
             }
         }
-        open
     }
 
     /// Redacts one line (raw record text, without its ending) and names the rules that matched,
@@ -343,6 +411,16 @@ impl Scanner {
     }
 }
 
+/// Whether two keywords can overlap in a text: one holds the other, or an end of one (two
+/// characters or more) is a start of the other.
+fn overlap(a: &[u8], b: &[u8]) -> bool {
+    let holds = |x: &[u8], y: &[u8]| memchr::memmem::find(x, y).is_some();
+    // (Overlaps of one character are left out: they would make nearly every keyword a
+    // candidate for every rule.)
+    let joins = |x: &[u8], y: &[u8]| (2..x.len().min(y.len())).any(|k| x[x.len() - k..] == y[..k]);
+    holds(a, b) || holds(b, a) || joins(a, b) || joins(b, a)
+}
+
 /// Sorts hits, merges overlapping ones (the earlier start, then the earlier rule, names the
 /// merged hit) and widens each to whole UTF-8 characters of `line`.
 fn merge(mut found: Vec<Hit>, line: &[u8]) -> Vec<Hit> {
@@ -397,6 +475,10 @@ fn check(
     name: Option<(usize, usize)>,
 ) -> bool {
     let value = &text[start..end];
+    // What an earlier redaction left is not found again.
+    if memchr::memmem::find(value, b"[REDACTED:").is_some() {
+        return false;
+    }
     match check {
         Check::None | Check::KeyBlock => true,
         Check::Bounded => stands_alone(text, start, end, word_byte),
@@ -430,7 +512,10 @@ fn example(value: &[u8]) -> bool {
 
 /// Base64 of `user:password`, both parts printable and not empty.
 fn basic_auth(value: &[u8]) -> bool {
-    let trimmed = value.strip_suffix(b"==").or(value.strip_suffix(b"=")).unwrap_or(value);
+    let trimmed = value
+        .strip_suffix(b"==")
+        .or(value.strip_suffix(b"="))
+        .unwrap_or(value);
     let Ok(decoded) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed) else {
         return false;
     };
@@ -442,11 +527,25 @@ fn basic_auth(value: &[u8]) -> bool {
 /// A URL password, unless it is a placeholder or a reference to one.
 fn url_password(value: &[u8]) -> bool {
     const PLACEHOLDERS: &[&[u8]] = &[
-        b"password", b"pass", b"passwd", b"pwd", b"secret", b"token", b"pw", b"x", b"xxx",
-        b"changeme", b"user", b"username", b"***", b"****", b"*****",
+        b"password",
+        b"pass",
+        b"passwd",
+        b"pwd",
+        b"secret",
+        b"token",
+        b"pw",
+        b"x",
+        b"xxx",
+        b"changeme",
+        b"user",
+        b"username",
+        b"***",
+        b"****",
+        b"*****",
     ];
     let lower = value.to_ascii_lowercase();
-    !(PLACEHOLDERS.contains(&&lower[..])
+    !(value.len() > 256
+        || PLACEHOLDERS.contains(&&lower[..])
         || matches!(value[0], b'$' | b'{' | b'%' | b'*')
         || value.iter().all(|&b| b == b'*' || b == b'x' || b == b'X')
         || value.iter().all(u8::is_ascii_digit))
