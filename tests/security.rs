@@ -42,7 +42,7 @@ fn planted() -> Vec<(&'static str, String)> {
             format!("AIza{}", "SyD3xAmPlE0kEy_abc-DEF1234567890123"),
         ),
         (
-            "stripe-live-key",
+            "stripe-key",
             format!("sk_live_{}", "4eC39HqLyjWDarjtT1zdp7dc"),
         ),
         ("ccsync-token", TOKEN.to_owned()),
