@@ -60,6 +60,18 @@ pub struct GlobalArgs {
     )]
     pub claude_dir: Option<PathBuf>,
 
+    /// Stop retrying GitHub after SECONDS; one request waits at most 10 s (or SECONDS, if
+    /// shorter) for an answer [default: 120; `resume`: 15; the pre-push hook: 10]
+    #[arg(
+        long,
+        global = true,
+        env = "CCSYNC_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=86400)
+    )]
+    pub timeout: Option<u64>,
+
     /// Machine-readable JSON output on stdout
     #[arg(long, global = true)]
     pub json: bool,

@@ -41,6 +41,7 @@ fn flags(text: &str) -> Vec<String> {
         "--token",
         "--api-url",
         "--claude-dir",
+        "--timeout",
         "--json",
         "--quiet",
         "--verbose",

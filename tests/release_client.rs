@@ -26,6 +26,7 @@ fn fast() -> RetryPolicy {
         max_attempts: 5,
         max_wait: Duration::from_secs(5),
         max_total: Duration::from_secs(30),
+        ..RetryPolicy::default()
     }
 }
 

@@ -160,10 +160,11 @@ fn loop_body(ccsync: &str) -> String {
     case "$local_ref" in refs/heads/*) ;; *) continue ;; esac
     case "$local_sha" in *[!0]*) ;; *) continue ;; esac
     branch=${{local_ref#refs/heads/}}
-    {ccsync} release-push --branch "$branch" </dev/null
+    # A short deadline: an unreachable GitHub must not hold up `git push`.
+    CCSYNC_TIMEOUT="${{CCSYNC_TIMEOUT:-10}}" {ccsync} release-push --branch "$branch" </dev/null
     status=$?
     if [ "$status" -ne 0 ]; then
-        echo "ccsync hook: the Claude Code session of $branch was not pushed (ccsync exit $status); git push goes on" >&2
+        echo "ccsync hook: skipped the sync: the Claude Code session of $branch was not pushed (ccsync exit $status); git push goes on" >&2
     fi
 done
 "#

@@ -16,7 +16,17 @@ use crate::cli::{Cli, Command};
 use crate::config::Context;
 use crate::ui::Ui;
 
+/// `resume` waits this long for GitHub before it starts Claude with what the machine has.
+const RESUME_TIMEOUT: u64 = 15;
+
 pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
+    let timeout = cli.global.timeout.or(match &cli.command {
+        Command::Resume(_) => Some(RESUME_TIMEOUT),
+        _ => None,
+    });
+    if let Some(secs) = timeout {
+        crate::release::set_command_timeout(std::time::Duration::from_secs(secs));
+    }
     let ctx = Context {
         global: &cli.global,
         ui,

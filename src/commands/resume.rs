@@ -107,7 +107,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         Err(e) if exit::code_for(&e) == Code::Conflict => return Err(e),
         Err(e) => {
             ui.warn(&format!(
-                "could not check the release for a newer copy ({e:#}); resuming what this machine has"
+                "skipped the sync: could not check the release for a newer copy ({e:#}); resuming what this machine has"
             ));
             None
         }

@@ -88,7 +88,9 @@ impl GitHub {
         let mut size = 0u64;
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| super::transport::network_error(what, &e))?;
+            let chunk = chunk.map_err(|e| {
+                super::transport::network_error(what, &e, self.http.policy.answer_timeout * 3)
+            })?;
             hasher.update(&chunk);
             size += chunk.len() as u64;
             out.write_all(&chunk)

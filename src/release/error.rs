@@ -30,6 +30,8 @@ pub enum Error {
         what: String,
         detail: String,
         sent: bool,
+        /// No answer came within the wait (not repeated: see `RetryPolicy::answer_timeout`).
+        timed_out: bool,
     },
     /// ccsync refuses to touch a published release of a session tag.
     #[error(

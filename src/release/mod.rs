@@ -34,4 +34,4 @@ pub use client::GitHub;
 pub use error::{Error, Result};
 pub use model::{Asset, SessionRelease};
 pub use repository::Access;
-pub use transport::RetryPolicy;
+pub use transport::{set_command_timeout, RetryPolicy};

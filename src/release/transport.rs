@@ -3,6 +3,7 @@
 //! before doing anything) always, bounded in attempts and in total time. Counts every request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
@@ -12,7 +13,22 @@ use serde::Deserialize;
 use super::error::{Error, Result, RetryHint};
 use crate::token::Token;
 
-/// Retry bounds. Tests shorten `base` with `CCSYNC_RETRY_BASE_MS`.
+/// A connection that is not made within this is unreachable (a firewall that drops packets).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+/// Attempts for a connection that could not be made (refused, unreachable): GitHub down or the
+/// network gone rarely comes back within seconds, and the answer should come fast.
+const CONNECT_ATTEMPTS: u32 = 2;
+
+/// The command's `--timeout` (seconds), when given: set once, before any client is made.
+static COMMAND_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Sets the overall deadline of this command's GitHub requests (`--timeout`, `CCSYNC_TIMEOUT`, or
+/// a command's own short default). The first call wins.
+pub fn set_command_timeout(timeout: Duration) {
+    let _ = COMMAND_TIMEOUT.set(timeout);
+}
+
+/// Retry bounds and deadlines. Tests shorten `base` with `CCSYNC_RETRY_BASE_MS`.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
     /// First backoff; doubles per attempt. A secondary rate limit without `retry-after` waits
@@ -23,8 +39,12 @@ pub struct RetryPolicy {
     /// A single wait longer than this (a rate limit that lifts in an hour) is not waited out: the
     /// error says until when.
     pub max_wait: Duration,
-    /// No new attempt starts after this much time since the first.
+    /// The command's deadline, from the client's creation: no retry starts after it
+    /// (`--timeout`, `CCSYNC_TIMEOUT`).
     pub max_total: Duration,
+    /// How long one API request waits for GitHub's answer. A request that got none is not
+    /// repeated: a server that holds a connection that long without answering is not a blip.
+    pub answer_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -33,15 +53,21 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(1000),
             max_attempts: 5,
             max_wait: Duration::from_secs(90),
-            max_total: Duration::from_secs(300),
+            max_total: Duration::from_secs(120),
+            answer_timeout: Duration::from_secs(10),
         }
     }
 }
 
 impl RetryPolicy {
-    /// The default, with `CCSYNC_RETRY_BASE_MS` applied.
+    /// The default, with the command's timeout (see [`set_command_timeout`]) and
+    /// `CCSYNC_RETRY_BASE_MS` applied.
     pub fn from_env() -> Self {
         let mut policy = RetryPolicy::default();
+        if let Some(timeout) = COMMAND_TIMEOUT.get() {
+            policy.max_total = *timeout;
+            policy.answer_timeout = policy.answer_timeout.min(*timeout);
+        }
         if let Some(ms) = std::env::var("CCSYNC_RETRY_BASE_MS")
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -80,6 +106,8 @@ pub(crate) struct Transport {
     token: Token,
     pub(crate) policy: RetryPolicy,
     count: AtomicU64,
+    /// The command's deadline (`policy.max_total` from the client's creation).
+    deadline: Instant,
 }
 
 #[derive(Deserialize, Default)]
@@ -95,13 +123,16 @@ impl Transport {
         let client = reqwest::Client::builder()
             // Redirects are followed by hand: a download's 302 goes to storage without the token.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120))
+            .connect_timeout(CONNECT_TIMEOUT.min(policy.answer_timeout))
+            // A transfer that stalls this long is broken (uploads and downloads have no overall
+            // timeout: their size sets how long they take).
+            .read_timeout(policy.answer_timeout.max(Duration::from_secs(1)) * 3)
             .build()
             .map_err(|e| Error::Unexpected(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Transport {
             client,
             token,
+            deadline: Instant::now() + policy.max_total,
             policy,
             count: AtomicU64::new(0),
         })
@@ -150,7 +181,10 @@ impl Transport {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let outcome = self.send_once(what, make()).await;
+            // An API answer is small: waiting longer than this means no answer is coming.
+            let outcome = self
+                .send_once(what, make().timeout(self.policy.answer_timeout))
+                .await;
             let err = match outcome {
                 Ok(response) => return Ok(response),
                 Err(err) => err,
@@ -167,7 +201,10 @@ impl Transport {
     /// connection failures [`Error::Network`].
     pub(crate) async fn send_once(&self, what: &str, request: RequestBuilder) -> Result<Response> {
         self.count_one();
-        let response = request.send().await.map_err(|e| network_error(what, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| network_error(what, &e, self.policy.answer_timeout))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(response);
@@ -184,6 +221,31 @@ impl Transport {
         started: Instant,
     ) -> Option<Duration> {
         if attempt >= self.policy.max_attempts {
+            return None;
+        }
+        let (reason, attempts) = match err {
+            Error::Api {
+                rate_limited_until: Some(_),
+                ..
+            } => (
+                "GitHub's rate limit is reached".to_owned(),
+                self.policy.max_attempts,
+            ),
+            Error::Api { status, .. } => (
+                format!("GitHub answered {status}"),
+                self.policy.max_attempts,
+            ),
+            Error::Network { sent: false, .. } => (
+                "GitHub could not be reached".to_owned(),
+                self.policy.max_attempts.min(CONNECT_ATTEMPTS),
+            ),
+            Error::Network { .. } => (
+                "the connection to GitHub broke".to_owned(),
+                self.policy.max_attempts,
+            ),
+            _ => return None,
+        };
+        if attempt >= attempts {
             return None;
         }
         let delay = match err {
@@ -203,14 +265,26 @@ impl Transport {
             Error::Api { status, .. } if *status >= 500 && replay == Replay::Idempotent => {
                 self.policy.backoff(attempt)
             }
+            Error::Network {
+                timed_out: true, ..
+            } => return None,
             Error::Network { sent, .. } if !*sent || replay == Replay::Idempotent => {
                 self.policy.backoff(attempt)
             }
             _ => return None,
         };
-        if delay > self.policy.max_wait || started.elapsed() + delay > self.policy.max_total {
+        if delay > self.policy.max_wait
+            || started.elapsed() + delay > self.policy.max_total
+            || Instant::now() + delay > self.deadline
+        {
             return None;
         }
+        // Said on stderr (terminals and Actions logs alike): a wait is never silent.
+        eprintln!(
+            "ccsync: {reason}, retrying in {} (attempt {} of {attempts})",
+            say_duration(delay),
+            attempt + 1
+        );
         Some(delay)
     }
 }
@@ -219,8 +293,33 @@ pub(crate) fn user_agent() -> String {
     format!("ccsync/{}", env!("CARGO_PKG_VERSION"))
 }
 
+fn say_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", d.as_secs_f64().round() as u64)
+    }
+}
+
 /// A transport failure in words. reqwest's message names the URL, never the headers.
-pub(crate) fn network_error(what: &str, err: &reqwest::Error) -> Error {
+pub(crate) fn network_error(what: &str, err: &reqwest::Error, answer_timeout: Duration) -> Error {
+    if err.is_timeout() {
+        let detail = if err.is_connect() {
+            "the connection was not accepted in time".to_owned()
+        } else {
+            format!(
+                "no answer within {}; GitHub (or a proxy) accepted the connection but did not answer. \
+                 --timeout / CCSYNC_TIMEOUT sets how long ccsync waits",
+                say_duration(answer_timeout)
+            )
+        };
+        return Error::Network {
+            what: what.to_owned(),
+            detail,
+            sent: !err.is_connect(),
+            timed_out: true,
+        };
+    }
     let mut detail = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
@@ -232,6 +331,7 @@ pub(crate) fn network_error(what: &str, err: &reqwest::Error) -> Error {
         what: what.to_owned(),
         detail,
         sent: !err.is_connect(),
+        timed_out: false,
     }
 }
 
