@@ -84,17 +84,27 @@ impl RunDir {
     }
 
     fn create(parent: &Path, prefix: &str) -> anyhow::Result<RunDir> {
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(parent)
-            .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
-        let lock = File::create(dir.path().join(LOCK_FILE))
-            .and_then(|f| f.lock().map(|()| f))
-            .with_context(|| format!("cannot lock {}", dir.path().display()))?;
-        LIVE.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(dir.path().to_path_buf());
-        Ok(RunDir { dir, _lock: lock })
+        loop {
+            let dir = tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in(parent)
+                .with_context(|| {
+                    format!("cannot create a temporary folder in {}", parent.display())
+                })?;
+            let lock_path = dir.path().join(LOCK_FILE);
+            let lock = File::create(&lock_path)
+                .and_then(|f| f.lock().map(|()| f))
+                .with_context(|| format!("cannot lock {}", dir.path().display()))?;
+            // Between the lock file's creation and our lock, another run's sweep may have found it
+            // free and removed the folder (it removes while holding the lock): start again.
+            if !lock_path.exists() {
+                continue;
+            }
+            LIVE.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dir.path().to_path_buf());
+            return Ok(RunDir { dir, _lock: lock });
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -118,13 +128,17 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
         if !(ours || legacy) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
+        // The dead run's lock stays held while its folder goes, so a run that is creating a
+        // folder of that name cannot take it in between (see `RunDir::create`).
         let dead = if ours {
             abandoned(&path)
         } else {
-            older_than(&path, LEGACY_AFTER)
+            older_than(&path, LEGACY_AFTER).then_some(None)
         };
-        if dead && std::fs::remove_dir_all(&path).is_ok() {
-            removed.push(path);
+        if let Some(_held) = dead {
+            if std::fs::remove_dir_all(&path).is_ok() {
+                removed.push(path);
+            }
         }
     }
     removed
@@ -139,13 +153,15 @@ pub fn sweep_leftovers(projects: Option<&Path>) -> Vec<PathBuf> {
     removed
 }
 
-/// A run folder whose lock nobody holds. A folder without a lock file is one being created (its
-/// lock comes right after the folder) unless it is old.
-fn abandoned(dir: &Path) -> bool {
+/// A run folder whose lock nobody holds: `Some` with that lock, now held by us. A folder without
+/// a lock file is one being created (its lock comes right after the folder) unless it is old.
+fn abandoned(dir: &Path) -> Option<Option<File>> {
     match File::open(dir.join(LOCK_FILE)) {
-        Ok(file) => file.try_lock().is_ok(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => older_than(dir, Duration::from_secs(60)),
-        Err(_) => false,
+        Ok(file) => file.try_lock().is_ok().then_some(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            older_than(dir, Duration::from_secs(60)).then_some(None)
+        }
+        Err(_) => None,
     }
 }
 
