@@ -238,6 +238,24 @@ pub fn update_body(
     Some(body)
 }
 
+/// The body without the rows of sessions no longer in `present`; `None` when it has no table of
+/// ours (then it stays as it is until the next push renders it).
+pub fn drop_rows(existing: Option<&str>, present: &[String]) -> Option<String> {
+    let existing = existing?;
+    if !existing.starts_with(names::BODY_MARKER) || !existing.contains(TABLE_HEADER) {
+        return None;
+    }
+    let mut body = String::with_capacity(existing.len());
+    for line in existing.lines() {
+        let gone = parse_row(line).is_some_and(|(id, _)| !present.iter().any(|p| p == id));
+        if !gone {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    Some(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +336,10 @@ mod tests {
             None
         );
         assert_eq!(update_body(None, "main", &a2, &[A.into()]), None);
+        // Removing a session drops its row only.
+        assert_eq!(
+            drop_rows(Some(&body), &[A.into(), C.into()]),
+            Some(render_body("main", [&c, &a]))
+        );
     }
 }

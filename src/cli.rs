@@ -198,6 +198,9 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PruneArgs {
+    /// Remove one stored session (its metadata and archive), from whichever branch's release holds it
+    #[arg(long, value_name = "ID", conflicts_with_all = ["gone", "older_than"])]
+    pub session: Option<String>,
     /// Delete session releases of branches that no longer exist on GitHub
     #[arg(long)]
     pub gone: bool,

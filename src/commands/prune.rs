@@ -44,11 +44,101 @@ struct PruneJson {
     foreign: Vec<Decision>,
 }
 
+/// What `release-prune --session` removed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RemovedSession {
+    repository: String,
+    dry_run: bool,
+    session_id: String,
+    branch: String,
+    tag: String,
+    release_url: String,
+    /// The assets deleted (or, with `--dry-run`, to be deleted).
+    assets: Vec<String>,
+}
+
+/// `--session ID`: deletes every asset of one session (metadata first, so no reader meets
+/// metadata whose archive is gone) from whichever branch's draft holds it, and its row of the
+/// release body. The release itself stays.
+fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<()> {
+    if !crate::store::scan::is_session_id(id) {
+        return Err(Exit::usage(format!(
+            "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
+        ))
+        .into());
+    }
+    let git = ctx.git_repo().ok();
+    let slug = ctx.github_repo(git.as_ref())?;
+    let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
+    let rt = super::runtime()?;
+    let drafts = rt.block_on(gh.session_drafts_merged())?;
+    let holding = drafts.iter().find(|r| {
+        r.assets
+            .iter()
+            .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
+    });
+    let Some(release) = holding else {
+        return Err(Exit::nothing_found(format!(
+            "no branch's release holds session {id} (`ccsync release-list` lists what is stored)"
+        ))
+        .into());
+    };
+    let branch = release.branch().map(|b| b.into_owned()).unwrap_or_default();
+    let mut assets: Vec<(&crate::release::Asset, names::Role)> = release
+        .assets
+        .iter()
+        .filter_map(|a| match names::classify(&a.name) {
+            Some((of, role)) if of == id => Some((a, role)),
+            _ => None,
+        })
+        .collect();
+    assets.sort_by_key(|(_, role)| (!role.is_metadata(), !role.is_stable()));
+    if !args.dry_run {
+        for (asset, _) in &assets {
+            rt.block_on(gh.delete_asset(asset))?;
+        }
+        let present: Vec<String> = crate::catalog::session_ids(release)
+            .into_iter()
+            .filter(|s| s != id)
+            .collect();
+        if let Some(body) = crate::catalog::drop_rows(release.body.as_deref(), &present) {
+            rt.block_on(gh.set_body(release, &body))?;
+        }
+    }
+    ctx.ui.info(&format!(
+        "{} session {id} from the release of branch `{}` ({} asset(s))",
+        if args.dry_run {
+            "dry run: would remove"
+        } else {
+            "removed"
+        },
+        crate::neutral::text(&branch),
+        assets.len()
+    ));
+    if ctx.ui.json {
+        ctx.ui.print_json(&RemovedSession {
+            repository: slug.to_string(),
+            dry_run: args.dry_run,
+            session_id: id.to_owned(),
+            branch,
+            tag: release.tag_name.clone(),
+            release_url: release.html_url.clone(),
+            assets: assets.iter().map(|(a, _)| a.name.clone()).collect(),
+        })?;
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
+    if let Some(id) = &args.session {
+        return remove_session(ctx, args, id);
+    }
     if !args.gone && args.older_than.is_none() {
         return Err(Exit::usage(
-            "say what to prune: --gone (releases of branches deleted on GitHub), --older-than DAYS \
-             (releases whose newest session is older), or both; add --dry-run to see the list first",
+            "say what to prune: --session ID (one stored session), --gone (releases of branches deleted \
+             on GitHub), --older-than DAYS (releases whose newest session is older), or both; add \
+             --dry-run to see the list first",
         )
         .into());
     }

@@ -1,0 +1,192 @@
+//! One stored session, wherever it is: `ccsync release-prune --session ID` removes it (metadata
+//! first, then its archive, and its row of the body) from whichever branch's release holds it, the
+//! others stay; `ccsync release-restore --session ID` finds it in another branch's release when the
+//! current branch's does not hold it, and says which.
+
+mod support;
+
+use fake_github::{FakeGitHub, Options};
+use serde_json::Value;
+use support::sessions::{project_folder, SessionBuilder};
+use support::{assert_no_token, TestEnv, TOKEN};
+
+fn ccsync(env: &TestEnv, fake: &FakeGitHub, args: &[&str]) -> std::process::Output {
+    let mut cmd = env.ccsync();
+    cmd.args(args)
+        .env("GITHUB_API_URL", fake.api_url())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("CCSYNC_RETRY_BASE_MS", "1");
+    let output = cmd.output().unwrap();
+    assert_no_token(&output);
+    output
+}
+
+fn session_assets(fake: &FakeGitHub) -> Vec<String> {
+    fake.releases("octo", "app")
+        .iter()
+        .flat_map(|r| r.assets.iter().map(|a| a.name.clone()))
+        .collect()
+}
+
+#[test]
+fn one_stored_session_is_removed_and_the_others_stay() {
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let project = project_folder(&env.claude_dir, &env.repo);
+    let gone = SessionBuilder::new(&env.repo)
+        .at("2026-01-01T00:00:00Z")
+        .turns(2);
+    let stays = SessionBuilder::new(&env.repo)
+        .at("2026-01-02T00:00:00Z")
+        .turns(2);
+    for s in [&gone, &stays] {
+        s.write_to(&project);
+        let out = ccsync(&env, &fake, &["release-push", "--session", &s.id]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // A dry run names the assets and deletes nothing.
+    let out = ccsync(
+        &env,
+        &fake,
+        &[
+            "--json",
+            "release-prune",
+            "--session",
+            &gone.id,
+            "--dry-run",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["dryRun"], true);
+    assert_eq!(json["branch"], "main");
+    assert_eq!(json["assets"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(session_assets(&fake).len(), 4);
+
+    let out = ccsync(
+        &env,
+        &fake,
+        &["--json", "release-prune", "--session", &gone.id],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["sessionId"], gone.id.as_str());
+    assert_eq!(json["tag"], "claude-sessions-main");
+    assert_eq!(
+        json["assets"][0],
+        format!("claude-session-metadata-{}.json", gone.id),
+        "metadata first"
+    );
+    let names = session_assets(&fake);
+    assert!(!names.iter().any(|n| n.contains(&gone.id)), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.contains(&stays.id)).count(),
+        2,
+        "{names:?}"
+    );
+    let body = fake.releases("octo", "app")[0]
+        .body
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        !body.contains(&gone.id) && body.contains(&stays.id),
+        "{body}"
+    );
+
+    // The other session still restores; the removed one is nothing found (exit 3).
+    let out = ccsync(&env, &fake, &["release-prune", "--session", &gone.id]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no branch's release holds session"));
+    let out = ccsync(&env, &fake, &["release-prune", "--session", "not-a-uuid"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn restore_finds_a_session_in_another_branchs_release() {
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let project = project_folder(&env.claude_dir, &env.repo);
+    let session = SessionBuilder::new(&env.repo).branch("feature/x").turns(2);
+    session.write_to(&project);
+    let out = ccsync(
+        &env,
+        &fake,
+        &[
+            "release-push",
+            "--branch",
+            "feature/x",
+            "--session",
+            &session.id,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // main has a release too, without that session.
+    let other = SessionBuilder::new(&env.repo).turns(1);
+    other.write_to(&project);
+    let out = ccsync(
+        &env,
+        &fake,
+        &["release-push", "--branch", "main", "--session", &other.id],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Another machine on main.
+    let laptop = TestEnv::new();
+    let out = ccsync(
+        &laptop,
+        &fake,
+        &["--json", "release-restore", "--session", &session.id],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["action"], "installed", "{json}");
+    assert_eq!(json["branch"], "main");
+    assert_eq!(json["releaseBranch"], "feature/x", "{json}");
+    assert!(
+        stderr.contains("from the release of branch `feature/x`"),
+        "{stderr}"
+    );
+    let installed =
+        project_folder(&laptop.claude_dir, &laptop.repo).join(format!("{}.jsonl", session.id));
+    assert!(installed.is_file());
+
+    // A session no release holds: nothing found.
+    let out = ccsync(
+        &laptop,
+        &fake,
+        &["release-restore", "--session", &support::sessions::new_id()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
