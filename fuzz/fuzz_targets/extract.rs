@@ -1,9 +1,13 @@
 //! Any bytes as a downloaded session archive: the extractor must refuse or extract only regular
-//! files inside its temporary folder, and leave nothing behind on refusal.
+//! files inside its temporary folder, and leave nothing behind on refusal. Extracted as the archive
+//! of one session, only that session's entries may come out.
 #![no_main]
 
-use ccsync::bundle::extract::{extract_to_temp, Limits};
+use ccsync::bundle::entries::check_name;
+use ccsync::bundle::extract::{extract_session, extract_to_temp, Limits};
 use libfuzzer_sys::fuzz_target;
+
+const ID: &str = "4d5611e5-241a-462a-8d15-5122611a9569";
 
 fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().unwrap();
@@ -21,6 +25,19 @@ fuzz_target!(|data: &[u8]| {
                 assert!(meta.is_file());
             }
             assert!(out.files.len() <= 64);
+        }
+        Err(_) => {
+            assert_eq!(std::fs::read_dir(&parent).unwrap().count(), 0, "a refused archive left files behind");
+        }
+    }
+    assert_eq!(std::fs::read_dir(&parent).unwrap().count(), 0, "the temporary folder went away");
+    match extract_session(&archive, &parent, &limits, ID) {
+        Ok(out) => {
+            for rel in &out.files {
+                check_name(ID, rel, false).expect("only the session's entries come out");
+                let meta = std::fs::symlink_metadata(out.path(rel)).unwrap();
+                assert!(meta.is_file());
+            }
         }
         Err(_) => {
             assert_eq!(std::fs::read_dir(&parent).unwrap().count(), 0, "a refused archive left files behind");
