@@ -210,6 +210,9 @@ pub struct PruneArgs {
     /// Name what would be deleted and delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Delete without asking (on a terminal, prune lists what it will delete and asks first)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

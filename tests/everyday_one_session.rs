@@ -190,3 +190,64 @@ fn restore_finds_a_session_in_another_branchs_release() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// On a terminal, prune shows what it will delete and asks; `--yes` does not ask. (`script` gives
+/// the command a terminal.)
+#[test]
+fn prune_asks_on_a_terminal() {
+    let Some(script) = support::require_tool("script", "apt-get install bsdutils") else {
+        return;
+    };
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let session = SessionBuilder::new(&env.repo).turns(2);
+    session.write_to(&project_folder(&env.claude_dir, &env.repo));
+    let out = ccsync(&env, &fake, &["release-push"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let on_terminal = |answer: &str, extra: &str| {
+        let command = format!(
+            "{} release-prune --session {} {extra}",
+            env!("CARGO_BIN_EXE_ccsync"),
+            session.id
+        );
+        let mut child = std::process::Command::new(&script)
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(&env.repo)
+            .env("HOME", &env.home)
+            .env("CLAUDE_CONFIG_DIR", &env.claude_dir)
+            .env("GITHUB_API_URL", fake.api_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_REPOSITORY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_no_token(&out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("n\n", "");
+    assert!(shown.contains("Delete? [y/N]"), "{shown}");
+    assert!(
+        shown.contains(&format!("claude-session-metadata-{}.json", session.id)),
+        "{shown}"
+    );
+    assert!(shown.contains("not confirmed"), "{shown}");
+    assert_eq!(session_assets(&fake).len(), 2, "nothing deleted");
+    let shown = on_terminal("", "--yes");
+    assert!(!shown.contains("Delete? [y/N]"), "{shown}");
+    assert!(session_assets(&fake).is_empty(), "{shown}");
+}

@@ -94,6 +94,18 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
         })
         .collect();
     assets.sort_by_key(|(_, role)| (!role.is_metadata(), !role.is_stable()));
+    let what = format!(
+        "release-prune will remove session {id} from the release of branch `{}`:\n{}",
+        crate::neutral::text(&branch),
+        assets
+            .iter()
+            .map(|(a, _)| format!("  {}", crate::neutral::text(&a.name)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    if !args.dry_run && !confirmed(args, &what)? {
+        anyhow::bail!("nothing was deleted: not confirmed");
+    }
     if !args.dry_run {
         for (asset, _) in &assets {
             rt.block_on(gh.delete_asset(asset))?;
@@ -233,6 +245,30 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
         }
     }
 
+    if !args.dry_run && !out.deleted.is_empty() {
+        let list: Vec<String> = out
+            .deleted
+            .iter()
+            .map(|d| {
+                format!(
+                    "  {} ({} session(s)): {}",
+                    crate::neutral::text(&d.tag),
+                    d.sessions,
+                    describe(d, args.older_than)
+                )
+            })
+            .collect();
+        if !confirmed(
+            args,
+            &format!(
+                "release-prune will delete {} release(s) of {slug}:\n{}",
+                out.deleted.len(),
+                list.join("\n")
+            ),
+        )? {
+            anyhow::bail!("nothing was deleted: not confirmed");
+        }
+    }
     for decision in &out.deleted {
         let why = describe(decision, args.older_than);
         if args.dry_run {
@@ -303,4 +339,19 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// On a terminal (stdin and stderr), shows `what` and asks; `--yes`, or no terminal (scripts,
+/// CI), goes ahead as before.
+fn confirmed(args: &PruneArgs, what: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if args.yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(true);
+    }
+    let mut err = std::io::stderr();
+    write!(err, "{what}\nDelete? [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
