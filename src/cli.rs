@@ -99,6 +99,8 @@ pub enum Command {
     ReleaseList(ListArgs),
     /// Delete session releases of deleted branches or old ones
     ReleasePrune(PruneArgs),
+    /// Show one stored session's metadata without installing it
+    ReleaseShow(ShowArgs),
     /// Restore the branch's session if the release is ahead, run `claude --resume`, push when it exits
     Resume(ResumeArgs),
     /// Check repository, token, draft visibility, Claude folder and sessions
@@ -213,6 +215,13 @@ pub struct PruneArgs {
     /// Delete without asking (on a terminal, prune lists what it will delete and asks first)
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// The stored session to show (looked up in every branch's release)
+    #[arg(long, value_name = "ID")]
+    pub session: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -251,3 +251,70 @@ fn prune_asks_on_a_terminal() {
     assert!(!shown.contains("Delete? [y/N]"), "{shown}");
     assert!(session_assets(&fake).is_empty(), "{shown}");
 }
+
+/// `release-show --session ID`: the stored session's facts without installing anything.
+#[test]
+fn show_tells_a_stored_sessions_facts_without_installing() {
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let session = SessionBuilder::new(&env.repo).branch("feature/y").turns(3);
+    session.write_to(&project_folder(&env.claude_dir, &env.repo));
+    let out = ccsync(
+        &env,
+        &fake,
+        &[
+            "release-push",
+            "--branch",
+            "feature/y",
+            "--session",
+            &session.id,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let other = TestEnv::new();
+    let out = ccsync(
+        &other,
+        &fake,
+        &["--json", "release-show", "--session", &session.id],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["sessionId"], session.id.as_str());
+    assert_eq!(json["branch"], "feature/y");
+    assert_eq!(json["records"], session.line_count() as u64, "{json}");
+    assert_eq!(json["encryption"], "none");
+    assert!(json["archiveSize"].as_u64().unwrap() > 0);
+    assert!(
+        json["lastActivity"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-01-01T00:"),
+        "{json}"
+    );
+    assert!(json["pushedFrom"].as_str().is_some());
+    assert!(
+        !project_folder(&other.claude_dir, &other.repo).exists(),
+        "nothing installed"
+    );
+    let out = ccsync(&other, &fake, &["release-show", "--session", &session.id]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("records: ") && shown.contains("encryption: none"),
+        "{shown}"
+    );
+    let out = ccsync(
+        &other,
+        &fake,
+        &["release-show", "--session", &support::sessions::new_id()],
+    );
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -11,6 +11,7 @@ mod push;
 mod restore;
 mod resume;
 mod sessions;
+mod show;
 
 use crate::cli::{Cli, Command};
 use crate::config::Context;
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
         Command::ReleaseRestore(args) => restore::run(&ctx, args),
         Command::ReleaseList(args) => list::run(&ctx, args),
         Command::ReleasePrune(args) => prune::run(&ctx, args),
+        Command::ReleaseShow(args) => show::run(&ctx, args),
         Command::Resume(args) => resume::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),

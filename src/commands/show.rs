@@ -1,0 +1,129 @@
+//! `ccsync release-show --session ID`: one stored session's metadata (records, last activity,
+//! where and when it was pushed, commit, encryption, size), read from whichever branch's release
+//! holds it, without downloading or installing its archive.
+
+use serde::Serialize;
+
+use crate::bundle::metadata::Encryption;
+use crate::cli::ShowArgs;
+use crate::config::Context;
+use crate::exit::Exit;
+use crate::neutral::text;
+use crate::release::{names, GitHub};
+use crate::stored::{self, MetaCache};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Shown {
+    session_id: String,
+    /// The branch whose release holds it.
+    branch: String,
+    release_url: String,
+    records: u64,
+    last_activity: Option<String>,
+    pushed_at: String,
+    pushed_from: String,
+    commit: Option<String>,
+    /// `none` or `age-scrypt`.
+    encryption: &'static str,
+    archive_name: String,
+    archive_size: u64,
+    claude_version: Option<String>,
+    cwd: String,
+}
+
+pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
+    let id = args.session.as_str();
+    if !crate::store::scan::is_session_id(id) {
+        return Err(Exit::usage(format!(
+            "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
+        ))
+        .into());
+    }
+    let git = ctx.git_repo().ok();
+    let slug = ctx.github_repo(git.as_ref())?;
+    let gh = GitHub::new(ctx.api_url()?, slug, ctx.token()?)?;
+    let rt = super::runtime()?;
+    let drafts = rt.block_on(gh.session_drafts_merged())?;
+    let scratch = tempfile::tempdir()?;
+    let found = drafts
+        .iter()
+        .filter(|r| {
+            r.assets
+                .iter()
+                .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
+        })
+        .find_map(|release| {
+            stored::stored_sessions_of(
+                &rt,
+                &gh,
+                release,
+                scratch.path(),
+                &|m| ctx.ui.warn(m),
+                Some(id),
+                &MetaCache::default(),
+            )
+            .ok()?
+            .into_iter()
+            .next()
+            .map(|s| (release, s))
+        });
+    let Some((release, stored)) = found else {
+        return Err(Exit::nothing_found(format!(
+            "no branch's release holds a complete copy of session {id} (`ccsync release-list` lists what is stored)"
+        ))
+        .into());
+    };
+    let m = &stored.meta;
+    let shown = Shown {
+        session_id: m.session_id.clone(),
+        branch: release.branch().map(|b| b.into_owned()).unwrap_or_default(),
+        release_url: release.html_url.clone(),
+        records: m.records,
+        last_activity: m.last_timestamp.clone(),
+        pushed_at: m.pushed_at.to_rfc3339(),
+        pushed_from: format!("{} ({})", m.pushed_from.host, m.pushed_from.os),
+        commit: m.commit.clone(),
+        encryption: match m.archive.encryption {
+            Encryption::None => "none",
+            Encryption::AgeScrypt => "age-scrypt",
+        },
+        archive_name: m.archive.name.clone(),
+        archive_size: m.archive.size,
+        claude_version: m.claude_version.clone(),
+        cwd: m.cwd.clone(),
+    };
+    if ctx.ui.json {
+        return ctx.ui.print_json(&shown);
+    }
+    let lines = [
+        ("session", shown.session_id.clone()),
+        ("branch", text(&shown.branch).into_owned()),
+        ("release", shown.release_url.clone()),
+        ("records", shown.records.to_string()),
+        (
+            "last activity",
+            text(shown.last_activity.as_deref().unwrap_or("-")).into_owned(),
+        ),
+        ("pushed at", shown.pushed_at.clone()),
+        ("pushed from", text(&shown.pushed_from).into_owned()),
+        (
+            "commit",
+            text(shown.commit.as_deref().unwrap_or("-")).into_owned(),
+        ),
+        ("encryption", shown.encryption.to_owned()),
+        (
+            "size",
+            format!(
+                "{} ({})",
+                crate::ui::human_size(shown.archive_size),
+                text(&shown.archive_name)
+            ),
+        ),
+        ("folder", text(&shown.cwd).into_owned()),
+    ];
+    for (name, value) in lines {
+        println!("{name:>13}: {value}");
+    }
+    Ok(())
+}
