@@ -101,6 +101,8 @@ pub enum Command {
     ReleasePrune(PruneArgs),
     /// Show one stored session's metadata without installing it
     ReleaseShow(ShowArgs),
+    /// Download, verify and unpack one stored session into a new folder, without installing it
+    ReleaseExport(ExportArgs),
     /// Restore the branch's session if the release is ahead, run `claude --resume`, push when it exits
     Resume(ResumeArgs),
     /// Check repository, token, draft visibility, Claude folder and sessions
@@ -222,6 +224,16 @@ pub struct ShowArgs {
     /// The stored session to show (looked up in every branch's release)
     #[arg(long, value_name = "ID")]
     pub session: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The stored session to export (looked up in every branch's release)
+    #[arg(long, value_name = "ID")]
+    pub session: String,
+    /// The folder to create and unpack the session's files into (must not exist)
+    #[arg(long, value_name = "DIR")]
+    pub output: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

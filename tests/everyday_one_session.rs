@@ -318,3 +318,64 @@ fn show_tells_a_stored_sessions_facts_without_installing() {
     );
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// `release-export --session ID --output DIR`: the session's files, verified, in a new folder;
+/// nothing installed, and an existing folder is never written into.
+#[test]
+fn export_unpacks_a_stored_session_into_a_new_folder() {
+    let fake = FakeGitHub::start(Options::default());
+    let env = TestEnv::new();
+    let session = SessionBuilder::new(&env.repo).turns(3);
+    let original = session.write_to(&project_folder(&env.claude_dir, &env.repo));
+    let out = ccsync(&env, &fake, &["release-push"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let other = TestEnv::new();
+    let target = other.temp.path().join("exported");
+    let out = ccsync(
+        &other,
+        &fake,
+        &[
+            "--json",
+            "release-export",
+            "--session",
+            &session.id,
+            "--output",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["sessionId"], session.id.as_str());
+    let file = target.join(format!("{}.jsonl", session.id));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(&original).unwrap(),
+        "the stored bytes, as pushed"
+    );
+    assert!(
+        !project_folder(&other.claude_dir, &other.repo).exists(),
+        "nothing installed"
+    );
+
+    let out = ccsync(
+        &other,
+        &fake,
+        &[
+            "release-export",
+            "--session",
+            &session.id,
+            "--output",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "an existing folder is refused");
+}

@@ -4,6 +4,7 @@
 mod completions;
 mod discover;
 mod doctor;
+mod export;
 mod hook;
 mod list;
 mod prune;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
         Command::ReleaseList(args) => list::run(&ctx, args),
         Command::ReleasePrune(args) => prune::run(&ctx, args),
         Command::ReleaseShow(args) => show::run(&ctx, args),
+        Command::ReleaseExport(args) => export::run(&ctx, args),
         Command::Resume(args) => resume::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),

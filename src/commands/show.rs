@@ -9,8 +9,8 @@ use crate::cli::ShowArgs;
 use crate::config::Context;
 use crate::exit::Exit;
 use crate::neutral::text;
-use crate::release::{names, GitHub};
-use crate::stored::{self, MetaCache};
+use crate::release::{names, GitHub, SessionRelease};
+use crate::stored::{self, MetaCache, StoredSession};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,8 +32,17 @@ struct Shown {
     cwd: String,
 }
 
-pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
-    let id = args.session.as_str();
+/// A stored session and the release that holds it, with the client that read them.
+pub(super) struct Found {
+    pub(super) gh: GitHub,
+    pub(super) rt: tokio::runtime::Runtime,
+    pub(super) release: SessionRelease,
+    pub(super) stored: StoredSession,
+}
+
+/// Finds session `id` in whichever branch's release holds a complete copy (one listing), reading
+/// only its metadata.
+pub(super) fn find_stored(ctx: &Context, id: &str) -> anyhow::Result<Found> {
     if !crate::store::scan::is_session_id(id) {
         return Err(Exit::usage(format!(
             "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
@@ -47,17 +56,17 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
     let drafts = rt.block_on(gh.session_drafts_merged())?;
     let scratch = tempfile::tempdir()?;
     let found = drafts
-        .iter()
+        .into_iter()
         .filter(|r| {
             r.assets
                 .iter()
                 .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
         })
         .find_map(|release| {
-            stored::stored_sessions_of(
+            let stored = stored::stored_sessions_of(
                 &rt,
                 &gh,
-                release,
+                &release,
                 scratch.path(),
                 &|m| ctx.ui.warn(m),
                 Some(id),
@@ -65,8 +74,8 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
             )
             .ok()?
             .into_iter()
-            .next()
-            .map(|s| (release, s))
+            .next()?;
+            Some((release, stored))
         });
     let Some((release, stored)) = found else {
         return Err(Exit::nothing_found(format!(
@@ -74,6 +83,17 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
         ))
         .into());
     };
+    Ok(Found {
+        gh,
+        rt,
+        release,
+        stored,
+    })
+}
+
+pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
+    let found = find_stored(ctx, &args.session)?;
+    let (release, stored) = (&found.release, &found.stored);
     let m = &stored.meta;
     let shown = Shown {
         session_id: m.session_id.clone(),
