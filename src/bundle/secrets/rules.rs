@@ -62,9 +62,9 @@ const fn rule(
 
 pub const PRIVATE_KEY: &str = "private-key";
 
-/// Percent-encoded punctuation that keywords contain (`-`, `_`, `.`, `:`, `=`, `/`): a segment
+/// Percent-encoded punctuation that keywords contain (`-`, `_`, `.`, `:`): a segment
 /// holding one is read by every rule, since the keywords themselves may be encoded.
-pub const ENCODED_KEYWORD_PARTS: &[&str] = &["%2d", "%5f", "%2e", "%3a", "%3d", "%2f"];
+pub const ENCODED_KEYWORD_PARTS: &[&str] = &["%2d", "%5f", "%2e", "%3a"];
 
 /// Whether a rule reads the structure around a value (a name before it, a word near it, a URL's
 /// scheme), which in a JSON record may sit in another string: such rules also read the raw line,
@@ -123,20 +123,8 @@ pub const RULES: &[RuleDef] = &[
     ),
     rule(
         "gitlab-token",
-        &[
-            "glpat-",
-            "gldt-",
-            "glrt-",
-            "glcbt-",
-            "glptt-",
-            "glft-",
-            "glimt-",
-            "glsoat-",
-            "gloas-",
-            "glagent-",
-            "gr1348941",
-        ],
-        r"(?:gl(?:pat|dt|rt|cbt|ptt|ft|imt|soat|oas|agent)-|GR1348941)[A-Za-z0-9_.-]{20,}",
+        &["glpat-", "gldt-", "glrt-", "glcbt-", "glptt-"],
+        r"gl(?:pat|dt|rt|cbt|ptt)-[A-Za-z0-9_.-]{20,}",
         0,
         Check::Mixed,
     ),
@@ -212,7 +200,7 @@ pub const RULES: &[RuleDef] = &[
     ),
     rule(
         "openai-api-key",
-        &["t3blbkfj"],
+        &["sk-"],
         r"sk-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}",
         0,
         Check::None,
@@ -616,6 +604,18 @@ mod tests {
                 assert_eq!(*k, k.to_ascii_lowercase(), "{}", r.name);
             }
         }
+    }
+
+    #[test]
+    fn every_keyword_holds_a_trigger_of_the_first_pass() {
+        use crate::bundle::secrets::scan::TRIGGERS;
+        assert!(TRIGGERS.len() <= 64, "{} triggers", TRIGGERS.len());
+        for r in RULES {
+            for k in r.keywords.iter().chain(ENCODED_KEYWORD_PARTS) {
+                assert!(TRIGGERS.iter().any(|t| k.contains(t)), "{}: {k}", r.name);
+            }
+        }
+        assert!(crate::bundle::secrets::Scanner::new(vec![]).fast_first_pass());
     }
 
     #[test]

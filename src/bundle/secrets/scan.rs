@@ -23,6 +23,76 @@ pub const TOKEN_RULE: &str = "ccsync-token";
 /// Literals shorter than this are ignored: they would redact ordinary words.
 const MIN_LITERAL_LEN: usize = 8;
 
+/// What the first pass over a line looks for (lower case): every keyword of every rule holds one
+/// of these (a test checks it), so a line without any holds no secret. At most 64, the limit of
+/// the SIMD searcher.
+pub const TRIGGERS: &[&str] = &[
+    "-----begin",
+    "---- begin",
+    "private-lines",
+    "age-secret-key",
+    "age-plugin-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "gldt-",
+    "glrt-",
+    "glcbt-",
+    "glptt-",
+    "npm_",
+    "pypi-ag",
+    "hooks.slack",
+    "xox",
+    "xapp-",
+    "sg.",
+    "k_live_",
+    "k_test_",
+    "whsec_",
+    "sk-",
+    "hf_",
+    "api_org_",
+    "_v1_",
+    "shp",
+    "aiza",
+    "gocspx-",
+    ":aa",
+    "sig=",
+    "q~",
+    "mailgun",
+    "twilio",
+    "datadog",
+    "dd_",
+    "dd-",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "a3t",
+    "fwogzxivyxdz",
+    "iqojb3jpz2lu",
+    "://",
+    r":\/\/",
+    "eyj",
+    "aws",
+    "secret",
+    "token",
+    "pass",
+    "pwd",
+    "key",
+    "auth",
+    "credential",
+    "bearer",
+    "basic",
+    "%5f",
+    "%2d",
+    "%2e",
+    "%3a",
+];
+
 /// How far before and after a keyword the rules that read surroundings look.
 const WINDOW_BEFORE: usize = 256;
 const WINDOW_AFTER: usize = 768;
@@ -43,6 +113,12 @@ pub struct Scanner {
     keywords: AhoCorasick,
     /// For each keyword, the rules it makes candidates.
     keyword_rules: Vec<Mask>,
+    /// The first pass over a whole line: a SIMD search (Teddy) for [`TRIGGERS`] in the line's
+    /// lower-case copy, with the rules each trigger makes candidates; `None` where the CPU has no
+    /// SIMD for it (then `keywords` does the first pass).
+    triggers: Option<(aho_corasick::packed::Searcher, Vec<Mask>)>,
+    /// The extra literals (the ccsync token), found by `memmem`, and their rule.
+    literals: Vec<(memchr::memmem::Finder<'static>, Mask)>,
     /// The rules that also read a JSON line's raw text (see [`structural`]).
     structural: Mask,
 }
@@ -85,6 +161,7 @@ impl Scanner {
             }
         };
         let mut forms: Vec<String> = Vec::new();
+        let mut literals = Vec::new();
         for literal in extra_literals.iter().filter(|l| l.len() >= MIN_LITERAL_LEN) {
             // As it is, and as written in JSON text and in JSON inside a JSON string (for the
             // rare text that is not decoded, such as a torn line).
@@ -105,6 +182,10 @@ impl Scanner {
                 .join("|");
             for form in &forms {
                 add_keyword(&form.as_bytes()[..MIN_LITERAL_LEN], rules.len());
+                literals.push((
+                    memchr::memmem::Finder::new(form.as_bytes()).into_owned(),
+                    1 << rules.len(),
+                ));
             }
             rules.push(Compiled {
                 name: TOKEN_RULE,
@@ -145,6 +226,24 @@ impl Scanner {
                 }
             }
         }
+        let triggers = {
+            let masks: Vec<Mask> = TRIGGERS
+                .iter()
+                .map(|t| {
+                    keywords
+                        .iter()
+                        .zip(&keyword_rules)
+                        .filter(|(k, _)| overlap(k, t.as_bytes()))
+                        .fold(0, |all, (_, m)| all | m)
+                })
+                .collect();
+            aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(TRIGGERS)
+                .build()
+                .map(|searcher| (searcher, masks))
+        };
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
@@ -155,6 +254,8 @@ impl Scanner {
             rules,
             keywords,
             keyword_rules,
+            triggers,
+            literals,
             structural: structural_rules,
         }
     }
@@ -170,6 +271,11 @@ impl Scanner {
         names
     }
 
+    /// Whether the first pass over a line is the SIMD search (else the automaton).
+    pub fn fast_first_pass(&self) -> bool {
+        self.triggers.is_some()
+    }
+
     /// The name of the rule of `hit`.
     pub fn rule_of(&self, hit: &Hit) -> &'static str {
         self.rules[hit.rule].name
@@ -178,8 +284,24 @@ impl Scanner {
     /// Finds the secrets of one raw line (without its line ending).
     pub fn scan(&self, line: &[u8]) -> LineScan {
         let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
-        for m in self.keywords.find_iter(line) {
-            hits_by_keyword.push((m.start(), self.keyword_rules[m.pattern().as_usize()]));
+        match &self.triggers {
+            Some((searcher, masks)) => {
+                let lower = line.to_ascii_lowercase();
+                for m in searcher.find_iter(&lower) {
+                    hits_by_keyword.push((m.start(), masks[m.pattern().as_usize()]));
+                }
+                for (finder, mask) in &self.literals {
+                    for at in finder.find_iter(line) {
+                        hits_by_keyword.push((at, *mask));
+                    }
+                }
+                hits_by_keyword.sort_unstable_by_key(|h| h.0);
+            }
+            None => {
+                for m in self.keywords.find_iter(line) {
+                    hits_by_keyword.push((m.start(), self.keyword_rules[m.pattern().as_usize()]));
+                }
+            }
         }
         if hits_by_keyword.is_empty() {
             return LineScan::default();
@@ -276,11 +398,11 @@ impl Scanner {
             let index = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let rule = &self.rules[index];
-            let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| {
+            let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| -> bool {
                 let (start, end) = (from + start, from + end);
                 let name = name.map(|(s, e)| (from + s, from + e));
                 if !check(rule.check, text, start, end, name) {
-                    return;
+                    return false;
                 }
                 let end = if matches!(rule.check, Check::KeyBlock) {
                     let (end, ended) = key_block_end(text, end);
@@ -297,6 +419,7 @@ impl Scanner {
                         rule: index,
                     });
                 }
+                true
             };
             let part = &text[from..to];
             if rule.group == 0 {
@@ -304,12 +427,23 @@ impl Scanner {
                     add(m.start(), m.end(), None);
                 }
             } else {
-                for caps in rule.regex.captures_iter(part) {
-                    let Some(m) = caps.get(rule.group) else {
-                        continue;
-                    };
+                // A rejected match (`KEY-----:DB_PASSWORD=...` is no secret-like name) may hide
+                // a good one inside it: search again from just after its start.
+                let mut at = 0;
+                while let Some(caps) = rule.regex.captures_at(part, at) {
+                    let whole = caps.get(0).expect("group 0 always matches");
                     let name = caps.get(1).map(|n| (n.start(), n.end()));
-                    add(m.start(), m.end(), name);
+                    let accepted = caps
+                        .get(rule.group)
+                        .is_some_and(|m| add(m.start(), m.end(), name));
+                    at = if accepted {
+                        whole.end().max(whole.start() + 1)
+                    } else {
+                        whole.start() + 1
+                    };
+                    if at > part.len() {
+                        break;
+                    }
                 }
             }
         }
