@@ -115,11 +115,15 @@ impl GitHub {
             let _ = std::fs::remove_file(&file);
         }
         let now = self.refresh(&chosen_raw).await?;
+        // Only what was copied from the duplicates is checked, and only under names that stay:
+        // a write in progress may rename or drop its claim and temporary archive at any moment
+        // (docs/write-protocol.md), in the chosen draft as well as in the copies.
         let missing: Vec<&str> = view
             .assets
             .iter()
+            .filter(|a| a.release_id != chosen_raw.id)
             .map(|a| a.name.as_str())
-            .filter(|name| now.asset(name).is_none())
+            .filter(|name| !is_transient(name) && now.asset(name).is_none())
             .collect();
         if !missing.is_empty() {
             return Err(Error::Unexpected(format!(
@@ -163,4 +167,17 @@ impl GitHub {
         let url = self.repo_url(&format!("/releases/{}", release.id));
         self.delete(&what, &url).await
     }
+}
+
+/// A claim or temporary archive of the write protocol: renamed or deleted when its write ends.
+fn is_transient(name: &str) -> bool {
+    matches!(
+        names::classify(name),
+        Some((
+            _,
+            names::Role::Claim { .. }
+                | names::Role::TempArchive { .. }
+                | names::Role::LegacyTemp { .. }
+        ))
+    )
 }
