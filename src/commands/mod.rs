@@ -102,3 +102,15 @@ fn passphrase(doing: &str) -> anyhow::Result<Option<String>> {
         }
     }
 }
+
+/// A `--session` that names a stored session must be a session id (a uuid): a usage error
+/// otherwise, before any request.
+pub(crate) fn check_stored_session_id(id: &str) -> anyhow::Result<()> {
+    if crate::store::scan::is_session_id(id) {
+        return Ok(());
+    }
+    Err(crate::exit::Exit::usage(format!(
+        "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
+    ))
+    .into())
+}

@@ -62,12 +62,7 @@ struct RemovedSession {
 /// metadata whose archive is gone) from whichever branch's draft holds it, and its row of the
 /// release body. The release itself stays.
 fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<()> {
-    if !crate::store::scan::is_session_id(id) {
-        return Err(Exit::usage(format!(
-            "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
-        ))
-        .into());
-    }
+    super::check_stored_session_id(id)?;
     let git = ctx.git_repo().ok();
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;

@@ -43,12 +43,7 @@ pub(super) struct Found {
 /// Finds session `id` in whichever branch's release holds a complete copy (one listing), reading
 /// only its metadata.
 pub(super) fn find_stored(ctx: &Context, id: &str) -> anyhow::Result<Found> {
-    if !crate::store::scan::is_session_id(id) {
-        return Err(Exit::usage(format!(
-            "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
-        ))
-        .into());
-    }
+    super::check_stored_session_id(id)?;
     let git = ctx.git_repo().ok();
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug, ctx.token()?)?;
