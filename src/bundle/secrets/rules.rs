@@ -608,11 +608,20 @@ mod tests {
 
     #[test]
     fn every_keyword_holds_a_trigger_of_the_first_pass() {
-        use crate::bundle::secrets::scan::TRIGGERS;
+        use crate::bundle::secrets::scan::{RAW_TRIGGERS, TRIGGERS};
         assert!(TRIGGERS.len() <= 64, "{} triggers", TRIGGERS.len());
+        let lower_raw: Vec<String> = RAW_TRIGGERS
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
         for r in RULES {
             for k in r.keywords.iter().chain(ENCODED_KEYWORD_PARTS) {
-                assert!(TRIGGERS.iter().any(|t| k.contains(t)), "{}: {k}", r.name);
+                assert!(
+                    TRIGGERS.iter().any(|t| k.contains(t))
+                        || lower_raw.iter().any(|t| k.contains(t.as_str())),
+                    "{}: {k}",
+                    r.name
+                );
             }
         }
         assert!(crate::bundle::secrets::Scanner::new(vec![]).fast_first_pass());

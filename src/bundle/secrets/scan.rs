@@ -61,7 +61,6 @@ pub const TRIGGERS: &[&str] = &[
     "gocspx-",
     ":aa",
     "sig=",
-    "q~",
     "mailgun",
     "twilio",
     "datadog",
@@ -93,12 +92,32 @@ pub const TRIGGERS: &[&str] = &[
     "%3a",
 ];
 
+/// Triggers looked for in the raw line, case kept (by `memmem`): shorter than three bytes, which
+/// would coarsen the SIMD search's fingerprints for every trigger, and matched by their rules
+/// in this case only (`8Q~` of an Azure client secret).
+pub const RAW_TRIGGERS: &[&str] = &["Q~"];
+
 /// How far before and after a keyword the rules that read surroundings look.
 const WINDOW_BEFORE: usize = 256;
 const WINDOW_AFTER: usize = 768;
 
 /// A set of rules, one bit each.
 type Mask = u128;
+
+/// A part of a text (`start..end`) and the rules to run in it.
+type Window = (usize, usize, Mask);
+
+/// Adds a window after the last one (windows come in order of their start), merged with it when
+/// they overlap.
+fn push_window(windows: &mut Vec<Window>, (start, end, rules): Window) {
+    match windows.last_mut() {
+        Some(last) if start <= last.1 => {
+            last.1 = last.1.max(end);
+            last.2 |= rules;
+        }
+        _ => windows.push((start, end, rules)),
+    }
+}
 
 struct Compiled {
     name: &'static str,
@@ -116,11 +135,14 @@ pub struct Scanner {
     /// The first pass over a whole line: a SIMD search (Teddy) for [`TRIGGERS`] in the line's
     /// lower-case copy, with the rules each trigger makes candidates; `None` where the CPU has no
     /// SIMD for it (then `keywords` does the first pass).
-    triggers: Option<(aho_corasick::packed::Searcher, Vec<Mask>)>,
-    /// The extra literals (the ccsync token), found by `memmem`, and their rule.
+    triggers: Option<Vec<(aho_corasick::packed::Searcher, Vec<Mask>)>>,
+    /// Byte strings found by `memmem` in the raw line, with the rules each makes candidates: the
+    /// extra literals (the ccsync token) and [`RAW_TRIGGERS`].
     literals: Vec<(memchr::memmem::Finder<'static>, Mask)>,
     /// The rules that also read a JSON line's raw text (see [`structural`]).
     structural: Mask,
+    /// The longest keyword or trigger: how far a keyword reaches around a trigger it overlaps.
+    keyword_reach: usize,
 }
 
 /// A secret found in a raw line: its raw byte range and the index of its rule.
@@ -226,8 +248,11 @@ impl Scanner {
                 }
             }
         }
-        let triggers = {
-            let masks: Vec<Mask> = TRIGGERS
+        // Teddy fingerprints the first min(4, shortest) bytes of its patterns: the short triggers
+        // get their own searcher so that the long ones are fingerprinted on 4 bytes, which
+        // leaves far fewer false candidates to verify.
+        let searcher_of = |group: Vec<&str>| {
+            let masks: Vec<Mask> = group
                 .iter()
                 .map(|t| {
                     keywords
@@ -240,10 +265,33 @@ impl Scanner {
             aho_corasick::packed::Config::new()
                 .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
                 .builder()
-                .extend(TRIGGERS)
+                .extend(&group)
                 .build()
                 .map(|searcher| (searcher, masks))
         };
+        for raw in RAW_TRIGGERS {
+            let lower = raw.to_ascii_lowercase();
+            let mask = keywords
+                .iter()
+                .zip(&keyword_rules)
+                .filter(|(k, _)| overlap(k, lower.as_bytes()))
+                .fold(0, |all, (_, m)| all | m);
+            literals.push((
+                memchr::memmem::Finder::new(raw.as_bytes()).into_owned(),
+                mask,
+            ));
+        }
+        let (long, short): (Vec<&str>, Vec<&str>) = TRIGGERS.iter().partition(|t| t.len() >= 4);
+        let triggers = [long, short]
+            .into_iter()
+            .map(searcher_of)
+            .collect::<Option<Vec<_>>>();
+        let keyword_reach = keywords
+            .iter()
+            .map(Vec::len)
+            .chain(TRIGGERS.iter().map(|t| t.len()))
+            .max()
+            .unwrap_or(0);
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
@@ -257,6 +305,7 @@ impl Scanner {
             triggers,
             literals,
             structural: structural_rules,
+            keyword_reach,
         }
     }
 
@@ -285,10 +334,12 @@ impl Scanner {
     pub fn scan(&self, line: &[u8]) -> LineScan {
         let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
         match &self.triggers {
-            Some((searcher, masks)) => {
+            Some(searchers) => {
                 let lower = line.to_ascii_lowercase();
-                for m in searcher.find_iter(&lower) {
-                    hits_by_keyword.push((m.start(), masks[m.pattern().as_usize()]));
+                for (searcher, masks) in searchers {
+                    for m in searcher.find_iter(&lower) {
+                        hits_by_keyword.push((m.start(), masks[m.pattern().as_usize()]));
+                    }
                 }
                 for (finder, mask) in &self.literals {
                     for at in finder.find_iter(line) {
@@ -308,7 +359,7 @@ impl Scanner {
         }
         let segs = segments(line);
         let mut masks: Vec<Mask> = vec![0; segs.len()];
-        for (at, mask) in hits_by_keyword {
+        for &(at, mask) in &hits_by_keyword {
             let i = segs.partition_point(|s| s.end <= at);
             if i < segs.len() && segs[i].start <= at {
                 masks[i] |= mask;
@@ -321,7 +372,15 @@ impl Scanner {
         let structural = masks.iter().fold(0, |all, m| all | m) & self.structural;
         if lexed && structural != 0 {
             let mut raw = Vec::new();
-            self.scan_view(&View::raw(line, 0, line.len()), structural, &mut raw);
+            // The raw line's windows come from where the first pass found triggers: no second
+            // keyword search over the whole line.
+            let windows = self.trigger_windows(&hits_by_keyword, structural, line.len());
+            self.scan_view(
+                &View::raw(line, 0, line.len()),
+                structural,
+                Some(windows),
+                &mut raw,
+            );
             // Values written with escapes are found, whole, in the decoded strings.
             raw.retain(|h| memchr::memchr(b'\\', &line[h.start..h.end]).is_none());
             found.extend(raw);
@@ -332,9 +391,9 @@ impl Scanner {
             }
             let plain_line = !seg.string && seg.start == 0 && seg.end == line.len();
             let view = View::of_segment(line, *seg);
-            let open = self.scan_view(&view, mask, &mut found);
+            let open = self.scan_view(&view, mask, None, &mut found);
             if let Some(normalised) = view.normalised() {
-                self.scan_view(&normalised, mask, &mut found);
+                self.scan_view(&normalised, mask, None, &mut found);
             }
             scan.open_key_block |= plain_line && open;
         }
@@ -345,25 +404,51 @@ impl Scanner {
     /// Runs the rules of `mask` on `view`, adding raw hits to `found`. True when a private key
     /// runs to the end of the view without its END line. Rules that read a value's surroundings
     /// (see [`structural`]) run only on windows around their keywords: their patterns have no
-    /// literal to search for and would otherwise cost a slow pass over long texts.
-    fn scan_view(&self, view: &View, mask: Mask, found: &mut Vec<Hit>) -> bool {
+    /// literal to search for and would otherwise cost a slow pass over long texts. `windows`,
+    /// when given, are those windows already (else the keywords are searched in the view).
+    fn scan_view(
+        &self,
+        view: &View,
+        mask: Mask,
+        windows: Option<Vec<Window>>,
+        found: &mut Vec<Hit>,
+    ) -> bool {
         let text = &view.text[..];
         let mut open = false;
         let direct = mask & !self.structural;
         self.run_rules(view, direct, 0, text.len(), found, &mut open);
         let windowed = mask & self.structural;
         if windowed != 0 {
-            for (start, end, rules) in self.keyword_windows(text, windowed) {
-                self.run_rules(view, rules, start, end, found, &mut open);
+            let windows = windows.unwrap_or_else(|| self.keyword_windows(text, windowed));
+            for (start, end, rules) in windows {
+                self.run_rules(view, rules & windowed, start, end, found, &mut open);
             }
         }
         open
     }
 
+    /// Windows of a line around the triggers the first pass found there (`(position, rules)`,
+    /// sorted): each keyword holding a trigger lies within `keyword_reach` of it, so these
+    /// windows hold the ones [`Scanner::keyword_windows`] would give.
+    fn trigger_windows(&self, triggers: &[(usize, Mask)], mask: Mask, len: usize) -> Vec<Window> {
+        let mut windows: Vec<Window> = Vec::new();
+        for &(at, rules) in triggers {
+            let rules = rules & mask;
+            if rules == 0 {
+                continue;
+            }
+            let start = at.saturating_sub(WINDOW_BEFORE + self.keyword_reach);
+            // The trigger itself is no longer than the reach either.
+            let end = (at + 2 * self.keyword_reach + WINDOW_AFTER).min(len);
+            push_window(&mut windows, (start, end, rules));
+        }
+        windows
+    }
+
     /// Merged windows of `text` around the keywords of the rules of `mask`, with the rules each
     /// window needs.
-    fn keyword_windows(&self, text: &[u8], mask: Mask) -> Vec<(usize, usize, Mask)> {
-        let mut windows: Vec<(usize, usize, Mask)> = Vec::new();
+    fn keyword_windows(&self, text: &[u8], mask: Mask) -> Vec<Window> {
+        let mut windows: Vec<Window> = Vec::new();
         for m in self.keywords.find_iter(text) {
             let rules = self.keyword_rules[m.pattern().as_usize()] & mask;
             if rules == 0 {
@@ -371,13 +456,7 @@ impl Scanner {
             }
             let start = m.start().saturating_sub(WINDOW_BEFORE);
             let end = (m.end() + WINDOW_AFTER).min(text.len());
-            match windows.last_mut() {
-                Some(last) if start <= last.1 => {
-                    last.1 = last.1.max(end);
-                    last.2 |= rules;
-                }
-                _ => windows.push((start, end, rules)),
-            }
+            push_window(&mut windows, (start, end, rules));
         }
         windows
     }
