@@ -16,7 +16,9 @@ use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
 use super::metadata::Encryption;
-use super::{crypt, redact_file, ArchiveWriter, Finding, HashingWriter, Scanner};
+use super::{
+    crypt, parlines, redact_file, secrets, ArchiveWriter, Finding, HashingWriter, Scanner,
+};
 
 /// One archive entry as the secret scan read it: its first `bytes` bytes (CRC-32 `crc`) had
 /// `findings`.
@@ -41,48 +43,21 @@ impl Drop for CancelOnDrop<'_> {
     }
 }
 
-/// Where the scan writes: counts and checksums the bytes, keeps none. Fails once cancelled, which
-/// ends the scan early.
-struct ScanSink<'a> {
-    bytes: u64,
-    crc: flate2::Crc,
-    cancel: &'a AtomicBool,
-}
-
-impl Write for ScanSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(std::io::Error::other("the push no longer needs the scan"));
-        }
-        self.crc.update(buf);
-        self.bytes += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Scans every entry for secrets without writing anything; a set `cancel` stops it early.
+/// Scans every entry for secrets without writing anything, each on every core; a set `cancel`
+/// stops it early.
 pub fn prescan(
     project_dir: &Path,
     entries: &[PathBuf],
     scanner: &Scanner,
     cancel: &AtomicBool,
 ) -> anyhow::Result<Vec<Scanned>> {
+    let threads = super::pargz::default_threads();
     let mut out = Vec::with_capacity(entries.len());
     for rel in entries {
         let src = project_dir.join(rel);
         let meta =
             std::fs::metadata(&src).with_context(|| format!("cannot read {}", src.display()))?;
-        let mut sink = ScanSink {
-            bytes: 0,
-            crc: flate2::Crc::new(),
-            cancel,
-        };
-        let findings = redact_file(&src, &mut sink, scanner, &rel.to_string_lossy())?;
-        out.push(Scanned {
+        let mut scanned = Scanned {
             rel: rel.clone(),
             src,
             mtime: meta
@@ -90,12 +65,58 @@ pub fn prescan(
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs()),
-            bytes: sink.bytes,
-            crc: sink.crc.sum(),
-            findings,
-        });
+            bytes: 0,
+            crc: 0,
+            findings: Vec::new(),
+        };
+        scan_file(&mut scanned, scanner, cancel, threads)?;
+        out.push(scanned);
     }
     Ok(out)
+}
+
+/// Scans `entry.src` in blocks of lines on `threads` cores and fills in the entry: the findings
+/// [`super::redact_file`] would report, and the bytes read with their CRC (what the archive takes
+/// when there are no findings, since the redacted copy is then the file itself).
+fn scan_file(
+    entry: &mut Scanned,
+    scanner: &Scanner,
+    cancel: &AtomicBool,
+    threads: usize,
+) -> anyhow::Result<()> {
+    let file =
+        File::open(&entry.src).with_context(|| format!("cannot read {}", entry.src.display()))?;
+    let label = entry.rel.to_string_lossy().into_owned();
+    let mut crc = flate2::Crc::new();
+    let mut bytes = 0u64;
+    let mut lines_before = 0u64;
+    let mut key_block_open = false;
+    let scan_block = |block: &[u8]| Ok(secrets::scan_lines(scanner, block, false, &label));
+    parlines::for_each_block(file, threads, &scan_block, |block, mut scan| {
+        if cancel.load(Ordering::Relaxed) {
+            anyhow::bail!("the push no longer needs the scan");
+        }
+        // A worker assumed no private key ran on into its block; when one does (a key in
+        // plain text cut by the block's start), the block is read again knowing it.
+        if key_block_open {
+            scan = secrets::scan_lines(scanner, block, true, &label);
+        }
+        crc.update(block);
+        bytes += block.len() as u64;
+        entry
+            .findings
+            .extend(scan.findings.into_iter().map(|mut f| {
+                f.line += lines_before;
+                f
+            }));
+        lines_before += scan.lines;
+        key_block_open = scan.key_block_open;
+        Ok(())
+    })
+    .with_context(|| format!("cannot scan {}", entry.src.display()))?;
+    entry.bytes = bytes;
+    entry.crc = crc.sum();
+    Ok(())
 }
 
 /// What [`write_archive`] packs.
@@ -229,6 +250,62 @@ fn size_and_sha256(path: &Path) -> anyhow::Result<(u64, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scan in blocks on several cores reports what the one-thread redaction reports, with
+    /// the same line numbers, also for a plain-text private key cut by a block's start.
+    #[test]
+    fn scan_in_blocks_finds_what_the_serial_redaction_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("tool-output.txt");
+        let filler = format!("{}\n", "plain words and numbers 12345 ".repeat(3));
+        let mut text = String::new();
+        // A token on the first line, then filler up to just before the first block's end.
+        text.push_str(&format!(
+            "token ghp_{}\n",
+            "a1B2c3D4e5".repeat(4).get(..36).unwrap()
+        ));
+        while text.len() < (1 << 20) - 150 {
+            text.push_str(&filler);
+        }
+        // A key whose material runs over the 1 MiB cut; a line after it that is no key.
+        text.push_str("-----BEGIN RSA PRIVATE KEY-----\n");
+        // Inside a key, a line of key material that happens to look like an AWS key id is key
+        // material (redacted whole, no finding of its own); read as an ordinary line, it would be
+        // reported.
+        for _ in 0..8 {
+            text.push_str("MIIEowIBAAKCAQEA7bq98v1Zz0abcdefghijklmnopQRSTUV0123456789+/\n");
+            text.push_str("AKIAIOSFODNN7EXAMPLQ\n");
+        }
+        text.push_str("-----END RSA PRIVATE KEY-----\nafter the key\n");
+        while text.len() < (5 << 20) / 2 {
+            text.push_str(&filler);
+        }
+        text.push_str("last line AKIAIOSFODNN7EXAMPLQ without a newline");
+        std::fs::write(&src, &text).unwrap();
+
+        let scanner = Scanner::new(Vec::new());
+        let mut copy = Vec::new();
+        let want = redact_file(&src, &mut copy, &scanner, "tool-output.txt").unwrap();
+        let rules: Vec<_> = want.iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["github-token", "private-key", "aws-access-key"]);
+        let cancel = AtomicBool::new(false);
+        for threads in [1, 2, 3] {
+            let mut entry = Scanned {
+                rel: PathBuf::from("tool-output.txt"),
+                src: src.clone(),
+                mtime: 0,
+                bytes: 0,
+                crc: 0,
+                findings: Vec::new(),
+            };
+            scan_file(&mut entry, &scanner, &cancel, threads).unwrap();
+            assert_eq!(entry.findings, want, "threads {threads}");
+            assert_eq!(entry.bytes, text.len() as u64);
+            let mut crc = flate2::Crc::new();
+            crc.update(text.as_bytes());
+            assert_eq!(entry.crc, crc.sum());
+        }
+    }
 
     #[test]
     fn packing_takes_exactly_the_scanned_bytes_and_refuses_a_rewritten_file() {

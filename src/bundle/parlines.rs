@@ -1,12 +1,12 @@
-//! Line-by-line transforms of large files on every core, output in input order.
+//! Line-by-line work on large files on every core, results in input order.
 //!
-//! The input is cut into blocks of whole lines (about 1 MiB each); worker threads transform the
-//! lines of a block into an output buffer; the calling thread reads ahead and writes finished
-//! blocks in order. At most `2 × threads` blocks are in flight, so memory stays bounded whatever
+//! The input is cut into blocks of whole lines (about 1 MiB each); worker threads work on a
+//! block each (a transform into an output buffer, a scan); the calling thread reads ahead and
+//! takes finished blocks in order. At most `2 × threads` blocks are in flight, so memory stays bounded whatever
 //! the file's size (a single line longer than a block makes its block that long, no more).
 //!
 //! Used by restore to rewrite paths in a session file, the one step of a restore that parses
-//! every record.
+//! every record, and by push to scan a session for secrets before packing it.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -20,30 +20,51 @@ const BLOCK: usize = 1 << 20;
 /// Transforms one line (without its `\n`), appending the result and its line ending to `out`.
 pub type LineFn<'a> = dyn Fn(&[u8], &mut Vec<u8>) -> Result<()> + Sync + 'a;
 
-type Reply = Result<Vec<u8>>;
+/// What a worker does with one block of whole lines.
+pub type BlockFn<'a, T> = dyn Fn(&[u8]) -> Result<T> + Sync + 'a;
 
-struct Job {
+/// A block and what the worker made of it.
+type Reply<T> = (Vec<u8>, Result<T>);
+
+struct Job<T> {
     data: Vec<u8>,
-    reply: SyncSender<Reply>,
+    reply: SyncSender<Reply<T>>,
 }
 
 /// Reads `src` to its end, calls `f` on every line (a last line without `\n` included) and writes
 /// what it produced, in order, to `dst`. `threads` of 1 works on the calling thread alone.
 pub fn map_lines(
-    mut src: impl Read,
+    src: impl Read,
     dst: &mut impl Write,
     threads: usize,
     f: &LineFn<'_>,
+) -> Result<()> {
+    for_each_block(src, threads, &|block| transform(block, f), |_, out| {
+        dst.write_all(&out)?;
+        Ok(())
+    })
+}
+
+/// Reads `src` to its end in blocks of whole lines, runs `work` on each block on `threads`
+/// threads, and hands every block with its result to `consume` on the calling thread, in input
+/// order. An error from either stops the reading. `threads` of 1 works on the calling thread
+/// alone.
+pub fn for_each_block<T: Send>(
+    mut src: impl Read,
+    threads: usize,
+    work: &BlockFn<'_, T>,
+    mut consume: impl FnMut(&[u8], T) -> Result<()>,
 ) -> Result<()> {
     let threads = threads.max(1);
     let mut carry: Vec<u8> = Vec::new();
     if threads == 1 {
         while let Some(block) = next_block(&mut src, &mut carry)? {
-            dst.write_all(&transform(&block, f)?)?;
+            let done = work(&block)?;
+            consume(&block, done)?;
         }
         return Ok(());
     }
-    let (jobs, queue) = mpsc::sync_channel::<Job>(threads);
+    let (jobs, queue) = mpsc::sync_channel::<Job<T>>(threads);
     let queue = Mutex::new(queue);
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -54,23 +75,24 @@ pub fn map_lines(
                     Err(_) => return,
                 };
                 let Ok(job) = job else { return };
-                let _ = job.reply.send(transform(&job.data, f));
+                let done = work(&job.data);
+                let _ = job.reply.send((job.data, done));
             });
         }
-        let mut pending: VecDeque<Receiver<Reply>> = VecDeque::new();
-        let write_oldest = |pending: &mut VecDeque<Receiver<Reply>>, dst: &mut dyn Write| {
+        let mut pending: VecDeque<Receiver<Reply<T>>> = VecDeque::new();
+        let mut hand_over_oldest = |pending: &mut VecDeque<Receiver<Reply<T>>>| {
             if let Some(answer) = pending.pop_front() {
-                let out = answer
+                let (block, done) = answer
                     .recv()
-                    .map_err(|_| anyhow!("a worker thread failed"))??;
-                dst.write_all(&out)?;
+                    .map_err(|_| anyhow!("a worker thread failed"))?;
+                consume(&block, done?)?;
             }
             Ok::<(), anyhow::Error>(())
         };
         let result = (|| {
             while let Some(block) = next_block(&mut src, &mut carry)? {
                 while pending.len() >= 2 * threads {
-                    write_oldest(&mut pending, dst)?;
+                    hand_over_oldest(&mut pending)?;
                 }
                 let (reply, answer) = mpsc::sync_channel(1);
                 jobs.send(Job { data: block, reply })
@@ -78,7 +100,7 @@ pub fn map_lines(
                 pending.push_back(answer);
             }
             while !pending.is_empty() {
-                write_oldest(&mut pending, dst)?;
+                hand_over_oldest(&mut pending)?;
             }
             Ok(())
         })();

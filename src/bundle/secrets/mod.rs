@@ -47,13 +47,7 @@ pub fn redact_file(
     let mut key_block = KeyBlock::default();
     super::for_each_line(src, |line| {
         number += 1;
-        let (body, ending): (&[u8], &[u8]) = match line.strip_suffix(b"\n") {
-            Some(body) => match body.strip_suffix(b"\r") {
-                Some(b) => (b, b"\r\n"),
-                None => (body, b"\n"),
-            },
-            None => (line, b""),
-        };
+        let (body, ending) = split_ending(line);
         let (out, rules) = key_block.redact(scanner, body);
         findings.extend(rules.into_iter().map(|rule| Finding {
             rule,
@@ -66,6 +60,54 @@ pub fn redact_file(
     })?;
     dst.flush()?;
     Ok(findings)
+}
+
+/// What [`scan_lines`] found in a run of whole lines.
+#[derive(Debug, Default)]
+pub struct LinesScan {
+    /// Numbered from 1 at the run's first line.
+    pub findings: Vec<Finding>,
+    pub lines: u64,
+    /// A private key runs on past the run's last line.
+    pub key_block_open: bool,
+}
+
+/// The findings [`redact_file`] reports for `lines` (whole lines, each ending with `\n` but
+/// perhaps the last), without writing the redacted copy. `key_block_open` says whether a private
+/// key that began before them runs on into them: it is what the previous run's scan ended with.
+/// This lets a file be scanned in blocks on several cores and the blocks' results be joined.
+pub fn scan_lines(
+    scanner: &Scanner,
+    lines: &[u8],
+    key_block_open: bool,
+    file_label: &str,
+) -> LinesScan {
+    let mut scan = LinesScan::default();
+    let mut key_block = KeyBlock {
+        open: key_block_open,
+    };
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        scan.lines += 1;
+        let (_, rules) = key_block.redact(scanner, split_ending(line).0);
+        scan.findings.extend(rules.into_iter().map(|rule| Finding {
+            rule,
+            file: file_label.to_owned(),
+            line: scan.lines,
+        }));
+    }
+    scan.key_block_open = key_block.open;
+    scan
+}
+
+/// A line's body and its ending (`\n`, `\r\n`, or none at the end of a file).
+fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.strip_suffix(b"\n") {
+        Some(body) => match body.strip_suffix(b"\r") {
+            Some(b) => (b, b"\r\n"),
+            None => (body, b"\n"),
+        },
+        None => (line, b""),
+    }
 }
 
 /// A private key that spans real newlines, as in a plain-text tool output (in JSON text a key

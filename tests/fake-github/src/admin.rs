@@ -237,7 +237,7 @@ pub fn seed_asset(
         content_type: "application/octet-stream".into(),
         state: state.to_owned(),
         digest: uploaded.then(|| format!("sha256:{}", sha256_hex(&data))),
-        data,
+        data: std::sync::Arc::new(data),
         created_at: now.clone(),
         updated_at: now,
         download_count: 0,

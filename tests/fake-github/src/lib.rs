@@ -228,7 +228,7 @@ impl FakeGitHub {
     /// Flips a byte of an asset's stored data, keeping its size and advertised digest.
     pub fn corrupt_asset(&self, asset_id: u64) {
         self.with_asset(asset_id, |a| {
-            if let Some(b) = a.data.first_mut() {
+            if let Some(b) = std::sync::Arc::make_mut(&mut a.data).first_mut() {
                 *b ^= 0xff;
             }
         });
@@ -331,7 +331,7 @@ impl FakeGitHub {
                         name: a.name.clone(),
                         state: a.state.clone(),
                         content_type: a.content_type.clone(),
-                        data: a.data.clone(),
+                        data: a.data.to_vec(),
                         digest: a.digest.clone(),
                     })
                     .collect(),

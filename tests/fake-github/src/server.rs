@@ -791,7 +791,10 @@ fn route(state: &Shared, host: Host, req: &Incoming2, body: &[u8]) -> Reply {
                     Reply {
                         status: 200,
                         headers: vec![],
-                        body: ReplyBody::Bytes(asset.data, "application/octet-stream".into()),
+                        body: ReplyBody::Bytes(
+                            std::sync::Arc::unwrap_or_clone(asset.data),
+                            "application/octet-stream".into(),
+                        ),
                     }
                 }
             } else {
@@ -1015,7 +1018,10 @@ fn storage(s: &mut State, req: &Incoming2) -> Reply {
         Some(data) => Reply {
             status: 200,
             headers: vec![],
-            body: ReplyBody::Bytes(data, "application/octet-stream".into()),
+            body: ReplyBody::Bytes(
+                std::sync::Arc::unwrap_or_clone(data),
+                "application/octet-stream".into(),
+            ),
         },
         None => Reply {
             status: 404,
@@ -1099,7 +1105,7 @@ async fn upload(state: &Shared, req: &Incoming2, mut body: Incoming, cut: bool) 
             label: req.query.get("label").cloned(),
             content_type,
             state: "starter".into(),
-            data: vec![],
+            data: Default::default(),
             digest: None,
             created_at: now.clone(),
             updated_at: now,
@@ -1145,7 +1151,7 @@ async fn upload(state: &Shared, req: &Incoming2, mut body: Incoming, cut: bool) 
         data.truncate(stop_at as usize);
     }
     let complete = !broken && !cut && data.len() as u64 == length;
-    asset.data = data;
+    asset.data = std::sync::Arc::new(data);
     if !complete {
         // GitHub keeps the half-written asset as `starter`.
         return (

@@ -220,7 +220,8 @@ pub struct AssetState {
     pub content_type: String,
     /// `uploaded`, or `starter` while (or after an interrupted) upload.
     pub state: String,
-    pub data: Vec<u8>,
+    /// Shared, so that a release cloned to answer a request does not copy its assets' bytes.
+    pub data: std::sync::Arc<Vec<u8>>,
     /// sha256 of `data` when the upload completed; a corrupted asset keeps the old digest.
     pub digest: Option<String>,
     pub created_at: String,
