@@ -50,17 +50,18 @@ pub fn map_lines(
 /// order. An error from either stops the reading. `threads` of 1 works on the calling thread
 /// alone.
 pub fn for_each_block<T: Send>(
-    mut src: impl Read,
+    src: impl Read,
     threads: usize,
     work: &BlockFn<'_, T>,
     mut consume: impl FnMut(&[u8], T) -> Result<()>,
 ) -> Result<()> {
     let threads = threads.max(1);
-    let mut carry: Vec<u8> = Vec::new();
+    let mut blocks = Blocks::new(src);
     if threads == 1 {
-        while let Some(block) = next_block(&mut src, &mut carry)? {
+        while let Some(block) = blocks.next()? {
             let done = work(&block)?;
             consume(&block, done)?;
+            blocks.recycle(block);
         }
         return Ok(());
     }
@@ -80,19 +81,21 @@ pub fn for_each_block<T: Send>(
             });
         }
         let mut pending: VecDeque<Receiver<Reply<T>>> = VecDeque::new();
-        let mut hand_over_oldest = |pending: &mut VecDeque<Receiver<Reply<T>>>| {
+        let mut hand_over_oldest = |pending: &mut VecDeque<Receiver<Reply<T>>>,
+                                    blocks: &mut Blocks<_>| {
             if let Some(answer) = pending.pop_front() {
                 let (block, done) = answer
                     .recv()
                     .map_err(|_| anyhow!("a worker thread failed"))?;
                 consume(&block, done?)?;
+                blocks.recycle(block);
             }
             Ok::<(), anyhow::Error>(())
         };
         let result = (|| {
-            while let Some(block) = next_block(&mut src, &mut carry)? {
+            while let Some(block) = blocks.next()? {
                 while pending.len() >= 2 * threads {
-                    hand_over_oldest(&mut pending)?;
+                    hand_over_oldest(&mut pending, &mut blocks)?;
                 }
                 let (reply, answer) = mpsc::sync_channel(1);
                 jobs.send(Job { data: block, reply })
@@ -100,7 +103,7 @@ pub fn for_each_block<T: Send>(
                 pending.push_back(answer);
             }
             while !pending.is_empty() {
-                hand_over_oldest(&mut pending)?;
+                hand_over_oldest(&mut pending, &mut blocks)?;
             }
             Ok(())
         })();
@@ -110,32 +113,63 @@ pub fn for_each_block<T: Send>(
     })
 }
 
-/// The next block of whole lines (the last one may lack its `\n` at the end of input), or `None`.
-/// `carry` holds the start of a line that did not fit in the previous block.
-fn next_block(src: &mut impl Read, carry: &mut Vec<u8>) -> io::Result<Option<Vec<u8>>> {
-    let mut block = std::mem::take(carry);
-    block.reserve(BLOCK);
-    // Bytes already known to hold no line end (each byte is searched once, however long a line).
-    let mut searched = 0;
-    loop {
-        // Read until the block is full, then on until a line ends.
-        let filled = block.len();
-        let want = if filled < BLOCK {
-            BLOCK - filled
-        } else {
-            64 * 1024
-        };
-        let n = (&mut *src).take(want as u64).read_to_end(&mut block)?;
-        if n == 0 {
-            return Ok((!block.is_empty()).then_some(block));
+/// Where blocks are read from: the source, the start of a line that did not fit in the previous
+/// block, and the buffers of blocks already handed over, for reuse. Reusing them keeps the
+/// memory in use flat: freeing and allocating a block each time lets the allocator keep freed
+/// blocks in its heap (glibc raises its mmap threshold to their size), and the resident size
+/// grows with the number of threads that touched them.
+struct Blocks<R> {
+    src: R,
+    carry: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl<R: Read> Blocks<R> {
+    fn new(src: R) -> Self {
+        Blocks {
+            src,
+            carry: Vec::new(),
+            spare: Vec::new(),
         }
-        if block.len() >= BLOCK {
-            if let Some(end) = memchr::memrchr(b'\n', &block[searched..]) {
-                let cut = searched + end + 1;
-                *carry = block.split_off(cut);
-                return Ok(Some(block));
+    }
+
+    /// Takes back the buffer of a block that was handed over.
+    fn recycle(&mut self, mut block: Vec<u8>) {
+        block.clear();
+        self.spare.push(block);
+    }
+
+    /// The next block of whole lines (the last one may lack its `\n` at the end of input), or
+    /// `None`.
+    fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut block = self.spare.pop().unwrap_or_default();
+        block.extend_from_slice(&self.carry);
+        self.carry.clear();
+        block.reserve(BLOCK.saturating_sub(block.len()));
+        // Bytes already known to hold no line end (each byte is searched once, however long a
+        // line).
+        let mut searched = 0;
+        loop {
+            // Read until the block is full, then on until a line ends.
+            let filled = block.len();
+            let want = if filled < BLOCK {
+                BLOCK - filled
+            } else {
+                64 * 1024
+            };
+            let n = (&mut self.src).take(want as u64).read_to_end(&mut block)?;
+            if n == 0 {
+                return Ok((!block.is_empty()).then_some(block));
             }
-            searched = block.len();
+            if block.len() >= BLOCK {
+                if let Some(end) = memchr::memrchr(b'\n', &block[searched..]) {
+                    let cut = searched + end + 1;
+                    self.carry.extend_from_slice(&block[cut..]);
+                    block.truncate(cut);
+                    return Ok(Some(block));
+                }
+                searched = block.len();
+            }
         }
     }
 }

@@ -103,6 +103,42 @@ fn passphrase(doing: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// The session releases, of any branch, that hold assets of stored session `id`, with the
+/// client and runtime that read them: where `release-show`, `release-export` and
+/// `release-prune --session` start (one listing of the drafts).
+pub(crate) struct Holders {
+    pub slug: crate::git::RepoSlug,
+    pub gh: crate::release::GitHub,
+    pub rt: tokio::runtime::Runtime,
+    pub releases: Vec<crate::release::SessionRelease>,
+}
+
+/// Finds the [`Holders`] of session `id`; an `id` that is no session id is a usage error before
+/// any request.
+pub(crate) fn releases_holding(ctx: &Context, id: &str) -> anyhow::Result<Holders> {
+    use crate::release::names;
+    check_stored_session_id(id)?;
+    let git = ctx.git_repo().ok();
+    let slug = ctx.github_repo(git.as_ref())?;
+    let gh = crate::release::GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
+    let rt = runtime()?;
+    let releases = rt
+        .block_on(gh.session_drafts_merged())?
+        .into_iter()
+        .filter(|r| {
+            r.assets
+                .iter()
+                .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
+        })
+        .collect();
+    Ok(Holders {
+        slug,
+        gh,
+        rt,
+        releases,
+    })
+}
+
 /// A `--session` that names a stored session must be a session id (a uuid): a usage error
 /// otherwise, before any request.
 pub(crate) fn check_stored_session_id(id: &str) -> anyhow::Result<()> {

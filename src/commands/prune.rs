@@ -62,18 +62,13 @@ struct RemovedSession {
 /// metadata whose archive is gone) from whichever branch's draft holds it, and its row of the
 /// release body. The release itself stays.
 fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<()> {
-    super::check_stored_session_id(id)?;
-    let git = ctx.git_repo().ok();
-    let slug = ctx.github_repo(git.as_ref())?;
-    let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
-    let rt = super::runtime()?;
-    let drafts = rt.block_on(gh.session_drafts_merged())?;
-    let holding = drafts.iter().find(|r| {
-        r.assets
-            .iter()
-            .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
-    });
-    let Some(release) = holding else {
+    let super::Holders {
+        slug,
+        gh,
+        rt,
+        releases,
+    } = super::releases_holding(ctx, id)?;
+    let Some(release) = releases.first() else {
         return Err(Exit::nothing_found(format!(
             "no branch's release holds session {id} (`ccsync release-list` lists what is stored)"
         ))

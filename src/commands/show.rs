@@ -9,7 +9,7 @@ use crate::cli::ShowArgs;
 use crate::config::Context;
 use crate::exit::Exit;
 use crate::neutral::text;
-use crate::release::{names, GitHub, SessionRelease};
+use crate::release::{GitHub, SessionRelease};
 use crate::stored::{self, MetaCache, StoredSession};
 
 #[derive(Debug, Serialize)]
@@ -43,35 +43,25 @@ pub(super) struct Found {
 /// Finds session `id` in whichever branch's release holds a complete copy (one listing), reading
 /// only its metadata.
 pub(super) fn find_stored(ctx: &Context, id: &str) -> anyhow::Result<Found> {
-    super::check_stored_session_id(id)?;
-    let git = ctx.git_repo().ok();
-    let slug = ctx.github_repo(git.as_ref())?;
-    let gh = GitHub::new(ctx.api_url()?, slug, ctx.token()?)?;
-    let rt = super::runtime()?;
-    let drafts = rt.block_on(gh.session_drafts_merged())?;
+    let super::Holders {
+        gh, rt, releases, ..
+    } = super::releases_holding(ctx, id)?;
     let scratch = tempfile::tempdir()?;
-    let found = drafts
+    let found = releases.into_iter().find_map(|release| {
+        let stored = stored::stored_sessions_of(
+            &rt,
+            &gh,
+            &release,
+            scratch.path(),
+            &|m| ctx.ui.warn(m),
+            Some(id),
+            &MetaCache::default(),
+        )
+        .ok()?
         .into_iter()
-        .filter(|r| {
-            r.assets
-                .iter()
-                .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
-        })
-        .find_map(|release| {
-            let stored = stored::stored_sessions_of(
-                &rt,
-                &gh,
-                &release,
-                scratch.path(),
-                &|m| ctx.ui.warn(m),
-                Some(id),
-                &MetaCache::default(),
-            )
-            .ok()?
-            .into_iter()
-            .next()?;
-            Some((release, stored))
-        });
+        .next()?;
+        Some((release, stored))
+    });
     let Some((release, stored)) = found else {
         return Err(Exit::nothing_found(format!(
             "no branch's release holds a complete copy of session {id} (`ccsync release-list` lists what is stored)"

@@ -33,14 +33,7 @@ impl GitHub {
         file: &Path,
         content_type: &str,
     ) -> Result<Asset> {
-        refuse_published(release)?;
-        let what = format!(
-            "uploading {name} to release `{}` of {}",
-            release.tag_name, self.repo
-        );
-        let length = std::fs::metadata(file)
-            .map_err(|e| Error::io(format!("{what}: reading {}", file.display()), e))?
-            .len();
+        let (what, length) = self.upload_opening(release, name, file)?;
         let current = self.get_release_raw(release.id).await?;
         refuse_published(&current)?;
         self.clean_leftovers(&current).await?;
@@ -144,14 +137,7 @@ impl GitHub {
         file: &Path,
         content_type: &str,
     ) -> Result<Asset> {
-        refuse_published(release)?;
-        let what = format!(
-            "uploading {name} to release `{}` of {}",
-            release.tag_name, self.repo
-        );
-        let length = std::fs::metadata(file)
-            .map_err(|e| Error::io(format!("{what}: reading {}", file.display()), e))?
-            .len();
+        let (what, length) = self.upload_opening(release, name, file)?;
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -236,6 +222,25 @@ impl GitHub {
         }
         self.delete_asset(found).await?;
         Ok(None)
+    }
+
+    /// What every upload checks and says first: the release is still a draft; the description
+    /// of the upload (for errors) and the file's length.
+    fn upload_opening(
+        &self,
+        release: &SessionRelease,
+        name: &str,
+        file: &Path,
+    ) -> Result<(String, u64)> {
+        refuse_published(release)?;
+        let what = format!(
+            "uploading {name} to release `{}` of {}",
+            release.tag_name, self.repo
+        );
+        let length = std::fs::metadata(file)
+            .map_err(|e| Error::io(format!("{what}: reading {}", file.display()), e))?
+            .len();
+        Ok((what, length))
     }
 
     /// One streamed upload from disk under `name` (with GitHub's `label`, if any). Returns the
