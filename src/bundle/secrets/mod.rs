@@ -253,6 +253,27 @@ pub(crate) mod tests {
         }
     }
 
+    /// Rules that read a value's surroundings run in windows taken from the first pass's trigger
+    /// positions, which in a decoded string sit earlier than in the raw line (each escape is one
+    /// byte shorter decoded): an assignment deep in a long tool result full of escapes, and one
+    /// in JSON inside that string, are still found.
+    #[test]
+    fn assignments_deep_in_escaped_strings_are_found() {
+        let scanner = Scanner::new(vec![]);
+        let noise = "line \"quoted\"\twith\ttabs\n".repeat(400);
+        let inner = serde_json::json!({"DB_PASSWORD": "Zq8vN3xR7tLm2KpW9s"}).to_string();
+        let text = format!("{noise}export DB_PASSWORD=Hq4bT9zLw2XcV7nR5m\n{noise}{inner}\n{noise}");
+        let line = record(&text);
+        let (out, rules) = scanner.redact_line(&line);
+        assert_eq!(
+            rules,
+            ["secret-assignment", "secret-assignment"],
+            "{rules:?}"
+        );
+        assert!(!out.contains("Hq4bT9zLw2XcV7nR5m") && !out.contains("Zq8vN3xR7tLm2KpW9s"));
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+
     #[test]
     fn look_alikes_are_left_alone() {
         let scanner = Scanner::new(vec![]);

@@ -109,6 +109,14 @@ impl View {
         }
     }
 
+    /// The index of the view's first byte that comes from raw byte `raw` or after it.
+    pub fn index_of_raw(&self, raw: usize) -> usize {
+        match &self.map {
+            Map::Identity(offset) => raw.saturating_sub(*offset).min(self.text.len()),
+            Map::Table { starts, .. } => starts.partition_point(|&s| (s as usize) < raw),
+        }
+    }
+
     /// Raw span of the view's bytes `start..end` (`start < end <= text.len()`).
     pub fn raw_span(&self, start: usize, end: usize) -> (usize, usize) {
         debug_assert!(start < end && end <= self.text.len());
@@ -178,12 +186,20 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Appends the source's bytes `from..to` unchanged.
+    /// Appends the source's bytes `from..to` unchanged (in bulk: long runs of plain text are
+    /// most of what is copied).
     fn copy(&mut self, from: usize, to: usize) {
         self.text.extend_from_slice(&self.src.text[from..to]);
-        for i in from..to {
-            self.starts.push(self.src.raw_start(i) as u32);
-            self.ends.push(self.src.raw_end(i) as u32);
+        match &self.src.map {
+            Map::Identity(offset) => {
+                let (first, last) = ((offset + from) as u32, (offset + to) as u32);
+                self.starts.extend(first..last);
+                self.ends.extend(first + 1..last + 1);
+            }
+            Map::Table { starts, ends } => {
+                self.starts.extend_from_slice(&starts[from..to]);
+                self.ends.extend_from_slice(&ends[from..to]);
+            }
         }
     }
 

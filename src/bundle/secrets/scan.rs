@@ -374,7 +374,8 @@ impl Scanner {
             let mut raw = Vec::new();
             // The raw line's windows come from where the first pass found triggers: no second
             // keyword search over the whole line.
-            let windows = self.trigger_windows(&hits_by_keyword, structural, line.len());
+            let windows =
+                self.trigger_windows(hits_by_keyword.iter().copied(), structural, line.len());
             self.scan_view(
                 &View::raw(line, 0, line.len()),
                 structural,
@@ -391,7 +392,17 @@ impl Scanner {
             }
             let plain_line = !seg.string && seg.start == 0 && seg.end == line.len();
             let view = View::of_segment(line, *seg);
-            let open = self.scan_view(&view, mask, None, &mut found);
+            // The segment's decoded text holds its keywords where the raw text holds them
+            // (JSON escapes none of their characters but `/`, and `:\/\/` is a trigger too), so
+            // its windows also come from the first pass. Normalised text may reveal keywords the
+            // raw text hides (`api%5Fkey`): it is searched for them.
+            let first = hits_by_keyword.partition_point(|h| h.0 < seg.start);
+            let last = hits_by_keyword.partition_point(|h| h.0 < seg.end);
+            let in_view = hits_by_keyword[first..last]
+                .iter()
+                .map(|&(at, rules)| (view.index_of_raw(at), rules));
+            let windows = self.trigger_windows(in_view, mask, view.text.len());
+            let open = self.scan_view(&view, mask, Some(windows), &mut found);
             if let Some(normalised) = view.normalised() {
                 self.scan_view(&normalised, mask, None, &mut found);
             }
@@ -427,12 +438,18 @@ impl Scanner {
         open
     }
 
-    /// Windows of a line around the triggers the first pass found there (`(position, rules)`,
-    /// sorted): each keyword holding a trigger lies within `keyword_reach` of it, so these
-    /// windows hold the ones [`Scanner::keyword_windows`] would give.
-    fn trigger_windows(&self, triggers: &[(usize, Mask)], mask: Mask, len: usize) -> Vec<Window> {
+    /// Windows of a text of `len` bytes around the triggers the first pass found in it
+    /// (`(position, rules)`, in order): each keyword holding a trigger lies within
+    /// `keyword_reach` of it, so these windows hold the ones [`Scanner::keyword_windows`] would
+    /// give.
+    fn trigger_windows(
+        &self,
+        triggers: impl Iterator<Item = (usize, Mask)>,
+        mask: Mask,
+        len: usize,
+    ) -> Vec<Window> {
         let mut windows: Vec<Window> = Vec::new();
-        for &(at, rules) in triggers {
+        for (at, rules) in triggers {
             let rules = rules & mask;
             if rules == 0 {
                 continue;
