@@ -295,6 +295,23 @@ fn act_until_output_contains<T>(
     }
 }
 
+/// Runs tests/workflows/act-install.yml (the action's installer against the fake's release of
+/// ccsync) in a fresh repository.
+fn run_act_install(act: &Path, fake: &FakeGitHub) -> (ActRepo, Output) {
+    let repo = ActRepo::new(&["tests/workflows/act-install.yml"]);
+    let output = repo.act(
+        act,
+        "act-install.yml",
+        &[],
+        &[
+            ("GITHUB_API_URL", fake.api_url()),
+            ("CCSYNC_INSTALL_REPO", "octo/app".into()),
+        ],
+        &[],
+    );
+    (repo, output)
+}
+
 fn session_assets(fake: &FakeGitHub, branch: &str) -> Vec<String> {
     let tag = format!("claude-sessions-{branch}");
     let mut names: Vec<String> = fake
@@ -1172,17 +1189,7 @@ fn the_action_installs_the_release_binary_and_runs_it_with_every_input() {
     publish_release(&fake, &format!("v{}", own_version()), &binary_release(None));
     let (laptop, asked, newer) = seed_install_sessions(&fake);
     fake.clear_requests();
-    let repo = ActRepo::new(&["tests/workflows/act-install.yml"]);
-    let output = repo.act(
-        &act,
-        "act-install.yml",
-        &[],
-        &[
-            ("GITHUB_API_URL", fake.api_url()),
-            ("CCSYNC_INSTALL_REPO", "octo/app".into()),
-        ],
-        &[],
-    );
+    let (repo, output) = run_act_install(&act, &fake);
     let out = text(&output);
     let log = repo.read_log();
     assert!(
@@ -1226,18 +1233,7 @@ fn the_action_refuses_a_binary_whose_sha256_does_not_match() {
         &binary_release(Some(b"something else")),
     );
     let (repo, output) = act_until_output_contains("sha256 mismatch for ccsync-", || {
-        let repo = ActRepo::new(&["tests/workflows/act-install.yml"]);
-        let output = repo.act(
-            &act,
-            "act-install.yml",
-            &[],
-            &[
-                ("GITHUB_API_URL", fake.api_url()),
-                ("CCSYNC_INSTALL_REPO", "octo/app".into()),
-            ],
-            &[],
-        );
-        (repo, output)
+        run_act_install(&act, &fake)
     });
     let out = text(&output);
     assert!(
