@@ -274,6 +274,22 @@ pub(crate) mod tests {
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
     }
 
+    /// Found by the `secrets_normalise` fuzz target: a stream of JSON values that opens with a
+    /// number is not lexed (only lines opening like a record are), so its finding is not tied to
+    /// a string literal; the redaction must still keep it valid JSON.
+    #[test]
+    fn a_value_stream_read_as_plain_text_stays_valid_json() {
+        let scanner = Scanner::new(vec![]);
+        let line = format!(
+            r#"0"2%2%3%_%xoxa-{}37%3a%2a%%3""ikey4" 2"2""#,
+            "-".repeat(11)
+        );
+        let (out, rules) = scanner.redact_line(&line);
+        assert_eq!(rules, ["slack-token"]);
+        let values = serde_json::Deserializer::from_str(&out).into_iter::<serde_json::Value>();
+        assert_eq!(values.map(|v| v.unwrap()).count(), 5, "{out}");
+    }
+
     #[test]
     fn look_alikes_are_left_alone() {
         let scanner = Scanner::new(vec![]);
