@@ -1,10 +1,11 @@
 //! Finding secrets in one raw line and replacing them.
 //!
-//! One keyword pass (Aho-Corasick, ASCII case ignored) over the raw line picks the rules that can
-//! match at all and the segments they can match in; a line without keywords costs nothing more.
-//! Each picked segment is read as its decoded text and, when anything hides in it, as its
-//! normalised text ([`super::normalise`]); matches from both map back to raw spans, which are
-//! merged and replaced by `[REDACTED:<rule>]` (text that needs no JSON escaping).
+//! One trigger pass (SIMD, ASCII case ignored) over the raw line picks the rules that can match
+//! at all, the segments they can match in and, for rules that read a value's surroundings, the
+//! windows they run in; a line without triggers costs nothing more. Each picked segment is read
+//! as its decoded text and, when anything hides in it, as its normalised text
+//! ([`super::normalise`]); matches from both map back to raw spans, which are merged and replaced
+//! by `[REDACTED:<rule>]` (text that needs no JSON escaping).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -132,9 +133,10 @@ pub struct Scanner {
     keywords: AhoCorasick,
     /// For each keyword, the rules it makes candidates.
     keyword_rules: Vec<Mask>,
-    /// The first pass over a whole line: a SIMD search (Teddy) for [`TRIGGERS`] in the line's
-    /// lower-case copy, with the rules each trigger makes candidates; `None` where the CPU has no
-    /// SIMD for it (then `keywords` does the first pass).
+    /// The first pass over a whole line: SIMD searches (Teddy) for [`TRIGGERS`] in the line's
+    /// lower-case copy, one for the triggers of 4 bytes or more and one for the shorter ones, with
+    /// the rules each trigger makes candidates; `None` where the CPU has no SIMD for them (then
+    /// `keywords` does the first pass).
     triggers: Option<Vec<(aho_corasick::packed::Searcher, Vec<Mask>)>>,
     /// Byte strings found by `memmem` in the raw line, with the rules each makes candidates: the
     /// extra literals (the ccsync token) and [`RAW_TRIGGERS`].
