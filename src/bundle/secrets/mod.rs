@@ -286,8 +286,11 @@ pub(crate) mod tests {
         );
         let (out, rules) = scanner.redact_line(&line);
         assert_eq!(rules, ["slack-token"]);
-        let values = serde_json::Deserializer::from_str(&out).into_iter::<serde_json::Value>();
-        assert_eq!(values.map(|v| v.unwrap()).count(), 5, "{out}");
+        let values: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&out)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(values.len(), 5, "{out}");
     }
 
     #[test]
