@@ -2,8 +2,9 @@
 //!
 //! The input is cut into blocks of whole lines (about 1 MiB each); worker threads work on a
 //! block each (a transform into an output buffer, a scan); the calling thread reads ahead and
-//! takes finished blocks in order. At most `2 × threads` blocks are in flight, so memory stays bounded whatever
-//! the file's size (a single line longer than a block makes its block that long, no more).
+//! takes finished blocks in order. At most `2 × threads` blocks are in flight, so memory stays
+//! bounded whatever the file's size (a single line longer than a block makes its block that
+//! long, no more).
 //!
 //! Used by restore to rewrite paths in a session file, the one step of a restore that parses
 //! every record, and by push to scan a session for secrets before packing it.
@@ -16,6 +17,9 @@ use std::sync::Mutex;
 use anyhow::{anyhow, Result};
 
 const BLOCK: usize = 1 << 20;
+
+/// Buffers larger than this (grown by a line longer than a block) are not kept for reuse.
+const KEEP_AT_MOST: usize = 4 * BLOCK;
 
 /// Transforms one line (without its `\n`), appending the result and its line ending to `out`.
 pub type LineFn<'a> = dyn Fn(&[u8], &mut Vec<u8>) -> Result<()> + Sync + 'a;
@@ -133,10 +137,13 @@ impl<R: Read> Blocks<R> {
         }
     }
 
-    /// Takes back the buffer of a block that was handed over.
+    /// Takes back the buffer of a block that was handed over (one grown by a very long line
+    /// goes, rather than being held to the end).
     fn recycle(&mut self, mut block: Vec<u8>) {
-        block.clear();
-        self.spare.push(block);
+        if block.capacity() <= KEEP_AT_MOST {
+            block.clear();
+            self.spare.push(block);
+        }
     }
 
     /// The next block of whole lines (the last one may lack its `\n` at the end of input), or
@@ -145,6 +152,9 @@ impl<R: Read> Blocks<R> {
         let mut block = self.spare.pop().unwrap_or_default();
         block.extend_from_slice(&self.carry);
         self.carry.clear();
+        if self.carry.capacity() > KEEP_AT_MOST {
+            self.carry = Vec::new();
+        }
         block.reserve(BLOCK.saturating_sub(block.len()));
         // Bytes already known to hold no line end (each byte is searched once, however long a
         // line).
