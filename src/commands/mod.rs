@@ -116,7 +116,6 @@ pub(crate) struct Holders {
 /// Finds the [`Holders`] of session `id`; an `id` that is no session id is a usage error before
 /// any request.
 pub(crate) fn releases_holding(ctx: &Context, id: &str) -> anyhow::Result<Holders> {
-    use crate::release::names;
     check_stored_session_id(id)?;
     let git = ctx.git_repo().ok();
     let slug = ctx.github_repo(git.as_ref())?;
@@ -125,11 +124,7 @@ pub(crate) fn releases_holding(ctx: &Context, id: &str) -> anyhow::Result<Holder
     let releases = rt
         .block_on(gh.session_drafts_merged())?
         .into_iter()
-        .filter(|r| {
-            r.assets
-                .iter()
-                .any(|a| names::classify(&a.name).is_some_and(|(of, _)| of == id))
-        })
+        .filter(|r| !r.session_assets(id).is_empty())
         .collect();
     Ok(Holders {
         slug,

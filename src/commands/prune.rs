@@ -75,15 +75,7 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
         .into());
     };
     let branch = release.branch().map(|b| b.into_owned()).unwrap_or_default();
-    let mut assets: Vec<(&crate::release::Asset, names::Role)> = release
-        .assets
-        .iter()
-        .filter_map(|a| match names::classify(&a.name) {
-            Some((of, role)) if of == id => Some((a, role)),
-            _ => None,
-        })
-        .collect();
-    assets.sort_by_key(|(_, role)| (!role.is_metadata(), !role.is_stable()));
+    let assets = release.session_assets(id);
     let what = format!(
         "release-prune will remove session {id} from the release of branch `{}`:\n{}",
         crate::neutral::text(&branch),

@@ -29,7 +29,7 @@ use crate::git::{GitRepo, RepoSlug};
 use crate::neutral;
 use crate::progress::Step;
 use crate::release::names;
-use crate::release::{Asset, GitHub, SessionRelease};
+use crate::release::{GitHub, SessionRelease};
 use crate::scratch::RunDir;
 use crate::store::{self, LocalSession};
 use crate::stored::write::{self, NewCopy, Writer, Written};
@@ -699,18 +699,7 @@ impl PushJob<'_> {
             .cloned()
             .collect();
         for id in &dropped {
-            // Metadata first (stable, then claims): a reader never sees metadata whose archive is
-            // gone. Then every other asset of the session (archives, temporary archives).
-            let mut assets: Vec<(&Asset, names::Role)> = release
-                .assets
-                .iter()
-                .filter_map(|a| match names::classify(&a.name) {
-                    Some((of, role)) if of == id => Some((a, role)),
-                    _ => None,
-                })
-                .collect();
-            assets.sort_by_key(|(_, role)| (!role.is_metadata(), !role.is_stable()));
-            for (asset, _) in assets {
+            for (asset, _) in release.session_assets(id) {
                 self.rt.block_on(self.gh.delete_asset(asset))?;
             }
             ui.info(&format!(

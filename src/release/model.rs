@@ -32,6 +32,22 @@ impl SessionRelease {
         self.assets.iter().find(|a| a.name == name)
     }
 
+    /// The assets of session `id` (archives, metadata, claims, temporary archives), in the order
+    /// they are safely removed in: metadata first (stable, then claims), so that a reader never
+    /// sees metadata whose archive is gone, then the rest.
+    pub fn session_assets(&self, id: &str) -> Vec<(&Asset, names::Role)> {
+        let mut assets: Vec<(&Asset, names::Role)> = self
+            .assets
+            .iter()
+            .filter_map(|a| match names::classify(&a.name) {
+                Some((of, role)) if of == id => Some((a, role)),
+                _ => None,
+            })
+            .collect();
+        assets.sort_by_key(|(_, role)| (!role.is_metadata(), !role.is_stable()));
+        assets
+    }
+
     /// The branch this release is for.
     pub fn branch(&self) -> Option<std::borrow::Cow<'_, str>> {
         names::branch_of_tag(&self.tag_name)
