@@ -403,7 +403,7 @@ impl Scanner {
             let in_view = hits_by_keyword[first..last]
                 .iter()
                 .map(|&(at, rules)| (view.index_of_raw(at), rules));
-            let windows = self.trigger_windows(in_view, mask, view.text.len());
+            let windows = self.trigger_windows(in_view, mask & self.structural, view.text.len());
             let open = self.scan_view(&view, mask, Some(windows), &mut found);
             if let Some(normalised) = view.normalised() {
                 self.scan_view(&normalised, mask, None, &mut found);
