@@ -1170,6 +1170,19 @@ async fn upload(state: &Shared, req: &Incoming2, mut body: Incoming, cut: bool) 
     )
 }
 
+/// `all` cut to the `fields` a query selected (all of it when the selection is unknown):
+/// GraphQL answers exactly the fields asked for, and gh's decoder refuses any other.
+fn only_selected(all: Value, fields: Option<&[String]>) -> Value {
+    match (all, fields) {
+        (Value::Object(map), Some(fields)) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| fields.iter().any(|f| f == k))
+                .collect(),
+        ),
+        (all, _) => all,
+    }
+}
+
 /// The plain field names selected inside `{ ... }` after `field(` in a GraphQL query, e.g.
 /// `release(tagName: $t){databaseId,isDraft}` gives `databaseId`, `isDraft`. `None` when the
 /// query has no selection there (then every known field is answered).
@@ -1246,15 +1259,7 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
             "tagName": r.tag_name, "name": r.name, "url": rest["html_url"].take(), "createdAt": r.created_at,
             "publishedAt": r.published_at,
         });
-        // GraphQL answers exactly the fields asked for; gh's decoder refuses any other.
-        match (all, &wanted) {
-            (Value::Object(map), Some(fields)) => Value::Object(
-                map.into_iter()
-                    .filter(|(k, _)| fields.iter().any(|f| f == k))
-                    .collect(),
-            ),
-            (all, _) => all,
-        }
+        only_selected(all, wanted.as_deref())
     });
     let mut repository = json!({ "release": node });
     if let Some(at) = query.find("releases(") {
@@ -1290,14 +1295,7 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
                     "tagName": r.tag_name, "name": r.name, "createdAt": r.created_at,
                     "publishedAt": r.published_at,
                 });
-                match (all, &wanted) {
-                    (Value::Object(map), Some(fields)) => Value::Object(
-                        map.into_iter()
-                            .filter(|(k, _)| fields.iter().any(|f| f == k))
-                            .collect(),
-                    ),
-                    (all, _) => all,
-                }
+                only_selected(all, wanted.as_deref())
             })
             .collect();
         repository["releases"] = json!({ "nodes": nodes });
