@@ -76,6 +76,15 @@ fn pushed_with_memory(laptop: &Laptop, ci: &Ci) -> SessionBuilder {
     session
 }
 
+/// The entries of `dir` whose names start with `prefix`.
+fn entries_starting_with(dir: &std::path::Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect()
+}
+
 #[test]
 fn memory_travels_both_ways() {
     let laptop = Laptop::new();
@@ -132,16 +141,8 @@ fn a_memory_file_changed_on_both_sides_is_backed_up_before_it_is_replaced() {
     assert_code(&output, 0);
     let err = stderr(&output);
     assert_eq!(read(&memory), "ci version\n");
-    let backups: Vec<PathBuf> = std::fs::read_dir(laptop.project_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("memory.ccsync-backup-")
-        })
-        .collect();
+    let backups: Vec<PathBuf> =
+        entries_starting_with(&laptop.project_dir(), "memory.ccsync-backup-");
     assert_eq!(backups.len(), 1, "{err}");
     assert_eq!(read(&backups[0].join("MEMORY.md")), "laptop version\n");
     assert!(
@@ -202,16 +203,7 @@ fn a_memory_file_never_synced_here_is_kept_and_the_stored_one_saved_beside() {
     assert_eq!(read(&memory), "ci's own notes\n");
     let err = stderr(&output);
     assert!(err.contains("kept your local"), "{err}");
-    let saved: Vec<PathBuf> = std::fs::read_dir(ci.project_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("memory.ccsync-incoming-")
-        })
-        .collect();
+    let saved: Vec<PathBuf> = entries_starting_with(&ci.project_dir(), "memory.ccsync-incoming-");
     assert_eq!(saved.len(), 1, "{err}");
     assert_eq!(read(&saved[0].join("MEMORY.md")), "laptop notes\n");
 }

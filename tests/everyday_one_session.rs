@@ -21,6 +21,17 @@ fn ccsync(env: &TestEnv, fake: &FakeGitHub, args: &[&str]) -> std::process::Outp
     output
 }
 
+/// Runs a `--json` command that must succeed and reads its answer.
+fn ccsync_json(env: &TestEnv, fake: &FakeGitHub, args: &[&str]) -> Value {
+    let out = ccsync(env, fake, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn session_assets(fake: &FakeGitHub) -> Vec<String> {
     fake.releases("octo", "app")
         .iter()
@@ -50,7 +61,7 @@ fn one_stored_session_is_removed_and_the_others_stay() {
     }
 
     // A dry run names the assets and deletes nothing.
-    let out = ccsync(
+    let json = ccsync_json(
         &env,
         &fake,
         &[
@@ -61,28 +72,16 @@ fn one_stored_session_is_removed_and_the_others_stay() {
             "--dry-run",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["dryRun"], true);
     assert_eq!(json["branch"], "main");
     assert_eq!(json["assets"].as_array().unwrap().len(), 2, "{json}");
     assert_eq!(session_assets(&fake).len(), 4);
 
-    let out = ccsync(
+    let json = ccsync_json(
         &env,
         &fake,
         &["--json", "release-prune", "--session", &gone.id],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["sessionId"], gone.id.as_str());
     assert_eq!(json["tag"], "claude-sessions-main");
     assert_eq!(
@@ -277,17 +276,11 @@ fn show_tells_a_stored_sessions_facts_without_installing() {
     );
 
     let other = TestEnv::new();
-    let out = ccsync(
+    let json = ccsync_json(
         &other,
         &fake,
         &["--json", "release-show", "--session", &session.id],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["sessionId"], session.id.as_str());
     assert_eq!(json["branch"], "feature/y");
     assert_eq!(json["records"], session.line_count() as u64, "{json}");
@@ -336,7 +329,7 @@ fn export_unpacks_a_stored_session_into_a_new_folder() {
 
     let other = TestEnv::new();
     let target = other.temp.path().join("exported");
-    let out = ccsync(
+    let json = ccsync_json(
         &other,
         &fake,
         &[
@@ -348,12 +341,6 @@ fn export_unpacks_a_stored_session_into_a_new_folder() {
             target.to_str().unwrap(),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["sessionId"], session.id.as_str());
     let file = target.join(format!("{}.jsonl", session.id));
     assert_eq!(

@@ -200,16 +200,18 @@ fn a_restore_killed_mid_download_leaves_folders_the_next_run_removes() {
     drop(lock);
 }
 
-#[test]
-fn the_run_folder_of_a_killed_encrypted_push_is_removed_by_the_next_run() {
+/// A laptop's encrypted `release-push` of a new session, running, held by the fake at its
+/// upload: its run folder holds the packed archive.
+fn encrypted_push_hanging_at_its_upload() -> (FakeGitHub, Machine, std::process::Child) {
     let fake = FakeGitHub::start(Options::default());
     let laptop = Machine::new();
-    let session = SessionBuilder::new(&laptop.env.repo).turns(2);
-    session.write_to(&laptop.project_dir());
+    SessionBuilder::new(&laptop.env.repo)
+        .turns(2)
+        .write_to(&laptop.project_dir());
     fake.add_fault(
         Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Hang).on(Host::Uploads),
     );
-    let mut child = laptop
+    let child = laptop
         .command(&fake, &["release-push"])
         .env("CCSYNC_PASSPHRASE", "correct horse battery staple")
         .stdout(std::process::Stdio::null())
@@ -217,6 +219,12 @@ fn the_run_folder_of_a_killed_encrypted_push_is_removed_by_the_next_run() {
         .spawn()
         .unwrap();
     assert!(fake.wait_for_hung(1, Duration::from_secs(60)));
+    (fake, laptop, child)
+}
+
+#[test]
+fn the_run_folder_of_a_killed_encrypted_push_is_removed_by_the_next_run() {
+    let (fake, laptop, mut child) = encrypted_push_hanging_at_its_upload();
     child.kill().unwrap();
     child.wait().unwrap();
     let left: Vec<PathBuf> = run_folders(&laptop.tmp)
@@ -246,21 +254,8 @@ fn the_run_folder_of_a_killed_encrypted_push_is_removed_by_the_next_run() {
 
 #[test]
 fn an_interrupted_push_removes_its_temporary_folder_before_it_exits() {
-    let fake = FakeGitHub::start(Options::default());
-    let laptop = Machine::new();
-    let session = SessionBuilder::new(&laptop.env.repo).turns(2);
-    session.write_to(&laptop.project_dir());
-    fake.add_fault(
-        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Hang).on(Host::Uploads),
-    );
-    let child = laptop
-        .command(&fake, &["release-push"])
-        .env("CCSYNC_PASSPHRASE", "correct horse battery staple")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(fake.wait_for_hung(1, Duration::from_secs(60)));
+    // The fake stays up while the push hangs on it.
+    let (_fake, laptop, child) = encrypted_push_hanging_at_its_upload();
     assert!(!run_folders(&laptop.tmp).is_empty());
     // Ctrl-C (SIGINT), as a terminal sends it.
     let status = std::process::Command::new("kill")
