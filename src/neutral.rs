@@ -13,27 +13,68 @@ use std::fmt::Write as _;
 
 /// Characters that never reach a terminal or a log raw: C0 and C1 controls and DEL (ESC starts
 /// ANSI and OSC sequences, CR rewrites a line, LF starts a new one), the Unicode line and
-/// paragraph separators, and the bidirectional formatting characters that reorder what is shown
-/// ("Trojan Source").
+/// paragraph separators, the bidirectional formatting characters that reorder what is shown
+/// ("Trojan Source"), and every other invisible format or default-ignorable character.
 pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200E}'
-                | '\u{200F}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{FEFF}'
-        )
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_invisible(c)
 }
 
+/// Unicode format characters (category Cf) and default-ignorable code points. Besides hiding
+/// text, they matter to the Actions runner: it looks for `::` and `##[` with .NET's
+/// culture-aware string search, which skips such characters, so `#\u{ad}#[` would be read as
+/// `##[`. Escaped, they can neither hide nor join a workflow command.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// Stored text is shown up to this many characters: a field of megabytes (anyone who can write
+/// the release can make one) must neither flood the output nor break the layout of a table.
+pub const MAX_SHOWN_CHARS: usize = 1000;
+
 /// One line of plain text for terminals and logs: every unsafe character written as an escape
-/// (`\n`, `\r`, `\t`, `\u{1b}`), everything else as it is. The result never contains a control
+/// (`\n`, `\r`, `\t`, `\u{1b}`), everything else as it is, cut after [`MAX_SHOWN_CHARS`]
+/// characters with a note of how many more there were. The result never contains a control
 /// character, so it never spans two lines.
 pub fn text(value: &str) -> Cow<'_, str> {
+    let Some((cut, _)) = value.char_indices().nth(MAX_SHOWN_CHARS) else {
+        return escape(value);
+    };
+    let more = value[cut..].chars().count();
+    Cow::Owned(format!(
+        "{}…[{more} more characters]",
+        escape(&value[..cut])
+    ))
+}
+
+/// [`text`] without the length cap: for ccsync's own messages, whatever their length.
+fn escape(value: &str) -> Cow<'_, str> {
     if !value.chars().any(is_unsafe_char) {
         return Cow::Borrowed(value);
     }
@@ -54,20 +95,20 @@ pub fn text(value: &str) -> Cow<'_, str> {
 
 /// A message ccsync composed (its own words, with data already passed through [`text`]) made
 /// safe to print line by line: unsafe characters other than the message's own line breaks are
-/// escaped, and in GitHub Actions a line that would start with `::` (a workflow command, after
-/// the runner trims leading white space) gets a backslash in front.
+/// escaped, and in GitHub Actions no line can be read as a workflow command (see
+/// [`actions_line`]).
 pub fn message(value: &str, in_actions: bool) -> Cow<'_, str> {
     let needs = value.chars().any(|c| c != '\n' && is_unsafe_char(c))
-        || (in_actions && value.split('\n').any(is_command_line));
+        || (in_actions && value.split('\n').any(is_workflow_command));
     if !needs {
         return Cow::Borrowed(value);
     }
     let lines: Vec<String> = value
         .split('\n')
         .map(|line| {
-            let line = text(line);
-            if in_actions && is_command_line(&line) {
-                guard_command_line(&line)
+            let line = escape(line);
+            if in_actions {
+                actions_line(&line).into_owned()
             } else {
                 line.into_owned()
             }
@@ -76,9 +117,68 @@ pub fn message(value: &str, in_actions: bool) -> Cow<'_, str> {
     Cow::Owned(lines.join("\n"))
 }
 
-/// True when the Actions runner would read `line` as a workflow command.
+/// Output ccsync prints in GitHub Actions whose characters must stay as they are (tables already
+/// escaped cell by cell, JSON), made inert line by line with [`actions_line`].
+pub fn actions_lines(value: &str) -> Cow<'_, str> {
+    if !value.split('\n').any(is_workflow_command) {
+        return Cow::Borrowed(value);
+    }
+    let lines: Vec<Cow<'_, str>> = value.split('\n').map(actions_line).collect();
+    Cow::Owned(lines.join("\n"))
+}
+
+/// JSON text (as serde writes it) made inert for the Actions runner without changing the values
+/// it holds: invisible characters (which serde leaves raw, and which the runner's search skips)
+/// and the `[` of every `##[` written as `\uXXXX` escapes. Such characters only occur inside
+/// strings, where the escape means the same character.
+pub fn json_for_actions(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(is_invisible) && !json.contains(LEGACY) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_invisible(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out.replace(LEGACY, "##\\u005b"))
+}
+
+/// True when the Actions runner (actions/runner, `ActionCommand.cs`) would read `line` as a
+/// workflow command: `::name::value` once leading white space is trimmed, or the legacy
+/// `##[name]value` anywhere in the line.
+pub fn is_workflow_command(line: &str) -> bool {
+    is_command_line(line) || line.contains(LEGACY)
+}
+
+/// The legacy command prefix, which the runner finds anywhere in a line.
+const LEGACY: &str = "##[";
+
+/// True when the Actions runner would read `line` as a `::` workflow command.
 pub fn is_command_line(line: &str) -> bool {
     line.trim_start().starts_with("::")
+}
+
+/// One line made inert for the Actions runner: a backslash before a leading `::` and inside
+/// every `##[` (`##\[`). Only backslashes are added, so nothing new can form.
+pub fn actions_line(line: &str) -> Cow<'_, str> {
+    if !is_workflow_command(line) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = if is_command_line(line) {
+        guard_command_line(line)
+    } else {
+        line.to_owned()
+    };
+    if out.contains(LEGACY) {
+        out = out.replace(LEGACY, "##\\[");
+    }
+    Cow::Owned(out)
 }
 
 fn guard_command_line(line: &str) -> String {
@@ -96,7 +196,7 @@ pub fn command_data(value: &str) -> String {
             '%' => out.push_str("%25"),
             '\r' => out.push_str("%0D"),
             '\n' => out.push_str("%0A"),
-            c if is_unsafe_char(c) => out.push_str(&text(c.encode_utf8(&mut [0; 4]))),
+            c if is_unsafe_char(c) => out.push_str(&escape(c.encode_utf8(&mut [0; 4]))),
             c => out.push(c),
         }
     }
@@ -202,6 +302,16 @@ mod tests {
             "a\\nb\\rc\\td\\u{1b}]0;x\\u{7}e\\u{202e}f"
         );
         assert_eq!(text("\u{9b}31m"), "\\u{9b}31m");
+        let long = "h".repeat(70_000);
+        let shown = text(&long);
+        assert!(shown.starts_with(&"h".repeat(MAX_SHOWN_CHARS)), "{shown}");
+        assert!(shown.ends_with("…[69000 more characters]"), "{shown}");
+        assert_eq!(
+            text(&"é".repeat(MAX_SHOWN_CHARS)),
+            "é".repeat(MAX_SHOWN_CHARS)
+        );
+        // ccsync's own messages are never cut.
+        assert_eq!(message(&long, false), long);
     }
 
     #[test]
@@ -213,6 +323,32 @@ mod tests {
         );
         assert_eq!(message("::notice::x", false), "::notice::x");
         assert_eq!(message("a\u{1b}[2Jb\r", false), "a\\u{1b}[2Jb\\r");
+    }
+
+    #[test]
+    fn legacy_commands_anywhere_in_a_line_are_broken() {
+        assert_eq!(
+            message("last activity x ##[set-output name=restored;]true", true),
+            "last activity x ##\\[set-output name=restored;]true"
+        );
+        assert_eq!(
+            message("a ##[error]b\n###[x", true),
+            "a ##\\[error]b\n###\\[x"
+        );
+        assert_eq!(message("a ##[error]b", false), "a ##[error]b");
+        // An invisible character the runner's search would skip is escaped, so no `##[` forms.
+        assert_eq!(message("#\u{ad}#[add-mask]x", true), "#\\u{ad}#[add-mask]x");
+        assert_eq!(message("\u{200b}::error::x", true), "\\u{200b}::error::x");
+        assert_eq!(
+            actions_lines("ok\n ::x::y\n{\"a\": \"##[z]\"}"),
+            "ok\n \\::x::y\n{\"a\": \"##\\[z]\"}"
+        );
+        assert!(matches!(actions_lines("plain\nlines"), Cow::Borrowed(_)));
+        let json = serde_json::to_string(&"a #\u{ad}#[b] ##[c] \u{e0041}").unwrap();
+        let safe = json_for_actions(&json);
+        assert_eq!(safe, "\"a #\\u00ad#[b] ##\\u005bc] \\udb40\\udc41\"");
+        let back: String = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, "a #\u{ad}#[b] ##[c] \u{e0041}");
     }
 
     #[test]
@@ -243,7 +379,7 @@ mod tests {
     fn hostile() -> impl Strategy<Value = String> {
         let special = prop::sample::select(vec![
             '\n', '\r', '\t', '\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2028}', '%', ':', ',',
-            '`', '|', '<', '>', '\\', '[', ']', '*', '_', ' ',
+            '`', '|', '<', '>', '\\', '[', ']', '*', '_', ' ', '#', '\u{ad}', '\u{200b}',
         ]);
         prop::collection::vec(prop_oneof![any::<char>(), special], 0..48)
             .prop_map(String::from_iter)
@@ -258,11 +394,11 @@ mod tests {
         }
 
         #[test]
-        fn messages_never_carry_a_command_or_a_control(s in hostile(), prefix in "(::|  ::|\n::|)") {
+        fn messages_never_carry_a_command_or_a_control(s in hostile(), prefix in "(::|  ::|\n::|##\\[|x##\\[|)") {
             let input = format!("{prefix}{s}");
             let out = message(&input, true);
             for line in out.split('\n') {
-                prop_assert!(!is_command_line(line), "{line:?}");
+                prop_assert!(!is_workflow_command(line), "{line:?}");
                 prop_assert!(!line.chars().any(is_unsafe_char));
             }
         }

@@ -77,12 +77,30 @@ impl Ui {
         !self.quiet && !self.json && !self.in_actions && std::io::stderr().is_terminal()
     }
 
-    /// Prints a JSON document on stdout (for `--json`).
+    /// Prints a JSON document on stdout (for `--json`). In Actions the runner reads stdout too:
+    /// see [`crate::neutral::json_for_actions`] (no line of pretty JSON can start with `::`).
     pub fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        if self.in_actions {
+            text = crate::neutral::json_for_actions(&text).into_owned();
+        }
+        text.push('\n');
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, value)?;
-        writeln!(out)?;
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
         Ok(())
+    }
+}
+
+/// `cell` padded with spaces to `width` characters (left-aligned, or right-aligned with
+/// `right`). Written by hand: `format!`'s `{:width$}` panics for widths above 65,535, and a cell
+/// of stored data can be that long.
+pub fn pad(cell: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(cell.chars().count()));
+    if right {
+        fill + cell
+    } else {
+        format!("{cell}{fill}")
     }
 }
 
@@ -116,5 +134,13 @@ mod tests {
         assert_eq!(human_size(1023), "1023 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn padding_has_no_width_limit() {
+        assert_eq!(pad("ab", 4, false), "ab  ");
+        assert_eq!(pad("ab", 4, true), "  ab");
+        assert_eq!(pad("abc", 2, false), "abc");
+        assert_eq!(pad("x", 70_000, false).len(), 70_000);
     }
 }

@@ -43,9 +43,16 @@ pub fn encrypt_file_with_work_factor(
     .with_context(|| format!("cannot encrypt {} into {}", src.display(), dst.display()))
 }
 
+/// The largest age header accepted. A passphrase file's header is about 150 bytes (the version
+/// line, one scrypt stanza, the MAC); the age crate's header parser takes time that grows with
+/// the square of the header's size (a 1.5 MB stanza took 111 s), so a larger one is refused
+/// before it is parsed.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// Decrypts `src` into `dst` with `passphrase`.
 pub fn decrypt_file(src: &Path, dst: &Path, passphrase: &str) -> Result<()> {
     let passphrase = checked(passphrase)?;
+    check_header_size(src)?;
     let input = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
     let decryptor = age::Decryptor::new_buffered(BufReader::new(input))
         .map_err(|e| anyhow!("{} is not an age-encrypted file ({e})", src.display()))?;
@@ -76,6 +83,32 @@ pub fn decrypt_file(src: &Path, dst: &Path, passphrase: &str) -> Result<()> {
             src.display()
         )
     })
+}
+
+/// Refuses a file whose age header does not end (a line starting `---`) within
+/// [`MAX_HEADER_BYTES`]: reads at most that much.
+fn check_header_size(src: &Path) -> Result<()> {
+    let file = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let mut head = Vec::with_capacity(MAX_HEADER_BYTES);
+    file.take(MAX_HEADER_BYTES as u64 + 1)
+        .read_to_end(&mut head)
+        .with_context(|| format!("cannot read {}", src.display()))?;
+    let ends = head
+        .windows(4)
+        .take(MAX_HEADER_BYTES.saturating_sub(3))
+        .any(|w| w == b"\n---");
+    // Anything else is not age at all, which the age crate says at once.
+    let is_age = head.starts_with(b"age-encryption.org/");
+    if is_age && !ends && head.len() > MAX_HEADER_BYTES {
+        bail!(
+            "{} is not a session encrypted by ccsync: its age header is larger than {} KiB \
+             (a passphrase header is about 150 bytes), so it was refused unread; nothing was installed. \
+             Push the session again from a machine that has it",
+            src.display(),
+            MAX_HEADER_BYTES / 1024
+        );
+    }
+    Ok(())
 }
 
 fn checked(passphrase: &str) -> Result<SecretString> {
@@ -124,6 +157,24 @@ mod tests {
         let src = dir.path().join("a.tar.gz");
         std::fs::write(&src, &plain).unwrap();
         (dir, src, plain)
+    }
+
+    #[test]
+    fn an_oversized_header_is_refused_unparsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = dir.path().join("a.age");
+        let mut bytes = b"age-encryption.org/v1\n-> scrypt c2FsdHNhbHRzYWx0c2FsdA 10\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'A', 1_500_000));
+        bytes.extend_from_slice(b"\n--- AAAA\nrest");
+        std::fs::write(&enc, &bytes).unwrap();
+        let started = std::time::Instant::now();
+        let err = format!(
+            "{:#}",
+            decrypt_file(&enc, &dir.path().join("out"), "pw").unwrap_err()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(err.contains("age header is larger than 16 KiB"), "{err}");
+        assert!(!dir.path().join("out").exists());
     }
 
     #[test]

@@ -216,7 +216,7 @@ fn print_table(ui: &Ui, sessions: &[ListedSession]) -> anyhow::Result<()> {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| crate::ui::pad(c, w, false))
             .collect();
         table.push_str(&ui.safe(padded.join("  ").trim_end()));
         table.push('\n');

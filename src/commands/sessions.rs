@@ -165,7 +165,6 @@ fn print_table(
     root: &Path,
     claude_dir: &Path,
 ) -> anyhow::Result<()> {
-    use std::fmt::Write as _;
     let header = [
         "SESSION",
         "BRANCH",
@@ -200,16 +199,11 @@ fn print_table(
     let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 12));
     let mut line = |cells: [&str; 6]| {
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let pad = w.saturating_sub(cell.chars().count());
             // Numbers right-aligned, text left-aligned; no trailing spaces.
             match i {
-                3 | 4 => {
-                    let _ = write!(text, "{:pad$}{cell}", "");
-                }
+                3 | 4 => text.push_str(&crate::ui::pad(cell, w, true)),
                 5 => text.push_str(cell),
-                _ => {
-                    let _ = write!(text, "{cell}{:pad$}", "");
-                }
+                _ => text.push_str(&crate::ui::pad(cell, w, false)),
             }
             text.push_str(if i < 5 { "  " } else { "\n" });
         }
@@ -237,7 +231,18 @@ fn table_time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Writes a result on stdout; a reader that went away (`ccsync sessions | head`) is not an error.
+/// In Actions no line of it can be read as a workflow command ([`crate::neutral::actions_lines`]).
 pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let text = if crate::actions::in_actions() {
+        crate::neutral::actions_lines(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    print_raw(&text)
+}
+
+/// Writes `text` on stdout as it is (a completion script); see [`print_stdout`].
+pub(crate) fn print_raw(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -127,8 +127,9 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
         ),
         ("folder", text(&shown.cwd).into_owned()),
     ];
-    for (name, value) in lines {
-        println!("{name:>13}: {value}");
-    }
-    Ok(())
+    let text: String = lines
+        .iter()
+        .map(|(name, value)| format!("{name:>13}: {value}\n"))
+        .collect();
+    super::sessions::print_stdout(&text)
 }

@@ -280,10 +280,14 @@ impl Transport {
             return None;
         }
         // Said on stderr (terminals and Actions logs alike): a wait is never silent.
-        eprintln!(
+        let note = format!(
             "ccsync: {reason}, retrying in {} (attempt {} of {attempts})",
             say_duration(delay),
             attempt + 1
+        );
+        eprintln!(
+            "{}",
+            crate::neutral::message(&note, crate::actions::in_actions())
         );
         Some(delay)
     }
