@@ -113,6 +113,26 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+impl Command {
+    /// The command's `--branch`, if it takes one (checked once for all in
+    /// [`crate::commands::dispatch`]).
+    pub fn branch_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            Command::Sessions(a) => Some(&mut a.branch),
+            Command::Discover(a) => Some(&mut a.branch),
+            Command::ReleasePush(a) => Some(&mut a.branch),
+            Command::ReleaseRestore(a) => Some(&mut a.branch),
+            Command::ReleaseList(a) => Some(&mut a.branch),
+            Command::Resume(a) => Some(&mut a.branch),
+            Command::Doctor(a) => Some(&mut a.branch),
+            Command::ReleaseShow(a) => Some(&mut a.branch),
+            Command::ReleaseExport(a) => Some(&mut a.branch),
+            Command::ReleasePrune(a) => Some(&mut a.branch),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SessionsArgs {
     /// Only sessions whose last recorded branch is BRANCH [default: all branches]
@@ -168,6 +188,9 @@ pub struct PushArgs {
     /// CCSYNC_PASSPHRASE refuses to do so)
     #[arg(long, alias = "allow-unencrypted")]
     pub allow_plaintext: bool,
+    /// Run by the pre-push hook: a branch with no session is not an error (silent; one line with -v)
+    #[arg(long, hide = true)]
+    pub from_hook: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -202,9 +225,12 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PruneArgs {
-    /// Remove one stored session (its metadata and archive), from whichever branch's release holds it
+    /// Remove one stored session (its metadata and archive) from every release that holds a copy
     #[arg(long, value_name = "ID", conflicts_with_all = ["gone", "older_than"])]
     pub session: Option<String>,
+    /// With --session: only from this branch's release [default: every branch's]
+    #[arg(long, requires = "session")]
+    pub branch: Option<String>,
     /// Delete session releases of branches that no longer exist on GitHub
     #[arg(long)]
     pub gone: bool,
@@ -221,19 +247,26 @@ pub struct PruneArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ShowArgs {
-    /// The stored session to show (looked up in every branch's release)
+    /// The stored session to show (an id, or a unique start of one; looked up in every branch's release)
     #[arg(long, value_name = "ID")]
     pub session: String,
+    /// The branch whose release holds it (when several do) [default: the newest copy]
+    #[arg(long)]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// The stored session to export (looked up in every branch's release)
+    /// The stored session to export (an id, or a unique start of one; looked up in every branch's release)
     #[arg(long, value_name = "ID")]
     pub session: String,
-    /// The folder to create and unpack the session's files into (must not exist)
+    /// The branch whose release holds it (when several do) [default: the newest copy]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The folder to unpack the session's files into: a new one, or an empty one
+    /// [default: ./claude-session-<ID>]
     #[arg(long, value_name = "DIR")]
-    pub output: std::path::PathBuf,
+    pub output: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

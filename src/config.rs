@@ -200,6 +200,39 @@ pub fn resolve_branch(
     }
 }
 
+/// A `--branch` value as git would take it: `refs/heads/` is dropped (so `refs/heads/main` is
+/// `main`), and the rest must be a valid branch name by git's own rules (`git check-ref-format
+/// --branch`: no spaces, no `~^:?*[\`, no `..`, no control characters, no leading `-`). A fork's
+/// branch key `owner:branch` (see [`names::head_branch_key`]) is taken too. Anything else is a
+/// usage error before any request: GitHub would answer `422 Validation Failed`.
+pub fn checked_branch(raw: &str) -> anyhow::Result<String> {
+    let shown = crate::neutral::text(raw);
+    if raw.trim().is_empty() {
+        bail!(Exit::usage(format!(
+            "--branch `{shown}` is empty: pass a branch name, or leave --branch out for the current branch"
+        )));
+    }
+    let branch = raw.strip_prefix("refs/heads/").unwrap_or(raw);
+    let (owner, name) = match branch.split_once(':') {
+        Some((owner, name)) => (Some(owner), name),
+        None => (None, branch),
+    };
+    let owner_ok = owner.is_none_or(|o| {
+        !o.is_empty()
+            && !o.starts_with('-')
+            && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    let name_ok = !name.is_empty()
+        && !name.starts_with('-')
+        && git2::Reference::is_valid_name(&format!("refs/heads/{name}"));
+    if !owner_ok || !name_ok {
+        bail!(Exit::usage(format!(
+            "--branch `{shown}` is not a valid branch name (git refuses spaces, control characters, `~ ^ : ? * [ \\`, `..`, `@{{`, a leading `-` and a trailing `.lock` or `/`): pass the name `git branch` shows, or `owner:branch` for a fork's branch"
+        )));
+    }
+    Ok(branch.to_owned())
+}
+
 /// A pull request head's branch key: a head in another repository than the run's is a fork's.
 fn head_key(
     head: &PullHead,

@@ -29,6 +29,7 @@ pub mod config;
 pub mod event;
 pub mod exit;
 pub mod git;
+pub mod ids;
 pub mod memory;
 pub mod neutral;
 pub mod progress;
@@ -47,7 +48,7 @@ use clap::Parser;
 /// Parses the command line, runs the command and maps the outcome to an exit code. The only
 /// place that prints an error.
 pub fn run() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = parse_cli();
     scratch::handle_interrupts();
     let ui = ui::Ui::from_globals(&cli.global);
     match commands::dispatch(cli, &ui) {
@@ -66,6 +67,32 @@ pub fn run() -> ExitCode {
             }
             ExitCode::from(code as u8)
         }
+    }
+}
+
+/// The command line, or clap's error (exit 2). Clap's usage line lists the options given so far
+/// and counts those set from the environment as given, so in Actions (where `GITHUB_API_URL` is
+/// always set) a missing `--session` read `Usage: … --session <ID> --api-url <URL>`: such an error
+/// is rendered again from a definition without environment fallbacks.
+fn parse_cli() -> cli::Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let err = match cli::Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(err) => err,
+    };
+    if matches!(
+        err.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        err.exit();
+    }
+    let without_env = cli::Cli::command().mut_args(|arg| arg.env(None::<&'static str>));
+    match without_env
+        .try_get_matches_from(std::env::args_os())
+        .and_then(|m| cli::Cli::from_arg_matches(&m))
+    {
+        Err(again) if again.kind() == err.kind() => again.exit(),
+        _ => err.exit(),
     }
 }
 

@@ -185,7 +185,16 @@ fn prune_gone_dry_run_names_and_deletes_nothing() {
 #[test]
 fn prune_gone_deletes_only_the_deleted_branch_release() {
     let (laptop, gone_id) = prune_setup();
+    // Without a terminal to ask on, deleting needs --yes (as gh): nothing is asked or deleted.
+    laptop.fake.clear_requests();
     let output = laptop.run(&["release-prune", "--gone"]);
+    assert_code(&output, 2);
+    assert!(stderr(&output).contains("--yes"), "{}", stderr(&output));
+    assert!(
+        laptop.fake.requests().is_empty(),
+        "refused before any request"
+    );
+    let output = laptop.run(&["release-prune", "--gone", "--yes"]);
     assert_code(&output, 0);
     assert!(stderr(&output).contains("deleted `claude-sessions-old-feature`"));
     let tags = laptop.tags();
@@ -202,7 +211,7 @@ fn prune_gone_deletes_only_the_deleted_branch_release() {
     }
     assert!(laptop.stored_metadata(&gone_id).is_none());
     // Nothing left to do the second time.
-    let again = laptop.json(&["release-prune", "--gone"]);
+    let again = laptop.json(&["release-prune", "--gone", "--yes"]);
     assert_eq!(again["deleted"], Value::Array(vec![]));
 }
 
@@ -227,7 +236,7 @@ fn prune_older_than_goes_by_the_newest_session() {
     assert_eq!(dry["kept"][0]["tag"], "claude-sessions-mixed");
     assert_eq!(dry["kept"][0]["reasons"][0], "recent");
 
-    laptop.json(&["release-prune", "--older-than", "30"]);
+    laptop.json(&["release-prune", "--older-than", "30", "--yes"]);
     let tags = laptop.tags();
     assert_eq!(
         tags,

@@ -80,7 +80,7 @@ fn one_stored_session_is_removed_and_the_others_stay() {
     let json = ccsync_json(
         &env,
         &fake,
-        &["--json", "release-prune", "--session", &gone.id],
+        &["--json", "release-prune", "--session", &gone.id, "--yes"],
     );
     assert_eq!(json["sessionId"], gone.id.as_str());
     assert_eq!(json["tag"], "claude-sessions-main");
@@ -106,7 +106,11 @@ fn one_stored_session_is_removed_and_the_others_stay() {
     );
 
     // The other session still restores; the removed one is nothing found (exit 3).
-    let out = ccsync(&env, &fake, &["release-prune", "--session", &gone.id]);
+    let out = ccsync(
+        &env,
+        &fake,
+        &["release-prune", "--session", &gone.id, "--yes"],
+    );
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -236,17 +240,23 @@ fn prune_asks_on_a_terminal() {
             .unwrap();
         let out = child.wait_with_output().unwrap();
         assert_no_token(&out);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
     };
-    let shown = on_terminal("n\n", "");
+    let (shown, code) = on_terminal("n\n", "");
     assert!(shown.contains("Delete? [y/N]"), "{shown}");
     assert!(
         shown.contains(&format!("claude-session-metadata-{}.json", session.id)),
         "{shown}"
     );
-    assert!(shown.contains("not confirmed"), "{shown}");
+    // Answering no is the user's choice: exit 0, "nothing deleted".
+    assert!(shown.contains("nothing deleted"), "{shown}");
+    assert!(!shown.contains("error"), "{shown}");
+    assert_eq!(code, Some(0), "{shown}");
     assert_eq!(session_assets(&fake).len(), 2, "nothing deleted");
-    let shown = on_terminal("", "--yes");
+    let (shown, _) = on_terminal("", "--yes");
     assert!(!shown.contains("Delete? [y/N]"), "{shown}");
     assert!(session_assets(&fake).is_empty(), "{shown}");
 }
@@ -293,7 +303,10 @@ fn show_tells_a_stored_sessions_facts_without_installing() {
             .starts_with("2026-01-01T00:"),
         "{json}"
     );
-    assert!(json["pushedFrom"].as_str().is_some());
+    // One shape per concept: as in `release-list --json`.
+    assert!(json["pushedFrom"]["host"].as_str().is_some(), "{json}");
+    assert!(json["pushedFrom"]["os"].as_str().is_some(), "{json}");
+    assert_eq!(json["storedIn"], serde_json::json!(["feature/y"]));
     assert!(
         !project_folder(&other.claude_dir, &other.repo).exists(),
         "nothing installed"

@@ -22,20 +22,27 @@ struct Exported {
 }
 
 pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
-    if args.output.exists() {
-        return Err(Exit::usage(format!(
-            "{} already exists: name a folder to create (release-export never writes into an existing one)",
-            args.output.display()
-        ))
-        .into());
+    let given = args.output.clone();
+    // Checked before any request when it is named; the default needs the session id first.
+    if let Some(output) = &given {
+        check_output(output)?;
     }
-    let parent = match args.output.parent() {
+    let found = super::show::find_stored(ctx, &args.session, args.branch.as_deref())?;
+    let id = found.stored.meta.session_id.clone();
+    let output = match given {
+        Some(output) => output,
+        None => {
+            let output = std::path::PathBuf::from(format!("claude-session-{id}"));
+            check_output(&output)?;
+            output
+        }
+    };
+    let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let found = super::show::find_stored(ctx, &args.session)?;
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     let passphrase = super::passphrase("export")?;
     let extracted = stored::fetch_archive(
@@ -46,32 +53,58 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
         &parent,
         passphrase.as_deref(),
     )?;
-    // Unpacked beside the target: a rename makes it appear whole.
     let files = extracted.files.clone();
     let dir = extracted.dir.keep();
-    std::fs::rename(&dir, &args.output).with_context(|| {
-        let _ = std::fs::remove_dir_all(&dir);
-        format!("cannot create {}", args.output.display())
-    })?;
+    place(&dir, &output)?;
     let branch = found
         .release
         .branch()
         .map(|b| b.into_owned())
         .unwrap_or_default();
     ctx.ui.info(&format!(
-        "exported session {} from the release of branch `{}` into {} ({} file(s))",
-        found.stored.meta.session_id,
+        "exported session {id} from the release of branch `{}` into {} ({} file(s))",
         crate::neutral::text(&branch),
-        args.output.display(),
+        output.display(),
         files.len()
     ));
     if ctx.ui.json {
         ctx.ui.print_json(&Exported {
-            session_id: found.stored.meta.session_id.clone(),
+            session_id: id,
             branch,
-            output: args.output.clone(),
+            output,
             files,
         })?;
     }
     Ok(())
+}
+
+/// The output folder must be new or empty: export never mixes its files with others.
+fn check_output(output: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::read_dir(output).map(|mut entries| entries.next().is_none()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(true) => Ok(()),
+        Ok(_) => Err(Exit::usage(format!(
+            "{} is not empty: name a new or empty folder (release-export never writes among other files)",
+            output.display()
+        ))
+        .into()),
+        Err(_) => Err(Exit::usage(format!(
+            "{} exists and is not a folder: name a new or empty folder",
+            output.display()
+        ))
+        .into()),
+    }
+}
+
+/// Moves the unpacked folder `dir` (beside the target) to `output`: a rename makes it appear
+/// whole; an empty folder already there is replaced (an empty folder renames over on Unix, and is
+/// removed first elsewhere).
+fn place(dir: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {
+    if output.is_dir() {
+        let _ = std::fs::remove_dir(output);
+    }
+    std::fs::rename(dir, output).map_err(|e| {
+        let _ = std::fs::remove_dir_all(dir);
+        anyhow::anyhow!("cannot create {}: {e}", output.display())
+    })
 }

@@ -161,7 +161,7 @@ fn loop_body(ccsync: &str) -> String {
     case "$local_sha" in *[!0]*) ;; *) continue ;; esac
     branch=${{local_ref#refs/heads/}}
     # A short deadline: an unreachable GitHub must not hold up `git push`.
-    CCSYNC_TIMEOUT="${{CCSYNC_TIMEOUT:-10}}" {ccsync} release-push --branch "$branch" </dev/null
+    CCSYNC_TIMEOUT="${{CCSYNC_TIMEOUT:-10}}" {ccsync} release-push --branch "$branch" --from-hook </dev/null
     status=$?
     if [ "$status" -ne 0 ]; then
         echo "ccsync hook: skipped the sync: the Claude Code session of $branch was not pushed (ccsync exit $status); git push goes on" >&2

@@ -21,7 +21,30 @@ use crate::ui::Ui;
 /// `resume` waits this long for GitHub before it starts Claude with what the machine has.
 const RESUME_TIMEOUT: u64 = 15;
 
-pub fn dispatch(cli: Cli, ui: &Ui) -> anyhow::Result<()> {
+pub fn dispatch(mut cli: Cli, ui: &Ui) -> anyhow::Result<()> {
+    if let Some(branch) = cli.command.branch_mut() {
+        if let Some(raw) = branch.take() {
+            *branch = Some(crate::config::checked_branch(&raw)?);
+        }
+    }
+    let ctx = Context {
+        global: &cli.global,
+        ui,
+    };
+    let session = match &cli.command {
+        Command::ReleasePush(a) => a.session.as_deref(),
+        Command::ReleaseRestore(a) => a.session.as_deref(),
+        Command::Resume(a) => a.session.as_deref(),
+        _ => None,
+    }
+    .map(|raw| local_session_id(&ctx, raw))
+    .transpose()?;
+    match &mut cli.command {
+        Command::ReleasePush(a) => a.session = session.or(a.session.take()),
+        Command::ReleaseRestore(a) => a.session = session.or(a.session.take()),
+        Command::Resume(a) => a.session = session.or(a.session.take()),
+        _ => {}
+    }
     let timeout = cli.global.timeout.or(match &cli.command {
         Command::Resume(_) => Some(RESUME_TIMEOUT),
         _ => None,
@@ -103,45 +126,120 @@ fn passphrase(doing: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// The session releases, of any branch, that hold assets of stored session `id`, with the
-/// client and runtime that read them: where `release-show`, `release-export` and
-/// `release-prune --session` start (one listing of the drafts).
+/// The session drafts, of any branch, that hold assets of stored session `id`, with the client
+/// and runtime that read them: where `release-show`, `release-export` and `release-prune
+/// --session` start.
 pub(crate) struct Holders {
     pub slug: crate::git::RepoSlug,
     pub gh: crate::release::GitHub,
     pub rt: tokio::runtime::Runtime,
-    pub releases: Vec<crate::release::SessionRelease>,
+    /// The session id (a prefix or upper-case id resolved).
+    pub id: String,
+    /// Each draft holding assets of the session on its own (duplicate drafts separately).
+    pub drafts: Vec<crate::release::SessionRelease>,
+    /// Whether every session draft of the repository was searched (else only the candidate
+    /// branches': `--branch`, the local session's, the current one).
+    pub searched_all: bool,
 }
 
-/// Finds the [`Holders`] of session `id`; an `id` that is no session id is a usage error before
+/// Finds the [`Holders`] of session `id`. With `--branch`, only that branch's drafts (by tag: a
+/// few requests whatever the repository holds). Otherwise every session draft when one page of
+/// the listing holds every release; in a larger repository the drafts of the branches the session
+/// is likely in (the branch its local copy records, the current branch) by tag, and the whole
+/// listing only when those do not hold it. An `id` that is no session id is a usage error before
 /// any request.
-pub(crate) fn releases_holding(ctx: &Context, id: &str) -> anyhow::Result<Holders> {
-    check_stored_session_id(id)?;
+pub(crate) fn releases_holding(
+    ctx: &Context,
+    id: &str,
+    branch: Option<&str>,
+) -> anyhow::Result<Holders> {
     let git = ctx.git_repo().ok();
+    let local = git.as_ref().and_then(|g| {
+        let claude_dir = ctx.claude_dir().ok()?;
+        crate::store::repository_sessions(&claude_dir, g.root()).ok()
+    });
+    let local_ids: Vec<&str> = local.iter().flatten().map(|s| s.id.as_str()).collect();
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = crate::release::GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
     let rt = runtime()?;
-    let releases = rt
-        .block_on(gh.session_drafts_merged())?
-        .into_iter()
-        .filter(|r| !r.session_assets(id).is_empty())
-        .collect();
+    let holds = |id: &str, r: &crate::release::SessionRelease| !r.session_assets(id).is_empty();
+
+    let (drafts, searched_all) = match branch {
+        Some(branch) => (rt.block_on(gh.session_drafts_of(branch))?, true),
+        None => match rt.block_on(gh.session_drafts_if_few())? {
+            Some(all) => (all, true),
+            None => (Vec::new(), false),
+        },
+    };
+    let id = match crate::ids::resolve(id, &local_ids, &drafts) {
+        Ok(id) => id,
+        // A prefix that matched nothing here may name a session stored beyond the first page.
+        Err(_) if !searched_all && crate::ids::is_prefix(id) => {
+            let all = rt.block_on(gh.session_drafts_listed())?;
+            let id = crate::ids::resolve(id, &local_ids, &all)?;
+            let drafts = all.into_iter().filter(|r| holds(&id, r)).collect();
+            return Ok(Holders {
+                slug,
+                gh,
+                rt,
+                id,
+                drafts,
+                searched_all: true,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let mut drafts: Vec<_> = drafts.into_iter().filter(|r| holds(&id, r)).collect();
+    let mut searched_all = searched_all;
+    if !searched_all {
+        let mut candidates: Vec<String> = local
+            .iter()
+            .flatten()
+            .filter(|s| s.id == id)
+            .filter_map(|s| s.branch.clone())
+            .chain(git.as_ref().and_then(|g| g.current_branch()))
+            .filter(|b| b != "HEAD")
+            .collect();
+        candidates.dedup();
+        for candidate in &candidates {
+            match rt.block_on(gh.session_drafts_of(candidate)) {
+                Ok(found) => drafts.extend(found.into_iter().filter(|r| holds(&id, r))),
+                // A published release with that tag is not ccsync's: nothing of it is read.
+                Err(crate::release::Error::Published { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if drafts.is_empty() {
+            drafts = rt
+                .block_on(gh.session_drafts_listed())?
+                .into_iter()
+                .filter(|r| holds(&id, r))
+                .collect();
+            searched_all = true;
+        }
+    }
     Ok(Holders {
         slug,
         gh,
         rt,
-        releases,
+        id,
+        drafts,
+        searched_all,
     })
 }
 
-/// A `--session` that names a stored session must be a session id (a uuid): a usage error
-/// otherwise, before any request.
-pub(crate) fn check_stored_session_id(id: &str) -> anyhow::Result<()> {
-    if crate::store::scan::is_session_id(id) {
-        return Ok(());
+/// A `--session` of a command that works on a local session: a whole id in any case is taken in
+/// lower case (as Claude Code names its files), a unique start of one is the local session it
+/// starts; anything else is left for the command to refuse.
+fn local_session_id(ctx: &Context, raw: &str) -> anyhow::Result<String> {
+    if let Some(id) = crate::ids::whole(raw) {
+        return Ok(id);
     }
-    Err(crate::exit::Exit::usage(format!(
-        "`{id}` is not a session id: session ids are uuids (see `ccsync release-list`)"
-    ))
-    .into())
+    if !crate::ids::is_prefix(raw) {
+        return Ok(raw.to_owned());
+    }
+    let git = ctx.git_repo()?;
+    let sessions = crate::store::repository_sessions(&ctx.claude_dir()?, git.root())?;
+    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    crate::ids::resolve_among(raw, &ids)
 }

@@ -51,81 +51,194 @@ struct RemovedSession {
     repository: String,
     dry_run: bool,
     session_id: String,
+    /// The first copy's branch, tag, release and assets (as before several copies were removed).
     branch: String,
     tag: String,
     release_url: String,
-    /// The assets deleted (or, with `--dry-run`, to be deleted).
+    assets: Vec<String>,
+    /// Every copy removed (with `--dry-run`: to be removed), one per draft that held one.
+    copies: Vec<SessionCopy>,
+    /// Copies that could not be removed, with why (the command then exits 1).
+    not_removed: Vec<NotRemoved>,
+    /// Whether every branch's release was searched (else only those of `--branch`, the local
+    /// session's branch and the current branch, in a repository of more than 100 releases).
+    searched_all_branches: bool,
+}
+
+/// One draft's copy of a session.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionCopy {
+    branch: String,
+    tag: String,
+    release_id: u64,
+    release_url: String,
+    /// The assets deleted (or, with `--dry-run`, to be deleted), metadata first.
     assets: Vec<String>,
 }
 
-/// `--session ID`: deletes every asset of one session (metadata first, so no reader meets
-/// metadata whose archive is gone) from whichever branch's draft holds it, and its row of the
-/// release body. The release itself stays.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotRemoved {
+    branch: String,
+    tag: String,
+    release_id: u64,
+    release_url: String,
+    error: String,
+}
+
+/// `--session ID`: deletes every copy of one session (every asset, metadata first so no reader
+/// meets metadata whose archive is gone) from every draft that holds one (other branches' releases
+/// and duplicate drafts too; `--branch` limits it to one branch's), and its row of each release
+/// body. The releases themselves stay. A copy that cannot be removed is named and the others are
+/// still removed.
 fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<()> {
-    let super::Holders {
-        slug,
-        gh,
-        rt,
-        releases,
-    } = super::releases_holding(ctx, id)?;
-    let Some(release) = releases.first() else {
-        return Err(Exit::nothing_found(format!(
-            "no branch's release holds session {id} (`ccsync release-list` lists what is stored)"
-        ))
-        .into());
-    };
-    let branch = release.branch().map(|b| b.into_owned()).unwrap_or_default();
-    let assets = release.session_assets(id);
+    let holders = super::releases_holding(ctx, id, args.branch.as_deref())?;
+    let id = holders.id.as_str();
+    let (gh, rt) = (&holders.gh, &holders.rt);
+    if holders.drafts.is_empty() {
+        let message = match &args.branch {
+            Some(b) => format!(
+                "the release of branch `{}` does not hold session {id} (`ccsync release-list` lists what is stored)",
+                crate::neutral::text(b)
+            ),
+            None => format!(
+                "no branch's release holds session {id} (`ccsync release-list` lists what is stored)"
+            ),
+        };
+        return Err(Exit::nothing_found(message).into());
+    }
+    let copies: Vec<SessionCopy> = holders
+        .drafts
+        .iter()
+        .map(|r| SessionCopy {
+            branch: r.branch().map(|b| b.into_owned()).unwrap_or_default(),
+            tag: r.tag_name.clone(),
+            release_id: r.id,
+            release_url: r.html_url.clone(),
+            assets: r
+                .session_assets(id)
+                .iter()
+                .map(|(a, _)| a.name.clone())
+                .collect(),
+        })
+        .collect();
     let what = format!(
-        "release-prune will remove session {id} from the release of branch `{}`:\n{}",
-        crate::neutral::text(&branch),
-        assets
+        "release-prune will remove session {id} from {}:\n{}",
+        super::count(copies.len() as u64, "release"),
+        copies
             .iter()
-            .map(|(a, _)| format!("  {}", crate::neutral::text(&a.name)))
+            .map(|c| format!(
+                "  `{}` (release {}): {}",
+                crate::neutral::text(&c.tag),
+                c.release_id,
+                c.assets
+                    .iter()
+                    .map(|a| crate::neutral::text(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
             .collect::<Vec<_>>()
             .join("\n")
     );
     if !args.dry_run && !confirmed(args, &what)? {
-        anyhow::bail!("nothing was deleted: not confirmed");
+        ctx.ui.info("nothing deleted");
+        return Ok(());
     }
-    if !args.dry_run {
-        for (asset, _) in &assets {
-            rt.block_on(gh.delete_asset(asset))?;
+    let mut not_removed = Vec::new();
+    for (release, copy) in holders.drafts.iter().zip(&copies) {
+        if !args.dry_run {
+            if let Err(e) = remove_copy(gh, rt, release, id) {
+                not_removed.push(NotRemoved {
+                    branch: copy.branch.clone(),
+                    tag: copy.tag.clone(),
+                    release_id: copy.release_id,
+                    release_url: copy.release_url.clone(),
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
         }
-        let present: Vec<String> = crate::catalog::session_ids(release)
+        ctx.ui.info(&format!(
+            "{} session {id} from the release of branch `{}` (release {}, {})",
+            if args.dry_run {
+                "dry run: would remove"
+            } else {
+                "removed"
+            },
+            crate::neutral::text(&copy.branch),
+            copy.release_id,
+            super::count(copy.assets.len() as u64, "asset")
+        ));
+    }
+    if !holders.searched_all {
+        ctx.ui.info(
+            "other branches' releases were not searched (the repository holds more than 100 releases): \
+             pass --branch B to remove a copy stored in branch B's release",
+        );
+    }
+    let first = &copies[0];
+    let out = RemovedSession {
+        repository: holders.slug.to_string(),
+        dry_run: args.dry_run,
+        session_id: id.to_owned(),
+        branch: first.branch.clone(),
+        tag: first.tag.clone(),
+        release_url: first.release_url.clone(),
+        assets: first.assets.clone(),
+        searched_all_branches: holders.searched_all,
+        copies: copies
             .into_iter()
-            .filter(|s| s != id)
-            .collect();
-        if let Some(body) = crate::catalog::drop_rows(release.body.as_deref(), &present) {
-            rt.block_on(gh.set_body(release, &body))?;
-        }
-    }
-    ctx.ui.info(&format!(
-        "{} session {id} from the release of branch `{}` ({} asset(s))",
-        if args.dry_run {
-            "dry run: would remove"
-        } else {
-            "removed"
-        },
-        crate::neutral::text(&branch),
-        assets.len()
-    ));
+            .filter(|c| !not_removed.iter().any(|n| n.release_id == c.release_id))
+            .collect(),
+        not_removed,
+    };
     if ctx.ui.json {
-        ctx.ui.print_json(&RemovedSession {
-            repository: slug.to_string(),
-            dry_run: args.dry_run,
-            session_id: id.to_owned(),
-            branch,
-            tag: release.tag_name.clone(),
-            release_url: release.html_url.clone(),
-            assets: assets.iter().map(|(a, _)| a.name.clone()).collect(),
-        })?;
+        ctx.ui.print_json(&out)?;
+    }
+    if !out.not_removed.is_empty() {
+        anyhow::bail!(
+            "{} of session {id} could not be removed: {}; run the command again to retry",
+            super::count(out.not_removed.len() as u64, "copy"),
+            out.not_removed
+                .iter()
+                .map(|n| format!(
+                    "`{}` (release {}): {}",
+                    crate::neutral::text(&n.tag),
+                    n.release_id,
+                    n.error
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Deletes one draft's assets of session `id`, then its row of the draft's body (a body that is
+/// not ccsync's is never rewritten).
+fn remove_copy(
+    gh: &GitHub,
+    rt: &tokio::runtime::Runtime,
+    release: &SessionRelease,
+    id: &str,
+) -> anyhow::Result<()> {
+    for (asset, _) in release.session_assets(id) {
+        rt.block_on(gh.delete_asset(asset))?;
+    }
+    let present: Vec<String> = crate::catalog::session_ids(release)
+        .into_iter()
+        .filter(|s| s != id)
+        .collect();
+    if let Some(body) = crate::catalog::drop_rows(release.body.as_deref(), &present) {
+        rt.block_on(gh.set_body(release, &body))?;
     }
     Ok(())
 }
 
 pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
     if let Some(id) = &args.session {
+        check_can_confirm(args)?;
         return remove_session(ctx, args, id);
     }
     if !args.gone && args.older_than.is_none() {
@@ -136,6 +249,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    check_can_confirm(args)?;
     let git = ctx.git_repo().ok();
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
@@ -248,7 +362,13 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
                 list.join("\n")
             ),
         )? {
-            anyhow::bail!("nothing was deleted: not confirmed");
+            // The user chose: a refusal is an outcome, not a failure.
+            ctx.ui.info("nothing deleted");
+            out.kept.append(&mut out.deleted);
+            if ctx.ui.json {
+                ctx.ui.print_json(&out)?;
+            }
+            return Ok(());
         }
     }
     for decision in &out.deleted {
@@ -323,12 +443,30 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// On a terminal (stdin and stderr), shows `what` and asks; `--yes`, or no terminal (scripts,
-/// CI), goes ahead as before.
+/// Whether prune can ask before deleting: stdin and stderr are a terminal.
+fn can_ask() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Without a terminal to ask on, deleting needs `--yes` (as `gh` requires it): a script that
+/// forgot it gets a usage error before any request, never a silent deletion.
+fn check_can_confirm(args: &PruneArgs) -> anyhow::Result<()> {
+    if args.yes || args.dry_run || can_ask() {
+        return Ok(());
+    }
+    Err(Exit::usage(
+        "release-prune deletes only what you confirm, and there is no terminal to ask on: pass --yes \
+         to delete without asking (add --dry-run first to see what would go)",
+    )
+    .into())
+}
+
+/// Shows `what` and asks, unless `--yes` (checked by [`check_can_confirm`] before any request).
 fn confirmed(args: &PruneArgs, what: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if args.yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Ok(true);
+    use std::io::{BufRead, Write};
+    if args.yes || !can_ask() {
+        return Ok(args.yes);
     }
     let mut err = std::io::stderr();
     write!(err, "{what}\nDelete? [y/N] ")?;

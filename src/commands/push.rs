@@ -39,7 +39,18 @@ use crate::sync::{self, Relation};
 pub fn run(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let outcomes = match ctx.branch(args.branch.as_deref(), Some(&git))? {
-        BranchChoice::Branch(branch) => push_sessions(ctx, args, &git, &branch)?,
+        BranchChoice::Branch(branch) => match push_sessions(ctx, args, &git, &branch) {
+            // `git push` of a branch never used with Claude is the hook's common case, not a failure.
+            Err(err)
+                if args.from_hook
+                    && crate::exit::code_for(&err) == crate::exit::Code::NothingFound =>
+            {
+                ctx.ui
+                    .detail(&format!("ccsync hook: {err:#}; nothing pushed"));
+                Vec::new()
+            }
+            other => other?,
+        },
         BranchChoice::NoBranch(why) => {
             ctx.ui.notice(&format!(
                 "nothing pushed: {why} (pass --branch NAME to push anyway)"

@@ -164,7 +164,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
     };
     claude_args.extend(args.claude_args.iter().map(OsString::from));
 
-    let code = run_claude(&claude, &claude_args, &folder)?;
+    let code = run_claude(&claude, &claude_args, &folder, ctx.ui.json)?;
     if code != 0 {
         ui.info(&format!(
             "Claude exited with code {code}; pushing the session anyway"
@@ -193,6 +193,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
                 keep: 10,
                 secrets: SecretsMode::Redact,
                 allow_plaintext: false,
+                from_hook: false,
             };
             push::push_sessions(&step, &push_args, &git, &branch).with_context(|| {
                 format!(
@@ -257,12 +258,15 @@ fn folder_for(claude_dir: &Path, session: &LocalSession, cwd: &Path, ui: &Ui) ->
 
 /// Runs Claude with the terminal attached and returns its exit code (128 + signal when a signal
 /// ended it, as shells report it).
-fn run_claude(program: &Path, args: &[OsString], folder: &Path) -> anyhow::Result<i32> {
+/// With `--json`, stdout carries only ccsync's document: Claude's stdout goes to stderr.
+fn run_claude(program: &Path, args: &[OsString], folder: &Path, json: bool) -> anyhow::Result<i32> {
     install_signal_handler();
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(folder)
-        .status();
+    let mut command = Command::new(program);
+    command.args(args).current_dir(folder);
+    if json {
+        command.stdout(std::process::Stdio::from(std::io::stderr()));
+    }
+    let status = command.status();
     let status = status.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!(

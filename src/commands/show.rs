@@ -22,7 +22,8 @@ struct Shown {
     records: u64,
     last_activity: Option<String>,
     pushed_at: String,
-    pushed_from: String,
+    /// As in `release-list --json`: `{ "host": …, "os": … }`.
+    pushed_from: crate::bundle::metadata::PushedFrom,
     commit: Option<String>,
     /// `none` or `age-scrypt`.
     encryption: &'static str,
@@ -30,6 +31,8 @@ struct Shown {
     archive_size: u64,
     claude_version: Option<String>,
     cwd: String,
+    /// Every branch whose release holds a complete copy of the session.
+    stored_in: Vec<String>,
 }
 
 /// A stored session and the release that holds it, with the client that read them.
@@ -38,46 +41,78 @@ pub(super) struct Found {
     pub(super) rt: tokio::runtime::Runtime,
     pub(super) release: SessionRelease,
     pub(super) stored: StoredSession,
+    /// Every branch whose release holds a complete copy (the chosen one among them).
+    pub(super) branches: Vec<String>,
 }
 
-/// Finds session `id` in whichever branch's release holds a complete copy (one listing), reading
-/// only its metadata.
-pub(super) fn find_stored(ctx: &Context, id: &str) -> anyhow::Result<Found> {
+/// Finds session `id` (or a unique start of one) in the release of `branch`, else in whichever
+/// branch's release holds a complete copy, reading only metadata. When several branches' releases
+/// hold it, the most advanced copy (most records, then newest activity) is taken and a warning
+/// names them all, with `--branch` to choose.
+pub(super) fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyhow::Result<Found> {
     let super::Holders {
-        gh, rt, releases, ..
-    } = super::releases_holding(ctx, id)?;
+        gh, rt, drafts, id, ..
+    } = super::releases_holding(ctx, id, branch)?;
     let scratch = tempfile::tempdir()?;
-    let found = releases.into_iter().find_map(|release| {
-        let stored = stored::stored_sessions_of(
-            &rt,
-            &gh,
-            &release,
-            scratch.path(),
-            &|m| ctx.ui.warn(m),
-            Some(id),
-            &MetaCache::default(),
-        )
-        .ok()?
+    let mut copies: Vec<(SessionRelease, StoredSession)> = drafts
         .into_iter()
-        .next()?;
-        Some((release, stored))
-    });
-    let Some((release, stored)) = found else {
+        .filter_map(|release| {
+            let stored = stored::stored_sessions_of(
+                &rt,
+                &gh,
+                &release,
+                scratch.path(),
+                &|m| ctx.ui.warn(m),
+                Some(&id),
+                &MetaCache::default(),
+            )
+            .ok()?
+            .into_iter()
+            .next()?;
+            Some((release, stored))
+        })
+        .collect();
+    let mut branches: Vec<String> = copies
+        .iter()
+        .filter_map(|(r, _)| r.branch().map(|b| b.into_owned()))
+        .collect();
+    branches.sort();
+    branches.dedup();
+    copies.sort_by_key(|(_, s)| (s.meta.records, s.activity_key()));
+    let Some((release, stored)) = copies.pop() else {
+        let where_ = match branch {
+            Some(b) => format!("the release of branch `{}` holds no", text(b)),
+            None => "no branch's release holds a".to_owned(),
+        };
         return Err(Exit::nothing_found(format!(
-            "no branch's release holds a complete copy of session {id} (`ccsync release-list` lists what is stored)"
+            "{where_} complete copy of session {id} (`ccsync release-list` lists what is stored)"
         ))
         .into());
     };
+    if branches.len() > 1 {
+        ctx.ui.warn(&format!(
+            "session {id} is stored in the releases of {} branches: {}; this is the copy of `{}` \
+             (most records, newest activity): pass --branch B to choose another",
+            branches.len(),
+            branches
+                .iter()
+                .map(|b| format!("`{}`", text(b)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            text(&release.branch().unwrap_or_default())
+        ));
+    }
     Ok(Found {
         gh,
         rt,
         release,
         stored,
+        branches,
     })
 }
 
 pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
-    let found = find_stored(ctx, &args.session)?;
+    let found = find_stored(ctx, &args.session, args.branch.as_deref())?;
     let (release, stored) = (&found.release, &found.stored);
     let m = &stored.meta;
     let shown = Shown {
@@ -87,7 +122,7 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
         records: m.records,
         last_activity: m.last_timestamp.clone(),
         pushed_at: m.pushed_at.to_rfc3339(),
-        pushed_from: format!("{} ({})", m.pushed_from.host, m.pushed_from.os),
+        pushed_from: m.pushed_from.clone(),
         commit: m.commit.clone(),
         encryption: match m.archive.encryption {
             Encryption::None => "none",
@@ -97,6 +132,7 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
         archive_size: m.archive.size,
         claude_version: m.claude_version.clone(),
         cwd: m.cwd.clone(),
+        stored_in: found.branches.clone(),
     };
     if ctx.ui.json {
         return ctx.ui.print_json(&shown);
@@ -111,7 +147,14 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
             text(shown.last_activity.as_deref().unwrap_or("-")).into_owned(),
         ),
         ("pushed at", shown.pushed_at.clone()),
-        ("pushed from", text(&shown.pushed_from).into_owned()),
+        (
+            "pushed from",
+            text(&format!(
+                "{} ({})",
+                shown.pushed_from.host, shown.pushed_from.os
+            ))
+            .into_owned(),
+        ),
         (
             "commit",
             text(shown.commit.as_deref().unwrap_or("-")).into_owned(),

@@ -17,6 +17,12 @@ use super::transport::Replay;
 impl GitHub {
     /// Every release of the repository the token can see, following `Link: rel="next"`.
     async fn all_releases(&self) -> Result<Vec<SessionRelease>> {
+        Ok(self.releases_up_to(1000).await?.0)
+    }
+
+    /// The releases on the first `max_pages` pages of the listing (newest first), and whether
+    /// that was all of them.
+    async fn releases_up_to(&self, max_pages: u32) -> Result<(Vec<SessionRelease>, bool)> {
         let what = format!("listing the releases of {}", self.repo);
         let mut url = self.repo_url("/releases?per_page=100");
         let mut out = Vec::new();
@@ -38,8 +44,9 @@ impl GitHub {
             out.extend(page);
             match next {
                 // Follow only links to the API we talk to: the token goes with them.
-                Some(next) if same_origin(&next, &self.api) && pages < 1000 => url = next,
-                _ => return Ok(out),
+                Some(next) if same_origin(&next, &self.api) && pages < max_pages => url = next,
+                Some(_) if pages >= max_pages => return Ok((out, false)),
+                _ => return Ok((out, true)),
             }
         }
     }
@@ -148,6 +155,29 @@ impl GitHub {
         Ok(by_tag.into_values().map(merged_view).collect())
     }
 
+    /// Every session draft of the repository, each on its own (drafts sharing a tag are listed
+    /// separately), when one page of the listing holds every release; `None` in a larger
+    /// repository, where finding them all costs a request per 100 releases.
+    pub async fn session_drafts_if_few(&self) -> Result<Option<Vec<SessionRelease>>> {
+        let (releases, complete) = self.releases_up_to(1).await?;
+        Ok(complete.then(|| single_drafts(releases)))
+    }
+
+    /// Every session draft, each on its own, by listing every release.
+    pub async fn session_drafts_listed(&self) -> Result<Vec<SessionRelease>> {
+        Ok(single_drafts(self.all_releases().await?))
+    }
+
+    /// The drafts of one branch, each on its own (a lost create race leaves several), by tag in
+    /// two requests whatever the repository holds, else by listing.
+    pub async fn session_drafts_of(&self, branch: &str) -> Result<Vec<SessionRelease>> {
+        let drafts = match self.drafts_by_tag(&names::tag_for(branch)).await? {
+            Some(drafts) => drafts,
+            None => self.drafts_for(branch).await?,
+        };
+        Ok(drafts.into_iter().map(|d| merged_view(vec![d])).collect())
+    }
+
     /// `GET /releases/{id}` as stored (every asset, any state).
     pub(super) async fn get_release_raw(&self, id: u64) -> Result<SessionRelease> {
         let what = format!("reading release {id} of {}", self.repo);
@@ -168,6 +198,17 @@ impl GitHub {
     pub async fn refresh(&self, release: &SessionRelease) -> Result<SessionRelease> {
         Ok(merged_view(vec![self.get_release_raw(release.id).await?]))
     }
+}
+
+/// The session drafts among `releases`, each read on its own, by tag then id.
+fn single_drafts(releases: Vec<SessionRelease>) -> Vec<SessionRelease> {
+    let mut drafts: Vec<SessionRelease> = releases
+        .into_iter()
+        .filter(|r| r.draft && r.tag_name.starts_with(names::TAG_PREFIX))
+        .map(|r| merged_view(vec![r]))
+        .collect();
+    drafts.sort_by(|a, b| a.tag_name.cmp(&b.tag_name).then(a.id.cmp(&b.id)));
+    drafts
 }
 
 fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {

@@ -1,0 +1,287 @@
+//! Strict inputs and the everyday rough edges: `--branch` checked by git's ref-name rules before
+//! any request, usage lines without options set from the environment, session ids in any case or
+//! as a unique prefix, a session stored in several releases (shown with a warning, `--branch`
+//! chooses; pruned everywhere), export's default and empty folders, doctor on a fresh runner, and
+//! `resume --json` keeping Claude's output off stdout.
+
+mod everyday_support;
+mod support;
+
+use everyday_support::{assert_code, parse_json, stderr, stdout, Laptop};
+
+const MARKER: &str = "<!-- ccsync:session-release -->";
+
+#[test]
+fn branch_inputs_are_checked_by_git_rules_before_any_request() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    laptop.fake.clear_requests();
+    for bad in [
+        "",
+        "a b",
+        "x\ny",
+        "a..b",
+        "-x",
+        "feature~1",
+        "x.lock",
+        "a\u{1b}[31m",
+    ] {
+        for command in [
+            "release-list",
+            "release-push",
+            "release-restore",
+            "discover",
+        ] {
+            let output = laptop.run(&[command, &format!("--branch={bad}")]);
+            assert_code(&output, 2);
+            let err = stderr(&output);
+            assert!(err.contains("--branch"), "{command} {bad:?}: {err}");
+            assert!(
+                !err.trim_end().contains('\n') && !err.contains('\u{1b}'),
+                "control characters are escaped: {err:?}"
+            );
+        }
+    }
+    assert!(
+        laptop.fake.requests().is_empty(),
+        "refused before any request: {:?}",
+        laptop.fake.requests()
+    );
+    let output = laptop.run(&["release-list", "--branch", "x\ny"]);
+    assert!(stderr(&output).contains("x\\ny"), "{}", stderr(&output));
+
+    // `refs/heads/main` is `main`, as git takes it.
+    let listed = laptop.json(&["release-list", "--branch", "refs/heads/main"]);
+    assert_eq!(listed["sessions"][0]["sessionId"], session.id.as_str());
+    assert_eq!(listed["sessions"][0]["branch"], "main");
+    // A fork's branch key stays valid.
+    let output = laptop.run(&["release-list", "--branch", "alice:main"]);
+    assert_code(&output, 0);
+}
+
+#[test]
+fn usage_errors_do_not_list_options_set_from_the_environment() {
+    let laptop = Laptop::new();
+    let output = run_with_env(&laptop, &["release-show"]);
+    assert_code(&output, 2);
+    let err = stderr(&output);
+    let usage = err.lines().find(|l| l.starts_with("Usage:")).unwrap_or("");
+    assert!(usage.contains("--session <ID>"), "{err}");
+    assert!(
+        !usage.contains("--api-url")
+            && !usage.contains("--repo")
+            && !usage.contains("--claude-dir"),
+        "{err}"
+    );
+}
+
+fn run_with_env(laptop: &Laptop, args: &[&str]) -> std::process::Output {
+    let mut cmd = laptop.cmd(args);
+    cmd.env("GITHUB_REPOSITORY", "octo/app")
+        .env("CLAUDE_CONFIG_DIR", &laptop.env.claude_dir)
+        .env("CCSYNC_TIMEOUT", "30");
+    everyday_support::run(cmd)
+}
+
+#[test]
+fn session_ids_in_upper_case_or_as_a_unique_prefix() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let upper = session.id.to_uppercase();
+    let pushed = laptop.json(&["release-push", "--session", &upper]);
+    assert_eq!(pushed[0]["sessionId"], session.id.as_str());
+
+    let prefix = &session.id[..8];
+    let shown = laptop.json(&["release-show", "--session", prefix]);
+    assert_eq!(shown["sessionId"], session.id.as_str());
+    let shown = laptop.json(&["release-show", "--session", &upper[..8]]);
+    assert_eq!(shown["sessionId"], session.id.as_str());
+    let pushed = laptop.json(&["release-push", "--session", prefix]);
+    assert_eq!(pushed[0]["action"], "up-to-date");
+
+    // A prefix of nothing is nothing found; too short or not hex is a usage error.
+    let output = laptop.run(&["release-show", "--session", "ffffffff"]);
+    assert_code(&output, 3);
+    let output = laptop.run(&["release-show", "--session", "abc"]);
+    assert_code(&output, 2);
+}
+
+#[test]
+fn a_session_in_two_branches_releases_is_named_and_pruned_everywhere() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let other = laptop.session("main", "2026-03-02T10:00:00Z");
+    laptop.push("main", &session.id);
+    laptop.push("main", &other.id);
+    laptop.push("feature", &session.id);
+
+    let output = laptop.run(&["release-show", "--session", &session.id]);
+    assert_code(&output, 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains("`main`") && err.contains("`feature`") && err.contains("--branch"),
+        "says both branches and how to choose: {err}"
+    );
+    let shown = laptop.json(&[
+        "release-show",
+        "--session",
+        &session.id,
+        "--branch",
+        "feature",
+    ]);
+    assert_eq!(shown["branch"], "feature");
+    let all = laptop.json(&["release-show", "--session", &session.id]);
+    assert_eq!(all["storedIn"], serde_json::json!(["feature", "main"]));
+    let output = laptop.run(&[
+        "release-show",
+        "--session",
+        &other.id,
+        "--branch",
+        "feature",
+    ]);
+    assert_code(&output, 3);
+
+    // A duplicate draft of main's tag holding a copy too (a lost create race).
+    let duplicate = laptop.seed_release("claude-sessions-main", true, MARKER);
+    for asset in laptop
+        .fake
+        .releases("octo", "app")
+        .iter()
+        .filter(|r| r.tag_name == "claude-sessions-main" && r.id != duplicate)
+        .flat_map(|r| r.assets.clone())
+        .filter(|a| a.name.contains(&session.id))
+    {
+        laptop.fake.seed_asset(
+            "octo",
+            "app",
+            duplicate,
+            &asset.name,
+            &asset.data,
+            "uploaded",
+        );
+    }
+    assert_eq!(
+        holding(&laptop, &session.id),
+        6,
+        "three copies of two assets"
+    );
+
+    // --branch limits the removal to one branch.
+    let removed = laptop.json(&[
+        "release-prune",
+        "--session",
+        &session.id,
+        "--branch",
+        "feature",
+        "--yes",
+    ]);
+    assert_eq!(removed["copies"].as_array().unwrap().len(), 1, "{removed}");
+    assert_eq!(holding(&laptop, &session.id), 4);
+
+    // Without it, every copy goes in one run, each named.
+    let output = laptop.run(&["release-prune", "--session", &session.id, "--yes", "--json"]);
+    assert_code(&output, 0);
+    let removed = parse_json(&output);
+    assert_eq!(removed["copies"].as_array().unwrap().len(), 2, "{removed}");
+    assert_eq!(removed["notRemoved"], serde_json::json!([]));
+    assert_eq!(holding(&laptop, &session.id), 0);
+    assert_eq!(holding(&laptop, &other.id), 2, "the other session stays");
+    assert_eq!(
+        stderr(&output).matches("removed session").count(),
+        2,
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Assets of session `id` in every release of the fake.
+fn holding(laptop: &Laptop, id: &str) -> usize {
+    laptop
+        .fake
+        .releases("octo", "app")
+        .iter()
+        .flat_map(|r| r.assets.iter())
+        .filter(|a| a.name.contains(id))
+        .count()
+}
+
+#[test]
+fn export_defaults_to_a_folder_named_for_the_session_and_takes_an_empty_one() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    let exported = laptop.json(&["release-export", "--session", &session.id]);
+    let folder = laptop
+        .env
+        .repo
+        .join(format!("claude-session-{}", session.id));
+    assert!(
+        folder.join(format!("{}.jsonl", session.id)).is_file(),
+        "{exported}"
+    );
+    // Again: the folder now holds files, so it is refused.
+    let output = laptop.run(&["release-export", "--session", &session.id]);
+    assert_code(&output, 2);
+    assert!(stderr(&output).contains("not empty"), "{}", stderr(&output));
+
+    let empty = laptop.env.temp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let exported = laptop.json(&[
+        "release-export",
+        "--session",
+        &session.id,
+        "--output",
+        empty.to_str().unwrap(),
+    ]);
+    assert!(
+        empty.join(format!("{}.jsonl", session.id)).is_file(),
+        "{exported}"
+    );
+}
+
+#[test]
+fn doctor_on_a_fresh_runner_warns_about_the_missing_claude_folder() {
+    let laptop = Laptop::new();
+    let missing = laptop.env.temp.path().join("runner-home/.claude");
+    let mut cmd = laptop.cmd(&[
+        "doctor",
+        "--json",
+        "--claude-dir",
+        missing.to_str().unwrap(),
+    ]);
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "octo/app")
+        .env("GITHUB_REF_NAME", "main");
+    let output = everyday_support::run(cmd);
+    let checks = parse_json(&output);
+    let folder = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "claude-folder")
+        .expect("the Claude folder is checked");
+    assert_eq!(folder["status"], "warn", "{checks}");
+}
+
+#[cfg(unix)]
+#[test]
+fn resume_json_keeps_claudes_output_off_stdout() {
+    use std::os::unix::fs::PermissionsExt;
+    let laptop = Laptop::new();
+    let claude = laptop.env.temp.path().join("claude-standin");
+    std::fs::write(&claude, "#!/bin/sh\necho 'hello from claude'\nexit 0\n").unwrap();
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = laptop.cmd(&["resume", "--json"]);
+    cmd.env("CCSYNC_CLAUDE", &claude);
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 0);
+    let json = parse_json(&output);
+    assert_eq!(json["started"], "new", "{json}");
+    assert!(!stdout(&output).contains("hello from claude"));
+    assert!(
+        stderr(&output).contains("hello from claude"),
+        "{}",
+        stderr(&output)
+    );
+}
