@@ -103,6 +103,8 @@ pub enum Command {
     ReleaseShow(ShowArgs),
     /// Download, verify and unpack one stored session into a new folder, without installing it
     ReleaseExport(ExportArgs),
+    /// For each local session of the branch: equal, local ahead, remote ahead, diverged or not stored
+    Status(StatusArgs),
     /// Restore the branch's session if the release is ahead, run `claude --resume`, push when it exits
     Resume(ResumeArgs),
     /// Check repository, token, draft visibility, Claude folder and sessions
@@ -125,6 +127,7 @@ impl Command {
             Command::ReleaseList(a) => Some(&mut a.branch),
             Command::Resume(a) => Some(&mut a.branch),
             Command::Doctor(a) => Some(&mut a.branch),
+            Command::Status(a) => Some(&mut a.branch),
             Command::ReleaseShow(a) => Some(&mut a.branch),
             Command::ReleaseExport(a) => Some(&mut a.branch),
             Command::ReleasePrune(a) => Some(&mut a.branch),
@@ -139,6 +142,16 @@ pub struct SessionsArgs {
     #[arg(long, conflicts_with = "all")]
     pub branch: Option<String>,
     /// All sessions of the repository, whatever their branch (the default)
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Branch whose local sessions to compare with its release [default: as for `discover`]
+    #[arg(long, conflicts_with = "all")]
+    pub branch: Option<String>,
+    /// Every local session recorded on a branch, each against its own branch's release
     #[arg(long)]
     pub all: bool,
 }

@@ -13,6 +13,7 @@ mod restore;
 mod resume;
 mod sessions;
 mod show;
+mod status;
 
 use crate::cli::{Cli, Command};
 use crate::config::Context;
@@ -65,6 +66,7 @@ pub fn dispatch(mut cli: Cli, ui: &Ui) -> anyhow::Result<()> {
         Command::ReleasePrune(args) => prune::run(&ctx, args),
         Command::ReleaseShow(args) => show::run(&ctx, args),
         Command::ReleaseExport(args) => export::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
         Command::Resume(args) => resume::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
