@@ -27,6 +27,8 @@ const FIELDS: &[&[&str]] = &[
     &["cwd"],
     &["repoRoot"],
     &["claudeProjectDir"],
+    &["claudeDir"],
+    &["claudeTempDir"],
     &["lastTimestamp"],
     &["lastUuid"],
     &["claudeVersion"],

@@ -1,6 +1,8 @@
 //! Which archive entries a restore of one session may install (DESIGN.md, "Archive and
 //! metadata"): the session file `<uuid>.jsonl`, its side data `<uuid>/**`, the 2.0.x
-//! `agent-*.jsonl` files whose records carry the session's id, and the project's `memory/**`.
+//! `agent-*.jsonl` files whose records carry the session's id, the project's `memory/**`, and the
+//! session's state kept outside the project folder under `.ccsync-state/` (names in
+//! [`crate::store::state`]).
 //! Anything else (another session's files, stray files such as `CLAUDE.md` or `run.sh`) makes
 //! the archive hostile: the restore is refused before anything reaches the project folder.
 //!
@@ -11,6 +13,8 @@ use std::path::{Component, Path};
 
 use anyhow::{bail, Result};
 use serde::Deserialize;
+
+use crate::store::state;
 
 /// What an allowed entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +27,8 @@ pub enum EntryKind {
     AgentFile,
     /// The project's `memory/` and everything below it.
     Memory,
+    /// Session state under `.ccsync-state/` (tasks, file history, plans, background outputs).
+    State,
 }
 
 /// True for a 2.0.x agent file name: `agent-<something>.jsonl`, no folder.
@@ -52,13 +58,15 @@ pub fn check_name(session_id: &str, rel: &Path, is_dir: bool) -> Result<EntryKin
         }
         (top, 1, false) if is_agent_file_name(top) => Some(EntryKind::AgentFile),
         ("memory", _, _) if is_dir || parts.len() > 1 => Some(EntryKind::Memory),
+        (state::ARCHIVE_DIR, _, _) => state::classify(rel, is_dir).map(|_| EntryKind::State),
         _ => None,
     };
     match kind {
         Some(kind) => Ok(kind),
         None => bail!(
             "the archive of session {session_id} holds `{shown}`, which is not part of that session \
-             (only {session_id}.jsonl, {session_id}/, its agent-*.jsonl files and memory/ are restored): \
+             (only {session_id}.jsonl, {session_id}/, its agent-*.jsonl files, memory/ and the session state \
+             of .ccsync-state/ are restored): \
              the release was tampered with or not written by ccsync; nothing was installed"
         ),
     }
@@ -124,6 +132,50 @@ pub fn check_agent_file(session_id: &str, rel: &Path, path: &Path) -> Result<()>
     Ok(())
 }
 
+/// Checks the state entries of an unpacked archive (`files`, relative to `dir`) beyond their names:
+/// a plan must be named by a `slug` of the session's own transcripts (plans of all sessions share
+/// one folder), and a background output link must point into the session's side data.
+pub fn check_state_files(session_id: &str, dir: &Path, files: &[std::path::PathBuf]) -> Result<()> {
+    let mut slugs: Option<Vec<String>> = None;
+    for rel in files {
+        let Some(state::Entry::File(kind, name)) = state::classify(rel, false) else {
+            continue;
+        };
+        match kind {
+            state::Kind::Plans => {
+                if slugs.is_none() {
+                    let mut all = Vec::new();
+                    for file in files.iter().filter(|f| {
+                        f.extension().is_some_and(|e| e == "jsonl") && !state::is_state(f)
+                    }) {
+                        all.extend(state::slugs_of(&dir.join(file))?);
+                    }
+                    slugs = Some(all);
+                }
+                if !state::plan_of(&name, slugs.as_deref().unwrap_or_default()) {
+                    bail!(
+                        "the archive of session {session_id} holds the plan `{}`, which its transcript does not name: \
+                         the release was tampered with; nothing was installed",
+                        crate::neutral::text(&name)
+                    );
+                }
+            }
+            state::Kind::Outputs if name.ends_with(state::LINK_SUFFIX) => {
+                let path = dir.join(rel);
+                let size = std::fs::metadata(&path)?.len();
+                let target = if size <= 4096 {
+                    std::fs::read_to_string(&path).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                state::check_link_target(session_id, &target)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The session a local agent file belongs to: the `sessionId` of its first record that has one
 /// (as push decides which agent files to take).
 pub fn agent_file_owner(path: &Path) -> Result<Option<String>> {
@@ -157,6 +209,11 @@ mod tests {
         assert_eq!(ok("agent-a1b2.jsonl", false).unwrap(), EntryKind::AgentFile);
         assert_eq!(ok("memory", true).unwrap(), EntryKind::Memory);
         assert_eq!(ok("memory/MEMORY.md", false).unwrap(), EntryKind::Memory);
+        assert_eq!(ok(".ccsync-state", true).unwrap(), EntryKind::State);
+        assert_eq!(
+            ok(".ccsync-state/tasks/1.json", false).unwrap(),
+            EntryKind::State
+        );
         for bad in [
             format!("{OTHER}.jsonl"),
             format!("{OTHER}/subagents/agent-a.jsonl"),
@@ -168,6 +225,9 @@ mod tests {
             "agent-.jsonl".to_owned(),
             "sub/agent-a.jsonl".to_owned(),
             format!("{ID}.jsonl.bak"),
+            ".ccsync-state/tasks/.lock".to_owned(),
+            ".ccsync-state/settings.json".to_owned(),
+            ".ccsync-state/plans/../../x.md".to_owned(),
         ] {
             let err = ok(&bad, false).unwrap_err().to_string();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");

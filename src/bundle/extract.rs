@@ -149,6 +149,8 @@ pub fn extract_session(
                 .context("refusing the session archive")?;
         }
     }
+    entries::check_state_files(session_id, extracted.dir.path(), &extracted.files)
+        .context("refusing the session archive")?;
     Ok(extracted)
 }
 

@@ -35,6 +35,14 @@ pub struct Metadata {
     /// `<persisted-output>` paths that point into it.
     #[serde(default)]
     pub claude_project_dir: Option<String>,
+    /// The Claude config folder at push (absolute): restore maps paths into it (plans, file
+    /// history) to its own. Absent in metadata of ccsync before 0.2.1, which carried no state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_dir: Option<String>,
+    /// Claude Code's temp folder at push (`$TMPDIR/claude-<uid>`, absolute), where background
+    /// outputs live: restore maps paths into it to its own. Absent before 0.2.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_temp_dir: Option<String>,
     /// The `timestamp` of the last record that has one.
     pub last_timestamp: Option<String>,
     /// Records (lines) in the session file.
@@ -203,6 +211,8 @@ pub(crate) mod tests {
             cwd: "/Users/me/app/sub".into(),
             repo_root: "/Users/me/app".into(),
             claude_project_dir: Some("/Users/me/.claude/projects/-Users-me-app-sub".into()),
+            claude_dir: Some("/Users/me/.claude".into()),
+            claude_temp_dir: Some("/var/folders/xy/T/claude-501".into()),
             last_timestamp: Some("2026-01-02T03:04:05.678Z".into()),
             records: 1512,
             last_uuid: Some("a3e0f6a2-7d5b-4a53-9f0e-0c8f3f1d2b11".into()),

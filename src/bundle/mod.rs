@@ -12,10 +12,12 @@
 //! - [`entries`]: which entries the archive of one session may hold (restore installs no other)
 //! - [`metadata`]: the metadata JSON asset (DESIGN.md, "Archive and metadata")
 //! - [`rewrite`]: maps the origin machine's paths to local ones inside records
+//! - [`content_hash`]: keeps Claude Code's content hashes true after a rewrite
 //! - [`secrets`]: finds and redacts secrets in record lines
 //! - [`crypt`]: age passphrase encryption of the archive
 
 pub mod archive;
+pub mod content_hash;
 pub mod crypt;
 pub mod entries;
 pub mod extract;

@@ -20,6 +20,33 @@ use super::{
     crypt, parlines, redact_file, secrets, ArchiveWriter, Finding, HashingWriter, Scanner,
 };
 
+/// Where each archive entry is read from: the project folder (entries are relative to it), except
+/// the entries of session state kept elsewhere (`.ccsync-state/...`, see [`crate::store::state`]).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub project_dir: PathBuf,
+    /// Entry name to the file it is read from, for entries outside the project folder.
+    pub elsewhere: std::collections::BTreeMap<PathBuf, PathBuf>,
+}
+
+impl Sources {
+    /// Entries read from `project_dir` only.
+    pub fn project(project_dir: &Path) -> Sources {
+        Sources {
+            project_dir: project_dir.to_path_buf(),
+            elsewhere: Default::default(),
+        }
+    }
+
+    /// The file the entry `rel` is read from.
+    pub fn path(&self, rel: &Path) -> PathBuf {
+        self.elsewhere
+            .get(rel)
+            .cloned()
+            .unwrap_or_else(|| self.project_dir.join(rel))
+    }
+}
+
 /// One archive entry as the secret scan read it: its first `bytes` bytes (CRC-32 `crc`) had
 /// `findings`.
 pub struct Scanned {
@@ -46,7 +73,7 @@ impl Drop for CancelOnDrop<'_> {
 /// Scans every entry for secrets without writing anything, each on every core; a set `cancel`
 /// stops it early.
 pub fn prescan(
-    project_dir: &Path,
+    sources: &Sources,
     entries: &[PathBuf],
     scanner: &Scanner,
     cancel: &AtomicBool,
@@ -54,7 +81,7 @@ pub fn prescan(
     let threads = super::pargz::default_threads();
     let mut out = Vec::with_capacity(entries.len());
     for rel in entries {
-        let src = project_dir.join(rel);
+        let src = sources.path(rel);
         let meta =
             std::fs::metadata(&src).with_context(|| format!("cannot read {}", src.display()))?;
         let mut scanned = Scanned {
@@ -124,8 +151,8 @@ pub struct ArchiveJob<'a> {
     /// A temporary folder that receives the archive (and redacted copies while packing).
     pub dir: &'a Path,
     pub session_id: &'a str,
-    /// The Claude project folder; entries are relative to it.
-    pub project_dir: &'a Path,
+    /// Where the entries are read from.
+    pub sources: &'a Sources,
     pub entries: &'a [PathBuf],
     /// The scan of `entries`; `None` packs them unscanned (`--secrets allow`).
     pub scanned: Option<&'a [Scanned]>,
@@ -165,7 +192,7 @@ pub fn write_archive<G>(
         match job.scanned {
             None => {
                 for rel in job.entries {
-                    archive.add_file(rel, &job.project_dir.join(rel))?;
+                    archive.add_file(rel, &job.sources.path(rel))?;
                 }
             }
             Some(scanned) => {
@@ -314,7 +341,13 @@ mod tests {
         std::fs::write(&src, b"{\"a\":1}\n{\"b\":2}\n").unwrap();
         let cancel = AtomicBool::new(false);
         let scanner = Scanner::new(Vec::new());
-        let scanned = prescan(dir.path(), &[PathBuf::from("s.jsonl")], &scanner, &cancel).unwrap();
+        let scanned = prescan(
+            &Sources::project(dir.path()),
+            &[PathBuf::from("s.jsonl")],
+            &scanner,
+            &cancel,
+        )
+        .unwrap();
         assert_eq!(scanned[0].bytes, 16);
 
         // Appended to after the scan: the archive ends where the scan did.
@@ -340,6 +373,12 @@ mod tests {
 
         // A cancelled scan stops with an error instead of reading on.
         cancel.store(true, Ordering::Relaxed);
-        assert!(prescan(dir.path(), &[PathBuf::from("s.jsonl")], &scanner, &cancel).is_err());
+        assert!(prescan(
+            &Sources::project(dir.path()),
+            &[PathBuf::from("s.jsonl")],
+            &scanner,
+            &cancel,
+        )
+        .is_err());
     }
 }

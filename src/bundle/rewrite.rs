@@ -625,21 +625,37 @@ fn json_inner(s: &str) -> String {
 
 /// Rewrites a session file line by line into `dst`: changed records as compact JSON, every line
 /// ending with `\n` (a missing final newline is added), lines that are not UTF-8 copied as they are.
+///
+/// Claude Code's content hashes follow their rewritten content, and later lines that name an old
+/// hash name the new one ([`super::content_hash`]).
 pub fn rewrite_file(src: &Path, dst: &mut impl Write, map: &PathMap) -> Result<RewriteStats> {
     let mut stats = RewriteStats::default();
+    let mut rehashed: Vec<(String, String)> = Vec::new();
     super::for_each_line(src, |line| {
         stats.lines += 1;
         let body = line.strip_suffix(b"\n").unwrap_or(line);
-        let out: Cow<[u8]> = match std::str::from_utf8(body) {
+        let mut out: Cow<[u8]> = match std::str::from_utf8(body) {
             Ok(text) => match map.rewrite_record(text)? {
                 Cow::Borrowed(_) => Cow::Borrowed(body),
                 Cow::Owned(new) => {
                     stats.changed += 1;
-                    Cow::Owned(new.into_bytes())
+                    match super::content_hash::rehash(text, &new) {
+                        Some(done) => {
+                            rehashed.push((done.old, done.new));
+                            Cow::Owned(done.line.into_bytes())
+                        }
+                        None => Cow::Owned(new.into_bytes()),
+                    }
                 }
             },
             Err(_) => Cow::Borrowed(body),
         };
+        for (old, new) in &rehashed {
+            if memchr::memmem::find(&out, old.as_bytes()).is_some() {
+                let text = String::from_utf8_lossy(&out).replace(old.as_str(), new);
+                out = Cow::Owned(text.into_bytes());
+            }
+        }
         dst.write_all(&out)?;
         dst.write_all(b"\n")?;
         Ok(())

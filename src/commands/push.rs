@@ -299,19 +299,29 @@ impl PushJob<'_> {
         entries.extend(store::side_files(session)?);
         // The project's memory travels with every session of the folder (crate::memory).
         entries.extend(crate::memory::files(&session.project_dir)?);
+        // The session's state outside the project folder (store::state): tasks, file history,
+        // plans and background outputs.
+        let links = tempfile::tempdir().context("cannot create a temporary folder")?;
+        let mut sources = pack::Sources::project(&session.project_dir);
+        let roots = store::state::Roots::here(self.claude_dir);
+        for file in store::state::collect(&roots, &session.project_dir, &session.id, links.path())?
+        {
+            entries.push(file.rel.clone());
+            sources.elsewhere.insert(file.rel, file.src);
+        }
         let cancel = AtomicBool::new(false);
         let mut outcome = std::thread::scope(|scope| {
             // Dropped at the end of this closure, before the scope waits for the scan thread.
             let _stop = CancelOnDrop(&cancel);
             let prescan = (self.args.secrets != SecretsMode::Allow).then(|| {
                 let (tx, rx) = mpsc::sync_channel(1);
-                let (entries, cancel) = (&entries, &cancel);
+                let (entries, sources, cancel) = (&entries, &sources, &cancel);
                 scope.spawn(move || {
-                    let _ = tx.send(prescan(&session.project_dir, entries, self.scanner, cancel));
+                    let _ = tx.send(prescan(sources, entries, self.scanner, cancel));
                 });
                 rx
             });
-            self.push_scanned(session, &entries, prescan)
+            self.push_scanned(session, &entries, &sources, prescan)
         })?;
         outcome.api_requests = self.gh.request_count() - requests_before;
         Ok(outcome)
@@ -321,6 +331,7 @@ impl PushJob<'_> {
         &self,
         session: &LocalSession,
         entries: &[PathBuf],
+        sources: &pack::Sources,
         prescan: Option<Prescan>,
     ) -> anyhow::Result<PushOutcome> {
         let ui = self.ctx.ui;
@@ -446,7 +457,8 @@ impl PushJob<'_> {
 
             if packed.is_none() {
                 let scan = prescan.take().flatten();
-                packed = Some(self.pack(session, entries, scan, &facts, scratch.path())?);
+                packed =
+                    Some(self.pack(session, entries, sources, scan, &facts, scratch.path())?);
             }
             let packed = packed.as_ref().expect("packed above");
             outcome.archive_size = Some(packed.meta.archive.size);
@@ -570,6 +582,7 @@ impl PushJob<'_> {
         &self,
         session: &LocalSession,
         entries: &[PathBuf],
+        sources: &pack::Sources,
         prescan: Option<Prescan>,
         facts: &SessionFacts,
         scratch: &Path,
@@ -597,7 +610,7 @@ impl PushJob<'_> {
             &pack::ArchiveJob {
                 dir: dir.path(),
                 session_id: &session.id,
-                project_dir: &session.project_dir,
+                sources,
                 entries,
                 scanned: scanned.as_deref(),
                 scanner: self.scanner,
@@ -636,6 +649,8 @@ impl PushJob<'_> {
                 .unwrap_or_else(|| self.origin.root.to_string_lossy().into_owned()),
             repo_root: self.origin.root.to_string_lossy().into_owned(),
             claude_project_dir: Some(session.project_dir.to_string_lossy().into_owned()),
+            claude_dir: Some(store::path_text(self.claude_dir)),
+            claude_temp_dir: Some(store::path_text(&store::state::temp_root())),
             last_timestamp: facts.last_timestamp.clone(),
             records: facts.records,
             last_uuid: facts.last_uuid.clone(),

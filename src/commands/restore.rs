@@ -6,6 +6,8 @@
 //! and the session file last; a diverged local copy is only replaced with `--force`, after it was
 //! saved beside itself.
 
+mod state;
+
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -15,6 +17,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::actions;
+use crate::bundle::content_hash;
 use crate::bundle::facts::read_facts;
 use crate::bundle::rewrite::PathMap;
 use crate::bundle::Extracted;
@@ -443,20 +446,48 @@ fn restore(
 
     let map = path_map(stored, target);
     let rewritten = rewrite_extracted(&extracted, &map)?;
+    // The session's state installs at this machine's own places (restore::state), the rest into
+    // the project folder.
+    let (state_files, files): (Vec<PathBuf>, Vec<PathBuf>) = extracted
+        .files
+        .iter()
+        .cloned()
+        .partition(|rel| store::state::is_state(rel));
     if relation == Some(Relation::Diverged) {
-        let saved = backup_replaced(
-            rewritten.path(),
-            &extracted.files,
-            &target.project_dir,
-            &session_rel,
-        )?;
+        let saved = backup_replaced(rewritten.path(), &files, &target.project_dir, &session_rel)?;
         outcome.backup = saved.session;
         outcome.side_backup = saved.side_folder;
+    }
+    let backup_folder = outcome.side_backup.clone().unwrap_or_else(|| {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        target
+            .project_dir
+            .join(format!("{id}.ccsync-backup-{stamp}"))
+    });
+    let installed_state = state::install(
+        rewritten.path(),
+        &state_files,
+        &state::StatePlaces {
+            roots: store::state::Roots::here(&target.claude_dir),
+            project_dir: &target.project_dir,
+            session_id: &id,
+        },
+        &backup_folder,
+        stored.meta.claude_dir.is_some(),
+    )?;
+    if installed_state.saved > 0 {
+        ui.warn(&format!(
+            "{} of session {id} (tasks, file history, plans, background outputs) differed from the stored \
+             copy that replaced them; they were saved in {}",
+            super::count(installed_state.saved as u64, "local state file"),
+            backup_folder.display()
+        ));
+        outcome.side_backup = Some(backup_folder);
     }
     let mut memory = crate::memory::SyncRecord::load(&target.claude_dir);
     let memory_notes = install(
         &rewritten,
-        &extracted.files,
+        &files,
         &target.project_dir,
         &session_rel,
         &mut memory,
@@ -618,6 +649,34 @@ fn path_map(stored: &StoredSession, target: &Target) -> PathMap {
             target.project_dir.to_string_lossy().into_owned(),
         ));
     }
+    // The session's state outside the project folder: plans and file history under the Claude
+    // config folder, background outputs under `<temp root>/<project folder>/` (store::state).
+    let here = store::state::Roots::here(&target.claude_dir);
+    if let Some(origin_dir) = &meta.claude_dir {
+        pairs.push((origin_dir.clone(), store::path_text(&here.claude_dir)));
+    }
+    if let Some(origin_temp) = &meta.claude_temp_dir {
+        let origin_folder = meta
+            .claude_project_dir
+            .as_deref()
+            .and_then(|p| p.rsplit(['/', '\\']).find(|part| !part.is_empty()));
+        let local_folder = target.project_dir.file_name().map(|f| f.to_string_lossy());
+        if let (Some(origin_folder), Some(local_folder)) = (origin_folder, local_folder) {
+            let sep = if origin_temp.contains('\\') && !origin_temp.contains('/') {
+                '\\'
+            } else {
+                '/'
+            };
+            pairs.push((
+                format!(
+                    "{}{sep}{origin_folder}",
+                    origin_temp.trim_end_matches(['/', '\\'])
+                ),
+                store::path_text(&here.temp_root.join(local_folder.as_ref())),
+            ));
+        }
+        pairs.push((origin_temp.clone(), store::path_text(&here.temp_root)));
+    }
     PathMap::new(pairs)
 }
 
@@ -707,11 +766,20 @@ fn rewrite_parallel(src: &Path, dst: &Path, map: &PathMap, threads: usize) -> an
         1 << 20,
         File::create(dst).with_context(|| format!("cannot write {}", dst.display()))?,
     );
+    // Content hashes that followed their rewritten records (old to new), for the references.
+    let rehashed = std::sync::Mutex::new(std::collections::BTreeMap::new());
     parlines::map_lines(input, &mut writer, threads, &|body, out| {
         match std::str::from_utf8(body) {
             Ok(text) => match map.rewrite_record(text)? {
                 Cow::Borrowed(_) => out.extend_from_slice(body),
-                Cow::Owned(new) => out.extend_from_slice(new.as_bytes()),
+                Cow::Owned(new) => match content_hash::rehash(text, &new) {
+                    Some(done) => {
+                        out.extend_from_slice(done.line.as_bytes());
+                        let mut pairs = rehashed.lock().unwrap_or_else(|e| e.into_inner());
+                        pairs.insert(done.old, done.new);
+                    }
+                    None => out.extend_from_slice(new.as_bytes()),
+                },
             },
             Err(_) => out.extend_from_slice(body),
         }
@@ -721,7 +789,10 @@ fn rewrite_parallel(src: &Path, dst: &Path, map: &PathMap, threads: usize) -> an
     .with_context(|| format!("cannot rewrite {}", src.display()))?;
     writer
         .flush()
-        .with_context(|| format!("cannot write {}", dst.display()))
+        .with_context(|| format!("cannot write {}", dst.display()))?;
+    drop(writer);
+    let rehashed = rehashed.into_inner().unwrap_or_else(|e| e.into_inner());
+    content_hash::replace_references(dst, &rehashed)
 }
 
 /// Where a forced install saved the local files it replaced.

@@ -12,7 +12,13 @@ Every request is appended, one compact JSON object per line, to --record:
 so tests can assert what the CLI sent (for example that a restored history is in "messages").
 The API key header is never recorded.
 
-The reply text is --reply (default "Fake reply from the offline test API."). The port is written to
+The reply text is --reply (default "Fake reply from the offline test API."). A conversation can script
+tool calls: when a user message holds a text block starting with "SCRIPT:" followed by a JSON list of
+steps, each step a list of tool calls {"name", "input"}, the fake answers the first request after that
+message with the tool_use blocks of step 0, the request after their results with step 1, and so on
+(counting the user messages with tool results since the script), then with the reply text. Requests
+that offer no tools (titles, summaries) get the reply text. "{{PLAN_FILE}}" in a call's input becomes
+the plan file path the request names (plan mode). A subagent's prompt can carry its own script. The port is written to
 --port-file once the socket listens (use --port 0 to let the system choose), so a caller can wait for
 that file instead of polling the port.
 
@@ -22,6 +28,7 @@ Only the Python standard library is used.
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import uuid
@@ -120,7 +127,10 @@ class FakeAnthropic(BaseHTTPRequestHandler):
         text = self.server.reply
         input_tokens = estimate_tokens(body)
         output_tokens = max(1, len(text) // 4)
-        if body.get("stream"):
+        calls = scripted_calls(body)
+        if calls:
+            self._stream_tools(msg_id, model, calls, input_tokens, bool(body.get("stream")))
+        elif body.get("stream"):
             self._stream(msg_id, model, text, input_tokens, output_tokens)
         else:
             self._send_json(
@@ -180,6 +190,81 @@ class FakeAnthropic(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
         self.wfile.flush()
+
+
+    def _stream_tools(self, msg_id, model, calls, input_tokens, stream):
+        blocks = [
+            {"type": "tool_use", "id": "toolu_fake_" + uuid.uuid4().hex[:20], "name": c["name"],
+             "input": c.get("input", {})}
+            for c in calls
+        ]
+        usage = {"input_tokens": input_tokens, "cache_creation_input_tokens": 0,
+                 "cache_read_input_tokens": 0, "output_tokens": 10}
+        if not stream:
+            self._send_json(200, {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                                  "content": blocks, "stop_reason": "tool_use", "stop_sequence": None,
+                                  "usage": usage})
+            return
+        events = [("message_start", {"type": "message_start", "message": {
+            "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": dict(usage, output_tokens=1)}})]
+        for i, b in enumerate(blocks):
+            events.append(("content_block_start", {"type": "content_block_start", "index": i,
+                           "content_block": {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}}))
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": i,
+                           "delta": {"type": "input_json_delta", "partial_json": json.dumps(b["input"])}}))
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+        events.append(("message_delta", {"type": "message_delta",
+                       "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                       "usage": {"output_tokens": 10}}))
+        events.append(("message_stop", {"type": "message_stop"}))
+        payload = "".join(
+            "event: %s\ndata: %s\n\n" % (name, json.dumps(data, separators=(",", ":")))
+            for name, data in events
+        ).encode("utf-8")
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("content-length", str(len(payload)))
+        self.send_header("request-id", "req_fake_" + uuid.uuid4().hex[:20])
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+
+def scripted_calls(body):
+    """The tool calls a "SCRIPT:" in the conversation asks for next (see the module documentation)."""
+    messages = body.get("messages") or []
+    script, start = None, None
+    for i, m in enumerate(messages):
+        if m.get("role") != "user" or not isinstance(m.get("content"), list):
+            if m.get("role") == "user" and isinstance(m.get("content"), str) and m["content"].startswith("SCRIPT:"):
+                script, start = m["content"], i
+            continue
+        for block in m["content"]:
+            if block.get("type") == "text" and block.get("text", "").startswith("SCRIPT:"):
+                script, start = block["text"], i
+    if script is None:
+        return None
+    try:
+        steps = json.loads(script[len("SCRIPT:"):].strip().splitlines()[0])
+    except (ValueError, IndexError):
+        return None
+    done = sum(
+        1 for m in messages[start + 1:]
+        if m.get("role") == "user" and isinstance(m.get("content"), list)
+        and any(b.get("type") == "tool_result" for b in m["content"])
+    )
+    if done >= len(steps):
+        return None
+    if not body.get("tools"):
+        return None  # a side call (a title, a summary): no tools to call
+    calls = steps[done]
+    if "{{PLAN_FILE}}" in json.dumps(calls):
+        found = re.search(r'(/[^"\\\s]*/plans/[A-Za-z0-9_-]+\.md)', json.dumps(body))
+        if found:
+            calls = json.loads(json.dumps(calls).replace("{{PLAN_FILE}}", found.group(1)))
+    return calls or None
 
 
 def estimate_tokens(body):
