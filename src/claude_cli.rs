@@ -7,6 +7,40 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The newest Claude Code published when this ccsync was made (docs/claude-code-store.md): npm's
+/// `latest` of `@anthropic-ai/claude-code` lags behind it; the platform packages carry it. A local
+/// CLI at least this new is as new as a user can get, so restore does not ask for a newer one.
+pub const NEWEST_PUBLISHED: semver::Version = semver::Version::new(2, 1, 337);
+
+/// The npm package that holds the native Claude Code binary for this machine
+/// (`@anthropic-ai/claude-code-linux-x64`, `-darwin-arm64`, `-win32-x64`, ...), when there is one.
+pub fn platform_package() -> Option<String> {
+    let os = match std::env::consts::OS {
+        "linux" => "linux",
+        "macos" => "darwin",
+        "windows" => "win32",
+        _ => return None,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        _ => return None,
+    };
+    Some(format!("@anthropic-ai/claude-code-{os}-{arch}"))
+}
+
+/// How to get Claude Code `version` or newer, in words that work today: `claude update`, or the
+/// platform package of that version (npm's `latest` of the wrapper may be older).
+pub fn how_to_get(version: &semver::Version) -> String {
+    match platform_package() {
+        Some(package) => format!(
+            "`claude update`, or `npm install -g {package}@{version}` and run the `claude` binary inside that \
+             package (`$(npm root -g)/{package}/claude`; `@anthropic-ai/claude-code@latest` may install an older version)"
+        ),
+        None => format!("`claude update`, or `npm install -g @anthropic-ai/claude-code@{version}`"),
+    }
+}
+
 /// `claude --version` gets this long to answer.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
 

@@ -87,6 +87,19 @@ fn restore_warns_when_the_claude_that_will_run_is_older() {
         err.contains("history silently missing") && err.contains("progress"),
         "{err}"
     );
+    // The advice names the version needed and a way to get it that works (the wrapper's
+    // `latest` lags behind the newest Claude Code; the platform package carries it).
+    assert!(
+        err.contains("to 2.1.332 or newer") && err.contains("claude update"),
+        "{err}"
+    );
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        assert!(
+            err.contains("npm install -g @anthropic-ai/claude-code-linux-x64@2.1.332"),
+            "{err}"
+        );
+    }
+    assert!(!err.contains("claude-code@latest`,"), "{err}");
 
     // In Actions it is a `::warning::` annotation.
     let output = everyday_support::run({
@@ -105,7 +118,31 @@ fn restore_warns_when_the_claude_that_will_run_is_older() {
         stderr(&output)
     );
 
-    // The same or a newer CLI: no warning.
+    // The same or a newer CLI: no warning. Nor when the local CLI is the newest published one
+    // (a session of a newer, unpublished build: nothing to update to).
+    let beyond = SessionBuilder::new(&laptop.env.repo)
+        .version("2.1.400")
+        .turns(1);
+    beyond.write_to(&laptop.project_dir());
+    laptop.push("main", &beyond.id);
+    std::fs::remove_file(laptop.project_dir().join(format!("{}.jsonl", beyond.id))).unwrap();
+    for (version, warns) in [("2.1.337", false), ("2.1.332", true)] {
+        let local = claude_printing(&bin, version);
+        let output = everyday_support::run({
+            let mut cmd = laptop.cmd(&["release-restore", "--session", &beyond.id]);
+            cmd.env("CCSYNC_CLAUDE", &local);
+            cmd
+        });
+        assert_code(&output, 0);
+        assert_eq!(
+            stderr(&output).contains("warning"),
+            warns,
+            "{version}: {}",
+            stderr(&output)
+        );
+        std::fs::remove_file(laptop.project_dir().join(format!("{}.jsonl", beyond.id))).unwrap();
+    }
+
     for version in ["2.1.332", "2.2.0"] {
         std::fs::remove_file(laptop.project_dir().join(format!("{}.jsonl", session.id))).unwrap();
         let newer = claude_printing(&bin, version);

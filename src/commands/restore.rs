@@ -597,6 +597,15 @@ fn warn_if_claude_is_older(ui: &crate::ui::Ui, stored: &StoredSession) {
     if here >= wrote {
         return;
     }
+    if here >= crate::claude_cli::NEWEST_PUBLISHED {
+        // Nothing newer to install: the session came from a build this ccsync does not know yet.
+        ui.detail(&format!(
+            "session {} was written by Claude Code {wrote}, newer than {here} here, which is the newest \
+             published version ccsync knows: no update to suggest",
+            stored.meta.session_id
+        ));
+        return;
+    }
     let progress = if stored.meta.has_progress_records {
         " This session holds `progress` records: Claude Code 2.0.77 resuming such a 2.1.x file sent \
          1 message of its history instead of 157, without an error."
@@ -606,9 +615,10 @@ fn warn_if_claude_is_older(ui: &crate::ui::Ui, stored: &StoredSession) {
     ui.warn(&format!(
         "session {} was written by Claude Code {wrote}, but the `claude` that will resume it ({}) is {here}: \
          an older Claude Code can resume a newer session with part of its history silently missing.{progress} \
-         Update Claude Code (`npm install -g @anthropic-ai/claude-code@latest`, or `claude update`) before resuming it",
+         Update Claude Code to {wrote} or newer before resuming it: {}",
         stored.meta.session_id,
-        program.display()
+        program.display(),
+        crate::claude_cli::how_to_get(&wrote)
     ));
 }
 
