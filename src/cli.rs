@@ -25,7 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// GitHub repository OWNER/NAME [default: the `origin` remote of the current git repository]
+    /// GitHub repository OWNER/NAME, or its URL (https://github.com/o/r, git@github.com:o/r.git)
+    /// [default: the `origin` remote of the current git repository]
     #[arg(
         long,
         global = true,

@@ -60,9 +60,7 @@ impl Context<'_> {
     /// `--repo`, else `$GITHUB_REPOSITORY`, else the `origin` remote.
     pub fn github_repo(&self, git: Option<&GitRepo>) -> anyhow::Result<RepoSlug> {
         if let Some(repo) = self.global.repo.as_deref().filter(|r| !r.is_empty()) {
-            return repo
-                .parse()
-                .map_err(|e: anyhow::Error| Exit::usage(format!("{e:#}")).into());
+            return self.repo_option(repo);
         }
         let Some(git) = git else {
             bail!(Exit::usage("no GitHub repository: pass --repo OWNER/NAME or run inside a checkout with an `origin` remote"));
@@ -86,6 +84,38 @@ impl Context<'_> {
             None => bail!(Exit::usage(
                 "this repository has no `origin` remote: pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
             )),
+        }
+    }
+
+    /// `--repo` as `gh` takes it: `OWNER/NAME`, a URL (`https://github.com/o/r`, `git@github.com:o/r.git`,
+    /// `ssh://git@github.com/o/r`) or `HOST/OWNER/NAME`. A URL's host must be GitHub (github.com or
+    /// the host of --api-url): the token goes where the repository is.
+    fn repo_option(&self, repo: &str) -> anyhow::Result<RepoSlug> {
+        let usage = |e: anyhow::Error| -> anyhow::Error { Exit::usage(format!("{e:#}")).into() };
+        let repo = repo.trim();
+        let host_path = repo
+            .split_once('/')
+            .filter(|(host, rest)| host.contains('.') && rest.contains('/'));
+        let url = if repo.contains("://") || repo.contains('@') || repo.contains(':') {
+            repo.to_owned()
+        } else if let Some((host, path)) = host_path {
+            format!("https://{host}/{path}")
+        } else {
+            return repo.parse().map_err(usage);
+        };
+        let shown = crate::neutral::text(repo);
+        let api_host = self
+            .api_url()
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let on_github = crate::git::remote_host(&url)
+            .is_some_and(|host| crate::git::is_github_host(&host, api_host.as_deref()));
+        match crate::git::parse_remote_url(&url).filter(|_| on_github) {
+            Some(slug) => Ok(slug),
+            None => bail!(Exit::usage(format!(
+                "--repo `{}` is not a GitHub repository: pass OWNER/NAME, or its URL on github.com or on the host of --api-url",
+                crate::git::without_credentials(&shown)
+            ))),
         }
     }
 

@@ -285,3 +285,29 @@ fn resume_json_keeps_claudes_output_off_stdout() {
         stderr(&output)
     );
 }
+
+#[test]
+fn repo_takes_urls_as_gh_does() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    for repo in [
+        "https://github.com/octo/app",
+        "https://github.com/octo/app.git",
+        "git@github.com:octo/app.git",
+        "ssh://git@github.com/octo/app",
+        "github.com/octo/app",
+    ] {
+        let listed = laptop.json(&["--repo", repo, "release-list"]);
+        assert_eq!(listed["repository"], "octo/app", "{repo}");
+        assert_eq!(
+            listed["sessions"][0]["sessionId"],
+            session.id.as_str(),
+            "{repo}"
+        );
+    }
+    laptop.fake.clear_requests();
+    let output = laptop.run(&["--repo", "https://gitlab.com/octo/app", "release-list"]);
+    assert_code(&output, 2);
+    assert!(laptop.fake.requests().is_empty(), "the token goes nowhere");
+}

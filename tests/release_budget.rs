@@ -264,3 +264,48 @@ fn a_session_in_a_duplicate_draft_is_still_found() {
     assert_eq!(restored["action"], "installed", "{restored}");
     assert!(duplicate > 0);
 }
+
+/// One stored session's commands at 2,000 releases: `release-list --branch`, `release-show`,
+/// `release-export` and `release-prune --session` look the session up by its branch's tag (the
+/// branch its local copy records, or the current one), never by listing every release.
+#[test]
+fn one_session_commands_stay_within_five_requests() {
+    let fake = large_repository(false);
+    let (laptop, sessions) = laptop_with_three_sessions(&fake);
+    let id = sessions[1].id.as_str();
+
+    fake.clear_requests();
+    let listed = laptop.ok(&["--json", "release-list", "--branch", "main"]);
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 3, "{listed}");
+    assert_within(&fake, 5, "release-list --branch");
+
+    fake.clear_requests();
+    let shown = laptop.ok(&["--json", "release-show", "--session", id]);
+    assert_eq!(shown["sessionId"], id, "{shown}");
+    assert_within(&fake, 5, "release-show");
+
+    fake.clear_requests();
+    let out = laptop.env.temp.path().join("exported");
+    let exported = laptop.ok(&[
+        "--json",
+        "release-export",
+        "--session",
+        id,
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(exported["sessionId"], id, "{exported}");
+    assert_within(&fake, 5, "release-export");
+
+    fake.clear_requests();
+    let removed = laptop.ok(&["--json", "release-prune", "--session", id, "--yes"]);
+    assert_eq!(removed["copies"].as_array().unwrap().len(), 1, "{removed}");
+    assert_eq!(removed["searchedAllBranches"], false, "{removed}");
+    assert_within(&fake, 5, "release-prune --session");
+
+    // Another branch's session, named by --branch, costs as little.
+    fake.clear_requests();
+    let missing = laptop.ccsync(&["release-show", "--session", id, "--branch", "main"]);
+    assert_eq!(missing.status.code(), Some(3));
+    assert_within(&fake, 5, "release-show --branch");
+}

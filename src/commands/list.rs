@@ -60,7 +60,17 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
     let rt = super::runtime()?;
-    let releases = rt.block_on(gh.list_session_releases())?;
+    // One branch: its drafts by tag, a few requests whatever the repository holds. A published
+    // release with that tag is read by listing, where it is named as not ccsync's.
+    let releases = match &args.branch {
+        Some(branch) => match rt.block_on(gh.session_drafts_of(branch)) {
+            Err(crate::release::Error::Published { .. }) => {
+                rt.block_on(gh.list_session_releases())?
+            }
+            found => found?,
+        },
+        None => rt.block_on(gh.list_session_releases())?,
+    };
     let wanted = |r: &SessionRelease| match &args.branch {
         Some(branch) => r.tag_name == names::tag_for(branch),
         None => true,

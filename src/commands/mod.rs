@@ -145,11 +145,11 @@ pub(crate) struct Holders {
 }
 
 /// Finds the [`Holders`] of session `id`. With `--branch`, only that branch's drafts (by tag: a
-/// few requests whatever the repository holds). Otherwise every session draft when one page of
-/// the listing holds every release; in a larger repository the drafts of the branches the session
-/// is likely in (the branch its local copy records, the current branch) by tag, and the whole
-/// listing only when those do not hold it. An `id` that is no session id is a usage error before
-/// any request.
+/// few requests whatever the repository holds). Otherwise every session draft when the repository
+/// holds at most 100 releases (one page of the listing); in a larger one, the drafts of the branches
+/// the session is likely in (the branch its local copy records, the current branch) by tag, and the
+/// whole listing only when those do not hold it. An `id` that is no session id is a usage error
+/// before any request.
 pub(crate) fn releases_holding(
     ctx: &Context,
     id: &str,
@@ -160,66 +160,30 @@ pub(crate) fn releases_holding(
         let claude_dir = ctx.claude_dir().ok()?;
         crate::store::repository_sessions(&claude_dir, g.root()).ok()
     });
-    let local_ids: Vec<&str> = local.iter().flatten().map(|s| s.id.as_str()).collect();
+    let local = local.unwrap_or_default();
+    // A whole id, or a prefix of a local one, is known before any request; text that is no id
+    // is refused before any.
+    let local_ids: Vec<&str> = local.iter().map(|s| s.id.as_str()).collect();
+    let known = match crate::ids::resolve(id, &local_ids, &[]) {
+        Ok(id) => Some(id),
+        Err(e) if crate::exit::code_for(&e) == crate::exit::Code::Usage => return Err(e),
+        Err(_) => None,
+    };
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = crate::release::GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
     let rt = runtime()?;
-    let holds = |id: &str, r: &crate::release::SessionRelease| !r.session_assets(id).is_empty();
-
-    let (drafts, searched_all) = match branch {
-        Some(branch) => (rt.block_on(gh.session_drafts_of(branch))?, true),
-        None => match rt.block_on(gh.session_drafts_if_few())? {
-            Some(all) => (all, true),
-            None => (Vec::new(), false),
-        },
+    let search = Search {
+        gh: &gh,
+        rt: &rt,
+        local: &local,
+        current: git.as_ref().and_then(|g| g.current_branch()),
     };
-    let id = match crate::ids::resolve(id, &local_ids, &drafts) {
-        Ok(id) => id,
-        // A prefix that matched nothing here may name a session stored beyond the first page.
-        Err(_) if !searched_all && crate::ids::is_prefix(id) => {
-            let all = rt.block_on(gh.session_drafts_listed())?;
-            let id = crate::ids::resolve(id, &local_ids, &all)?;
-            let drafts = all.into_iter().filter(|r| holds(&id, r)).collect();
-            return Ok(Holders {
-                slug,
-                gh,
-                rt,
-                id,
-                drafts,
-                searched_all: true,
-            });
-        }
-        Err(e) => return Err(e),
+    let (id, drafts, searched_all) = match (branch, known) {
+        (Some(branch), _) => search.in_branch(id, branch)?,
+        (None, Some(id)) => search.everywhere(id)?,
+        // A prefix of no local session: the stored ones decide, all of them.
+        (None, None) => search.listed(id)?,
     };
-    let mut drafts: Vec<_> = drafts.into_iter().filter(|r| holds(&id, r)).collect();
-    let mut searched_all = searched_all;
-    if !searched_all {
-        let mut candidates: Vec<String> = local
-            .iter()
-            .flatten()
-            .filter(|s| s.id == id)
-            .filter_map(|s| s.branch.clone())
-            .chain(git.as_ref().and_then(|g| g.current_branch()))
-            .filter(|b| b != "HEAD")
-            .collect();
-        candidates.dedup();
-        for candidate in &candidates {
-            match rt.block_on(gh.session_drafts_of(candidate)) {
-                Ok(found) => drafts.extend(found.into_iter().filter(|r| holds(&id, r))),
-                // A published release with that tag is not ccsync's: nothing of it is read.
-                Err(crate::release::Error::Published { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if drafts.is_empty() {
-            drafts = rt
-                .block_on(gh.session_drafts_listed())?
-                .into_iter()
-                .filter(|r| holds(&id, r))
-                .collect();
-            searched_all = true;
-        }
-    }
     Ok(Holders {
         slug,
         gh,
@@ -228,6 +192,77 @@ pub(crate) fn releases_holding(
         drafts,
         searched_all,
     })
+}
+
+/// Where [`releases_holding`] looks.
+struct Search<'a> {
+    gh: &'a crate::release::GitHub,
+    rt: &'a tokio::runtime::Runtime,
+    local: &'a [crate::store::LocalSession],
+    current: Option<String>,
+}
+
+type Found = (String, Vec<crate::release::SessionRelease>, bool);
+
+impl Search<'_> {
+    fn holding(
+        id: &str,
+        drafts: Vec<crate::release::SessionRelease>,
+    ) -> Vec<crate::release::SessionRelease> {
+        drafts
+            .into_iter()
+            .filter(|r| !r.session_assets(id).is_empty())
+            .collect()
+    }
+
+    fn local_ids(&self) -> Vec<&str> {
+        self.local.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    fn in_branch(&self, id: &str, branch: &str) -> anyhow::Result<Found> {
+        let drafts = self.rt.block_on(self.gh.session_drafts_of(branch))?;
+        let id = crate::ids::resolve(id, &self.local_ids(), &drafts)?;
+        Ok((id.clone(), Self::holding(&id, drafts), true))
+    }
+
+    fn listed(&self, id: &str) -> anyhow::Result<Found> {
+        let all = self.rt.block_on(self.gh.session_drafts_listed())?;
+        let id = crate::ids::resolve(id, &self.local_ids(), &all)?;
+        Ok((id.clone(), Self::holding(&id, all), true))
+    }
+
+    /// Every branch's drafts in a small repository; in a large one the likely branches' by tag
+    /// first (their copies only, when they hold one), else every draft.
+    fn everywhere(&self, id: String) -> anyhow::Result<Found> {
+        let mut candidates: Vec<String> = self
+            .local
+            .iter()
+            .filter(|s| s.id == id)
+            .filter_map(|s| s.branch.clone())
+            .chain(self.current.clone())
+            .filter(|b| b != "HEAD" && crate::config::checked_branch(b).is_ok())
+            .collect();
+        candidates.dedup();
+        let mut found = Vec::new();
+        for (n, candidate) in candidates.iter().enumerate() {
+            match self.rt.block_on(self.gh.session_drafts_counted(candidate)) {
+                // A small repository is searched whole: one page of the listing.
+                Ok((_, total)) if n == 0 && total.is_none_or(|t| t <= 100) => break,
+                Ok((drafts, _)) => found.extend(Self::holding(&id, drafts)),
+                // A published release with that tag is not ccsync's: nothing of it is read.
+                Err(crate::release::Error::Published { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !found.is_empty() {
+            return Ok((id, found, false));
+        }
+        let all = match self.rt.block_on(self.gh.session_drafts_if_few())? {
+            Some(all) => all,
+            None => self.rt.block_on(self.gh.session_drafts_listed())?,
+        };
+        Ok((id.clone(), Self::holding(&id, all), true))
+    }
 }
 
 /// A `--session` of a command that works on a local session: a whole id in any case is taken in

@@ -19,7 +19,7 @@ use super::transport::Replay;
 /// raced to create it moments apart, so they show among the newest, in the same request.
 const QUERY: &str = "query ReleaseByTag($owner: String!, $name: String!, $tagName: String!) { \
      repository(owner: $owner, name: $name) { release(tagName: $tagName) { databaseId isDraft url } \
-     releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { databaseId tagName isDraft } } } }";
+     releases(first: 30, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount nodes { databaseId tagName isDraft } } } }";
 
 /// What GraphQL said about a tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +58,13 @@ struct Repository {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Connection {
     #[serde(default)]
     nodes: Vec<Option<RecentNode>>,
+    /// How many releases the repository holds (that the token sees).
+    #[serde(default)]
+    total_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +101,8 @@ pub(super) fn graphql_url(api: &Url) -> Url {
 impl GitHub {
     /// Asks GraphQL for the release with `tag`. Network failures and rate limits are errors (a
     /// listing would meet them too); anything else GraphQL cannot answer is [`ByTag::Unknown`].
-    pub(super) async fn release_by_tag(&self, tag: &str) -> Result<ByTag> {
+    /// With it, how many releases the repository holds, when GraphQL said.
+    pub(super) async fn release_by_tag_counted(&self, tag: &str) -> Result<(ByTag, Option<u64>)> {
         let what = format!("looking up release `{tag}` of {}", self.repo);
         let url = graphql_url(&self.api);
         let payload = json!({
@@ -114,19 +119,30 @@ impl GitHub {
             Ok(response) => response,
             Err(e @ Error::Network { .. }) => return Err(e),
             Err(e) if e.is_rate_limited() || e.status() == Some(401) => return Err(e),
-            Err(e) => return Ok(ByTag::Unknown(e.to_string())),
+            Err(e) => return Ok((ByTag::Unknown(e.to_string()), None)),
         };
         if response.status().is_redirection() {
-            return Ok(ByTag::Unknown(format!(
-                "GraphQL answered {}",
-                response.status()
-            )));
+            return Ok((
+                ByTag::Unknown(format!("GraphQL answered {}", response.status())),
+                None,
+            ));
         }
         let answer: Answer = match response.json().await {
             Ok(answer) => answer,
-            Err(e) => return Ok(ByTag::Unknown(format!("unreadable GraphQL answer: {e}"))),
+            Err(e) => {
+                return Ok((
+                    ByTag::Unknown(format!("unreadable GraphQL answer: {e}")),
+                    None,
+                ))
+            }
         };
-        Ok(interpret(answer, tag))
+        let total = answer
+            .data
+            .as_ref()
+            .and_then(|d| d.repository.as_ref())
+            .and_then(|r| r.releases.as_ref())
+            .and_then(|c| c.total_count);
+        Ok((interpret(answer, tag), total))
     }
 }
 

@@ -74,9 +74,18 @@ impl GitHub {
     /// GitHub says no release has the tag, `None` when GraphQL could not tell (then only a listing
     /// can). Drafts sharing the tag (a lost create race) are seen among the newest releases.
     pub(super) async fn drafts_by_tag(&self, tag: &str) -> Result<Option<Vec<SessionRelease>>> {
-        let (id, duplicates) = match self.release_by_tag(tag).await? {
-            ByTag::Absent => return Ok(Some(Vec::new())),
-            ByTag::Unknown(_) => return Ok(None),
+        Ok(self.drafts_by_tag_counted(tag).await?.0)
+    }
+
+    /// [`GitHub::drafts_by_tag`], with how many releases the repository holds when GraphQL said.
+    async fn drafts_by_tag_counted(
+        &self,
+        tag: &str,
+    ) -> Result<(Option<Vec<SessionRelease>>, Option<u64>)> {
+        let (by_tag, total) = self.release_by_tag_counted(tag).await?;
+        let (id, duplicates) = match by_tag {
+            ByTag::Absent => return Ok((Some(Vec::new()), total)),
+            ByTag::Unknown(_) => return Ok((None, None)),
             ByTag::Found {
                 draft: false, url, ..
             } => {
@@ -98,13 +107,13 @@ impl GitHub {
                     })
                 }
                 // Deleted or retagged since GraphQL answered: look again by listing.
-                Ok(_) => return Ok(None),
-                Err(e) if e.is_not_found() => return Ok(None),
+                Ok(_) => return Ok((None, total)),
+                Err(e) if e.is_not_found() => return Ok((None, total)),
                 Err(e) => return Err(e),
             }
         }
         drafts.sort_by_key(|r| r.id);
-        Ok(Some(drafts))
+        Ok((Some(drafts), total))
     }
 
     /// The branch's draft release, or `None`, in two requests whatever the repository holds
@@ -171,11 +180,23 @@ impl GitHub {
     /// The drafts of one branch, each on its own (a lost create race leaves several), by tag in
     /// two requests whatever the repository holds, else by listing.
     pub async fn session_drafts_of(&self, branch: &str) -> Result<Vec<SessionRelease>> {
-        let drafts = match self.drafts_by_tag(&names::tag_for(branch)).await? {
-            Some(drafts) => drafts,
-            None => self.drafts_for(branch).await?,
+        Ok(self.session_drafts_counted(branch).await?.0)
+    }
+
+    /// [`GitHub::session_drafts_of`], with how many releases the repository holds when GraphQL
+    /// said (so a caller knows whether listing them all is cheap).
+    pub async fn session_drafts_counted(
+        &self,
+        branch: &str,
+    ) -> Result<(Vec<SessionRelease>, Option<u64>)> {
+        let (drafts, total) = match self.drafts_by_tag_counted(&names::tag_for(branch)).await? {
+            (Some(drafts), total) => (drafts, total),
+            (None, total) => (self.drafts_for(branch).await?, total),
         };
-        Ok(drafts.into_iter().map(|d| merged_view(vec![d])).collect())
+        Ok((
+            drafts.into_iter().map(|d| merged_view(vec![d])).collect(),
+            total,
+        ))
     }
 
     /// `GET /releases/{id}` as stored (every asset, any state).

@@ -1299,6 +1299,9 @@ fn graphql(s: &mut State, token: Option<&str>, body: &[u8]) -> Reply {
             })
             .collect();
         repository["releases"] = json!({ "nodes": nodes });
+        if query[at..].contains("totalCount") {
+            repository["releases"]["totalCount"] = json!(releases.len());
+        }
     }
     Reply::json(200, json!({ "data": { "repository": repository } }))
 }
