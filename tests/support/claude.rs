@@ -22,6 +22,9 @@ use crate::support;
 pub const PINNED_VERSION: &str = "2.1.329";
 pub const PINNED_LEGACY_VERSION: &str = "2.0.77";
 pub const PINNED_NEWEST_VERSION: &str = "2.1.332";
+/// The newest Claude Code, published only as the platform package
+/// (`.tools/claude-2.1.337/node_modules/@anthropic-ai/claude-code-<os>-<arch>/claude`).
+pub const PINNED_PLATFORM_VERSION: &str = "2.1.337";
 
 /// Hard limit for one CLI run (the runner kills the CLI after this).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,6 +86,39 @@ pub fn claude_cli_newest() -> Option<ClaudeCli> {
     }
     eprintln!(
         "skipped: Claude Code {PINNED_NEWEST_VERSION} is not installed ({hint}; scripts/install-test-tools installs it)"
+    );
+    None
+}
+
+/// The platform package's CLI, 2.1.337 (the newest Claude Code). Same skip-or-fail rule as
+/// [`claude_cli`].
+pub fn claude_cli_platform() -> Option<ClaudeCli> {
+    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "linux-x64",
+        ("linux", "aarch64") => "linux-arm64",
+        ("macos", "aarch64") => "darwin-arm64",
+        ("macos", "x86_64") => "darwin-x64",
+        _ => {
+            eprintln!("skipped: no Claude Code platform package for this machine");
+            return None;
+        }
+    };
+    let bin = project_root().join(format!(
+        ".tools/claude-{PINNED_PLATFORM_VERSION}/node_modules/@anthropic-ai/claude-code-{platform}/claude"
+    ));
+    if bin.is_file() {
+        let cli = describe(bin);
+        assert_eq!(cli.version, PINNED_PLATFORM_VERSION);
+        return Some(cli);
+    }
+    let hint = format!(
+        "npm --prefix .tools/claude-{PINNED_PLATFORM_VERSION} install @anthropic-ai/claude-code-{platform}@{PINNED_PLATFORM_VERSION}"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("Claude Code {PINNED_PLATFORM_VERSION} is missing in CI: {hint} (scripts/install-test-tools)");
+    }
+    eprintln!(
+        "skipped: Claude Code {PINNED_PLATFORM_VERSION} is not installed ({hint}; scripts/install-test-tools installs it)"
     );
     None
 }
@@ -269,6 +305,27 @@ pub fn run_offline_in(
     project_dir_name: Option<&str>,
     args: &[&str],
 ) -> ResumeRun {
+    run_offline_env(
+        cli,
+        home,
+        claude_config_dir,
+        cwd,
+        project_dir_name,
+        &[],
+        args,
+    )
+}
+
+/// [`run_offline_in`] with more environment for the CLI (`TMPDIR`, `CLAUDE_CODE_ENABLE_TODO_TOOLS`).
+pub fn run_offline_env(
+    cli: &ClaudeCli,
+    home: &Path,
+    claude_config_dir: &Path,
+    cwd: &Path,
+    project_dir_name: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> ResumeRun {
     let scratch = tempfile::tempdir().expect("temp dir");
     let record = scratch.path().join("requests.jsonl");
     let stdout_path = scratch.path().join("stdout");
@@ -290,6 +347,10 @@ pub fn run_offline_in(
             project_dir_name
                 .map(|name| vec!["--project-dir-name", name])
                 .unwrap_or_default(),
+        )
+        .args(
+            env.iter()
+                .flat_map(|(k, v)| ["--env".to_owned(), format!("{k}={v}")]),
         )
         .arg("--")
         .args(args)
