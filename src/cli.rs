@@ -228,6 +228,11 @@ pub struct RestoreArgs {
     /// copy is refused as a possible downgrade)
     #[arg(long, alias = "allow-plaintext")]
     pub allow_unencrypted: bool,
+    /// Install project memory from a release of another branch or a fork than the one this
+    /// checkout continues (local files it replaces are saved first); without it such memory is
+    /// only saved aside for review
+    #[arg(long)]
+    pub accept_memory: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -291,6 +296,9 @@ pub struct ResumeArgs {
     /// Session id [default: the newest session of the branch]
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+    /// Install project memory from a release of another branch or a fork (see `release-restore`)
+    #[arg(long)]
+    pub accept_memory: bool,
     /// Arguments passed on to `claude`
     #[arg(last = true, value_name = "CLAUDE_ARGS")]
     pub claude_args: Vec<String>,

@@ -74,6 +74,12 @@ pub struct Metadata {
     /// The copy this one replaced, if any (room for a later delta asset that names its parent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Parent>,
+    /// Side content (project memory, relative to the project folder: `memory/B.md`) that a pusher
+    /// deleted since it last synced, carried forward by later pushes while the file stays
+    /// deleted: a restore deletes it on its side too, and a push does not put it back
+    /// ([`crate::memory`]). Data from the release: each entry is checked before use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_side_files: Vec<String>,
 }
 
 /// The stored copy a push replaced.
@@ -238,6 +244,7 @@ pub(crate) mod tests {
                 generation: 2,
                 archive_sha256: "ef".repeat(32),
             }),
+            deleted_side_files: vec!["memory/old.md".into()],
         }
     }
 

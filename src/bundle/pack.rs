@@ -58,6 +58,13 @@ pub struct Scanned {
     pub findings: Vec<Finding>,
 }
 
+impl Scanned {
+    /// The entry's path relative to the project folder.
+    pub fn rel(&self) -> &Path {
+        &self.rel
+    }
+}
+
 /// The secret scan's answer, from its thread.
 pub type Prescan = mpsc::Receiver<anyhow::Result<Vec<Scanned>>>;
 

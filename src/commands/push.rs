@@ -398,6 +398,15 @@ impl PushJob<'_> {
                 None => None,
                 Some(stored) => Some(self.relation(&facts, stored, scratch.path())?),
             };
+            // Memory changed here since the last sync makes an upload even when the transcript
+            // is the same; what the stored copy deleted is not put back.
+            let side = crate::memory::outgoing::outgoing(
+                &session.project_dir,
+                &crate::memory::SyncRecord::load(self.claude_dir),
+                stored
+                    .as_ref()
+                    .map_or(&[][..], |s| &s.meta.deleted_side_files[..]),
+            )?;
             let mut outcome = PushOutcome {
                 session_id: session.id.clone(),
                 branch: self.branch.to_owned(),
@@ -412,6 +421,12 @@ impl PushJob<'_> {
                 api_requests: 0,
             };
             match relation {
+                Some(Relation::Equal) if !self.args.force && side.changed => {
+                    ui.info(&format!(
+                        "session {} is the same as its stored copy, but the project memory changed here since it was last synced: uploading it",
+                        session.id
+                    ));
+                }
                 Some(Relation::Equal) if !self.args.force => {
                     ui.info(&format!(
                         "session {} is already up to date in the release of branch `{}`",
@@ -457,8 +472,15 @@ impl PushJob<'_> {
 
             if packed.is_none() {
                 let scan = prescan.take().flatten();
-                packed =
-                    Some(self.pack(session, entries, sources, scan, &facts, scratch.path())?);
+                packed = Some(self.pack(
+                    session,
+                    entries,
+                    sources,
+                    scan,
+                    &facts,
+                    &side,
+                    scratch.path(),
+                )?);
             }
             let packed = packed.as_ref().expect("packed above");
             outcome.archive_size = Some(packed.meta.archive.size);
@@ -525,7 +547,7 @@ impl PushJob<'_> {
             };
             outcome.dropped_sessions =
                 self.keep_newest(&release, &packed.meta, scratch.path(), &cache)?;
-            record_memory_sync(self.ctx, session, entries, &packed.findings);
+            record_memory_sync(self.ctx, session, &side, packed);
             outcome.action = "uploaded";
             outcome.release_url = Some(release.html_url.clone());
             ui.info(&format!(
@@ -585,6 +607,7 @@ impl PushJob<'_> {
         sources: &pack::Sources,
         prescan: Option<Prescan>,
         facts: &SessionFacts,
+        side: &crate::memory::outgoing::Outgoing,
         scratch: &Path,
     ) -> anyhow::Result<Packed> {
         let ui = self.ctx.ui;
@@ -597,6 +620,13 @@ impl PushJob<'_> {
                     .map_err(|_| anyhow::anyhow!("the secret scan stopped unexpectedly"))??,
             ),
         };
+        // Memory the stored copy deleted (and unchanged here) stays out of the upload.
+        let kept = |rel: &Path| !side.left_out.iter().any(|out| out == rel);
+        let entries: Vec<PathBuf> = entries.iter().filter(|rel| kept(rel)).cloned().collect();
+        let scanned = scanned.map(|mut all| {
+            all.retain(|s| kept(s.rel()));
+            all
+        });
         let scan_found: Vec<Finding> = scanned
             .iter()
             .flatten()
@@ -611,7 +641,7 @@ impl PushJob<'_> {
                 dir: dir.path(),
                 session_id: &session.id,
                 sources,
-                entries,
+                entries: &entries,
                 scanned: scanned.as_deref(),
                 scanner: self.scanner,
                 passphrase: self.passphrase,
@@ -674,6 +704,7 @@ impl PushJob<'_> {
             // Set by the write protocol when the copy is written.
             generation: 0,
             parent: None,
+            deleted_side_files: side.deleted.clone(),
         };
         Ok(Packed {
             _dir: dir,
@@ -757,29 +788,31 @@ impl PushJob<'_> {
     }
 }
 
-/// Remembers the memory files just uploaded as this machine's last-synced state, so a later
-/// restore can tell an edit made here from one made on the other side. A file uploaded redacted
-/// differs from the local one and is left out (a restore then backs up before replacing it).
+/// Remembers the memory files just uploaded (and the deletions) as this machine's last-synced
+/// state, so a later restore can tell an edit made here from one made on the other side. A file
+/// uploaded redacted differs from the local one: it is remembered for pushes only (a restore then
+/// backs up before replacing it).
 fn record_memory_sync(
     ctx: &Context,
     session: &LocalSession,
-    entries: &[PathBuf],
-    findings: &[Finding],
+    side: &crate::memory::outgoing::Outgoing,
+    packed: &Packed,
 ) {
     let Ok(claude_dir) = ctx.claude_dir() else {
         return;
     };
     let mut record = crate::memory::SyncRecord::load(&claude_dir);
-    for rel in entries.iter().filter(|rel| crate::memory::is_memory(rel)) {
+    let redacted = |rel: &Path| {
         let label = rel.to_string_lossy();
-        if findings.iter().any(|f| f.file == label) {
-            continue;
-        }
-        let file = session.project_dir.join(rel);
-        if let Ok(Some(sha)) = crate::memory::sha256_of(&file) {
-            record.set(&file, &sha);
-        }
-    }
+        packed.findings.iter().any(|f| f.file == label)
+    };
+    side.record_pushed(
+        &mut record,
+        &session.project_dir,
+        &redacted,
+        &session.id,
+        &packed.meta.archive.sha256,
+    );
     if let Err(e) = record.save() {
         ctx.ui.warn(&format!(
             "cannot record the project memory's sync state: {e:#}"

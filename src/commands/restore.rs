@@ -27,6 +27,7 @@ use crate::cli::RestoreArgs;
 use crate::config::{self, BranchChoice, Context};
 use crate::exit::Exit;
 use crate::git::GitRepo;
+use crate::memory::incoming::{Incoming, Lineage, MemoryReport};
 use crate::neutral;
 use crate::progress::Step;
 use crate::release::{names, GitHub, SessionRelease};
@@ -56,6 +57,10 @@ pub(crate) struct RestoreOutcome {
     /// agent files) that `--force` replaced and that differed; `None` when none did.
     pub(crate) side_backup: Option<PathBuf>,
     pub(crate) message: Option<String>,
+    /// What the restore did with project memory (every file installed, changed, deleted or held
+    /// back); absent when the stored copy brought none that differed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) memory: Option<crate::memory::incoming::MemoryReport>,
     /// HTTP requests to GitHub (API, downloads).
     pub(crate) api_requests: u64,
 }
@@ -115,12 +120,14 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
     let token = ctx.token()?;
     let gh = GitHub::new(ctx.api_url()?, slug, token)?;
     let rt = super::runtime()?;
+    let continued = continued_branch(ctx, args, git.as_ref(), &branch);
     let target = Target {
         project_dir: store::project_dir(&claude_dir, &claude_cwd),
         claude_cwd,
         local_root,
         passphrase,
         claude_dir,
+        continued,
     };
 
     let release_found = std::cell::Cell::new(false);
@@ -142,6 +149,27 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
     ctx.ui
         .detail(&format!("{} GitHub API request(s)", outcome.api_requests));
     Ok(outcome)
+}
+
+/// The branch this checkout continues, against which the lineage of incoming memory is judged:
+/// the branch restored when none was asked for; else in Actions the branch of the run, and
+/// outside it the checked-out branch (`None` on a detached HEAD).
+fn continued_branch(
+    ctx: &Context,
+    args: &RestoreArgs,
+    git: Option<&GitRepo>,
+    branch: &str,
+) -> Option<String> {
+    if args.branch.is_none() {
+        return Some(branch.to_owned());
+    }
+    if actions::in_actions() {
+        return match ctx.branch(None, git) {
+            Ok(BranchChoice::Branch(b)) => Some(b),
+            _ => None,
+        };
+    }
+    git.and_then(GitRepo::current_branch)
 }
 
 /// A download that did not match its metadata, or whose asset was gone (nothing was written).
@@ -202,6 +230,24 @@ struct Target {
     /// `CCSYNC_PASSPHRASE`, if set.
     passphrase: Option<String>,
     claude_dir: PathBuf,
+    /// See [`continued_branch`].
+    continued: Option<String>,
+}
+
+impl Target {
+    /// How memory from the release of `from` relates to the branch this checkout continues: a
+    /// fork's branch (`owner:branch`) or another branch is another lineage.
+    fn lineage(&self, from: &str, accept: bool) -> Lineage {
+        let same = match &self.continued {
+            Some(continued) => continued == from,
+            None => !from.contains(':'),
+        };
+        match (same, accept) {
+            (true, _) => Lineage::Same,
+            (false, false) => Lineage::OtherHeldBack,
+            (false, true) => Lineage::OtherAccepted,
+        }
+    }
 }
 
 impl Target {
@@ -387,8 +433,19 @@ fn restore(
             &stored.meta.uuid_chain_sha256,
         )
     });
+    let from_branch = release
+        .branch()
+        .map_or_else(|| branch.to_owned(), |b| b.into_owned());
+    let lineage = target.lineage(&from_branch, args.accept_memory);
+    let mut record = crate::memory::SyncRecord::load(&target.claude_dir);
+    // A copy this machine did not last sync may bring memory (or deletions) even when the
+    // transcript is the same: a push whose only change is memory.
+    let side_news =
+        args.accept_memory || record.copy(&id) != Some(stored.meta.archive.sha256.as_str());
     if let Some(relation @ (Relation::Equal | Relation::LocalAhead)) = quick {
-        return Ok(keep_local(ui, outcome, relation));
+        if !side_news {
+            return Ok(keep_local(ui, outcome, relation));
+        }
     }
 
     // Staged beside the project folder (same file system, so installing is a rename, and no
@@ -429,9 +486,32 @@ fn restore(
         }
     };
     outcome.relation = Some(sync::relation_label(relation));
+    let memory = |staged: &Path, record: &mut crate::memory::SyncRecord| {
+        Incoming {
+            staged,
+            files: &extracted.files,
+            deleted: &stored.meta.deleted_side_files,
+            project_dir: &target.project_dir,
+            lineage,
+            from_branch: &from_branch,
+        }
+        .apply(record)
+    };
     match relation {
         Some(relation @ (Relation::Equal | Relation::LocalAhead)) => {
-            return Ok(keep_local(ui, outcome, relation))
+            // The transcript stays; the memory the stored copy brings is handled all the same.
+            let map = path_map(stored, target);
+            let rewritten = rewrite_memory(&extracted, &map)?;
+            let report = memory(rewritten.path(), &mut record)?;
+            finish_memory(
+                ui,
+                &mut outcome,
+                report,
+                &mut record,
+                stored,
+                &target.project_dir,
+            );
+            return Ok(keep_local(ui, outcome, relation));
         }
         Some(Relation::Diverged) if !args.force => {
             return Err(Exit::conflict(format!(
@@ -484,40 +564,17 @@ fn restore(
         ));
         outcome.side_backup = Some(backup_folder);
     }
-    let mut memory = crate::memory::SyncRecord::load(&target.claude_dir);
-    let memory_notes = install(
-        &rewritten,
-        &files,
-        &target.project_dir,
-        &session_rel,
-        &mut memory,
-    )?;
+    let report = memory(rewritten.path(), &mut record)?;
+    install(&rewritten, &files, &target.project_dir, &session_rel)?;
     outcome.action = "installed";
-    if let Err(e) = memory.save() {
-        ui.warn(&format!(
-            "cannot record the project memory's sync state: {e:#}"
-        ));
-    }
-    for note in &memory_notes {
-        match note {
-            MemoryNote::KeptLocal(file) => ui.detail(&format!(
-                "kept your local {}: only this machine changed it since it was last synced",
-                file.display()
-            )),
-            MemoryNote::Replaced { file, backup } => ui.warn(&format!(
-                "project memory {} changed here and in the stored session since it was last synced: \
-                 installed the stored version; yours is saved as {}",
-                file.display(),
-                backup.display()
-            )),
-            MemoryNote::KeptNeverSynced { file, incoming } => ui.warn(&format!(
-                "kept your local {}: the stored session brought another version of it and this machine \
-                 never synced it, so neither side's edits can be told apart; the stored version is saved as {}",
-                file.display(),
-                incoming.display()
-            )),
-        }
-    }
+    finish_memory(
+        ui,
+        &mut outcome,
+        report,
+        &mut record,
+        stored,
+        &target.project_dir,
+    );
     ui.info(&format!(
         "restored session {id} ({}, last activity {}) into {}",
         super::count(stored.meta.records, "record"),
@@ -695,6 +752,19 @@ fn path_map(stored: &StoredSession, target: &Target) -> PathMap {
 /// moved there instead of copied; the others are rewritten on every core (`bundle::parlines`),
 /// with the same result as `bundle::rewrite::rewrite_file`.
 fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tempfile::TempDir> {
+    rewrite_some(extracted, map, &|_| true)
+}
+
+/// [`rewrite_extracted`] for the project memory only (the transcript stays as it is here).
+fn rewrite_memory(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tempfile::TempDir> {
+    rewrite_some(extracted, map, &|rel| crate::memory::is_memory(rel))
+}
+
+fn rewrite_some(
+    extracted: &Extracted,
+    map: &PathMap,
+    only: &dyn Fn(&Path) -> bool,
+) -> anyhow::Result<tempfile::TempDir> {
     let parent = extracted
         .dir
         .path()
@@ -704,7 +774,7 @@ fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tem
         .prefix(".ccsync-restore-")
         .tempdir_in(parent)
         .context("cannot create a temporary folder for the restore")?;
-    for rel in &extracted.files {
+    for rel in extracted.files.iter().filter(|rel| only(rel)) {
         let dst = out.path().join(rel);
         if let Some(parent) = dst.parent() {
             std::fs::create_dir_all(parent)?;
@@ -875,86 +945,96 @@ fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<bool> {
     }
 }
 
-/// What the install did with a project memory file that was not simply installed or already the
-/// same (see [`crate::memory::decide`]).
-#[derive(Debug)]
-enum MemoryNote {
-    /// Only this machine changed it since the last sync: kept.
-    KeptLocal(PathBuf),
-    /// Changed on both sides: the stored version was installed, the local one saved here.
-    Replaced { file: PathBuf, backup: PathBuf },
-    /// Never synced here and different: the local one was kept, the stored one saved here.
-    KeptNeverSynced { file: PathBuf, incoming: PathBuf },
-}
-
 /// Renames the rewritten files into the project folder: side files first, the session file
 /// last (its appearance marks a complete restore), each rename atomic, each installed file dated
-/// now (Claude Code sweeps old transcripts by modification time). Project memory follows
-/// [`crate::memory::decide`]: a local file changed since the last sync is never replaced without
-/// a backup, and the sync record is updated.
+/// now (Claude Code sweeps old transcripts by modification time). Project memory is not among
+/// them: [`Incoming`] installed what it decided to.
 fn install(
     staged: &tempfile::TempDir,
     files: &[PathBuf],
     project_dir: &Path,
     session_rel: &Path,
-    memory: &mut crate::memory::SyncRecord,
-) -> anyhow::Result<Vec<MemoryNote>> {
-    use crate::memory::{self, Decision};
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let mut notes = Vec::new();
-    let side = files.iter().filter(|rel| rel.as_path() != session_rel);
+) -> anyhow::Result<()> {
+    let side = files
+        .iter()
+        .filter(|rel| rel.as_path() != session_rel && !crate::memory::is_memory(rel));
     for rel in side.chain(std::iter::once(&session_rel.to_path_buf())) {
-        let src = staged.path().join(rel);
-        let dst = project_dir.join(rel);
-        if memory::is_memory(rel) {
-            let incoming = memory::sha256_of(&src)?.unwrap_or_default();
-            let local = memory::sha256_of(&dst)?;
-            match memory::decide(local.as_deref(), &incoming, memory.synced(&dst)) {
-                Decision::Same => {
-                    memory.set(&dst, &incoming);
-                    continue;
-                }
-                Decision::KeepLocal => {
-                    notes.push(MemoryNote::KeptLocal(dst));
-                    continue;
-                }
-                Decision::Install => {}
-                Decision::BackupAndInstall if memory.synced(&dst).is_none() => {
-                    let saved = project_dir
-                        .join(format!("{}.ccsync-incoming-{stamp}", memory::DIR))
-                        .join(rel.strip_prefix(memory::DIR).unwrap_or(rel));
-                    move_into(&src, &saved)?;
-                    notes.push(MemoryNote::KeptNeverSynced {
-                        file: dst,
-                        incoming: saved,
-                    });
-                    continue;
-                }
-                Decision::BackupAndInstall => {
-                    // Outside memory/, so the backup neither travels nor is read as memory.
-                    let backup = project_dir
-                        .join(format!("{}.ccsync-backup-{stamp}", memory::DIR))
-                        .join(rel.strip_prefix(memory::DIR).unwrap_or(rel));
-                    if let Some(parent) = backup.parent() {
-                        std::fs::create_dir_all(parent)
-                            .with_context(|| format!("cannot create {}", parent.display()))?;
-                    }
-                    std::fs::copy(&dst, &backup).with_context(|| {
-                        format!("cannot save {} as {}", dst.display(), backup.display())
-                    })?;
-                    notes.push(MemoryNote::Replaced {
-                        file: dst.clone(),
-                        backup,
-                    });
-                }
-            }
-            move_into(&src, &dst)?;
-            memory.set(&dst, &incoming);
-            continue;
-        }
-        move_into(&src, &dst)?;
+        move_into(&staged.path().join(rel), &project_dir.join(rel))?;
     }
-    Ok(notes)
+    Ok(())
+}
+
+/// Records the memory sync, says what the restore did with memory, and keeps it for `--json`.
+fn finish_memory(
+    ui: &crate::ui::Ui,
+    outcome: &mut RestoreOutcome,
+    report: MemoryReport,
+    record: &mut crate::memory::SyncRecord,
+    stored: &StoredSession,
+    project_dir: &Path,
+) {
+    // Held back: the next restore (or one with --accept-memory) looks at this copy again.
+    if report.held_back.is_empty() || !report.other_lineage {
+        record.set_copy(&stored.meta.session_id, &stored.meta.archive.sha256);
+    }
+    if let Err(e) = record.save() {
+        ui.warn(&format!(
+            "cannot record the project memory's sync state: {e:#}"
+        ));
+    }
+    say_memory(ui, &report, project_dir);
+    if !report.is_empty() {
+        outcome.memory = Some(report);
+    }
+}
+
+/// One line naming every memory file installed, changed or deleted; warnings for what was saved
+/// aside or held back.
+fn say_memory(ui: &crate::ui::Ui, report: &MemoryReport, project_dir: &Path) {
+    let names = |list: &[String]| {
+        list.iter()
+            .map(|f| neutral::text(f).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(line) = report.summary_line(project_dir) {
+        if report.other_lineage {
+            ui.warn(&line);
+        } else {
+            ui.notice(&line);
+        }
+    }
+    if !report.kept_local.is_empty() {
+        ui.detail(&format!(
+            "kept your local project memory {}: only this machine changed it since it was last synced",
+            names(&report.kept_local)
+        ));
+    }
+    if let Some(folder) = &report.backup_folder {
+        ui.warn(&format!(
+            "project memory that changed here was replaced or deleted by the stored session's: yours is saved in {}",
+            folder.display()
+        ));
+    }
+    if let (Some(folder), false) = (&report.incoming_folder, report.held_back.is_empty()) {
+        if report.other_lineage {
+            ui.warn(&format!(
+                "project memory {} comes from the release of branch `{}`, not from the branch this checkout continues: \
+                 not installed (Claude Code reads memory as instructions). The stored files are saved in {} for review; \
+                 restore again with --accept-memory to install them (your files are saved first)",
+                names(&report.held_back),
+                neutral::text(&report.from_branch),
+                folder.display()
+            ));
+        } else {
+            ui.warn(&format!(
+                "kept your local project memory {}: the stored session brought another version and this machine \
+                 never synced it, so neither side's edits can be told apart; the stored version is saved in {}",
+                names(&report.held_back),
+                folder.display()
+            ));
+        }
+    }
 }
 
 /// Renames `src` to `dst` (parents created) and dates it now.

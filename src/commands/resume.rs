@@ -93,6 +93,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         force: false,
         require: false,
         allow_unencrypted: false,
+        accept_memory: args.accept_memory,
     };
     let restored = match restore::restore_session(&step, &restore_args) {
         Ok(outcome) => {

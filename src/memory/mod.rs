@@ -6,6 +6,16 @@
 //! when it was last synced (pushed or restored), in `<claude-dir>/ccsync/memory-sync.json`, and
 //! decides per file from three hashes (local, incoming, last synced) whether a restore installs the
 //! incoming file, keeps the local one, or installs it after saving the local one as a backup.
+//!
+//! The record also says which files existed at the last sync, so a deletion travels: a push
+//! names the files deleted here since then (`deletedSideFiles` in the metadata, carried forward by
+//! later pushes), a restore deletes them on the other side ([`incoming`]) and a push never puts a
+//! file back that the stored copy deleted ([`outgoing`]). Memory is loaded into Claude's context as
+//! instructions, so a restore names every file it installs, changes or deletes, and memory from
+//! another lineage (another branch's or a fork's release) is installed only when asked.
+
+pub mod incoming;
+pub mod outgoing;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,11 +95,19 @@ pub fn decide(local: Option<&str>, incoming: &str, synced: Option<&str>) -> Deci
     }
 }
 
-/// This machine's record of the last-synced state of memory files: absolute path -> sha256.
+/// This machine's record of the last-synced state of memory files: absolute path -> sha256 (a
+/// file in it existed at the last sync), and per session the archive last synced.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SyncRecord {
     #[serde(default)]
     files: BTreeMap<String, String>,
+    /// Files last pushed redacted (a secret in them): the local sha256 they had, so an unchanged
+    /// file is not pushed again; not in `files`, so a restore backs them up before replacing them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    redacted: BTreeMap<String, String>,
+    /// Session id -> sha256 of the stored archive this machine last pushed or restored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    copies: BTreeMap<String, String>,
     #[serde(skip)]
     path: PathBuf,
     #[serde(skip)]
@@ -115,10 +133,57 @@ impl SyncRecord {
             .map(String::as_str)
     }
 
+    /// Whether `sha256` is what `file` held when this machine last synced it (pushed redacted
+    /// included).
+    pub fn unchanged(&self, file: &Path, sha256: &str) -> bool {
+        let key = crate::store::path_text(file);
+        self.files.get(&key).map(String::as_str) == Some(sha256)
+            || self.redacted.get(&key).map(String::as_str) == Some(sha256)
+    }
+
     pub fn set(&mut self, file: &Path, sha256: &str) {
         let key = crate::store::path_text(file);
+        self.redacted.remove(&key);
         if self.files.get(&key).map(String::as_str) != Some(sha256) {
             self.files.insert(key, sha256.to_owned());
+            self.dirty = true;
+        }
+    }
+
+    /// A file pushed redacted: remembered as synced for pushes only (see `redacted`).
+    pub fn set_redacted(&mut self, file: &Path, sha256: &str) {
+        let key = crate::store::path_text(file);
+        self.files.remove(&key);
+        self.redacted.insert(key, sha256.to_owned());
+        self.dirty = true;
+    }
+
+    /// A file deleted on one side and now on both: no longer synced.
+    pub fn forget(&mut self, file: &Path) {
+        let key = crate::store::path_text(file);
+        let had = self.files.remove(&key).is_some() | self.redacted.remove(&key).is_some();
+        self.dirty |= had;
+    }
+
+    /// The files of `dir` (a project's memory folder) that existed at the last sync.
+    pub fn synced_under(&self, dir: &Path) -> Vec<PathBuf> {
+        let prefix = format!("{}/", crate::store::path_text(dir).trim_end_matches('/'));
+        self.files
+            .keys()
+            .chain(self.redacted.keys())
+            .filter(|k| k.starts_with(&prefix))
+            .map(PathBuf::from)
+            .collect()
+    }
+
+    /// The sha256 of the archive of session `id` this machine last pushed or restored.
+    pub fn copy(&self, id: &str) -> Option<&str> {
+        self.copies.get(id).map(String::as_str)
+    }
+
+    pub fn set_copy(&mut self, id: &str, archive_sha256: &str) {
+        if self.copy(id) != Some(archive_sha256) {
+            self.copies.insert(id.to_owned(), archive_sha256.to_owned());
             self.dirty = true;
         }
     }
@@ -137,6 +202,18 @@ impl SyncRecord {
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(())
     }
+}
+
+/// Whether a stored path (a `deletedSideFiles` entry: data from the release) names a memory file
+/// safely: relative, below `memory/`, only plain components.
+pub fn is_safe_memory_path(rel: &str) -> bool {
+    let path = Path::new(rel);
+    is_memory(path)
+        && path.components().count() > 1
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        && !rel.contains('\\')
 }
 
 #[cfg(test)]
@@ -183,6 +260,16 @@ mod tests {
             ]
         );
         assert!(is_memory(Path::new("memory/MEMORY.md")));
+        assert!(is_safe_memory_path("memory/topics/a.md"));
+        for bad in [
+            "memory",
+            "memory/../x",
+            "/memory/a",
+            "other/a",
+            "memory/a\\..\\b",
+        ] {
+            assert!(!is_safe_memory_path(bad), "{bad}");
+        }
         assert!(!is_memory(Path::new("memoryx/a")));
     }
 }
