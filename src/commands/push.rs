@@ -281,6 +281,14 @@ pub(crate) struct PushOutcome {
     api_requests: u64,
 }
 
+/// What a push packs: the entries, where each is read from, and the memory part.
+#[derive(Clone, Copy)]
+struct Contents<'a> {
+    entries: &'a [PathBuf],
+    sources: &'a pack::Sources,
+    side: &'a crate::memory::outgoing::Outgoing,
+}
+
 /// A packed session ready to upload.
 struct Packed {
     _dir: tempfile::TempDir,
@@ -472,15 +480,12 @@ impl PushJob<'_> {
 
             if packed.is_none() {
                 let scan = prescan.take().flatten();
-                packed = Some(self.pack(
-                    session,
+                let contents = Contents {
                     entries,
                     sources,
-                    scan,
-                    &facts,
-                    &side,
-                    scratch.path(),
-                )?);
+                    side: &side,
+                };
+                packed = Some(self.pack(session, &contents, scan, &facts, scratch.path())?);
             }
             let packed = packed.as_ref().expect("packed above");
             outcome.archive_size = Some(packed.meta.archive.size);
@@ -603,13 +608,16 @@ impl PushJob<'_> {
     fn pack(
         &self,
         session: &LocalSession,
-        entries: &[PathBuf],
-        sources: &pack::Sources,
+        contents: &Contents<'_>,
         prescan: Option<Prescan>,
         facts: &SessionFacts,
-        side: &crate::memory::outgoing::Outgoing,
         scratch: &Path,
     ) -> anyhow::Result<Packed> {
+        let Contents {
+            entries,
+            sources,
+            side,
+        } = *contents;
         let ui = self.ctx.ui;
         let dir = tempfile::tempdir_in(scratch).context("cannot create a temporary folder")?;
         let scanned = match prescan {
