@@ -61,8 +61,9 @@ pub struct GlobalArgs {
     )]
     pub claude_dir: Option<PathBuf>,
 
-    /// Stop retrying GitHub after SECONDS; one request waits at most 10 s (or SECONDS, if
-    /// shorter) for an answer [default: 120; `resume`: 15; the pre-push hook: 10]
+    /// Stop retrying GitHub after waiting SECONDS in all (time spent moving bytes does not count);
+    /// one request waits at most 10 s for an answer, and a transfer that moves less than 1 KiB/s
+    /// for 10 s has stalled [default: 120; `resume`: 15; the pre-push hook: 10]
     #[arg(
         long,
         global = true,

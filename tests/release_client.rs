@@ -1121,7 +1121,12 @@ fn an_upload_that_keeps_failing_gives_up_cleanly_and_the_old_copy_survives() {
         ))
         .unwrap_err();
     assert!(matches!(err, Error::Network { .. }), "{err}");
-    assert!(err.to_string().contains("could not reach GitHub"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the connection to GitHub's uploads host")
+            && err.to_string().contains("broke after"),
+        "{err}"
+    );
     // The old copy is untouched and no half-written asset is left behind.
     assert_stored(
         &fake,

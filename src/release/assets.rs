@@ -2,6 +2,7 @@
 //! moment with none, renames, deletes, and the cleanup of half-written leftovers.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,11 @@ use super::client::{refuse_published, unexpected, GitHub};
 use super::error::{Error, Result};
 use super::model::{Asset, SessionRelease};
 use super::names;
-use super::transport::Replay;
+use super::stall::{say_bytes, Progress};
+use super::transport::{
+    api_error, broke, gave_up, host_of, network_error, no_answer, no_answer_after_body, stalled,
+    transport_cause, HostRole, Replay,
+};
 
 /// A `starter` (half-uploaded) or temporary asset older than this is abandoned, whoever made it: no
 /// upload of a session takes an hour. Younger ones may be another writer's upload in flight.
@@ -49,7 +54,7 @@ impl GitHub {
                     &current.upload_url,
                     (&temp, None),
                     file,
-                    length,
+                    (length, attempt + 1),
                     content_type,
                 )
                 .await
@@ -74,7 +79,7 @@ impl GitHub {
                 .http
                 .retry_delay(&err, attempt, Replay::Idempotent, started)
             else {
-                return Err(err);
+                return Err(gave_up(err, attempt, started));
             };
             tokio::time::sleep(delay).await;
         };
@@ -147,7 +152,7 @@ impl GitHub {
                     &release.upload_url,
                     (name, label),
                     file,
-                    length,
+                    (length, attempt + 1),
                     content_type,
                 )
                 .await
@@ -199,7 +204,7 @@ impl GitHub {
                 .http
                 .retry_delay(&err, attempt, Replay::Idempotent, started)
             else {
-                return Err(err);
+                return Err(gave_up(err, attempt, started));
             };
             tokio::time::sleep(delay).await;
         }
@@ -243,22 +248,19 @@ impl GitHub {
         Ok((what, length))
     }
 
-    /// One streamed upload from disk under `name` (with GitHub's `label`, if any). Returns the
-    /// asset and the sha256 of the bytes sent.
+    /// One streamed upload from disk under `name` (with GitHub's `label`, if any), judged by its
+    /// progress (see `stall`). Returns the asset and the sha256 of the bytes sent. `attempt`
+    /// (1-based) bounds a retry's first wait by the budget.
     async fn post_asset(
         &self,
         what: &str,
         upload_url: &str,
         (name, label): (&str, Option<&str>),
         file: &Path,
-        length: u64,
+        (length, attempt): (u64, u32),
         content_type: &str,
     ) -> Result<(Asset, String)> {
-        let mut url = upload_target(upload_url).ok_or_else(|| {
-            Error::Unexpected(format!(
-                "{what}: GitHub gave an upload_url ccsync cannot use: {upload_url}"
-            ))
-        })?;
+        let mut url = self.upload_target(what, upload_url)?;
         // `append_pair` percent-encodes the name.
         url.query_pairs_mut().append_pair("name", name);
         if let Some(label) = label {
@@ -269,10 +271,14 @@ impl GitHub {
             .map_err(|e| Error::io(format!("{what}: opening {}", file.display()), e))?;
         let hasher = Arc::new(Mutex::new(Sha256::new()));
         let feed = hasher.clone();
+        let pulled = Arc::new(AtomicU64::new(0));
+        let counter = pulled.clone();
+        // What hyper pulls from the body is what the connection accepted: the upload's progress.
         let stream =
             tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024).map(move |chunk| {
                 if let Ok(bytes) = &chunk {
                     feed.lock().unwrap().update(bytes);
+                    counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
                 chunk
             });
@@ -282,11 +288,122 @@ impl GitHub {
             .header(CONTENT_TYPE, content_type)
             .header(CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap_stream(stream));
-        let response = self.http.send_once(what, request).await?;
-        let mut asset: Asset = response.json().await.map_err(|e| unexpected(what, e))?;
+        let host = host_of(url.as_str());
+        self.http.count_one();
+        let mut progress = Progress::new(self.http.policy.stall, self.http.budget_end(attempt));
+        let outcome = self
+            .watch_upload(what, &host, request.send(), &pulled, &mut progress, length)
+            .await;
+        self.http.credit(progress.active());
+        let response = match outcome {
+            Ok(response) if response.status().is_success() => response,
+            Ok(response) => {
+                let err = api_error(what, response).await;
+                return Err(uploads_status(err, &host, (progress.moved, length)));
+            }
+            Err(Failed::Transport(e)) if e.is_connect() => {
+                return Err(network_error(
+                    what,
+                    HostRole::Uploads,
+                    &e,
+                    self.http.policy.stall,
+                ))
+            }
+            Err(Failed::Transport(e)) => {
+                let moved = (pulled.load(Ordering::Relaxed), Some(length));
+                return Err(broke(
+                    what,
+                    HostRole::Uploads,
+                    &host,
+                    moved,
+                    &transport_cause(&e),
+                ));
+            }
+            Err(Failed::Ours(err)) => return Err(err),
+        };
+        let answer = tokio::time::timeout(self.http.policy.answer_timeout, response.json());
+        let mut asset: Asset = match answer.await {
+            Ok(parsed) => parsed.map_err(|e| unexpected(what, e))?,
+            Err(_) => {
+                let wait = self.http.policy.answer_timeout;
+                return Err(no_answer(what, HostRole::Uploads, &host, wait));
+            }
+        };
         asset.release_id = 0;
         let sha = hex::encode(hasher.lock().unwrap().clone().finalize());
         Ok((asset, sha))
+    }
+
+    /// Drives the upload `sent` while the body moves; fails it when a window of the stall period
+    /// moves too little, or when the answer does not come after the whole body was handed over.
+    async fn watch_upload(
+        &self,
+        what: &str,
+        host: &str,
+        sent: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+        pulled: &AtomicU64,
+        progress: &mut Progress,
+        length: u64,
+    ) -> std::result::Result<reqwest::Response, Failed> {
+        let stall = self.http.policy.stall;
+        tokio::pin!(sent);
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                response = &mut sent => return response.map_err(Failed::Transport),
+                _ = tokio::time::sleep_until(progress.window_end().into()) => {}
+            }
+            let now = pulled.load(Ordering::Relaxed);
+            progress.add(now - seen);
+            seen = now;
+            if now >= length {
+                // All handed over; kernel buffers may still be draining towards GitHub.
+                let wait = progress.answer_wait_after_body(stall);
+                return match tokio::time::timeout(wait, &mut sent).await {
+                    Ok(response) => response.map_err(Failed::Transport),
+                    Err(_) => Err(Failed::Ours(no_answer_after_body(what, host, length, wait))),
+                };
+            }
+            if !progress.close_window() {
+                let moved = (now, Some(length));
+                return Err(Failed::Ours(stalled(
+                    what,
+                    HostRole::Uploads,
+                    host,
+                    moved,
+                    stall,
+                )));
+            }
+        }
+    }
+
+    /// The upload URL of `upload_url` (a URI template) if it may receive the token: the API's own
+    /// host or its uploads host (github.com: `uploads.github.com`; GitHub Enterprise Server: the
+    /// same host), over https unless the API itself is plain http on loopback.
+    fn upload_target(&self, what: &str, upload_url: &str) -> Result<Url> {
+        let refuse = |why: &str| {
+            Error::Unexpected(format!(
+                "{what}: GitHub gave an upload_url ccsync will not send the token to ({why}): {}",
+                crate::neutral::text(upload_url)
+            ))
+        };
+        let url = upload_target(upload_url).ok_or_else(|| refuse("not an http(s) URL"))?;
+        let (Some(api_host), Some(host)) = (self.api.host_str(), url.host_str()) else {
+            return Err(refuse("no host"));
+        };
+        let uploads_host = api_host
+            .strip_prefix("api.")
+            .map(|rest| format!("uploads.{rest}"));
+        if host != api_host && Some(host) != uploads_host.as_deref() {
+            return Err(refuse(&format!(
+                "its host is neither the API's host {api_host} nor its uploads host"
+            )));
+        }
+        let plain_ok = self.api.scheme() == "http" && is_loopback(api_host);
+        if url.scheme() != "https" && !plain_ok {
+            return Err(refuse("it is not https"));
+        }
+        Ok(url)
     }
 
     /// Renames an asset (422 `already_exists` when the name is taken by another asset).
@@ -370,6 +487,48 @@ fn upload_target(upload_url: &str) -> Option<Url> {
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
+/// Loopback: where a plain-http API is a local test server, not a network.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// How an upload attempt ended without an answer: the connection's error, or our own verdict.
+enum Failed {
+    Transport(reqwest::Error),
+    Ours(Error),
+}
+
+/// An error status of the uploads host: 404 and 5xx are that host's failure (they say nothing
+/// about the repository, which the API just read); others (422 `already_exists`, 401, 403, rate
+/// limits) are GitHub's answer as usual.
+fn uploads_status(err: Error, host: &str, (moved, length): (u64, u64)) -> Error {
+    match err {
+        Error::Api {
+            status,
+            what,
+            message,
+            rate_limited_until: None,
+            ..
+        } if status == 404 || status >= 500 => Error::HostStatus {
+            detail: format!(
+                "GitHub's uploads host {host} answered {status} {message} after {} of {}; GitHub's \
+                 API answered, so only its uploads host failed: run the command again later",
+                say_bytes(moved),
+                say_bytes(length)
+            ),
+            what,
+            host: host.to_owned(),
+            status,
+        },
+        other => other,
+    }
+}
+
 fn verify_uploaded(asset: &Asset, length: u64, sha: &str) -> Result<()> {
     if asset.state != "uploaded" || asset.size != length {
         return Err(Error::Unexpected(format!(
@@ -395,6 +554,52 @@ fn verify_uploaded(asset: &Asset, length: u64, sha: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client(api: &str) -> GitHub {
+        GitHub::new(
+            api.parse().unwrap(),
+            "o/r".parse().unwrap(),
+            crate::token::Token::new("t"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_apis_own_uploads_host() {
+        let template = |base: &str| format!("{base}/repos/o/r/releases/7/assets{{?name,label}}");
+        let ok =
+            |api: &str, upload: &str| client(api).upload_target("up", &template(upload)).is_ok();
+        assert!(ok("https://api.github.com", "https://uploads.github.com"));
+        assert!(ok(
+            "https://api.acme.ghe.com",
+            "https://uploads.acme.ghe.com"
+        ));
+        assert!(ok(
+            "https://ghes.example/api/v3",
+            "https://ghes.example/api/uploads"
+        ));
+        assert!(ok("http://127.0.0.1:9000", "http://127.0.0.1:9001"));
+        assert!(ok(
+            "http://api.github.localhost",
+            "http://uploads.github.localhost"
+        ));
+        // Another host, plain http, or a look-alike.
+        assert!(!ok("https://api.github.com", "https://evil.example"));
+        assert!(!ok("https://api.github.com", "http://uploads.github.com"));
+        assert!(!ok(
+            "https://api.github.com",
+            "https://uploads.github.com.evil.example"
+        ));
+        assert!(!ok(
+            "https://ghes.example/api/v3",
+            "http://ghes.example/api/uploads"
+        ));
+        assert!(!ok(
+            "http://ghes.example/api/v3",
+            "http://ghes.example/api/uploads"
+        ));
+        assert!(!ok("http://127.0.0.1:9000", "http://10.0.0.1:9001"));
+    }
 
     #[test]
     fn upload_target_strips_the_template() {

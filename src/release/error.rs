@@ -23,15 +23,27 @@ pub enum Error {
         /// How long GitHub asked us to wait (`retry-after` or `x-ratelimit-reset`).
         retry: Option<RetryHint>,
     },
-    /// No answer: the connection failed or broke. `sent` tells whether the request may have
-    /// reached GitHub (then its effect is unknown).
-    #[error("{what}: could not reach GitHub ({detail}); check the network connection and --api-url / GITHUB_API_URL")]
+    /// No answer: the connection failed, broke, stayed silent or a transfer stalled. `detail`
+    /// names the host and the cause and says what to do; `sent` tells whether the request may
+    /// have reached GitHub (then its effect is unknown).
+    #[error("{what}: {detail}")]
     Network {
         what: String,
+        /// The host that failed (`api.github.com`, `uploads.github.com`, the storage host).
+        host: String,
         detail: String,
         sent: bool,
-        /// No answer came within the wait (not repeated: see `RetryPolicy::answer_timeout`).
+        /// No answer or no progress within the stall period (see `RetryPolicy::stall`).
         timed_out: bool,
+    },
+    /// The uploads or storage host answered an error status: that host failed, whatever the
+    /// status says in the API's sense (the API itself listed the release and its assets).
+    #[error("{what}: {detail}")]
+    HostStatus {
+        what: String,
+        host: String,
+        status: u16,
+        detail: String,
     },
     /// ccsync refuses to touch a published release of a session tag.
     #[error(
@@ -59,12 +71,19 @@ pub enum Error {
 pub struct RetryHint(pub Duration);
 
 impl Error {
-    /// The HTTP status, if GitHub answered.
+    /// The HTTP status, if the API answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// A host failed (no answer, a broken connection, a stall, an error status of the uploads
+    /// or storage host): what was asked could not be read or written, which says nothing about
+    /// what is stored.
+    pub fn is_host_failure(&self) -> bool {
+        matches!(self, Error::Network { .. } | Error::HostStatus { .. })
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -103,6 +122,7 @@ impl Error {
         match self {
             Error::Network { sent, .. } => *sent,
             Error::Api { status, .. } => *status >= 500,
+            Error::HostStatus { status, .. } => *status >= 500,
             _ => false,
         }
     }

@@ -14,7 +14,9 @@
 //! - `repository`: the repository's access and its branches.
 //! - [`error`]: the one error type, and the one function that turns an HTTP status into words a
 //!   user can act on.
-//! - `transport` (private): headers, retries with backoff, rate limits, request counting.
+//! - `transport` (private): headers, retries with backoff, rate limits, request counting, the
+//!   three hosts' failures in words.
+//! - `stall` (private): transfers judged by progress, not by total time.
 //!
 //! Async (tokio) lives only here; callers use `tokio::runtime::Runtime::block_on`.
 
@@ -28,6 +30,7 @@ mod lookup;
 pub mod model;
 pub mod names;
 mod repository;
+mod stall;
 mod transport;
 
 pub use client::GitHub;

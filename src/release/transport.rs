@@ -3,14 +3,16 @@
 //! before doing anything) always, bounded in attempts and in total time. Counts every request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::Deserialize;
+use url::Url;
 
 use super::error::{Error, Result, RetryHint};
+use super::stall::say_bytes;
 use crate::token::Token;
 
 /// A connection that is not made within this is unreachable (a firewall that drops packets).
@@ -22,7 +24,7 @@ const CONNECT_ATTEMPTS: u32 = 2;
 /// The command's `--timeout` (seconds), when given: set once, before any client is made.
 static COMMAND_TIMEOUT: OnceLock<Duration> = OnceLock::new();
 
-/// Sets the overall deadline of this command's GitHub requests (`--timeout`, `CCSYNC_TIMEOUT`, or
+/// Sets the retry budget of this command's GitHub requests (`--timeout`, `CCSYNC_TIMEOUT`, or
 /// a command's own short default). The first call wins.
 pub fn set_command_timeout(timeout: Duration) {
     let _ = COMMAND_TIMEOUT.set(timeout);
@@ -39,12 +41,14 @@ pub struct RetryPolicy {
     /// A single wait longer than this (a rate limit that lifts in an hour) is not waited out: the
     /// error says until when.
     pub max_wait: Duration,
-    /// The command's deadline, from the client's creation: no retry starts after it
-    /// (`--timeout`, `CCSYNC_TIMEOUT`).
+    /// The command's retry budget, from the client's creation: no retry starts after it
+    /// (`--timeout`, `CCSYNC_TIMEOUT`). Time a transfer spends moving bytes is not counted.
     pub max_total: Duration,
-    /// How long one API request waits for GitHub's answer. A request that got none is not
-    /// repeated: a server that holds a connection that long without answering is not a blip.
+    /// How long one API request waits for GitHub's answer before it is tried again.
     pub answer_timeout: Duration,
+    /// A transfer (upload or download body) that moves less than 1 KiB/s for this long has
+    /// stalled (`CCSYNC_STALL_SECONDS`).
+    pub stall: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -55,18 +59,29 @@ impl Default for RetryPolicy {
             max_wait: Duration::from_secs(90),
             max_total: Duration::from_secs(120),
             answer_timeout: Duration::from_secs(10),
+            stall: Duration::from_secs(10),
         }
     }
 }
 
 impl RetryPolicy {
-    /// The default, with the command's timeout (see [`set_command_timeout`]) and
-    /// `CCSYNC_RETRY_BASE_MS` applied.
+    /// The default, with `CCSYNC_STALL_SECONDS`, the command's timeout (see
+    /// [`set_command_timeout`]) and `CCSYNC_RETRY_BASE_MS` applied.
     pub fn from_env() -> Self {
         let mut policy = RetryPolicy::default();
+        if let Some(secs) = std::env::var("CCSYNC_STALL_SECONDS")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            let stall = Duration::from_secs_f64(secs.min(86400.0));
+            policy.stall = stall;
+            policy.answer_timeout = stall;
+        }
         if let Some(timeout) = COMMAND_TIMEOUT.get() {
             policy.max_total = *timeout;
             policy.answer_timeout = policy.answer_timeout.min(*timeout);
+            policy.stall = policy.stall.min(*timeout);
         }
         if let Some(ms) = std::env::var("CCSYNC_RETRY_BASE_MS")
             .ok()
@@ -101,13 +116,61 @@ pub(crate) enum Replay {
     OnlyIfRejected,
 }
 
+/// The three services a command talks to; each fails on its own (docs/github-api.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostRole {
+    Api,
+    Uploads,
+    /// The object storage behind a download's redirect.
+    Storage,
+}
+
+impl HostRole {
+    fn name(self, host: &str) -> String {
+        match self {
+            HostRole::Api => format!("GitHub ({host})"),
+            HostRole::Uploads => format!("GitHub's uploads host {host}"),
+            HostRole::Storage => {
+                format!("the storage host {host} that GitHub's asset downloads redirect to")
+            }
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            HostRole::Api => "check the network connection and --api-url / GITHUB_API_URL",
+            HostRole::Uploads => {
+                "GitHub's API answered, so only its uploads host failed: check that no proxy or \
+                 firewall blocks it, and run the command again later"
+            }
+            HostRole::Storage => {
+                "GitHub's API answered, so the stored copy is likely intact and only its download \
+                 host failed: run the command again later (nothing stored needs deleting)"
+            }
+        }
+    }
+}
+
+/// `host` or `host:port` of a URL, for messages.
+pub(crate) fn host_of(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => url.to_owned(),
+        },
+        Err(_) => url.to_owned(),
+    }
+}
+
 pub(crate) struct Transport {
     pub(crate) client: reqwest::Client,
     token: Token,
     pub(crate) policy: RetryPolicy,
     count: AtomicU64,
-    /// The command's deadline (`policy.max_total` from the client's creation).
-    deadline: Instant,
+    /// The command's deadline for retries: `policy.max_total` from the client's creation, moved
+    /// on by the time transfers spend making progress.
+    deadline: Mutex<Instant>,
 }
 
 #[derive(Deserialize, Default)]
@@ -124,15 +187,14 @@ impl Transport {
             // Redirects are followed by hand: a download's 302 goes to storage without the token.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT.min(policy.answer_timeout))
-            // A transfer that stalls this long is broken (uploads and downloads have no overall
-            // timeout: their size sets how long they take).
-            .read_timeout(policy.answer_timeout.max(Duration::from_secs(1)) * 3)
+            // No overall or read timeout here: API requests get one per attempt, transfers are
+            // judged by their progress (`stall`).
             .build()
             .map_err(|e| Error::Unexpected(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Transport {
             client,
             token,
-            deadline: Instant::now() + policy.max_total,
+            deadline: Mutex::new(Instant::now() + policy.max_total),
             policy,
             count: AtomicU64::new(0),
         })
@@ -144,6 +206,33 @@ impl Transport {
 
     pub(crate) fn count_one(&self) {
         self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The command's retry deadline now.
+    pub(crate) fn deadline(&self) -> Instant {
+        *self.deadline.lock().unwrap()
+    }
+
+    /// Time a transfer spent moving bytes does not count against the retry budget.
+    pub(crate) fn credit(&self, active: Duration) {
+        *self.deadline.lock().unwrap() += active;
+    }
+
+    /// How long attempt `attempt` (1-based) of an API request waits for its answer: a retry never
+    /// waits past the budget's end (at least a second).
+    pub(crate) fn answer_wait(&self, attempt: u32) -> Duration {
+        if attempt <= 1 {
+            return self.policy.answer_timeout;
+        }
+        let left = self.deadline().saturating_duration_since(Instant::now());
+        self.policy
+            .answer_timeout
+            .min(left.max(Duration::from_secs(1)))
+    }
+
+    /// The budget's end for a transfer's first window: none for a first attempt.
+    pub(crate) fn budget_end(&self, attempt: u32) -> Option<Instant> {
+        (attempt > 1).then(|| self.deadline())
     }
 
     /// A request to GitHub (API or uploads host) with the token and GitHub's headers.
@@ -172,6 +261,7 @@ impl Transport {
     }
 
     /// Sends `make()` until it succeeds (2xx/3xx), fails for good, or the retry bounds are reached.
+    /// Each attempt waits at most [`Transport::answer_wait`] for the whole answer.
     pub(crate) async fn send(
         &self,
         what: &str,
@@ -181,9 +271,9 @@ impl Transport {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            // An API answer is small: waiting longer than this means no answer is coming.
+            let wait = self.answer_wait(attempt + 1);
             let outcome = self
-                .send_once(what, make().timeout(self.policy.answer_timeout))
+                .send_once(what, HostRole::Api, make().timeout(wait), wait)
                 .await;
             let err = match outcome {
                 Ok(response) => return Ok(response),
@@ -192,19 +282,26 @@ impl Transport {
             attempt += 1;
             match self.retry_delay(&err, attempt, replay, started) {
                 Some(delay) => tokio::time::sleep(delay).await,
-                None => return Err(err),
+                None => return Err(gave_up(err, attempt, started)),
             }
         }
     }
 
     /// One attempt: error statuses become [`Error::Api`] (with GitHub's message and any wait hint),
-    /// connection failures [`Error::Network`].
-    pub(crate) async fn send_once(&self, what: &str, request: RequestBuilder) -> Result<Response> {
+    /// connection failures [`Error::Network`] naming the host of `role`. `wait`: the answer wait
+    /// the request carries, for the message when it passes.
+    pub(crate) async fn send_once(
+        &self,
+        what: &str,
+        role: HostRole,
+        request: RequestBuilder,
+        wait: Duration,
+    ) -> Result<Response> {
         self.count_one();
         let response = request
             .send()
             .await
-            .map_err(|e| network_error(what, &e, self.policy.answer_timeout))?;
+            .map_err(|e| network_error(what, role, &e, wait))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(response);
@@ -218,7 +315,7 @@ impl Transport {
         err: &Error,
         attempt: u32,
         replay: Replay,
-        started: Instant,
+        _started: Instant,
     ) -> Option<Duration> {
         if attempt >= self.policy.max_attempts {
             return None;
@@ -235,12 +332,26 @@ impl Transport {
                 format!("GitHub answered {status}"),
                 self.policy.max_attempts,
             ),
-            Error::Network { sent: false, .. } => (
-                "GitHub could not be reached".to_owned(),
+            Error::Network {
+                sent: false, host, ..
+            } => (
+                format!("{host} could not be reached"),
                 self.policy.max_attempts.min(CONNECT_ATTEMPTS),
             ),
-            Error::Network { .. } => (
-                "the connection to GitHub broke".to_owned(),
+            Error::Network {
+                timed_out: true,
+                host,
+                ..
+            } => (
+                format!("{host} stopped answering"),
+                self.policy.max_attempts,
+            ),
+            Error::Network { host, .. } => (
+                format!("the connection to {host} broke"),
+                self.policy.max_attempts,
+            ),
+            Error::HostStatus { host, status, .. } => (
+                format!("{host} answered {status}"),
                 self.policy.max_attempts,
             ),
             _ => return None,
@@ -265,18 +376,16 @@ impl Transport {
             Error::Api { status, .. } if *status >= 500 && replay == Replay::Idempotent => {
                 self.policy.backoff(attempt)
             }
-            Error::Network {
-                timed_out: true, ..
-            } => return None,
+            // A hang is retried like a drop: the same request usually gets an answer next time.
             Error::Network { sent, .. } if !*sent || replay == Replay::Idempotent => {
+                self.policy.backoff(attempt)
+            }
+            Error::HostStatus { .. } if replay == Replay::Idempotent => {
                 self.policy.backoff(attempt)
             }
             _ => return None,
         };
-        if delay > self.policy.max_wait
-            || started.elapsed() + delay > self.policy.max_total
-            || Instant::now() + delay > self.deadline
-        {
+        if delay > self.policy.max_wait || Instant::now() + delay > self.deadline() {
             return None;
         }
         // Said on stderr (terminals and Actions logs alike): a wait is never silent.
@@ -293,48 +402,182 @@ impl Transport {
     }
 }
 
+/// The final error of a request that was tried `attempts` times since `started`: a network
+/// failure says how often and how long ccsync tried, and what gives it longer.
+pub(crate) fn gave_up(err: Error, attempts: u32, started: Instant) -> Error {
+    match err {
+        Error::Network {
+            what,
+            host,
+            detail,
+            sent,
+            timed_out,
+        } if attempts > 1 || timed_out => Error::Network {
+            what,
+            host,
+            detail: format!(
+                "{detail} ({} in {}; --timeout / CCSYNC_TIMEOUT sets how long ccsync keeps retrying)",
+                if attempts == 1 { "1 attempt".to_owned() } else { format!("{attempts} attempts") },
+                say_duration(started.elapsed())
+            ),
+            sent,
+            timed_out,
+        },
+        other => other,
+    }
+}
+
 pub(crate) fn user_agent() -> String {
     format!("ccsync/{}", env!("CARGO_PKG_VERSION"))
 }
 
-fn say_duration(d: Duration) -> String {
+pub(crate) fn say_duration(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
+    } else if d < Duration::from_secs(10) && d.subsec_millis() != 0 {
+        format!("{:.1} s", d.as_secs_f64())
     } else {
         format!("{} s", d.as_secs_f64().round() as u64)
     }
 }
 
-/// A transport failure in words. reqwest's message names the URL, never the headers.
-pub(crate) fn network_error(what: &str, err: &reqwest::Error, answer_timeout: Duration) -> Error {
-    if err.is_timeout() {
-        let detail = if err.is_connect() {
-            "the connection was not accepted in time".to_owned()
-        } else {
-            format!(
-                "no answer within {}; GitHub (or a proxy) accepted the connection but did not answer. \
-                 --timeout / CCSYNC_TIMEOUT sets how long ccsync waits",
-                say_duration(answer_timeout)
-            )
-        };
-        return Error::Network {
-            what: what.to_owned(),
-            detail,
-            sent: !err.is_connect(),
-            timed_out: true,
-        };
+/// A transport failure in words, naming the host (from the request's URL) and its role.
+/// reqwest's message names the URL, never the headers.
+pub(crate) fn network_error(
+    what: &str,
+    role: HostRole,
+    err: &reqwest::Error,
+    answer_wait: Duration,
+) -> Error {
+    let host = err
+        .url()
+        .map(|u| host_of(u.as_str()))
+        .unwrap_or_else(|| "GitHub".to_owned());
+    if err.is_timeout() && !err.is_connect() {
+        return no_answer(what, role, &host, answer_wait);
     }
-    let mut detail = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        detail.push_str(": ");
-        detail.push_str(&inner.to_string());
-        source = inner.source();
-    }
+    let cause = transport_cause(err);
+    let sent = !err.is_connect();
+    let detail = if sent {
+        format!(
+            "the connection to {} broke ({cause}); {}",
+            role.name(&host),
+            role.advice()
+        )
+    } else {
+        format!(
+            "could not reach {} ({cause}); {}",
+            role.name(&host),
+            role.advice()
+        )
+    };
     Error::Network {
         what: what.to_owned(),
+        host,
         detail,
-        sent: !err.is_connect(),
+        sent,
+        timed_out: false,
+    }
+}
+
+/// reqwest's error and its causes, in one line.
+pub(crate) fn transport_cause(err: &reqwest::Error) -> String {
+    let mut cause = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        cause.push_str(": ");
+        cause.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    cause
+}
+
+/// A host that accepted the request and said nothing within `wait`.
+pub(crate) fn no_answer(what: &str, role: HostRole, host: &str, wait: Duration) -> Error {
+    Error::Network {
+        what: what.to_owned(),
+        host: host.to_owned(),
+        detail: format!(
+            "{} accepted the connection but gave no answer within {}; {}",
+            role.name(host),
+            say_duration(wait),
+            role.advice()
+        ),
+        sent: true,
+        timed_out: true,
+    }
+}
+
+/// An upload whose whole body went into the connection and whose answer did not come within
+/// `wait`: from here, no progress can be seen, so it is a stall too.
+pub(crate) fn no_answer_after_body(what: &str, host: &str, total: u64, wait: Duration) -> Error {
+    let role = HostRole::Uploads;
+    Error::Network {
+        what: what.to_owned(),
+        host: host.to_owned(),
+        detail: format!(
+            "the transfer with {} stalled after all {} were sent: no answer within {} (a slow \
+             link is fine, a stopped one is not); {}; CCSYNC_STALL_SECONDS sets how long a \
+             transfer may pause",
+            role.name(host),
+            say_bytes(total),
+            say_duration(wait),
+            role.advice()
+        ),
+        sent: true,
+        timed_out: true,
+    }
+}
+
+/// A transfer that moved less than 1 KiB/s for a stall period: `moved` of `total` bytes.
+pub(crate) fn stalled(
+    what: &str,
+    role: HostRole,
+    host: &str,
+    (moved, total): (u64, Option<u64>),
+    period: Duration,
+) -> Error {
+    let of = match total {
+        Some(total) => format!("{} of {}", say_bytes(moved), say_bytes(total)),
+        None => say_bytes(moved),
+    };
+    Error::Network {
+        what: what.to_owned(),
+        host: host.to_owned(),
+        detail: format!(
+            "the transfer with {} stalled after {of}: less than 1 KiB/s for {} (a slow link is \
+             fine, a stopped one is not); {}; CCSYNC_STALL_SECONDS sets how long a transfer may \
+             pause",
+            role.name(host),
+            say_duration(period),
+            role.advice()
+        ),
+        sent: true,
+        timed_out: true,
+    }
+}
+
+/// A transfer whose connection broke after `moved` of `total` bytes.
+pub(crate) fn broke(
+    what: &str,
+    role: HostRole,
+    host: &str,
+    (moved, total): (u64, Option<u64>),
+    cause: &str,
+) -> Error {
+    let of = match total {
+        Some(total) => format!("{} of {}", say_bytes(moved), say_bytes(total)),
+        None => say_bytes(moved),
+    };
+    Error::Network {
+        what: what.to_owned(),
+        host: host.to_owned(),
+        detail: format!(
+            "the connection to {} broke after {of} ({cause}); {}",
+            role.name(host),
+            role.advice()
+        ),
+        sent: true,
         timed_out: false,
     }
 }

@@ -336,8 +336,9 @@ async fn handle(
         }
         _ => {
             let cut = fault_kind == Some(FaultKind::CutUpload);
+            let pace = throttle_rate(fault.as_ref());
             let (reply, dropped) = if host == Host::Uploads && method == "POST" {
-                upload(&state, &incoming, req.into_body(), cut).await
+                upload(&state, &incoming, req.into_body(), (cut, pace)).await
             } else {
                 let body = collect(req.into_body()).await;
                 logged_request.body_size = body.len() as u64;
@@ -400,6 +401,9 @@ async fn handle(
             if fault_kind == Some(FaultKind::CutResponse) {
                 response.extensions_mut().insert(CutBody);
             }
+            if let Some(rate) = throttle_rate(fault.as_ref()) {
+                response.extensions_mut().insert(Paced(rate));
+            }
             state.lock().unwrap().record(LoggedRequest {
                 host,
                 method,
@@ -426,13 +430,55 @@ async fn hang(state: &Shared) -> ! {
 #[derive(Clone, Copy)]
 struct CutBody;
 
+/// Marks an answer whose body goes out at this many bytes per second (a `throttle` fault).
+#[derive(Clone, Copy)]
+struct Paced(u64);
+
+fn throttle_rate(fault: Option<&Fault>) -> Option<u64> {
+    fault
+        .filter(|f| f.kind == FaultKind::Throttle)
+        .map(|f| f.rate.unwrap_or(250_000).max(1))
+}
+
+/// How long `bytes` take at `rate` bytes per second.
+fn pace_time(bytes: u64, rate: u64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(bytes as f64 / rate as f64)
+}
+
+/// `body` sent at `rate` bytes per second, in pieces of a tenth of a second (at least a byte).
+fn paced(body: Bytes, rate: u64) -> AnyBody {
+    let piece = (rate / 10).max(1) as usize;
+    let started = tokio::time::Instant::now();
+    let frames = futures_util::stream::unfold(0usize, move |sent| {
+        let body = body.clone();
+        async move {
+            if sent >= body.len() {
+                return None;
+            }
+            let end = (sent + piece).min(body.len());
+            tokio::time::sleep_until(started + pace_time(end as u64, rate)).await;
+            let frame = hyper::body::Frame::data(body.slice(sent..end));
+            Some((Ok::<_, std::io::Error>(frame), end))
+        }
+    });
+    BodyExt::boxed(http_body_util::StreamBody::new(frames))
+}
+
 type AnyBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// The answer as sent: a marked one announces its full `Content-Length` and sends half the bytes,
 /// so the client sees the body end early (hyper then closes the connection).
 async fn cut_if_marked(response: Response<Full<Bytes>>) -> Response<AnyBody> {
     let cut = response.extensions().get::<CutBody>().is_some();
+    let pace = response.extensions().get::<Paced>().map(|p| p.0);
     let (mut parts, body) = response.into_parts();
+    if let Some(rate) = pace.filter(|_| !cut) {
+        let full = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(never) => match never {},
+        };
+        return Response::from_parts(parts, paced(full, rate));
+    }
     if !cut {
         return Response::from_parts(parts, body.map_err(|never| match never {}).boxed());
     }
@@ -1034,7 +1080,12 @@ fn storage(s: &mut State, req: &Incoming2) -> Reply {
 /// `POST {uploads}/repos/{o}/{r}/releases/{id}/assets?name=N`: a raw body with `Content-Type` and
 /// `Content-Length`. The asset exists as `starter` from the first byte; an upload cut short stays so
 /// and blocks its name. Returns the reply and whether the connection is to be dropped.
-async fn upload(state: &Shared, req: &Incoming2, mut body: Incoming, cut: bool) -> (Reply, bool) {
+async fn upload(
+    state: &Shared,
+    req: &Incoming2,
+    mut body: Incoming,
+    (cut, pace): (bool, Option<u64>),
+) -> (Reply, bool) {
     let segments: Vec<String> = req
         .path
         .trim_start_matches('/')
@@ -1122,11 +1173,16 @@ async fn upload(state: &Shared, req: &Incoming2, mut body: Incoming, cut: bool) 
     let stop_at = if cut { length / 2 } else { u64::MAX };
     let mut data: Vec<u8> = Vec::with_capacity(length.min(64 << 20) as usize);
     let mut broken = false;
+    let started = tokio::time::Instant::now();
     while (data.len() as u64) < stop_at {
         match body.frame().await {
             Some(Ok(frame)) => {
                 if let Ok(chunk) = frame.into_data() {
                     data.extend_from_slice(&chunk);
+                }
+                // A slow link: the next read waits until the bytes so far would have arrived.
+                if let Some(rate) = pace {
+                    tokio::time::sleep_until(started + pace_time(data.len() as u64, rate)).await;
                 }
             }
             Some(Err(_)) => {

@@ -66,6 +66,9 @@ pub struct Fault {
     /// Milliseconds for [`FaultKind::Delay`] (default 300).
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Bytes per second for [`FaultKind::Throttle`] (default 250,000).
+    #[serde(default)]
+    pub rate: Option<u64>,
 }
 
 fn one() -> u32 {
@@ -88,7 +91,14 @@ impl Fault {
             status: None,
             retry_after: None,
             delay_ms: None,
+            rate: None,
         }
+    }
+
+    /// [`FaultKind::Throttle`]: the link's rate in bytes per second.
+    pub fn rate(mut self, bytes_per_second: u64) -> Self {
+        self.rate = Some(bytes_per_second);
+        self
     }
 
     pub fn delay_ms(mut self, ms: u64) -> Self {
@@ -188,6 +198,9 @@ pub enum FaultKind {
     /// Hold the request until `parties` matching requests arrived (or `delay_ms`, default 10000,
     /// passed), then answer them all normally: forces two clients into the same instant.
     Barrier,
+    /// A slow link: the request body is read and the answer's body sent at `rate` bytes per
+    /// second (default 250,000); everything else as usual. A rate of a few bytes is a trickle.
+    Throttle,
 }
 
 /// `*` matches any run of characters (including `/`); everything else matches itself.

@@ -1,0 +1,248 @@
+//! Transfers on real links, through the `ccsync` binary and the fake's `throttle`, `hang` and
+//! `status` faults on each host: a slow link finishes, a stall (nothing, or a trickle) fails with
+//! its cause and host and is retried within `--timeout`, a hung request is retried, and a retried
+//! upload never leaves a half-written asset behind.
+
+mod everyday_support;
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use everyday_support::{assert_code, stderr, Laptop};
+use fake_github::{Fault, FaultKind, Host};
+
+/// `len` bytes of base64 text that gzip cannot shrink much (a xorshift stream).
+fn incompressible_text(len: usize) -> String {
+    use base64::Engine as _;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut raw = Vec::with_capacity(len * 3 / 4 + 8);
+    while raw.len() < len * 3 / 4 + 3 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        raw.extend_from_slice(&state.to_le_bytes());
+    }
+    let mut text = base64::engine::general_purpose::STANDARD.encode(raw);
+    text.truncate(len);
+    text
+}
+
+/// A session of `main` whose side folder holds `side_bytes` of incompressible text.
+fn big_session(laptop: &Laptop, side_bytes: usize) -> String {
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let folder = laptop.project_dir().join(&session.id).join("tool-results");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut file = std::fs::File::create(folder.join("toolu_big.txt")).unwrap();
+    file.write_all(incompressible_text(side_bytes).as_bytes())
+        .unwrap();
+    session.id
+}
+
+fn stored_names(laptop: &Laptop) -> Vec<String> {
+    let mut names: Vec<String> = laptop
+        .fake
+        .releases("octo", "app")
+        .iter()
+        .flat_map(|r| r.assets.iter().map(|a| format!("{} ({})", a.name, a.state)))
+        .collect();
+    names.sort();
+    names
+}
+
+fn assert_steady(laptop: &Laptop, id: &str) {
+    assert_eq!(
+        stored_names(laptop),
+        vec![
+            format!("claude-session-{id}.tar.gz (uploaded)"),
+            format!("claude-session-metadata-{id}.json (uploaded)"),
+        ]
+    );
+}
+
+#[test]
+fn a_12_mib_upload_through_a_250_kb_per_second_link_succeeds() {
+    let laptop = Laptop::new();
+    let id = big_session(&laptop, 17 << 20);
+    laptop.fake.add_fault(
+        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Throttle)
+            .on(Host::Uploads)
+            .rate(250_000)
+            .always(),
+    );
+    let started = Instant::now();
+    let mut cmd = laptop.cmd(&["release-push", "--session", &id, "--secrets", "allow"]);
+    cmd.env_remove("CCSYNC_TIMEOUT");
+    let output = everyday_support::run(cmd);
+    let took = started.elapsed();
+    assert_code(&output, 0);
+    let meta = laptop.stored_metadata(&id).unwrap();
+    let size = meta["archive"]["size"].as_u64().unwrap();
+    assert!(size >= 12 << 20, "the archive is {size} bytes");
+    // The link really was slow: well past the old 30 s cut-off, and past the default 10 s stall.
+    assert!(
+        took >= Duration::from_secs_f64(size as f64 / 250_000.0 * 0.9),
+        "took {took:?}"
+    );
+    assert!(!stderr(&output).contains("retrying"), "{}", stderr(&output));
+    assert_steady(&laptop, &id);
+}
+
+#[test]
+fn an_upload_that_stalls_is_retried_under_a_new_name_and_nothing_is_left_behind() {
+    for kind in [FaultKind::Hang, FaultKind::Throttle] {
+        let laptop = Laptop::new();
+        let id = big_session(&laptop, 200 << 10);
+        // The archive's first upload: nothing at all, or one byte a second (a trickle).
+        laptop.fake.add_fault(
+            Fault::new("POST", "/repos/*/releases/*/assets", kind)
+                .on(Host::Uploads)
+                .query("name=claude-session-*.tmp-*")
+                .rate(1),
+        );
+        let mut cmd = laptop.cmd(&["release-push", "--session", &id, "--secrets", "allow"]);
+        cmd.env("CCSYNC_STALL_SECONDS", "1");
+        let output = everyday_support::run(cmd);
+        assert_code(&output, 0);
+        let text = stderr(&output);
+        assert!(
+            text.contains("stopped answering, retrying in"),
+            "{kind:?}: {text}"
+        );
+        let uploads: Vec<String> = laptop
+            .fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.url.contains(".tmp-"))
+            .map(|r| r.url.clone())
+            .collect();
+        // Tried again (under the same temporary name once its `starter` is gone, or a new one):
+        // the stored copy is complete and nothing half-written is left.
+        // (The fake logs a request when it ends: the trickled one the client gave up on is not.)
+        assert!(!uploads.is_empty(), "{kind:?}");
+        assert_steady(&laptop, &id);
+    }
+}
+
+#[test]
+fn an_upload_that_never_moves_fails_naming_the_uploads_host_and_the_bytes() {
+    let laptop = Laptop::new();
+    // Larger than loopback's buffers (about 8 MiB): the stall is seen mid-body.
+    let id = big_session(&laptop, 16 << 20);
+    laptop.fake.add_fault(
+        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Throttle)
+            .on(Host::Uploads)
+            .rate(1)
+            .always(),
+    );
+    let mut cmd = laptop.cmd(&[
+        "--timeout",
+        "4",
+        "release-push",
+        "--session",
+        &id,
+        "--secrets",
+        "allow",
+    ]);
+    cmd.env("CCSYNC_STALL_SECONDS", "1");
+    let started = Instant::now();
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 1);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let text = stderr(&output);
+    let uploads = laptop.fake.uploads_url();
+    let host = uploads.trim_start_matches("http://");
+    assert!(text.contains(&format!("uploads host {host}")), "{text}");
+    assert!(
+        text.contains("stalled after") && text.contains(" of "),
+        "{text}"
+    );
+    assert!(text.contains("CCSYNC_STALL_SECONDS"), "{text}");
+    assert!(!text.contains("no answer within 10 s"), "{text}");
+    // No half-written asset stays; the release holds nothing that reads as a copy.
+    assert!(
+        stored_names(&laptop).iter().all(|n| !n.contains("starter")),
+        "{:?}",
+        stored_names(&laptop)
+    );
+}
+
+#[test]
+fn a_trickling_download_is_a_stall_bounded_by_timeout() {
+    let laptop = Laptop::new();
+    let id = big_session(&laptop, 1 << 20);
+    let mut cmd = laptop.cmd(&["release-push", "--session", &id, "--secrets", "allow"]);
+    cmd.env("CCSYNC_STALL_SECONDS", "1");
+    assert_code(&everyday_support::run(cmd), 0);
+    std::fs::remove_dir_all(laptop.project_dir()).unwrap();
+    // The metadata comes; the archive trickles, one byte a second, for ever.
+    laptop.fake.add_fault(
+        Fault::new(
+            "GET",
+            "/github-production-release-asset/*",
+            FaultKind::Throttle,
+        )
+        .on(Host::Storage)
+        .rate(1)
+        .after(1)
+        .always(),
+    );
+    let started = Instant::now();
+    let mut cmd = laptop.cmd(&["--timeout", "6", "release-restore"]);
+    cmd.env_remove("CCSYNC_STALL_SECONDS");
+    let output = everyday_support::run(cmd);
+    let took = started.elapsed();
+    assert_code(&output, 1);
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+    let text = stderr(&output);
+    let storage = laptop.fake.storage_url();
+    let host = storage.trim_start_matches("http://");
+    assert!(text.contains(&format!("storage host {host}")), "{text}");
+    assert!(text.contains("stalled after"), "{text}");
+    assert!(!laptop.project_dir().join(format!("{id}.jsonl")).exists());
+}
+
+#[test]
+fn a_download_that_hangs_once_is_retried() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    std::fs::remove_dir_all(laptop.project_dir()).unwrap();
+    for host in [Host::Api, Host::Storage] {
+        let path = match host {
+            Host::Storage => "/github-production-release-asset/*",
+            _ => "/repos/*/releases/assets/*",
+        };
+        laptop
+            .fake
+            .add_fault(Fault::new("GET", path, FaultKind::Hang).on(host));
+    }
+    let mut cmd = laptop.cmd(&["release-restore"]);
+    cmd.env("CCSYNC_STALL_SECONDS", "1");
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 0);
+    assert!(laptop
+        .project_dir()
+        .join(format!("{}.jsonl", session.id))
+        .exists());
+}
+
+#[test]
+fn a_listing_that_hangs_once_is_retried() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    for path in ["/graphql", "/repos/*/releases"] {
+        let method = if path == "/graphql" { "POST" } else { "GET" };
+        laptop
+            .fake
+            .add_fault(Fault::new(method, path, FaultKind::Hang));
+    }
+    let mut cmd = laptop.cmd(&["release-list", "--json"]);
+    cmd.env("CCSYNC_STALL_SECONDS", "1");
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 0);
+    let list = everyday_support::parse_json(&output);
+    assert_eq!(list["sessions"][0]["sessionId"], session.id.as_str());
+    assert!(stderr(&output).contains("stopped answering, retrying in"));
+}
