@@ -49,8 +49,7 @@ pub(crate) struct RestoreOutcome {
     pub(crate) session_file: Option<PathBuf>,
     pub(crate) release_url: Option<String>,
     /// The branch whose release held the session, when it is not `branch` (`--session` found
-    /// elsewhere).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// elsewhere); `null` otherwise.
     pub(crate) release_branch: Option<String>,
     pub(crate) backup: Option<PathBuf>,
     /// The folder holding the saved local side files (subagent transcripts, tool results, 2.0
