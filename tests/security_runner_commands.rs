@@ -282,3 +282,56 @@ fn an_age_header_of_megabytes_is_refused_at_once() {
         "{installed:?}"
     );
 }
+
+#[test]
+fn export_refuses_a_folder_inside_the_claude_config_folder() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new(&fake, "src/app");
+    let id = plant_hostile(&fake, &laptop, &|field| match field {
+        "gitBranch" => "main".into(),
+        "lastTimestamp" => "2026-01-01T00:10:00.000Z".into(),
+        _ => "x".into(),
+    });
+    let claude = laptop.env.claude_dir.clone();
+    std::fs::create_dir_all(claude.join("projects")).unwrap();
+    let link = laptop.env.temp.path().join("to-claude");
+    std::os::unix::fs::symlink(&claude, &link).unwrap();
+    let before = laptop.snapshot();
+    for output in [
+        claude.join("projects/-live-project"),
+        claude.join("projects/../projects/new/../x"),
+        link.join("projects/p"),
+    ] {
+        let run = laptop.run(
+            &[
+                "release-export",
+                "--session",
+                &id,
+                "--output",
+                output.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_code(&run, 2);
+        assert!(
+            stderr(&run).contains("inside the Claude config folder"),
+            "{}",
+            stderr(&run)
+        );
+    }
+    assert_eq!(laptop.snapshot(), before, "nothing written");
+    // Outside it: fine.
+    let out = laptop.env.temp.path().join("exported");
+    let run = laptop.run(
+        &[
+            "release-export",
+            "--session",
+            &id,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_code(&run, 0);
+    assert!(out.join(format!("{id}.jsonl")).is_file());
+}

@@ -876,8 +876,10 @@ fn comment_payload(number: u64, on_pull_request: bool) -> serde_json::Value {
     serde_json::json!({
         "action": "created",
         "issue": issue,
-        "comment": { "id": 11, "body": "@claude please go on", "user": { "login": "octo" } },
-        "repository": { "full_name": "octo/app", "name": "app", "owner": { "login": "octo" } },
+        "comment": { "id": 11, "body": "@claude please go on", "user": { "login": "octo" },
+                     "author_association": "OWNER" },
+        "repository": { "full_name": "octo/app", "name": "app", "owner": { "login": "octo" },
+                        "default_branch": "main" },
     })
 }
 
@@ -885,15 +887,66 @@ fn comment_payload(number: u64, on_pull_request: bool) -> serde_json::Value {
 fn review_comment_payload(number: u64, head_ref: &str) -> serde_json::Value {
     serde_json::json!({
         "action": "created",
-        "comment": { "id": 12, "body": "@claude rename this", "user": { "login": "octo" } },
+        "comment": { "id": 12, "body": "@claude rename this", "user": { "login": "octo" },
+                     "author_association": "COLLABORATOR" },
         "pull_request": {
             "number": number,
             "head": { "ref": head_ref, "label": format!("octo:{head_ref}"), "sha": "0".repeat(40),
                       "repo": { "full_name": "octo/app" } },
             "base": { "ref": "main", "repo": { "full_name": "octo/app" } },
         },
-        "repository": { "full_name": "octo/app", "name": "app", "owner": { "login": "octo" } },
+        "repository": { "full_name": "octo/app", "name": "app", "owner": { "login": "octo" },
+                        "default_branch": "main" },
     })
+}
+
+#[test]
+fn claude_pr_ignores_commenters_without_a_part_in_the_repository() {
+    let Some(act) = act_tool() else { return };
+    let fake = start_fake();
+    let laptop = Laptop::new(&fake);
+    let session = laptop.session("feature/pr", None, "2026-01-05T10:00:00Z");
+    laptop.ccsync(&["release-push", "--branch", "feature/pr"], &[]);
+    fake.seed_pull("octo", "app", 7, "feature/pr", Some("octo/app"));
+    let before = fake.releases("octo", "app");
+    fake.clear_requests();
+    let repo = ActRepo::new(&[".github/workflows/claude-pr.yml"]);
+    for (event, mut payload) in [
+        ("issue_comment", comment_payload(7, true)),
+        (
+            "pull_request_review_comment",
+            review_comment_payload(7, "feature/pr"),
+        ),
+    ] {
+        payload["comment"]["author_association"] = "NONE".into();
+        let output = repo.act_event(
+            &act,
+            event,
+            Some(&payload),
+            "claude-pr.yml",
+            &[ccsync_dir()],
+            &[("GITHUB_API_URL", fake.api_url())],
+            &[],
+        );
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(!repo.log.exists(), "{event}: Claude ran for a stranger");
+    }
+    let requests = fake.requests();
+    assert!(
+        requests.is_empty(),
+        "nothing restored or pushed: {requests:?}"
+    );
+    let assets = |releases: &[fake_github::Release]| -> Vec<String> {
+        releases
+            .iter()
+            .flat_map(|r| r.assets.iter().map(|a| a.name.clone()))
+            .collect()
+    };
+    assert_eq!(assets(&fake.releases("octo", "app")), assets(&before));
+    assert_eq!(
+        stored_metadata(&fake, &session.id)["records"],
+        session.line_count() as u64
+    );
 }
 
 #[test]

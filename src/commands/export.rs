@@ -26,6 +26,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
     // Checked before any request when it is named; the default needs the session id first.
     if let Some(output) = &given {
         check_output(output)?;
+        outside_claude_dir(ctx, output)?;
     }
     let found = super::show::find_stored(ctx, &args.session, args.branch.as_deref())?;
     let id = found.stored.meta.session_id.clone();
@@ -34,6 +35,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
         None => {
             let output = std::path::PathBuf::from(format!("claude-session-{id}"));
             check_output(&output)?;
+            outside_claude_dir(ctx, &output)?;
             output
         }
     };
@@ -93,6 +95,57 @@ fn check_output(output: &std::path::Path) -> anyhow::Result<()> {
             output.display()
         ))
         .into()),
+    }
+}
+
+/// An export is files to look at, never a live session: inside the Claude config folder
+/// (`~/.claude/projects/<x>`) its transcript would be resumable and its memory read by Claude Code as
+/// instructions. Compared after resolving symbolic links, whether or not the folder exists yet.
+fn outside_claude_dir(ctx: &Context, output: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(claude_dir) = ctx.claude_dir() else {
+        return Ok(());
+    };
+    let claude_dir = resolved(&claude_dir);
+    let target = resolved(&std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf()));
+    if target.starts_with(&claude_dir) {
+        return Err(Exit::usage(format!(
+            "{} is inside the Claude config folder {}: an exported session there would be a live project \
+             that Claude Code resumes and whose memory it reads as instructions. Name a folder outside it",
+            output.display(),
+            claude_dir.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// `path` with its longest existing ancestor's symbolic links resolved (the rest as written).
+fn resolved(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    // `..` and `.` first, as written: a folder that does not exist yet cannot be resolved.
+    let mut base = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                base.pop();
+            }
+            Component::CurDir => {}
+            other => base.push(other),
+        }
+    }
+    let path = base.clone();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&base) {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (base.file_name().map(|n| n.to_owned()), base.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                base = parent.to_path_buf();
+            }
+            _ => return path,
+        }
     }
 }
 
