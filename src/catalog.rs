@@ -1,8 +1,8 @@
-//! What a release tells about its sessions without downloading their metadata, so commands cost the
-//! same whatever the release holds: a compact summary in the `label` of each metadata asset (to
-//! choose the newest session and order `--keep`), and the table in the release body, updated one
-//! row at a time. The metadata assets stay the truth: a summary only chooses which one to read, and
-//! anything missing or unreadable here sends the caller back to reading the metadata.
+//! What a release tells people about its sessions: a compact summary in the `label` of each
+//! metadata asset (readable where GitHub lists assets), and the table in the release body, updated
+//! one row at a time. Both are hints anyone with write access can edit: no decision that chooses
+//! or deletes a session is made from them, only from the verified metadata of complete copies
+//! (`crate::stored`).
 
 use crate::bundle::metadata::{Encryption, Metadata};
 use crate::neutral::{markdown_code, markdown_text};
@@ -28,6 +28,7 @@ pub struct Summary {
 impl Summary {
     /// Newest first, as `crate::stored` orders sessions: those with recorded activity by it,
     /// then the others by push time.
+    #[cfg(test)]
     fn order(&self, other: &Summary) -> std::cmp::Ordering {
         other
             .activity
@@ -77,37 +78,6 @@ pub fn parse_label(label: &str) -> Option<Summary> {
         pushed: Some(time(pushed)?),
         records: records.trim().parse().ok()?,
     })
-}
-
-/// The sessions of `release` (those with a metadata asset: stable or a claim), newest first, from
-/// their labels; `None` when one of those assets has no readable label (an older ccsync wrote it).
-pub fn sessions_by_label(release: &SessionRelease) -> Option<Vec<(String, Summary)>> {
-    let mut sessions: Vec<(String, Summary)> = Vec::new();
-    for asset in release.assets.iter().filter(|a| a.state == "uploaded") {
-        let Some((id, role)) = names::classify(&asset.name) else {
-            continue;
-        };
-        if !role.is_metadata() {
-            continue;
-        }
-        // Of a session's metadata assets (the stable one, a claim), the newest summary.
-        let summary = parse_label(asset.label.as_deref().unwrap_or(""))?;
-        match sessions.iter_mut().find(|(known, _)| known == id) {
-            Some(known) if summary.order(&known.1).is_lt() => known.1 = summary,
-            Some(_) => {}
-            None => sessions.push((id.to_owned(), summary)),
-        }
-    }
-    sessions.sort_by(|a, b| a.1.order(&b.1).then_with(|| a.0.cmp(&b.0)));
-    Some(sessions)
-}
-
-/// The session with the newest activity by the labels, when they can tell.
-pub fn newest_by_label(release: &SessionRelease) -> Option<String> {
-    sessions_by_label(release)?
-        .into_iter()
-        .next()
-        .map(|(id, _)| id)
 }
 
 /// The ids of the sessions that have a complete metadata asset in `release`.

@@ -92,7 +92,7 @@ fn drive(fake: &FakeGitHub, dir: &Path) {
             .unwrap(); // get-release-asset (302)
         gh.delete_asset(&asset).await.unwrap();
         gh.delete_asset(&asset).await.unwrap(); // 404: already gone
-                                                // Duplicate drafts converge: copies, then delete-release.
+                                                // Duplicate drafts read as one view; delete-release below.
         let tag = ccsync::release::names::tag_for("dup");
         let first = fake.seed_release("octo", "app", &tag, true);
         let second = fake.seed_release("octo", "app", &tag, true);
@@ -118,8 +118,8 @@ fn drive(fake: &FakeGitHub, dir: &Path) {
         assert_eq!(head.branch, "feature/x");
         assert_eq!(head.repo_full_name.as_deref(), Some("alice/app"));
         assert!(gh.pull_head(13).await.unwrap_err().is_not_found());
-        let converged = gh.session_release_for_write("dup").await.unwrap();
-        assert_eq!(converged.assets.len(), 2);
+        let both = gh.session_release_for_write("dup").await.unwrap();
+        assert_eq!(both.assets.len(), 2);
         let all = gh.list_session_releases().await.unwrap();
         for release in all {
             gh.delete_release(&release).await.unwrap();

@@ -191,6 +191,29 @@ impl Metadata {
                 name.chars().take(80).collect::<String>()
             );
         }
+        // Numbers come from anyone who can write the release: bounded, so that arithmetic on
+        // them (the next generation, sizes, counts) can never wrap.
+        let max = crate::release::names::MAX_GENERATION;
+        for (field, value) in [
+            ("generation", self.generation),
+            ("archive.size", self.archive.size),
+            ("records", self.records),
+            ("uuidCount", self.uuid_count),
+            ("unpackedSize", self.unpacked_size.unwrap_or(0)),
+        ] {
+            if value > max {
+                bail!("`{field}` {value} is out of range (at most {max})");
+            }
+        }
+        if let Some(parent) = &self.parent {
+            if parent.generation >= self.generation {
+                bail!(
+                    "`parent.generation` {} is not below `generation` {}",
+                    parent.generation,
+                    self.generation
+                );
+            }
+        }
         for (field, hash) in [
             ("archive.sha256", &self.archive.sha256),
             ("uuidChainSha256", &self.uuid_chain_sha256),
@@ -347,5 +370,37 @@ pub(crate) mod tests {
         .contains("sha256"));
         assert!(err(&vec![b' '; MAX_METADATA_BYTES + 1]).contains("more than"));
         assert!(err(b"{\"format\":1").contains("not valid JSON"));
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused() {
+        let huge = serde_json::Value::from(u64::MAX);
+        for (field, path) in [
+            ("generation", &["generation"][..]),
+            ("archive.size", &["archive", "size"][..]),
+            ("records", &["records"][..]),
+            ("uuidCount", &["uuidCount"][..]),
+            ("unpackedSize", &["unpackedSize"][..]),
+        ] {
+            let e = err(&edited(|m| match path {
+                [one] => {
+                    m.insert((*one).into(), huge.clone());
+                }
+                [outer, inner] => m[*outer][*inner] = huge.clone(),
+                _ => unreachable!(),
+            }));
+            assert!(e.contains(field) && e.contains("out of range"), "{e}");
+        }
+        let at_max = edited(|m| {
+            m.insert(
+                "generation".into(),
+                crate::release::names::MAX_GENERATION.into(),
+            );
+        });
+        assert!(Metadata::parse(&at_max).is_ok());
+        let e = err(&edited(|m| {
+            m["parent"]["generation"] = 3.into();
+        }));
+        assert!(e.contains("not below"), "{e}");
     }
 }

@@ -356,6 +356,13 @@ impl PushJob<'_> {
         let mut packed: Option<Packed> = None;
         for attempt in 1.. {
             let release = self.rt.block_on(self.gh.session_release(self.branch))?;
+            // Duplicate drafts (a lost create race) are merged first, by the protocol's rules.
+            let release = match release {
+                Some(view) if !view.duplicate_ids.is_empty() && !self.args.dry_run => Some(
+                    self.merge_duplicates(&view, &writer, &session.id, scratch.path(), &cache)?,
+                ),
+                other => other,
+            };
             // A writer finishes an interrupted write before it compares (never "up to date"
             // against a pair that does not match: only complete copies count).
             let stored = release.as_ref().and_then(|release| {
@@ -377,8 +384,9 @@ impl PushJob<'_> {
             };
             if let Some(orphan) = orphan.filter(|_| !self.args.force) {
                 return Err(Exit::conflict(format!(
-                    "the release of branch `{}` holds an archive of session {} ({}) that no metadata describes: \
-                     a push of an older ccsync stopped halfway, and that archive may hold records this machine lacks. \
+                    "the release of branch `{}` holds an archive of session {} ({}) that no metadata describes \
+                     (its metadata is missing or invalid: a push of an older ccsync stopped halfway, or someone edited it), \
+                     and that archive may hold records this machine lacks. \
                      Download it from {} to keep it, then push with --force to replace it",
                     self.branch,
                     session.id,
@@ -508,10 +516,17 @@ impl PushJob<'_> {
             }
 
             let release = match release {
-                Some(release) if release.duplicate_ids.is_empty() => release,
-                _ => self
-                    .rt
-                    .block_on(self.gh.session_release_for_write(self.branch))?,
+                Some(release) => release,
+                None => {
+                    let created = self
+                        .rt
+                        .block_on(self.gh.session_release_for_write(self.branch))?;
+                    if !created.duplicate_ids.is_empty() {
+                        // Another first push created a draft too: merge, then compare again.
+                        continue;
+                    }
+                    created
+                }
             };
             let progress = Step::spinner(
                 ui,
@@ -528,6 +543,7 @@ impl PushJob<'_> {
                     archive: &packed.archive,
                     content_type: archive_content_type(self.passphrase.is_some()),
                     meta: packed.meta.clone(),
+                    keep_generation: false,
                     scratch: scratch.path(),
                 },
                 &cache,
@@ -570,6 +586,50 @@ impl PushJob<'_> {
             return Ok(outcome);
         }
         unreachable!("the loop returns")
+    }
+
+    /// Merges the duplicate drafts of `view` into the kept one (crate::stored::merge). Diverged
+    /// copies of the pushed session are its conflict (exit 4); of another session, a warning (the
+    /// duplicates stay until someone resolves it).
+    fn merge_duplicates(
+        &self,
+        view: &SessionRelease,
+        writer: &Writer,
+        session_id: &str,
+        scratch: &Path,
+        cache: &MetaCache,
+    ) -> anyhow::Result<SessionRelease> {
+        let ui = self.ctx.ui;
+        let merged = stored::merge::Merger {
+            rt: self.rt,
+            gh: self.gh,
+            claude_dir: self.claude_dir,
+            own: writer,
+            own_session: session_id,
+            force: self.args.force,
+            scratch,
+            cache,
+            warn: &|m| ui.warn(m),
+        }
+        .merge(view)?;
+        for id in &merged.conflicts {
+            if id == session_id {
+                return Err(Exit::conflict(format!(
+                    "session {id} diverged: the release of branch `{}` is split over duplicate drafts (a race of two first pushes) \
+                     whose copies each hold records the other lacks, and nothing was changed. \
+                     `ccsync release-restore --session {id} --force` keeps the copy readers use (yours is saved as a backup); \
+                     `ccsync release-push --session {id} --force` replaces both with yours",
+                    self.branch
+                ))
+                .into());
+            }
+            ui.warn(&format!(
+                "session {id} diverged between duplicate drafts of branch `{}`: they stay until one copy is chosen \
+                 (`ccsync release-push --session {id} --force` from the machine whose copy should win)",
+                self.branch
+            ));
+        }
+        Ok(merged.release)
     }
 
     /// The uuid rule, decided from the stored metadata when it can be, else from the stored copy.
@@ -723,9 +783,9 @@ impl PushJob<'_> {
     }
 
     /// Drops the sessions beyond `--keep` (oldest activity first), never the one just pushed,
-    /// then writes its row into the release body. The order comes from the metadata assets'
-    /// labels; only when one lacks a label (an older ccsync pushed it), or the body's table cannot
-    /// be updated row by row, is every session's metadata read.
+    /// then writes its row into the release body. What is dropped is decided from the verified
+    /// metadata of complete copies, never from labels or the body (anyone with write access can
+    /// edit those); the metadata is read only when more sessions than `--keep` could be there.
     fn keep_newest(
         &self,
         release: &SessionRelease,
@@ -745,24 +805,21 @@ impl PushJob<'_> {
                 cache,
             )
         };
+        let named = catalog::session_ids(release);
         let mut full: Option<Vec<StoredSession>> = None;
-        let newest_first: Vec<String> = match catalog::sessions_by_label(release) {
-            Some(sessions) => sessions.into_iter().map(|(id, _)| id).collect(),
-            None => {
-                let sessions = read_all()?;
-                let ids = sessions.iter().map(|s| s.meta.session_id.clone()).collect();
-                full = Some(sessions);
-                ids
-            }
-        };
-        // The pushed session always stays; the newest others fill the remaining places.
-        let others_allowed = (self.args.keep as usize).saturating_sub(1);
-        let dropped: Vec<String> = newest_first
-            .iter()
-            .filter(|id| **id != pushed.session_id)
-            .skip(others_allowed)
-            .cloned()
-            .collect();
+        let mut dropped: Vec<String> = Vec::new();
+        if named.len() > self.args.keep as usize {
+            let sessions = read_all()?;
+            // The pushed session always stays; the newest others fill the remaining places.
+            let others_allowed = (self.args.keep as usize).saturating_sub(1);
+            dropped = sessions
+                .iter()
+                .map(|s| s.meta.session_id.clone())
+                .filter(|id| *id != pushed.session_id)
+                .skip(others_allowed)
+                .collect();
+            full = Some(sessions);
+        }
         for id in &dropped {
             for (asset, _) in release.session_assets(id) {
                 self.rt.block_on(self.gh.delete_asset(asset))?;
@@ -772,10 +829,13 @@ impl PushJob<'_> {
                 self.args.keep
             ));
         }
-        let present: Vec<String> = catalog::session_ids(release)
-            .into_iter()
-            .filter(|id| !dropped.contains(id))
-            .collect();
+        let present: Vec<String> = match &full {
+            Some(sessions) => sessions.iter().map(|s| s.meta.session_id.clone()).collect(),
+            None => named,
+        }
+        .into_iter()
+        .filter(|id| !dropped.contains(id))
+        .collect();
         let body =
             match catalog::update_body(release.body.as_deref(), self.branch, pushed, &present) {
                 Some(body) => body,

@@ -180,9 +180,8 @@ fn replaced_while_reading(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The session to restore from `release`: `--session`, else the newest. Only that session's
-/// metadata is read when the metadata assets' labels tell which is the newest; all of it when they
-/// cannot (or named one that does not read).
+/// The session to restore from `release`: `--session`, else the newest by the verified metadata
+/// of complete copies (labels are hints anyone with write access can edit: they never choose).
 fn choose_session(
     rt: &tokio::runtime::Runtime,
     gh: &GitHub,
@@ -191,26 +190,15 @@ fn choose_session(
     args: &RestoreArgs,
     scratch: &Path,
 ) -> anyhow::Result<Option<StoredSession>> {
-    let newest = args
-        .session
-        .is_none()
-        .then(|| catalog::newest_by_label(release))
-        .flatten();
-    let read = |only: Option<&str>| {
-        stored::stored_sessions_of(
-            rt,
-            gh,
-            release,
-            scratch,
-            warn,
-            only,
-            &stored::MetaCache::default(),
-        )
-    };
-    let mut sessions = read(args.session.as_deref().or(newest.as_deref()))?;
-    if newest.is_some() && sessions.is_empty() {
-        sessions = read(None)?;
-    }
+    let sessions = stored::stored_sessions_of(
+        rt,
+        gh,
+        release,
+        scratch,
+        warn,
+        args.session.as_deref(),
+        &stored::MetaCache::default(),
+    )?;
     // A push that stopped after its commit point left a complete copy under temporary names:
     // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
     stored::finish_writes(rt, gh, &sessions, warn);

@@ -1,5 +1,6 @@
-//! The branch's draft for writing: created when missing (never blindly twice), converged into one
-//! when a race left several, its description replaced, a draft deleted. Never a published release.
+//! The branch's draft for writing: created when missing (never blindly twice), read as one view
+//! when a race left several (`crate::stored::merge` merges them), its description replaced, a
+//! draft deleted. Never a published release.
 
 use reqwest::Method;
 use serde_json::json;
@@ -11,8 +12,8 @@ use super::names;
 use super::transport::Replay;
 
 impl GitHub {
-    /// The branch's draft release, created when missing, and converged into one when a race left
-    /// several. Never writes into a published release.
+    /// The branch's draft release, created when missing; several drafts sharing the tag (a lost
+    /// create race) come as one view with `duplicate_ids`. Never writes into a published release.
     pub async fn session_release_for_write(&self, branch: &str) -> Result<SessionRelease> {
         let tag = names::tag_for(branch);
         // The quick lookup: a draft found by tag is used as is; "none" goes straight to creating.
@@ -75,68 +76,28 @@ impl GitHub {
         Ok(release)
     }
 
-    /// Makes the lowest-id draft hold every session of `drafts` (newest copy of each), then deletes
-    /// the others. Every copy is verified before any draft goes.
+    /// The drafts as one view (see [`merged_view`]), with the renames an interrupted ccsync 0.1
+    /// writer left behind in each finished (the temporary asset is the only copy). Duplicate drafts
+    /// stay: merging them is a write of the protocol, by session (`crate::stored::merge`).
     async fn converge(&self, drafts: Vec<SessionRelease>) -> Result<SessionRelease> {
-        let chosen_raw = drafts[0].clone();
         let view = merged_view(drafts.clone());
-        // Finish renames that an interrupted writer left behind (the temp is the only copy).
         let mut renamed = false;
-        for asset in view
-            .assets
-            .iter()
-            .filter(|a| a.release_id == chosen_raw.id && a.stored_name.is_some())
-        {
+        for asset in view.assets.iter().filter(|a| a.stored_name.is_some()) {
             match self.rename_asset(asset.id, &asset.name).await {
                 Ok(_) => renamed = true,
                 Err(e) if e.is_already_exists() || e.is_not_found() => renamed = true,
                 Err(e) => return Err(e),
             }
         }
-        if drafts.len() == 1 {
-            // The listing that found the draft is as fresh as a read would be, unless we just
-            // changed it.
-            if !renamed {
-                return Ok(view);
-            }
-            return self.refresh(&chosen_raw).await;
+        if !renamed {
+            // The listing that found the drafts is as fresh as a read would be.
+            return Ok(view);
         }
-        let scratch =
-            tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
-        for asset in view.assets.iter().filter(|a| a.release_id != chosen_raw.id) {
-            let file = scratch.path().join(format!("{}", asset.id));
-            self.download_asset(asset, &file, None).await?;
-            let content_type = asset
-                .content_type
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".into());
-            self.upload_asset(&chosen_raw, &asset.name, &file, &content_type)
-                .await?;
-            let _ = std::fs::remove_file(&file);
+        let mut now = Vec::new();
+        for draft in &drafts {
+            now.push(self.get_release_raw(draft.id).await?);
         }
-        let now = self.refresh(&chosen_raw).await?;
-        // Only what was copied from the duplicates is checked, and only under names that stay:
-        // a write in progress may rename or drop its claim and temporary archive at any moment
-        // (docs/write-protocol.md), in the chosen draft as well as in the copies.
-        let missing: Vec<&str> = view
-            .assets
-            .iter()
-            .filter(|a| a.release_id != chosen_raw.id)
-            .map(|a| a.name.as_str())
-            .filter(|name| !is_transient(name) && now.asset(name).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::Unexpected(format!(
-                "merging the duplicate drafts `{}` left {} without {}; nothing was deleted, try again",
-                chosen_raw.tag_name,
-                chosen_raw.id,
-                missing.join(", ")
-            )));
-        }
-        for duplicate in &drafts[1..] {
-            self.delete_release(duplicate).await?;
-        }
-        Ok(now)
+        Ok(merged_view(now))
     }
 
     /// Replaces the release body. Refuses a published release.
@@ -167,17 +128,4 @@ impl GitHub {
         let url = self.repo_url(&format!("/releases/{}", release.id));
         self.delete(&what, &url).await
     }
-}
-
-/// A claim or temporary archive of the write protocol: renamed or deleted when its write ends.
-fn is_transient(name: &str) -> bool {
-    matches!(
-        names::classify(name),
-        Some((
-            _,
-            names::Role::Claim { .. }
-                | names::Role::TempArchive { .. }
-                | names::Role::LegacyTemp { .. }
-        ))
-    )
 }

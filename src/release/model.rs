@@ -78,78 +78,37 @@ pub struct Asset {
     pub stored_name: Option<String>,
 }
 
-/// One view of several drafts sharing a tag: the lowest id's identity; per session, the assets of
-/// the draft with the newest copy (a session's archive and metadata always come from one draft).
-/// Only `uploaded` assets count; a complete temporary copy stands in for a missing final name.
+/// One view of several drafts sharing a tag: the lowest id's identity, and the readable assets of
+/// every draft (each with its [`Asset::release_id`]). Which copy of a session counts is decided by
+/// the reading rules of `crate::stored::copies`, across drafts exactly as within one; nothing here
+/// chooses by name or time. Only `uploaded` assets count; a complete temporary copy of ccsync 0.1
+/// stands in for a missing final name in its draft.
 pub(super) fn merged_view(mut drafts: Vec<SessionRelease>) -> SessionRelease {
     drafts.sort_by_key(|r| r.id);
-    // Per draft: logical name -> asset.
-    let per_draft: Vec<(u64, BTreeMap<String, Asset>)> = drafts
-        .iter()
-        .map(|release| {
-            let mut logical: BTreeMap<String, Asset> = BTreeMap::new();
-            for asset in release.assets.iter().filter(|a| a.state == "uploaded") {
-                if names::final_name_of_temp(&asset.name).is_none() {
-                    logical.insert(asset.name.clone(), asset.clone());
+    let mut assets: Vec<Asset> = Vec::new();
+    for release in &drafts {
+        let mut logical: BTreeMap<String, Asset> = BTreeMap::new();
+        for asset in release.assets.iter().filter(|a| a.state == "uploaded") {
+            if names::final_name_of_temp(&asset.name).is_none() {
+                logical.insert(asset.name.clone(), asset.clone());
+            }
+        }
+        for asset in release.assets.iter().filter(|a| a.state == "uploaded") {
+            if let Some(final_name) = names::final_name_of_temp(&asset.name) {
+                let newer = logical.get(final_name).is_none_or(|other| {
+                    other.stored_name.is_some() && other.updated_at < asset.updated_at
+                });
+                if newer {
+                    let mut stand_in = asset.clone();
+                    stand_in.stored_name = Some(asset.name.clone());
+                    stand_in.name = final_name.to_owned();
+                    logical.insert(final_name.to_owned(), stand_in);
                 }
             }
-            for asset in release.assets.iter().filter(|a| a.state == "uploaded") {
-                if let Some(final_name) = names::final_name_of_temp(&asset.name) {
-                    let newer = logical.get(final_name).is_none_or(|other| {
-                        other.stored_name.is_some() && other.updated_at < asset.updated_at
-                    });
-                    if newer {
-                        let mut stand_in = asset.clone();
-                        stand_in.stored_name = Some(asset.name.clone());
-                        stand_in.name = final_name.to_owned();
-                        logical.insert(final_name.to_owned(), stand_in);
-                    }
-                }
-            }
-            (release.id, logical)
-        })
-        .collect();
-
-    // Group by session (or by name for other assets) and pick one draft per group.
-    let group_of = |name: &str| {
-        names::classify(name)
-            .map(|(id, _)| id.to_owned())
-            .unwrap_or_else(|| name.to_owned())
-    };
-    let mut groups: BTreeMap<String, Vec<(u64, Vec<Asset>)>> = BTreeMap::new();
-    for (release_id, logical) in &per_draft {
-        let mut by_group: BTreeMap<String, Vec<Asset>> = BTreeMap::new();
-        for asset in logical.values() {
-            by_group
-                .entry(group_of(&asset.name))
-                .or_default()
-                .push(asset.clone());
         }
-        for (group, assets) in by_group {
-            groups.entry(group).or_default().push((*release_id, assets));
-        }
+        assets.extend(logical.into_values());
     }
-    let mut assets: Vec<Asset> = groups
-        .into_values()
-        .filter_map(|candidates| {
-            candidates
-                .into_iter()
-                .max_by(|(id_a, a), (id_b, b)| {
-                    let key = |set: &Vec<Asset>| {
-                        let has_metadata = set.iter().any(|x| {
-                            names::classify(&x.name).is_some_and(|(_, role)| role.is_metadata())
-                        });
-                        let newest = set.iter().filter_map(|x| x.updated_at.clone()).max();
-                        (has_metadata, newest)
-                    };
-                    // Equal keys: the lower release id wins (max_by keeps the later maximum).
-                    key(a).cmp(&key(b)).then(id_b.cmp(id_a))
-                })
-                .map(|(_, set)| set)
-        })
-        .flatten()
-        .collect();
-    assets.sort_by(|a, b| a.name.cmp(&b.name));
+    assets.sort_by(|a, b| a.name.cmp(&b.name).then(a.release_id.cmp(&b.release_id)));
 
     let duplicate_ids = drafts.iter().skip(1).map(|r| r.id).collect();
     let mut view = drafts.into_iter().next().expect("at least one draft");
@@ -194,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn merged_view_keeps_each_sessions_newest_pair_together() {
+    fn merged_view_keeps_every_drafts_assets() {
         let (a, b) = (
             names::archive_asset_name("s1", false),
             names::metadata_asset_name("s1"),
@@ -213,9 +172,9 @@ mod tests {
         let view = merged_view(vec![d2, d1]);
         assert_eq!(view.id, 1);
         assert_eq!(view.duplicate_ids, vec![2]);
-        let mut ids: Vec<u64> = view.assets.iter().map(|x| x.id).collect();
+        let mut ids: Vec<(u64, u64)> = view.assets.iter().map(|x| (x.id, x.release_id)).collect();
         ids.sort();
-        assert_eq!(ids, vec![12, 20, 21]);
+        assert_eq!(ids, vec![(10, 1), (11, 1), (12, 1), (20, 2), (21, 2)]);
     }
 
     #[test]

@@ -155,10 +155,7 @@ pub fn classify(name: &str) -> Option<(&str, Role)> {
     }
     if let Some(rest) = name.strip_prefix(METADATA_PREFIX) {
         let (id, generation) = rest.strip_suffix(".json")?.split_once(CLAIM_MARKER)?;
-        let generation = generation
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| generation.parse().ok())??;
+        let generation = parse_generation(generation)?;
         return (!id.is_empty() && !id.contains('.')).then_some((id, Role::Claim { generation }));
     }
     let rest = name.strip_prefix(ARCHIVE_PREFIX)?;
@@ -178,6 +175,22 @@ pub fn classify(name: &str) -> Option<(&str, Role)> {
             },
         )
     })
+}
+
+/// The highest generation ccsync reads or writes: far below `u64::MAX`, so `N + 1` never wraps,
+/// and exact in a JSON number of any reader (2^53). Anything above is hostile or corrupt.
+pub const MAX_GENERATION: u64 = 1 << 53;
+
+/// A generation as a claim name writes it: canonical decimal (`0`, or digits without a leading
+/// zero) up to [`MAX_GENERATION`]. `.g0002` or `.g18446744073709551615` is no claim: two names for
+/// one generation, or one no writer can follow, would let a single asset block every push.
+pub fn parse_generation(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.len() <= 16
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    let generation: u64 = canonical.then(|| text.parse().ok())??;
+    (generation <= MAX_GENERATION).then_some(generation)
 }
 
 /// Marks a claim: `claude-session-metadata-<uuid>.g<N>.json`.
@@ -346,6 +359,43 @@ mod tests {
             None
         );
         assert_eq!(classify(&format!("claude-session-{id}.tmp-.tar.gz")), None);
+    }
+
+    #[test]
+    fn only_canonical_bounded_claim_names_are_claims() {
+        let id = "0b5a3c5e-1f6a-4a8e-9d43-4f1c2b3a4d5e";
+        let claim = |g: &str| {
+            classify(&format!("claude-session-metadata-{id}.g{g}.json"))
+                .map(|(of, role)| (of == id, role))
+        };
+        assert_eq!(claim("0"), Some((true, Role::Claim { generation: 0 })));
+        assert_eq!(claim("12"), Some((true, Role::Claim { generation: 12 })));
+        let max = MAX_GENERATION.to_string();
+        assert_eq!(
+            claim(&max),
+            Some((
+                true,
+                Role::Claim {
+                    generation: MAX_GENERATION
+                }
+            ))
+        );
+        for junk in [
+            "0002",
+            "00",
+            "01",
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1e3",
+            "18446744073709551615",
+            "18446744073709551616",
+            &(MAX_GENERATION + 1).to_string(),
+            "99999999999999999999999",
+        ] {
+            assert_eq!(claim(junk), None, "{junk:?}");
+        }
     }
 
     #[test]

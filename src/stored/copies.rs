@@ -2,11 +2,17 @@
 //! release's assets and the metadata already read: which complete copies a session has, which one
 //! is current, and the steps that roll an unfinished write forward and remove leftovers.
 //!
-//! A copy is a metadata asset plus an archive asset of the same session, whatever its name, whose
-//! size and sha256 equal the metadata's: matching by content keeps a half-renamed copy readable.
-//! Among the archives that match, the newest upload (highest id) is the copy's: a later write that
-//! carries the same bytes as an old archive never depends on an asset a stale reader may delete.
+//! A copy is a metadata asset plus an archive asset of the same session in the same draft, whatever
+//! its name, whose size and sha256 equal the metadata's: matching by content keeps a half-renamed
+//! copy readable. Among the archives that match, the newest upload (highest id) is the copy's: a
+//! later write that carries the same bytes as an old archive never depends on an asset a stale
+//! reader may delete.
+//!
+//! Copies are ordered by one rank ([`rank`]) everywhere: readers, the writer's confirmation and the
+//! merge of duplicate drafts. Several drafts sharing a tag (a lost create race) are one release to
+//! these rules: a session's copies in all of them compete by the same rank.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -38,6 +44,59 @@ impl Copy {
     pub fn stable(&self) -> bool {
         self.role == Role::StableMetadata
     }
+
+    /// The draft that holds it.
+    pub fn release_id(&self) -> u64 {
+        self.metadata_asset.release_id
+    }
+
+    /// The same stored content: generation and archive bytes (then the records are the same too).
+    pub fn same_content(&self, other: &Copy) -> bool {
+        self.generation() == other.generation()
+            && self
+                .meta
+                .archive
+                .sha256
+                .eq_ignore_ascii_case(&other.meta.archive.sha256)
+    }
+}
+
+/// The one order of copies, current first: the higher generation as the metadata says it (content
+/// beats names: a claim's name must agree, see [`layouts`]); on a tie the stable name (a claim of
+/// the generation the stable copy already has lost a race); then content (more records, then the
+/// archive's sha256), so every reader picks the same copy whatever the names, labels or upload
+/// times say; then the lower draft id (the one duplicates merge into). Never upload time.
+pub fn rank(a: &Copy, b: &Copy) -> Ordering {
+    b.generation()
+        .cmp(&a.generation())
+        .then(b.stable().cmp(&a.stable()))
+        .then(b.meta.uuid_count.cmp(&a.meta.uuid_count))
+        .then_with(|| {
+            let sha = |c: &Copy| c.meta.archive.sha256.to_ascii_lowercase();
+            sha(b).cmp(&sha(a))
+        })
+        .then(a.release_id().cmp(&b.release_id()))
+        .then(a.metadata_asset.id.cmp(&b.metadata_asset.id))
+}
+
+/// Two copies of one session neither of which can descend from the other: the same generation
+/// with other bytes, or a higher generation whose parent at the lower one's generation is another
+/// copy. Only a person can choose between them (the uuid rule's "diverged").
+pub fn diverged(a: &Copy, b: &Copy) -> bool {
+    let (low, high) = if a.generation() <= b.generation() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if low.generation() == high.generation() {
+        return !low.same_content(high);
+    }
+    high.meta.parent.as_ref().is_some_and(|p| {
+        p.generation == low.generation()
+            && !p
+                .archive_sha256
+                .eq_ignore_ascii_case(&low.meta.archive.sha256)
+    })
 }
 
 /// Everything of one session in a release.
@@ -46,28 +105,103 @@ pub struct SessionLayout {
     pub session_id: String,
     /// Every asset of the session, any state, with its role.
     pub assets: Vec<(Asset, Role)>,
-    /// The complete copies, current first.
+    /// The complete copies, current first ([`rank`]).
     pub copies: Vec<Copy>,
+    /// The metadata assets that were read and are known not to describe a copy (junk, a claim
+    /// whose archive is gone): only these may be removed as litter; one not read stays.
+    pub judged: HashSet<u64>,
 }
 
 impl SessionLayout {
-    /// The copy readers use: the highest generation; on a tie the stable name, then the newer push.
+    /// The copy readers use: the first by [`rank`].
     pub fn current(&self) -> Option<&Copy> {
         self.copies.first()
     }
+
+    /// The best copy held by draft `release_id`.
+    pub fn current_in(&self, release_id: u64) -> Option<&Copy> {
+        self.copies.iter().find(|c| c.release_id() == release_id)
+    }
 }
 
-/// The metadata assets (any role) of a release that may describe a copy, with their session ids:
-/// what a reader downloads. `only` limits them to one session.
+/// Real metadata is larger than this (its required fields alone are): anything smaller is junk,
+/// skipped without a download.
+pub const MIN_METADATA_BYTES: u64 = 256;
+
+/// Claims read per session and command, at most, beyond the stable metadata: junk claims above
+/// the current copy cost a bounded number of downloads (writers remove what they judged).
+pub const MAX_CLAIM_READS: usize = 8;
+
+/// Whether a metadata asset is worth a download: uploaded, of a plausible size, and in a draft
+/// that holds an archive of its session (no archive, no copy).
+pub(crate) fn may_describe_a_copy(asset: &Asset, id: &str, assets: &[Asset]) -> bool {
+    asset.state == "uploaded"
+        && (MIN_METADATA_BYTES..=crate::bundle::metadata::MAX_METADATA_BYTES as u64)
+            .contains(&asset.size)
+        && assets.iter().any(|a| {
+            a.release_id == asset.release_id
+                && a.state == "uploaded"
+                && names::classify(&a.name).is_some_and(|(of, role)| of == id && is_archive(&role))
+        })
+}
+
+/// The first metadata a reader downloads: the stable (and 0.1 temporary) metadata of each session,
+/// with their session ids. `only` limits them to one session. Claims come after, a few at a time
+/// ([`claims_to_read`]).
 pub fn metadata_to_read<'a>(assets: &'a [Asset], only: Option<&str>) -> Vec<(&'a Asset, String)> {
     assets
         .iter()
-        .filter(|a| a.state == "uploaded")
         .filter_map(|asset| {
             let (id, role) = names::classify(&asset.name)?;
-            (role.is_metadata() && only.is_none_or(|o| o == id)).then(|| (asset, id.to_owned()))
+            (role.is_metadata()
+                && !matches!(role, Role::Claim { .. })
+                && only.is_none_or(|o| o == id)
+                && may_describe_a_copy(asset, id, assets))
+            .then(|| (asset, id.to_owned()))
         })
         .collect()
+}
+
+/// The next claims worth reading, at most `per_session` of each session, highest generation
+/// first: those above the best copy already known in their draft (a claim at or below it can
+/// never be current there), not in `tried`.
+pub fn claims_to_read<'a>(
+    assets: &'a [Asset],
+    metas: &HashMap<u64, Metadata>,
+    tried: &HashSet<u64>,
+    only: Option<&str>,
+    per_session: usize,
+) -> Vec<(&'a Asset, String)> {
+    let known = layouts(assets, metas);
+    let best_in = |id: &str, release_id: u64| {
+        known
+            .iter()
+            .find(|l| l.session_id == id)
+            .and_then(|l| l.current_in(release_id))
+            .map(Copy::generation)
+    };
+    let mut candidates: Vec<(&Asset, &str, u64)> = assets
+        .iter()
+        .filter(|a| !tried.contains(&a.id) && !metas.contains_key(&a.id))
+        .filter_map(|asset| match names::classify(&asset.name)? {
+            (id, Role::Claim { generation }) if only.is_none_or(|o| o == id) => {
+                Some((asset, id, generation))
+            }
+            _ => None,
+        })
+        .filter(|(asset, id, generation)| {
+            best_in(id, asset.release_id).is_none_or(|best| *generation > best)
+                && may_describe_a_copy(asset, id, assets)
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.1.cmp(b.1).then(b.2.cmp(&a.2)));
+    let mut out: Vec<(&Asset, String)> = Vec::new();
+    for (asset, id, _) in candidates {
+        if out.iter().filter(|(_, of)| of == id).count() < per_session {
+            out.push((asset, id.to_owned()));
+        }
+    }
+    out
 }
 
 /// Whether `archive` holds the bytes `meta` records: same size and GitHub's `digest` equal to the
@@ -99,6 +233,15 @@ fn is_archive(role: &Role) -> bool {
 /// The sessions of `assets`, each with its complete copies, given the metadata read so far (by
 /// asset id; a metadata asset not in `metas` counts as unreadable).
 pub fn layouts(assets: &[Asset], metas: &HashMap<u64, Metadata>) -> Vec<SessionLayout> {
+    layouts_judged(assets, metas, &HashSet::new())
+}
+
+/// [`layouts`], knowing which metadata assets were downloaded and are no metadata at all (`junk`).
+pub fn layouts_judged(
+    assets: &[Asset],
+    metas: &HashMap<u64, Metadata>,
+    junk: &HashSet<u64>,
+) -> Vec<SessionLayout> {
     let mut by_session: HashMap<&str, Vec<(Asset, Role)>> = HashMap::new();
     for asset in assets {
         if let Some((id, role)) = names::classify(&asset.name) {
@@ -110,7 +253,7 @@ pub fn layouts(assets: &[Asset], metas: &HashMap<u64, Metadata>) -> Vec<SessionL
     }
     let mut out: Vec<SessionLayout> = by_session
         .into_iter()
-        .map(|(id, session_assets)| layout_of(id, session_assets, metas))
+        .map(|(id, session_assets)| layout_of(id, session_assets, metas, junk))
         .collect();
     out.sort_by(|a, b| a.session_id.cmp(&b.session_id));
     out
@@ -120,21 +263,34 @@ fn layout_of(
     session_id: &str,
     assets: Vec<(Asset, Role)>,
     metas: &HashMap<u64, Metadata>,
+    junk: &HashSet<u64>,
 ) -> SessionLayout {
     let mut copies = Vec::new();
+    let mut judged = HashSet::new();
     for (asset, role) in &assets {
         if !role.is_metadata() || asset.state != "uploaded" {
+            continue;
+        }
+        if junk.contains(&asset.id) {
+            judged.insert(asset.id);
             continue;
         }
         let Some(meta) = metas.get(&asset.id) else {
             continue;
         };
-        if meta.session_id != session_id {
+        // A claim's name and content must agree: otherwise one asset would rank by one number
+        // for some and by another for others.
+        let agrees = match role {
+            Role::Claim { generation } => *generation == meta.generation,
+            _ => true,
+        };
+        if meta.session_id != session_id || !agrees {
+            judged.insert(asset.id);
             continue;
         }
         let archive = assets
             .iter()
-            .filter(|(a, r)| is_archive(r) && holds(meta, a, r))
+            .filter(|(a, r)| a.release_id == asset.release_id && is_archive(r) && holds(meta, a, r))
             .max_by_key(|(a, _)| a.id);
         if let Some((archive, _)) = archive {
             copies.push(Copy {
@@ -143,19 +299,16 @@ fn layout_of(
                 archive_asset: archive.clone(),
                 role: role.clone(),
             });
+        } else {
+            judged.insert(asset.id);
         }
     }
-    copies.sort_by(|a, b| {
-        b.generation()
-            .cmp(&a.generation())
-            .then(b.stable().cmp(&a.stable()))
-            .then(b.meta.pushed_at.cmp(&a.meta.pushed_at))
-            .then(a.metadata_asset.id.cmp(&b.metadata_asset.id))
-    });
+    copies.sort_by(rank);
     SessionLayout {
         session_id: session_id.to_owned(),
         assets,
         copies,
+        judged,
     }
 }
 
@@ -185,10 +338,35 @@ fn older_than_an_hour(asset: &Asset, now: DateTime<Utc>) -> bool {
         .is_some_and(|t| now - t.with_timezone(&Utc) > STALE_AFTER)
 }
 
+/// Litter removed per session and run, at most: junk anyone can upload in bulk costs each run a
+/// bounded number of requests, and goes over a few runs.
+pub const MAX_LITTER_PER_RUN: usize = 4;
+
 /// The steps that bring the current copy under the stable names (in the protocol's order: old
 /// archive, archive rename, old metadata, metadata rename), then remove what can never be part
-/// of a copy again. Empty in the steady state.
+/// of a copy again. Empty in the steady state. Only the draft of the current copy is touched
+/// (names are unique per draft; other drafts are the merge's, [`super::merge`]).
 pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
+    let home = layout
+        .current()
+        .map(Copy::release_id)
+        .or_else(|| layout.assets.iter().map(|(a, _)| a.release_id).min());
+    let layout = &SessionLayout {
+        session_id: layout.session_id.clone(),
+        assets: layout
+            .assets
+            .iter()
+            .filter(|(a, _)| Some(a.release_id) == home)
+            .cloned()
+            .collect(),
+        copies: layout
+            .copies
+            .iter()
+            .filter(|c| Some(c.release_id()) == home)
+            .cloned()
+            .collect(),
+        judged: layout.judged.clone(),
+    };
     let mut steps = Vec::new();
     let mut keep: HashSet<u64> = HashSet::new();
     if let Some(current) = layout.current() {
@@ -226,6 +404,7 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
             Step::Rename(..) => None,
         })
         .collect();
+    let mut litter_left = MAX_LITTER_PER_RUN;
     for (asset, role) in &layout.assets {
         if keep.contains(&asset.id) || renamed.contains(&asset.id) {
             continue;
@@ -241,13 +420,11 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
                 // metadata when no copy is complete) goes only once a current copy exists.
                 Role::StableArchive { .. } => current_generation.is_some(),
                 Role::StableMetadata => false,
-                // A claim that is not current lost a race or can never complete.
+                // A claim that is not current lost a race or can never complete (judged so from
+                // its content: one not read stays).
                 Role::Claim { generation } => {
                     current_generation.is_some_and(|g| *generation <= g)
-                        || !layout
-                            .copies
-                            .iter()
-                            .any(|c| c.metadata_asset.id == asset.id)
+                        || layout.judged.contains(&asset.id)
                 }
                 Role::TempArchive { .. } | Role::LegacyTemp { metadata: false } => {
                     of_old_copies.contains(&asset.id)
@@ -256,7 +433,8 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
                 Role::LegacyTemp { metadata: true } => current_generation.is_some() && stale,
             }
         };
-        if litter {
+        if litter && litter_left > 0 {
+            litter_left -= 1;
             steps.push(Step::Delete(asset.clone()));
         }
     }

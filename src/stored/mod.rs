@@ -13,9 +13,10 @@
 //! push reads each metadata asset at most once.
 
 pub mod copies;
+pub mod merge;
 pub mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -66,23 +67,42 @@ impl StoredSession {
     }
 }
 
-/// Metadata already read, by asset id.
+/// Metadata already read, by asset id, and the assets read that hold no metadata of their
+/// session (junk: judged, never read again).
 #[derive(Default)]
-pub struct MetaCache(Mutex<HashMap<u64, Metadata>>);
+pub struct MetaCache(Mutex<(HashMap<u64, Metadata>, HashSet<u64>)>);
 
 impl MetaCache {
     /// Remembers the metadata of an asset this command uploaded itself.
     pub fn insert(&self, asset_id: u64, meta: Metadata) {
-        self.0.lock().unwrap().insert(asset_id, meta);
+        self.0.lock().unwrap().0.insert(asset_id, meta);
     }
 
-    fn get(&self, asset_id: u64) -> Option<Metadata> {
-        self.0.lock().unwrap().get(&asset_id).cloned()
+    fn insert_junk(&self, asset_id: u64) {
+        self.0.lock().unwrap().1.insert(asset_id);
+    }
+
+    fn known(&self, asset_id: u64) -> bool {
+        let cache = self.0.lock().unwrap();
+        cache.0.contains_key(&asset_id) || cache.1.contains(&asset_id)
     }
 
     /// The metadata read so far, by asset id.
     pub fn snapshot(&self) -> HashMap<u64, Metadata> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().0.clone()
+    }
+
+    /// The sessions of `assets` by the reading rules, with what this cache knows.
+    pub fn layouts(&self, assets: &[Asset]) -> Vec<copies::SessionLayout> {
+        let cache = self.0.lock().unwrap();
+        copies::layouts_judged(assets, &cache.0, &cache.1)
+    }
+
+    /// The layout of one session.
+    pub fn layout_of(&self, assets: &[Asset], session_id: &str) -> Option<copies::SessionLayout> {
+        self.layouts(assets)
+            .into_iter()
+            .find(|l| l.session_id == session_id)
     }
 }
 
@@ -118,7 +138,8 @@ pub fn stored_sessions_of(
         now: chrono::Utc::now(),
         own_writer: None,
     };
-    let mut sessions: Vec<StoredSession> = copies::layouts(&release.assets, &cache.snapshot())
+    let mut sessions: Vec<StoredSession> = cache
+        .layouts(&release.assets)
         .iter()
         .filter(|l| only.is_none_or(|o| o == l.session_id))
         .filter_map(|l| StoredSession::from_layout(l, &planner))
@@ -144,7 +165,10 @@ fn newest_first(a: &StoredSession, b: &StoredSession) -> std::cmp::Ordering {
         .then_with(|| a.meta.session_id.cmp(&b.meta.session_id))
 }
 
-/// Downloads into `cache` the metadata assets of `assets` not read yet (all sessions, or `only`).
+/// Downloads into `cache` the metadata a reader needs of `assets` (all sessions, or `only`): the
+/// stable metadata of each session that has an archive, then its claims above the best copy
+/// known, highest first, a few at a time, until none is left above it ([`copies::claims_to_read`]).
+/// What can be no copy is skipped unread, so the cost stays bounded whatever the release holds.
 /// A download or parse failure is reported through `warn` and leaves the asset unread (it then
 /// describes no copy).
 pub(crate) fn read_metadata_of(
@@ -156,9 +180,46 @@ pub(crate) fn read_metadata_of(
     only: Option<&str>,
     cache: &MetaCache,
 ) {
-    let wanted: Vec<(&Asset, String)> = copies::metadata_to_read(assets, only)
+    let mut tried: HashSet<u64> = HashSet::new();
+    let first = copies::metadata_to_read(assets, only);
+    fetch_metadata(rt, gh, first, scratch, warn, cache, &mut tried);
+    let mut claims_read: HashMap<String, usize> = HashMap::new();
+    loop {
+        let known = cache.0.lock().unwrap().1.clone();
+        let tried_all: HashSet<u64> = tried.union(&known).copied().collect();
+        let next: Vec<(&Asset, String)> = copies::claims_to_read(
+            assets,
+            &cache.snapshot(),
+            &tried_all,
+            only,
+            METADATA_CONCURRENCY,
+        )
         .into_iter()
-        .filter(|(asset, _)| cache.get(asset.id).is_none())
+        .filter(|(_, id)| claims_read.get(id).copied().unwrap_or(0) < copies::MAX_CLAIM_READS)
+        .collect();
+        if next.is_empty() {
+            return;
+        }
+        for (_, id) in &next {
+            *claims_read.entry(id.clone()).or_default() += 1;
+        }
+        fetch_metadata(rt, gh, next, scratch, warn, cache, &mut tried);
+    }
+}
+
+/// Downloads `wanted` into `cache` (a few at a time), each at most once per command.
+fn fetch_metadata(
+    rt: &Runtime,
+    gh: &GitHub,
+    wanted: Vec<(&Asset, String)>,
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+    cache: &MetaCache,
+    tried: &mut HashSet<u64>,
+) {
+    let wanted: Vec<(&Asset, String)> = wanted
+        .into_iter()
+        .filter(|(asset, _)| !cache.known(asset.id) && tried.insert(asset.id))
         .collect();
     let fetched: Vec<anyhow::Result<Metadata>> = rt.block_on(
         futures_util::stream::iter(
@@ -172,17 +233,32 @@ pub(crate) fn read_metadata_of(
     for ((asset, session_id), meta) in wanted.into_iter().zip(fetched) {
         match meta {
             Ok(meta) if meta.session_id == session_id => cache.insert(asset.id, meta),
-            Ok(meta) => warn(&format!(
-                "skipping {}: it describes session {} instead",
-                crate::neutral::text(&asset.name),
-                meta.session_id
-            )),
-            Err(err) => warn(&format!(
-                "skipping {}: {err:#}",
-                crate::neutral::text(&asset.name)
-            )),
+            Ok(meta) => {
+                cache.insert_junk(asset.id);
+                warn(&format!(
+                    "skipping {}: it describes session {} instead",
+                    crate::neutral::text(&asset.name),
+                    meta.session_id
+                ))
+            }
+            Err(err) => {
+                if !is_download_failure(&err) {
+                    cache.insert_junk(asset.id);
+                }
+                warn(&format!(
+                    "skipping {}: {err:#}",
+                    crate::neutral::text(&asset.name)
+                ))
+            }
         }
     }
+}
+
+/// The asset could not be fetched (network, GitHub), as opposed to fetched and found not to be
+/// metadata: only the latter is judged junk.
+fn is_download_failure(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.downcast_ref::<crate::release::Error>().is_some())
 }
 
 /// Finishes the interrupted writes and removes the leftovers `sessions` show (best effort: a

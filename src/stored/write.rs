@@ -115,9 +115,7 @@ pub fn prepare(
         Some(session_id),
         cache,
     );
-    let layout = copies::layouts(&release.assets, &cache.snapshot())
-        .into_iter()
-        .find(|l| l.session_id == session_id)?;
+    let layout = cache.layout_of(&release.assets, session_id)?;
     let steps = if repair {
         copies::repair_plan(&layout, &writer.planner())
     } else {
@@ -158,9 +156,7 @@ pub fn orphan_archive(
     session_id: &str,
     cache: &MetaCache,
 ) -> Option<Asset> {
-    let layout = copies::layouts(&release.assets, &cache.snapshot())
-        .into_iter()
-        .find(|l| l.session_id == session_id)?;
+    let layout = cache.layout_of(&release.assets, session_id)?;
     if layout.current().is_some() {
         return None;
     }
@@ -175,8 +171,10 @@ pub fn orphan_archive(
 pub struct NewCopy<'a> {
     pub archive: &'a Path,
     pub content_type: &'a str,
-    /// Its metadata; the generation and parent are set by [`write_copy`].
+    /// Its metadata; the generation and parent are set by [`write_copy`], unless
+    /// `keep_generation` (a copy carried over from a duplicate draft, [`super::merge`]).
     pub meta: Metadata,
+    pub keep_generation: bool,
     /// A folder for the claim file.
     pub scratch: &'a Path,
 }
@@ -209,7 +207,7 @@ pub fn write_copy(
 ) -> anyhow::Result<Written> {
     let id = copy.meta.session_id.clone();
     let encrypted = copy.meta.archive.encryption != crate::bundle::metadata::Encryption::None;
-    let generation = base.map_or(0, |b| b.meta.generation) + 1;
+    let generation = next_generation(base, &copy)?;
 
     // 1. The archive under a name of this writer: nothing readable changes.
     let temp_name = names::temp_archive_name(&id, writer.id(), &nonce(), encrypted);
@@ -219,11 +217,13 @@ pub fn write_copy(
 
     // 2. The claim: the commit point.
     let mut meta = copy.meta;
-    meta.generation = generation;
-    meta.parent = base.map(|b| Parent {
-        generation: b.meta.generation,
-        archive_sha256: b.meta.archive.sha256.clone(),
-    });
+    if !copy.keep_generation {
+        meta.generation = generation;
+        meta.parent = base.map(|b| Parent {
+            generation: b.meta.generation,
+            archive_sha256: b.meta.archive.sha256.clone(),
+        });
+    }
     let claim_name = names::claim_asset_name(&id, generation);
     let claim_file = copy.scratch.join(&claim_name);
     std::fs::write(&claim_file, meta.to_json()).context("cannot write the metadata")?;
@@ -268,24 +268,24 @@ pub fn write_copy(
     cache.insert(claim.id, meta.clone());
 
     // 3. Confirm: a stale writer can re-create a claim name after the winner renamed its claim
-    // away; its own read then shows the winner's copy, and it steps back.
+    // away; its own read then shows the winner's copy, and it steps back. Judged by content, by
+    // the same rank readers use: an asset's name alone never beats a copy.
     let now = rt.block_on(gh.release_as_stored(release))?;
+    read_metadata_of(rt, gh, &now.assets, copy.scratch, warn, Some(&id), cache);
     let known: HashSet<u64> = release
         .assets
         .iter()
         .filter(|a| names::classify(&a.name).is_some_and(|(s, r)| s == id && r.is_metadata()))
         .map(|a| a.id)
         .collect();
-    if !confirmed(&now, &id, generation, &claim, &temp, &known) {
+    let layout = cache.layout_of(&now.assets, &id);
+    if !confirmed(&now, layout.as_ref(), &claim, &temp, &known) {
         // Claim first: without it the temporary archive is unreferenced litter.
         discard(rt, gh, &[&claim, &temp]);
         return Ok(Written::Superseded);
     }
 
     // 4. Roll forward, and remove what no copy needs any more.
-    let layout = copies::layouts(&now.assets, &cache.snapshot())
-        .into_iter()
-        .find(|l| l.session_id == id);
     let steps = layout
         .map(|l| copies::repair_plan(&l, &writer.planner()))
         .unwrap_or_default();
@@ -301,6 +301,13 @@ pub fn write_copy(
     let mut release_now = now;
     apply_locally(&mut release_now, &steps[..done]);
     release_now.assets.retain(|a| a.state == "uploaded");
+    // Success only for a copy that is current as the push ends.
+    let current = cache
+        .layout_of(&release_now.assets, &id)
+        .and_then(|l| l.current().map(|c| c.metadata_asset.id));
+    if current != Some(claim.id) {
+        return Ok(Written::Superseded);
+    }
     Ok(Written::Current {
         release: Box::new(release_now),
         meta: Box::new(meta),
@@ -350,7 +357,8 @@ fn blocking_claim(
         };
     }
     read_metadata_of(rt, gh, &now.assets, scratch, warn, Some(id), cache);
-    let is_copy = copies::layouts(&now.assets, &cache.snapshot())
+    let is_copy = cache
+        .layouts(&now.assets)
         .iter()
         .filter(|l| l.session_id == id)
         .flat_map(|l| l.copies.iter())
@@ -363,37 +371,69 @@ fn blocking_claim(
     }
 }
 
-/// Whether our claim won: it and our archive are still there, no other claim of this generation
-/// or later exists, and the stable metadata is one we knew before we claimed (or our claim,
-/// renamed by a reader rolling it forward).
+/// Whether our claim won: it is a complete copy (with our archive), no other copy of its
+/// generation or later exists (by content: the metadata's generation, whatever the name), and a
+/// stable metadata asset we did not know before we claimed is one we could judge (a winner's that
+/// we could not read counts against us; junk does not).
 fn confirmed(
     now: &SessionRelease,
-    id: &str,
-    generation: u64,
+    layout: Option<&copies::SessionLayout>,
     claim: &Asset,
     temp: &Asset,
     known: &HashSet<u64>,
 ) -> bool {
-    let present = |asset: &Asset| {
-        now.assets
-            .iter()
-            .any(|a| a.id == asset.id && a.state == "uploaded")
+    let Some(layout) = layout else {
+        return false;
     };
-    if !present(claim) || !present(temp) {
+    let Some(ours) = layout
+        .copies
+        .iter()
+        .find(|c| c.metadata_asset.id == claim.id)
+    else {
+        return false;
+    };
+    if ours.archive_asset.id != temp.id
+        && !now
+            .assets
+            .iter()
+            .any(|a| a.id == temp.id && a.state == "uploaded")
+    {
         return false;
     }
-    now.assets.iter().all(|a| {
-        if a.id == claim.id {
-            return true;
+    let beaten = layout
+        .copies
+        .iter()
+        .any(|c| c.metadata_asset.id != claim.id && c.generation() >= ours.generation());
+    let unjudged_stable = layout.assets.iter().any(|(a, role)| {
+        *role == Role::StableMetadata
+            && a.state == "uploaded"
+            && !known.contains(&a.id)
+            && !layout.judged.contains(&a.id)
+            && !layout.copies.iter().any(|c| c.metadata_asset.id == a.id)
+    });
+    !beaten && !unjudged_stable
+}
+
+/// The generation a write claims: one more than the copy it replaces, or the carried copy's own
+/// (which must be above it). Checked: a stored number never wraps into an older generation.
+fn next_generation(base: Option<&StoredSession>, copy: &NewCopy) -> anyhow::Result<u64> {
+    let id = &copy.meta.session_id;
+    let generation = match (copy.keep_generation, base) {
+        (true, _) => Some(copy.meta.generation),
+        (false, None) => Some(1),
+        (false, Some(b)) => b.meta.generation.checked_add(1),
+    };
+    match generation {
+        Some(g) if g <= names::MAX_GENERATION && base.is_none_or(|b| g > b.meta.generation) => {
+            Ok(g)
         }
-        match names::classify(&a.name) {
-            Some((s, Role::Claim { generation: g })) if s == id => {
-                g < generation || a.state != "uploaded"
-            }
-            Some((s, Role::StableMetadata)) if s == id => known.contains(&a.id),
-            _ => true,
-        }
-    })
+        _ => anyhow::bail!(
+            "cannot store session {id}: its stored copy has generation {}, the highest ccsync writes is {}; \
+             delete the session's assets from the release (`ccsync release-prune --session {id}`) and push again",
+            base.map_or(0, |b| b.meta.generation),
+            names::MAX_GENERATION
+        ),
+    }
 }
 
 /// Deletes our own assets of a write that did not win (best effort: a leftover is this writer's

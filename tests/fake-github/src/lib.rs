@@ -234,6 +234,11 @@ impl FakeGitHub {
         });
     }
 
+    /// Sets an asset's label, as `PATCH .../releases/assets/{id}` with `label` would.
+    pub fn set_label(&self, asset_id: u64, label: &str) {
+        self.with_asset(asset_id, |a| a.label = Some(label.to_owned()));
+    }
+
     /// Removes an asset's advertised digest (assets uploaded before 2025-06 have none).
     pub fn clear_digest(&self, asset_id: u64) {
         self.with_asset(asset_id, |a| a.digest = None);
