@@ -805,7 +805,20 @@ impl PushJob<'_> {
                 cache,
             )
         };
-        let named = catalog::session_ids(release);
+        // Sessions that could hold a complete copy (a metadata asset and an archive asset): only
+        // when more than `--keep` could, is every session's metadata read.
+        let named: Vec<String> = catalog::session_ids(release)
+            .into_iter()
+            .filter(|id| {
+                release.session_assets(id).iter().any(|(a, role)| {
+                    a.state == "uploaded"
+                        && matches!(
+                            role,
+                            names::Role::StableArchive { .. } | names::Role::TempArchive { .. }
+                        )
+                })
+            })
+            .collect();
         let mut full: Option<Vec<StoredSession>> = None;
         let mut dropped: Vec<String> = Vec::new();
         if named.len() > self.args.keep as usize {

@@ -124,7 +124,7 @@ impl SessionLayout {
     }
 }
 
-/// Real metadata is larger than this (its required fields alone are): anything smaller is junk,
+/// Real metadata is larger than this (its required fields alone are): a claim any smaller is junk,
 /// skipped without a download.
 pub const MIN_METADATA_BYTES: u64 = 256;
 
@@ -132,12 +132,14 @@ pub const MIN_METADATA_BYTES: u64 = 256;
 /// the current copy cost a bounded number of downloads (writers remove what they judged).
 pub const MAX_CLAIM_READS: usize = 8;
 
-/// Whether a metadata asset is worth a download: uploaded, of a plausible size, and in a draft
-/// that holds an archive of its session (no archive, no copy).
+/// Whether a metadata asset is worth a download: uploaded, not too large (a claim: not too small
+/// either; a broken stable metadata is read, to say so), and in a draft that holds an archive of
+/// its session (no archive, no copy).
 pub(crate) fn may_describe_a_copy(asset: &Asset, id: &str, assets: &[Asset]) -> bool {
+    let claim = matches!(names::classify(&asset.name), Some((_, Role::Claim { .. })));
+    let floor = if claim { MIN_METADATA_BYTES } else { 0 };
     asset.state == "uploaded"
-        && (MIN_METADATA_BYTES..=crate::bundle::metadata::MAX_METADATA_BYTES as u64)
-            .contains(&asset.size)
+        && (floor..=crate::bundle::metadata::MAX_METADATA_BYTES as u64).contains(&asset.size)
         && assets.iter().any(|a| {
             a.release_id == asset.release_id
                 && a.state == "uploaded"

@@ -68,9 +68,13 @@ impl StoredSession {
 }
 
 /// Metadata already read, by asset id, and the assets read that hold no metadata of their
-/// session (junk: judged, never read again).
+/// session (junk: judged, never read again); and how many claims of each session this command
+/// read (bounded: [`copies::MAX_CLAIM_READS`]).
 #[derive(Default)]
-pub struct MetaCache(Mutex<(HashMap<u64, Metadata>, HashSet<u64>)>);
+pub struct MetaCache(
+    Mutex<(HashMap<u64, Metadata>, HashSet<u64>)>,
+    Mutex<HashMap<String, usize>>,
+);
 
 impl MetaCache {
     /// Remembers the metadata of an asset this command uploaded itself.
@@ -80,6 +84,14 @@ impl MetaCache {
 
     fn insert_junk(&self, asset_id: u64) {
         self.0.lock().unwrap().1.insert(asset_id);
+    }
+
+    /// Counts one claim read of `session_id`; false once the command read its share.
+    fn take_claim_read(&self, session_id: &str) -> bool {
+        let mut reads = self.1.lock().unwrap();
+        let count = reads.entry(session_id.to_owned()).or_default();
+        *count += 1;
+        *count <= copies::MAX_CLAIM_READS
     }
 
     fn known(&self, asset_id: u64) -> bool {
@@ -183,7 +195,6 @@ pub(crate) fn read_metadata_of(
     let mut tried: HashSet<u64> = HashSet::new();
     let first = copies::metadata_to_read(assets, only);
     fetch_metadata(rt, gh, first, scratch, warn, cache, &mut tried);
-    let mut claims_read: HashMap<String, usize> = HashMap::new();
     loop {
         let known = cache.0.lock().unwrap().1.clone();
         let tried_all: HashSet<u64> = tried.union(&known).copied().collect();
@@ -195,16 +206,27 @@ pub(crate) fn read_metadata_of(
             METADATA_CONCURRENCY,
         )
         .into_iter()
-        .filter(|(_, id)| claims_read.get(id).copied().unwrap_or(0) < copies::MAX_CLAIM_READS)
+        .filter(|(_, id)| cache.take_claim_read(id))
         .collect();
         if next.is_empty() {
             return;
         }
-        for (_, id) in &next {
-            *claims_read.entry(id.clone()).or_default() += 1;
-        }
         fetch_metadata(rt, gh, next, scratch, warn, cache, &mut tried);
     }
+}
+
+/// Reads one metadata asset of session `session_id` into `cache` (unless known already).
+pub(crate) fn read_one(
+    rt: &Runtime,
+    gh: &GitHub,
+    asset: &Asset,
+    session_id: &str,
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+    cache: &MetaCache,
+) {
+    let wanted = vec![(asset, session_id.to_owned())];
+    fetch_metadata(rt, gh, wanted, scratch, warn, cache, &mut HashSet::new());
 }
 
 /// Downloads `wanted` into `cache` (a few at a time), each at most once per command.

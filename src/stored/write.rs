@@ -271,7 +271,14 @@ pub fn write_copy(
     // away; its own read then shows the winner's copy, and it steps back. Judged by content, by
     // the same rank readers use: an asset's name alone never beats a copy.
     let now = rt.block_on(gh.release_as_stored(release))?;
-    read_metadata_of(rt, gh, &now.assets, copy.scratch, warn, Some(&id), cache);
+    // A stable metadata asset that appeared since we read (a winner that rolled forward) is read
+    // whatever else the release holds; claims count as far as they were read.
+    for asset in now.assets.iter().filter(|a| {
+        a.state == "uploaded"
+            && names::classify(&a.name) == Some((id.as_str(), Role::StableMetadata))
+    }) {
+        super::read_one(rt, gh, asset, &id, copy.scratch, warn, cache);
+    }
     let known: HashSet<u64> = release
         .assets
         .iter()
@@ -356,18 +363,17 @@ fn blocking_claim(
             Blocker::Copy
         };
     }
-    read_metadata_of(rt, gh, &now.assets, scratch, warn, Some(id), cache);
-    let is_copy = cache
-        .layouts(&now.assets)
-        .iter()
-        .filter(|l| l.session_id == id)
-        .flat_map(|l| l.copies.iter())
-        .any(|c| c.metadata_asset.id == holder.id);
-    if is_copy || !cache.snapshot().contains_key(&holder.id) {
-        // Unreadable counts as a copy: never delete what we could not judge.
-        Blocker::Copy
-    } else {
+    // The holder itself is read, whatever else the release holds.
+    super::read_one(rt, gh, holder, id, scratch, warn, cache);
+    let Some(layout) = cache.layout_of(&now.assets, id) else {
+        return Blocker::Copy;
+    };
+    if layout.judged.contains(&holder.id) {
+        // Read, and no copy (junk, or a claim whose archive is gone): it can never complete.
         Blocker::Dead(Box::new(holder.clone()))
+    } else {
+        // A copy, or unreadable: never delete what we could not judge.
+        Blocker::Copy
     }
 }
 
