@@ -380,3 +380,31 @@ fn state_that_is_not_the_sessions_is_refused() {
         assert!(!ci.env.claude_dir.join("plans").exists());
     }
 }
+
+/// A session with more files than a restore accepts is refused at push, before anything is
+/// uploaded, with what to do.
+#[test]
+fn more_state_than_a_restore_accepts_is_refused_at_push() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = SessionBuilder::new(&laptop.env.repo)
+        .at("2026-12-01T10:00:00Z")
+        .turns(1);
+    session.write_to(&laptop.project_dir());
+    let history = laptop.env.claude_dir.join("file-history").join(&session.id);
+    std::fs::create_dir_all(&history).unwrap();
+    for n in 0..10_000 {
+        std::fs::write(history.join(format!("{n:016x}@v1")), "x").unwrap();
+    }
+    let out = laptop.ccsync(&fake, &["release-push", "--session", &session.id]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("10001 files") && err.contains("file-history"),
+        "{err}"
+    );
+    assert!(fake
+        .releases("octo", "app")
+        .iter()
+        .all(|r| r.assets.is_empty()));
+}

@@ -317,6 +317,17 @@ impl PushJob<'_> {
             entries.push(file.rel.clone());
             sources.elsewhere.insert(file.rel, file.src);
         }
+        // What restore refuses must not be uploaded (DESIGN.md: restore's limits are checked at push).
+        let most = crate::bundle::Limits::default().max_entries;
+        if entries.len() as u64 > most {
+            anyhow::bail!(
+                "session {} has {} files to carry (transcript, side data, memory and state), more than the {most} \
+                 a restore accepts: nothing was uploaded. Remove what it no longer needs, such as old checkpoints in {}",
+                session.id,
+                entries.len(),
+                self.claude_dir.join("file-history").join(&session.id).display()
+            );
+        }
         let cancel = AtomicBool::new(false);
         let mut outcome = std::thread::scope(|scope| {
             // Dropped at the end of this closure, before the scope waits for the scan thread.

@@ -542,6 +542,12 @@ fn restore(
         &backup_folder,
         stored.meta.claude_dir.is_some(),
     )?;
+    if installed_state.files > 0 {
+        ui.detail(&format!(
+            "installed {} of session {id} (tasks, file history, plans, background outputs) at this machine's places",
+            super::count(installed_state.files as u64, "state file")
+        ));
+    }
     if installed_state.saved > 0 {
         ui.warn(&format!(
             "{} of session {id} (tasks, file history, plans, background outputs) differed from the stored \
