@@ -166,6 +166,8 @@ fn stored_fields_never_become_runner_commands_in_any_command() {
         vec!["release-show", "--session", &id, "--json"],
         vec!["release-prune", "--session", &id, "--dry-run"],
         vec!["release-prune", "--older-than", "1", "--dry-run", "--json"],
+        vec!["status", "--all"],
+        vec!["status", "--all", "--json"],
     ] {
         let output = run(&ci, &args, &env);
         assert_code(&output, 0);

@@ -433,6 +433,12 @@ fn restore(
         if !side_news {
             return Ok(keep_local(ui, outcome, relation));
         }
+        if stored.encrypted() && target.passphrase.is_none() {
+            ui.detail(&format!(
+                "session {id} is stored encrypted and CCSYNC_PASSPHRASE is not set: its project memory was not checked"
+            ));
+            return Ok(keep_local(ui, outcome, relation));
+        }
     }
 
     // Staged beside the project folder (same file system, so installing is a rename, and no
