@@ -309,6 +309,40 @@ fn state_travels_to_the_other_machines_places_and_comes_home() {
             .join(&id)
             .join("subagents/agent-a1.jsonl")
     );
+
+    // Nothing changed since: up to date. Then a change of state alone (a task done, no new
+    // record) is uploaded and arrives on CI, whose own copy of that task did not change since.
+    let out = laptop.ccsync(&fake, &["release-push", "--session", &id]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already up to date"),
+        "{}",
+        text(&out)
+    );
+    write(
+        &home.tasks().join("2.json"),
+        r#"{"id":"2","subject":"Ship","status":"completed","note":"laptop-done"}"#,
+    );
+    let out = laptop.ccsync(&fake, &["release-push", "--session", &id]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("its state"),
+        "{}",
+        text(&out)
+    );
+    let out = ci.ccsync(&fake, &["release-restore", "--session", &id]);
+    assert_ok(&out);
+    assert!(
+        read(&there.tasks().join("2.json")).contains("laptop-done"),
+        "{}",
+        text(&out)
+    );
+    let out = ci.ccsync(&fake, &["release-push", "--session", &id]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already up to date"),
+        "{}",
+        text(&out)
+    );
 }
 
 fn stored_metadata(fake: &FakeGitHub, id: &str) -> Value {

@@ -447,7 +447,15 @@ impl PushJob<'_> {
                 dropped_sessions: Vec::new(),
                 api_requests: 0,
             };
+            let state_changed = state_changed_here(self.claude_dir, sources)?;
             match relation {
+                Some(Relation::Equal) if !self.args.force && state_changed && !side.changed => {
+                    ui.info(&format!(
+                        "session {} is the same as its stored copy, but its state (tasks, file history, plans, \
+                         background outputs) changed here since it was last synced: uploading it",
+                        session.id
+                    ));
+                }
                 Some(Relation::Equal) if !self.args.force && side.changed => {
                     ui.info(&format!(
                         "session {} is the same as its stored copy, but the project memory changed here since it was last synced: uploading it",
@@ -580,6 +588,7 @@ impl PushJob<'_> {
             outcome.dropped_sessions =
                 self.keep_newest(&release, &packed.meta, scratch.path(), &cache)?;
             record_memory_sync(self.ctx, session, &side, packed);
+            record_state_sync(self.ctx, self.claude_dir, sources, packed);
             outcome.action = "uploaded";
             outcome.release_url = Some(release.html_url.clone());
             ui.info(&format!(
@@ -908,6 +917,49 @@ fn record_memory_sync(
     if let Err(e) = record.save() {
         ctx.ui.warn(&format!(
             "cannot record the project memory's sync state: {e:#}"
+        ));
+    }
+}
+
+/// Whether a state file of the session (`sources.elsewhere`, store::state) is new or changed here
+/// since this machine last synced it: then an otherwise equal session is uploaded again. Links are
+/// made again from the transcript's side data and need no upload of their own.
+fn state_changed_here(claude_dir: &Path, sources: &pack::Sources) -> anyhow::Result<bool> {
+    let record = crate::memory::SyncRecord::load(claude_dir);
+    for (rel, src) in &sources.elsewhere {
+        if rel.to_string_lossy().ends_with(store::state::LINK_SUFFIX) {
+            continue;
+        }
+        if let Some(sha) = crate::memory::sha256_of(src)? {
+            if !record.unchanged(src, &sha) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Remembers the state files just uploaded as this machine's last-synced state (a file uploaded
+/// redacted: for pushes only, like memory).
+fn record_state_sync(ctx: &Context, claude_dir: &Path, sources: &pack::Sources, packed: &Packed) {
+    let mut record = crate::memory::SyncRecord::load(claude_dir);
+    for (rel, src) in &sources.elsewhere {
+        let label = rel.to_string_lossy();
+        if label.ends_with(store::state::LINK_SUFFIX) {
+            continue;
+        }
+        let Ok(Some(sha)) = crate::memory::sha256_of(src) else {
+            continue;
+        };
+        if packed.findings.iter().any(|f| f.file == label) {
+            record.set_redacted(src, &sha);
+        } else {
+            record.set(src, &sha);
+        }
+    }
+    if let Err(e) = record.save() {
+        ctx.ui.warn(&format!(
+            "cannot record the session state's sync state: {e:#}"
         ));
     }
 }

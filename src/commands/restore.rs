@@ -495,6 +495,21 @@ fn restore(
             // The transcript stays; the memory the stored copy brings is handled all the same.
             let map = path_map(stored, target);
             let rewritten = rewrite_memory(&extracted, &map)?;
+            // So does the session state of a copy this machine has not synced (restore::state).
+            let state_files: Vec<PathBuf> = extracted
+                .files
+                .iter()
+                .filter(|rel| store::state::is_state(rel))
+                .cloned()
+                .collect();
+            install_state(
+                ui,
+                &mut outcome,
+                (rewritten.path(), &state_files),
+                target,
+                state::Winner::PerFile,
+                &mut record,
+            )?;
             let report = memory(rewritten.path(), &mut record)?;
             finish_memory(
                 ui,
@@ -531,38 +546,18 @@ fn restore(
         outcome.backup = saved.session;
         outcome.side_backup = saved.side_folder;
     }
-    let backup_folder = outcome.side_backup.clone().unwrap_or_else(|| {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        target
-            .project_dir
-            .join(format!("{id}.ccsync-backup-{stamp}"))
-    });
-    let installed_state = state::install(
-        rewritten.path(),
-        &state_files,
-        &state::StatePlaces {
-            roots: store::state::Roots::here(&target.claude_dir),
-            project_dir: &target.project_dir,
-            session_id: &id,
-        },
-        &backup_folder,
-        stored.meta.claude_dir.is_some(),
+    let side_saved = outcome.side_backup.is_some();
+    let winner = state::Winner::Stored {
+        prune_tasks: stored.meta.claude_dir.is_some(),
+    };
+    install_state(
+        ui,
+        &mut outcome,
+        (rewritten.path(), &state_files),
+        target,
+        winner,
+        &mut record,
     )?;
-    if installed_state.files > 0 {
-        ui.detail(&format!(
-            "installed {} of session {id} (tasks, file history, plans, background outputs) at this machine's places",
-            super::count(installed_state.files as u64, "state file")
-        ));
-    }
-    if installed_state.saved > 0 {
-        ui.warn(&format!(
-            "{} of session {id} (tasks, file history, plans, background outputs) differed from the stored \
-             copy that replaced them; they were saved in {}",
-            super::count(installed_state.saved as u64, "local state file"),
-            backup_folder.display()
-        ));
-        outcome.side_backup = Some(backup_folder);
-    }
     let report = memory(rewritten.path(), &mut record)?;
     install(&rewritten, &files, &target.project_dir, &session_rel)?;
     outcome.action = "installed";
@@ -586,7 +581,7 @@ fn restore(
             backup.display()
         ));
     }
-    if let Some(folder) = &outcome.side_backup {
+    if let Some(folder) = outcome.side_backup.as_ref().filter(|_| side_saved) {
         ui.warn(&format!(
             "the local side files of session {id} that differed from the stored ones (subagent transcripts, tool results) were saved in {}",
             folder.display()
@@ -597,6 +592,47 @@ fn restore(
         target.claude_cwd.display()
     ));
     Ok(outcome)
+}
+
+/// Installs the session's state staged in `staged` (`files`: its `.ccsync-state/` entries) at this
+/// machine's places (restore::state), and says what it installed and saved.
+fn install_state(
+    ui: &crate::ui::Ui,
+    outcome: &mut RestoreOutcome,
+    (staged, files): (&Path, &[PathBuf]),
+    target: &Target,
+    winner: state::Winner,
+    record: &mut crate::memory::SyncRecord,
+) -> anyhow::Result<()> {
+    let id = outcome.session_id.clone().unwrap_or_default();
+    let backup_folder = outcome.side_backup.clone().unwrap_or_else(|| {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        target
+            .project_dir
+            .join(format!("{id}.ccsync-backup-{stamp}"))
+    });
+    let places = state::StatePlaces {
+        roots: store::state::Roots::here(&target.claude_dir),
+        project_dir: &target.project_dir,
+        session_id: &id,
+    };
+    let done = state::install(staged, files, &places, &backup_folder, winner, record)?;
+    if done.files > 0 {
+        ui.detail(&format!(
+            "installed {} of session {id} (tasks, file history, plans, background outputs) at this machine's places",
+            super::count(done.files as u64, "state file")
+        ));
+    }
+    if done.saved > 0 {
+        ui.warn(&format!(
+            "{} of session {id} (tasks, file history, plans, background outputs) differed from the stored \
+             copy that replaced them; they were saved in {}",
+            super::count(done.saved as u64, "local state file"),
+            backup_folder.display()
+        ));
+        outcome.side_backup = Some(backup_folder);
+    }
+    Ok(())
 }
 
 /// An agent file of the archive whose name a local agent file of another session already has
@@ -756,7 +792,9 @@ fn rewrite_extracted(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tem
 
 /// [`rewrite_extracted`] for the project memory only (the transcript stays as it is here).
 fn rewrite_memory(extracted: &Extracted, map: &PathMap) -> anyhow::Result<tempfile::TempDir> {
-    rewrite_some(extracted, map, &|rel| crate::memory::is_memory(rel))
+    rewrite_some(extracted, map, &|rel| {
+        crate::memory::is_memory(rel) || store::state::is_state(rel)
+    })
 }
 
 fn rewrite_some(

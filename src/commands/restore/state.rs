@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::memory::{decide, sha256_of, Decision, SyncRecord};
 use crate::store::state::{self, Kind, Roots};
 
 /// Where the state of one session goes on this machine.
@@ -30,15 +31,30 @@ pub(super) struct Installed {
     pub saved: usize,
 }
 
+/// Which copy's state wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Winner {
+    /// The stored copy's transcript is installed: its state replaces the local state (what
+    /// differs is saved first). `prune_tasks`: the stored copy carries the session's state (a
+    /// pusher of 0.2.1 or newer), so local tasks it lacks are dropped (saved first).
+    Stored { prune_tasks: bool },
+    /// The local transcript stays (equal or ahead), but the stored copy is one this machine has not
+    /// synced: per file, what only the other side changed since the last sync comes in, what only
+    /// this side changed stays, and what both changed comes in after the local file is saved
+    /// ([`crate::memory::decide`], the rule of project memory).
+    PerFile,
+}
+
 /// Installs the state entries among `files` (staged under `staged`), saving what it replaces
-/// into `backup`. `prune_tasks`: the stored copy carries the session's state (a pusher of 0.2.1 or
-/// newer), so local tasks it lacks are dropped (saved first).
+/// into `backup`, and records what this machine now holds in `record` (so a later push knows
+/// what changed here since).
 pub(super) fn install(
     staged: &Path,
     files: &[PathBuf],
     places: &StatePlaces<'_>,
     backup: &Path,
-    prune_tasks: bool,
+    winner: Winner,
+    record: &mut SyncRecord,
 ) -> anyhow::Result<Installed> {
     let mut done = Installed::default();
     let mut incoming_tasks = Vec::new();
@@ -52,6 +68,9 @@ pub(super) fn install(
         let src = staged.join(rel);
         if let Some(link) = name.strip_suffix(state::LINK_SUFFIX) {
             let at = places.place(kind, link);
+            if winner == Winner::PerFile && std::fs::symlink_metadata(&at).is_ok() {
+                continue;
+            }
             let target = std::fs::read_to_string(&src)
                 .with_context(|| format!("cannot read {}", src.display()))?;
             let target = places
@@ -63,11 +82,24 @@ pub(super) fn install(
             continue;
         }
         let dst = places.place(kind, &name);
+        let incoming = sha256_of(&src)?.unwrap_or_default();
+        if winner == Winner::PerFile {
+            let local = sha256_of(&dst)?;
+            match decide(local.as_deref(), &incoming, record.synced(&dst)) {
+                Decision::Same => {
+                    record.set(&dst, &incoming);
+                    continue;
+                }
+                Decision::KeepLocal => continue,
+                Decision::Install | Decision::BackupAndInstall => {}
+            }
+        }
         done.saved += usize::from(save_if_different(&dst, &src, backup, rel)?);
         super::move_into(&src, &dst)?;
+        record.set(&dst, &incoming);
         done.files += 1;
     }
-    if prune_tasks {
+    if let Winner::Stored { prune_tasks: true } = winner {
         done.saved += drop_stale_tasks(places, &incoming_tasks, backup)?;
     }
     Ok(done)
