@@ -19,6 +19,9 @@ use support::sessions::SessionBuilder;
 
 const SLUG: &str = "humble-dancing-fox";
 
+/// A secret a background command printed: redacted in the uploaded copy like in the transcript.
+const TOKEN_IN_OUTPUT: &str = "ghp_a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5a1B2c3";
+
 /// Paths of one machine's session state.
 struct Places<'a> {
     m: &'a Machine,
@@ -119,7 +122,7 @@ fn session_with_state(m: &Machine) -> (SessionBuilder, Places<'_>) {
     );
     write(
         &p.outputs().join("b1.output"),
-        &format!("built in {repo}\n\n[exited with code 0]\n"),
+        &format!("built in {repo}\ntoken {TOKEN_IN_OUTPUT}\n\n[exited with code 0]\n"),
     );
     let agent = m.project_dir().join(&p.id).join("subagents/agent-a1.jsonl");
     std::os::unix::fs::symlink(&agent, p.outputs().join("a1.output")).unwrap();
@@ -211,7 +214,13 @@ fn state_travels_to_the_other_machines_places_and_comes_home() {
         m: &ci,
         id: id.clone(),
     };
-    assert_ok(&laptop.ccsync(&fake, &["release-push", "--session", &id]));
+    let out = laptop.ccsync(&fake, &["release-push", "--session", &id]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(".ccsync-state/tmp-tasks/b1.output"),
+        "the finding is reported by place: {}",
+        text(&out)
+    );
     let meta = stored_metadata(&fake, &id);
     assert_eq!(
         meta["claudeDir"].as_str().unwrap(),
@@ -237,7 +246,12 @@ fn state_travels_to_the_other_machines_places_and_comes_home() {
         read(&there.plan()),
         format!("# Plan\n1. Edit {ci_repo}/hello.txt\n")
     );
-    assert!(read(&there.outputs().join("b1.output")).contains(ci_repo));
+    let output = read(&there.outputs().join("b1.output"));
+    assert!(output.contains(ci_repo), "{output}");
+    assert!(
+        !output.contains(TOKEN_IN_OUTPUT) && output.contains("[REDACTED:"),
+        "{output}"
+    );
     let link = there.outputs().join("a1.output");
     assert_eq!(
         std::fs::read_link(&link).unwrap(),
@@ -441,4 +455,29 @@ fn more_state_than_a_restore_accepts_is_refused_at_push() {
         .releases("octo", "app")
         .iter()
         .all(|r| r.assets.is_empty()));
+}
+
+/// Encrypted like the rest: with a passphrase the state travels inside the age-encrypted archive.
+#[test]
+fn state_travels_encrypted() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let ci = Machine::new();
+    let (_, home) = session_with_state(&laptop);
+    let id = home.id.clone();
+    let run = |m: &Machine, args: &[&str]| {
+        let out = m
+            .command(&fake, args)
+            .env("CCSYNC_PASSPHRASE", "correct horse battery staple")
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    };
+    run(&laptop, &["release-push", "--session", &id]);
+    let meta = stored_metadata(&fake, &id);
+    assert_eq!(meta["archive"]["encryption"], "age-scrypt");
+    run(&ci, &["release-restore", "--session", &id]);
+    let there = Places { m: &ci, id };
+    assert!(read(&there.tasks().join("1.json")).contains("Write hello"));
+    assert!(read(&there.plan()).contains("# Plan"));
 }
