@@ -10,6 +10,7 @@
 //! paths the transcript names, no origin root is left in any installed file, every
 //! `api-request-blob` hash matches its message, the resumed request carries as many messages as on
 //! the origin, and CI's new task and memory come home.
+#![cfg(unix)]
 
 mod support;
 

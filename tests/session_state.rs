@@ -4,6 +4,7 @@
 //! every machine root is mapped both ways; Claude Code's content hashes stay true after the
 //! rewrite; a local state file that the stored copy replaces is saved first; and a restore refuses
 //! state that is not the session's, with nothing written.
+#![cfg(unix)]
 
 mod support;
 

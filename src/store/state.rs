@@ -453,6 +453,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn collects_the_sessions_state_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
