@@ -135,6 +135,9 @@ fn scan_file(
         if key_block_open {
             scan = secrets::scan_lines(scanner, block, true, &label);
         }
+        if scan.timed_out {
+            return Err(secrets::ScanTimeout::of(scanner, &label).into());
+        }
         crc.update(block);
         bytes += block.len() as u64;
         entry

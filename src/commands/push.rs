@@ -118,7 +118,13 @@ pub(crate) fn push_sessions(
     let rt = super::runtime()?;
     // Plaintext archives that killed pushes left in the temp folder.
     crate::scratch::sweep(&std::env::temp_dir());
-    let scanner = Scanner::new(vec![token.expose().to_owned()]);
+    // The scan is linear in the session's size; the limit is a backstop that fails the push
+    // with a clear error rather than holding it (and a pre-push hook) up.
+    let scan_limit = ctx.global.timeout.map_or(
+        crate::bundle::secrets::DEFAULT_TIME_LIMIT,
+        std::time::Duration::from_secs,
+    );
+    let scanner = Scanner::new(vec![token.expose().to_owned()]).with_time_limit(scan_limit);
     let origin = Origin {
         repo: slug,
         root: git.root().to_path_buf(),

@@ -25,6 +25,9 @@ use anyhow::Result;
 
 pub use scan::{Scanner, TOKEN_RULE};
 
+/// How long `release-push` lets the scan of its sessions take when no `--timeout` is given.
+pub const DEFAULT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One secret found: where, and by which rule. Deliberately without the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -49,6 +52,9 @@ pub fn redact_file(
         number += 1;
         let (body, ending) = split_ending(line);
         let (out, rules) = key_block.redact(scanner, body);
+        if key_block.timed_out || scanner.expired() {
+            return Err(ScanTimeout::of(scanner, file_label).into());
+        }
         findings.extend(rules.into_iter().map(|rule| Finding {
             rule,
             file: file_label.to_owned(),
@@ -70,6 +76,33 @@ pub struct LinesScan {
     pub lines: u64,
     /// A private key runs on past the run's last line.
     pub key_block_open: bool,
+    /// The scanner's deadline passed before the run was read whole: its findings are not all
+    /// there ([`ScanTimeout`] says so to the user).
+    pub timed_out: bool,
+}
+
+/// The scan took longer than its time limit ([`Scanner::with_time_limit`]): nothing that was
+/// being scanned may leave the machine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the secret scan of {file} did not finish within {limit}; nothing of it was pushed. \
+     Give it longer with --timeout SECONDS (or CCSYNC_TIMEOUT)"
+)]
+pub struct ScanTimeout {
+    pub file: String,
+    pub limit: String,
+}
+
+impl ScanTimeout {
+    pub fn of(scanner: &Scanner, file: &str) -> Self {
+        ScanTimeout {
+            file: file.to_owned(),
+            limit: scanner.time_limit().map_or_else(
+                || "its time limit".to_owned(),
+                |d| format!("{} s", d.as_secs()),
+            ),
+        }
+    }
 }
 
 /// The findings [`redact_file`] reports for `lines` (whole lines, each ending with `\n` but
@@ -85,8 +118,13 @@ pub fn scan_lines(
     let mut scan = LinesScan::default();
     let mut key_block = KeyBlock {
         open: key_block_open,
+        timed_out: false,
     };
     for line in lines.split_inclusive(|&b| b == b'\n') {
+        if scanner.expired() {
+            scan.timed_out = true;
+            break;
+        }
         scan.lines += 1;
         let (_, rules) = key_block.redact(scanner, split_ending(line).0);
         scan.findings.extend(rules.into_iter().map(|rule| Finding {
@@ -96,6 +134,7 @@ pub fn scan_lines(
         }));
     }
     scan.key_block_open = key_block.open;
+    scan.timed_out |= key_block.timed_out;
     scan
 }
 
@@ -115,6 +154,8 @@ fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
 #[derive(Default)]
 struct KeyBlock {
     open: bool,
+    /// A line's scan stopped at the scanner's deadline.
+    timed_out: bool,
 }
 
 const REDACTED_KEY: &[u8] = b"[REDACTED:private-key]";
@@ -148,6 +189,7 @@ impl KeyBlock {
         }
         let scan = scanner.scan(body);
         self.open = scan.open_key_block;
+        self.timed_out |= scan.timed_out;
         scanner.redact_scanned(body, &scan)
     }
 }

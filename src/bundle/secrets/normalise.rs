@@ -21,22 +21,55 @@ pub struct Segment {
     pub string: bool,
 }
 
-/// Cuts `line` into segments. A line whose first non-blank byte opens a JSON value (`{`, `[`,
-/// `"`) is lexed into string literals and the bytes between them (an unterminated literal runs
-/// to the end of the line); any other line is one raw segment.
-pub fn segments(line: &[u8]) -> Vec<Segment> {
+/// How a line (or a part of a long line) is cut into segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lex {
+    /// One raw segment.
+    Plain,
+    /// String literals and the bytes between them; `in_string` when the text starts inside a
+    /// literal (a part of a long line cut there).
+    Json { in_string: bool },
+}
+
+/// How a whole line is lexed: a line whose first non-blank byte opens a JSON value (`{`, `[`,
+/// `"`) is JSON, any other line plain text.
+pub fn lex_of(line: &[u8]) -> Lex {
     let first = line.iter().position(|b| !b.is_ascii_whitespace());
-    if !matches!(first.map(|i| line[i]), Some(b'{' | b'[' | b'"')) {
+    if matches!(first.map(|i| line[i]), Some(b'{' | b'[' | b'"')) {
+        Lex::Json { in_string: false }
+    } else {
+        Lex::Plain
+    }
+}
+
+/// Cuts `line` into segments as [`lex_of`] says: string literals and the bytes between them (an
+/// unterminated literal runs to the end of the line), or one raw segment.
+pub fn segments(line: &[u8]) -> Vec<Segment> {
+    segments_as(line, lex_of(line))
+}
+
+/// Cuts `text` into segments as `lex` says.
+pub fn segments_as(text: &[u8], lex: Lex) -> Vec<Segment> {
+    let Lex::Json { in_string } = lex else {
         return vec![Segment {
             start: 0,
-            end: line.len(),
+            end: text.len(),
             string: false,
         }];
-    }
+    };
     let mut out = Vec::new();
     let mut at = 0;
-    while at < line.len() {
-        let Some(open) = memchr::memchr(b'"', &line[at..]).map(|i| at + i) else {
+    if in_string {
+        let close = string_end(text, 0);
+        out.push(Segment {
+            start: 0,
+            end: close,
+            string: true,
+        });
+        at = close + 1;
+    }
+    while at < text.len() {
+        let Some(open) = memchr::memchr(b'"', &text[at..]).map(|i| at + i) else {
             break;
         };
         if open > at {
@@ -47,17 +80,7 @@ pub fn segments(line: &[u8]) -> Vec<Segment> {
             });
         }
         let content = open + 1;
-        let mut i = content;
-        let close = loop {
-            match memchr::memchr2(b'"', b'\\', &line[i..]) {
-                None => break line.len(),
-                Some(k) if line[i + k] == b'"' => break i + k,
-                Some(k) => i += k + 2,
-            }
-            if i >= line.len() {
-                break line.len();
-            }
-        };
+        let close = string_end(text, content);
         out.push(Segment {
             start: content,
             end: close,
@@ -65,14 +88,93 @@ pub fn segments(line: &[u8]) -> Vec<Segment> {
         });
         at = close + 1;
     }
-    if at < line.len() {
+    if at < text.len() {
         out.push(Segment {
             start: at,
-            end: line.len(),
+            end: text.len(),
             string: false,
         });
     }
     out
+}
+
+/// Where the string literal whose content starts at `content` closes (its `"`), or the end of
+/// `text`.
+fn string_end(text: &[u8], content: usize) -> usize {
+    let mut i = content;
+    loop {
+        if i >= text.len() {
+            return text.len();
+        }
+        match memchr::memchr2(b'"', b'\\', &text[i..]) {
+            None => return text.len(),
+            Some(k) if text[i + k] == b'"' => return i + k,
+            Some(k) => i += k + 2,
+        }
+    }
+}
+
+/// The JSON lexer's state along a long line, advanced in one pass: where each part of the line
+/// starts inside a string literal or not.
+#[derive(Debug, Clone, Copy)]
+pub struct LexCursor {
+    pos: usize,
+    in_string: bool,
+    /// The byte at `pos` is escaped (it follows a backslash inside a string).
+    escaped: bool,
+}
+
+impl LexCursor {
+    pub fn new() -> Self {
+        LexCursor {
+            pos: 0,
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// Advances to `to` (not before where it is) and returns where a part of `line` may start at
+    /// or just before `to` without cutting an escape, and whether it starts inside a string.
+    pub fn start_at(&mut self, line: &[u8], to: usize) -> (usize, bool) {
+        while self.pos < to {
+            if self.escaped {
+                self.escaped = false;
+                self.pos += 1;
+                continue;
+            }
+            let rest = &line[self.pos..to];
+            if self.in_string {
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    None => self.pos = to,
+                    Some(k) => {
+                        self.in_string = line[self.pos + k] != b'"';
+                        self.escaped = self.in_string;
+                        self.pos += k + 1;
+                    }
+                }
+            } else {
+                match memchr::memchr(b'"', rest) {
+                    None => self.pos = to,
+                    Some(k) => {
+                        self.in_string = true;
+                        self.pos += k + 1;
+                    }
+                }
+            }
+        }
+        if self.escaped {
+            // Start at the backslash, so the escape stays whole.
+            (self.pos - 1, true)
+        } else {
+            (self.pos, self.in_string)
+        }
+    }
+}
+
+impl Default for LexCursor {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Text derived from raw bytes, with the raw span of each of its bytes.

@@ -35,12 +35,28 @@ pub enum Check {
     KeyBlock,
 }
 
+/// Where the secret is in a match of a rule's pattern.
+#[derive(Debug, Clone, Copy)]
+pub enum Secret {
+    /// This capture group (0: the whole match).
+    Group(usize),
+    /// The run of bytes of this class right after the match (at least `.1` of them), read at
+    /// most [`MAX_VALUE`] + 1 bytes far: the pattern ends where an assigned value begins. Values
+    /// are read by hand, not by the pattern, so that no search reads a long value again from
+    /// each keyword inside it (`api_key=api_key=...`) and the pattern needs no counted
+    /// repetition (which makes a DFA's states explode).
+    Value(fn(u8) -> bool, usize),
+}
+pub use Secret::{Group, Value};
+
+/// Longer assigned values are not secrets to the value test (a blob, a certificate).
+pub const MAX_VALUE: usize = 512;
+
 pub struct RuleDef {
     pub name: &'static str,
     pub keywords: &'static [&'static str],
     pub pattern: &'static str,
-    /// The capture group that is the secret (0: the whole match).
-    pub group: usize,
+    pub secret: Secret,
     pub check: Check,
 }
 
@@ -48,16 +64,28 @@ const fn rule(
     name: &'static str,
     keywords: &'static [&'static str],
     pattern: &'static str,
-    group: usize,
+    secret: Secret,
     check: Check,
 ) -> RuleDef {
     RuleDef {
         name,
         keywords,
         pattern,
-        group,
+        secret,
         check,
     }
+}
+
+fn assigned_value_byte(b: u8) -> bool {
+    !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b',' | b';'))
+}
+
+fn not_space_or_quote(b: u8) -> bool {
+    !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`'))
+}
+
+fn header_value_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b':' | b'-')
 }
 
 pub const PRIVATE_KEY: &str = "private-key";
@@ -89,21 +117,21 @@ pub const RULES: &[RuleDef] = &[
         PRIVATE_KEY,
         &["-----begin", "---- begin"],
         r"-{4,5} ?BEGIN (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)? ?-{4,5}",
-        0,
+        Group(0),
         Check::KeyBlock,
     ),
     rule(
         PUTTY_KEY,
         &["private-lines"],
         r"Private-Lines: *[0-9]+",
-        0,
+        Group(0),
         Check::KeyBlock,
     ),
     rule(
         "age-secret-key",
         &["age-secret-key-1", "age-plugin-"],
         r"AGE-(?:SECRET-KEY|PLUGIN-[A-Z0-9]+)-1[0-9A-Z]{40,}",
-        0,
+        Group(0),
         Check::None,
     ),
     // Tokens with a documented prefix.
@@ -111,196 +139,196 @@ pub const RULES: &[RuleDef] = &[
         "github-token",
         &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
         r"gh[pousr]_[A-Za-z0-9]{36,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "github-token",
         &["github_pat_"],
         r"github_pat_[A-Za-z0-9_]{36,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "gitlab-token",
         &["glpat-", "gldt-", "glrt-", "glcbt-", "glptt-"],
         r"gl(?:pat|dt|rt|cbt|ptt)-[A-Za-z0-9_.-]{20,}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "npm-token",
         &["npm_"],
         r"npm_[A-Za-z0-9]{36,}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "npm-token",
         &["_authtoken"],
-        r"(?i:_authToken)\s*=\s*([^\s\x22'`]{8,})",
-        1,
+        r"(?i:_authToken)\s*=\s*",
+        Value(not_space_or_quote, 8),
         Check::SecretValue,
     ),
     rule(
         "pypi-token",
         &["pypi-ag"],
         r"pypi-Ag[A-Za-z0-9_-]{50,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "slack-webhook",
         &["hooks.slack.com"],
         r"hooks\.slack\.com/((?:services|workflows|triggers)/[A-Za-z0-9+/_-]{16,})",
-        1,
+        Group(1),
         Check::None,
     ),
     rule(
         "slack-token",
         &["xox", "xapp-"],
         r"(?:xox[abposre]|xapp)-[0-9A-Za-z-]{10,}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "sendgrid-api-key",
         &["sg."],
         r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "stripe-key",
         &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
         r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "stripe-webhook-secret",
         &["whsec_"],
         r"whsec_[A-Za-z0-9+/=]{24,}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "anthropic-api-key",
         &["sk-ant-"],
         r"sk-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{20,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "openai-api-key",
         &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-none-"],
         r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "openai-api-key",
         &["sk-"],
         r"sk-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "openai-api-key",
         &["sk-"],
         r"sk-[A-Za-z0-9]{48}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "huggingface-token",
         &["hf_", "api_org_"],
         r"(?:hf_|api_org_)[A-Za-z0-9]{30,}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "digitalocean-token",
         &["dop_v1_", "doo_v1_", "dor_v1_"],
         r"do[opr]_v1_[a-f0-9]{64}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "shopify-token",
         &["shpat_", "shpca_", "shppa_", "shpss_"],
         r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "google-api-key",
         &["aiza"],
         r"AIza[0-9A-Za-z_-]{35}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "google-oauth-client-secret",
         &["gocspx-"],
         r"GOCSPX-[A-Za-z0-9_-]{24,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "telegram-bot-token",
         &[":aa"],
         r"[0-9]{5,16}:AA[0-9A-Za-z_-]{33}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "azure-storage-key",
         &["accountkey", "sharedaccesskey"],
         r"(?i:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})",
-        1,
+        Group(1),
         Check::None,
     ),
     rule(
         "azure-storage-key",
         &["sig="],
         r"[?&]sig=([A-Za-z0-9%+/]{20,}(?:%3D|=){0,2})",
-        1,
+        Group(1),
         Check::None,
     ),
     rule(
         "azure-client-secret",
         &["q~"],
         r"[A-Za-z0-9_.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "mailgun-api-key",
         &["key-"],
         r"key-[0-9a-zA-Z]{32}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "mailgun-api-key",
         &["mailgun"],
         r"[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}",
-        0,
+        Group(0),
         Check::Bounded,
     ),
     rule(
         "twilio-api-key",
         &["twilio"],
         r"SK[0-9a-fA-F]{32}|[0-9a-f]{32}",
-        0,
+        Group(0),
         Check::Near(&["twilio"], 200),
     ),
     rule(
         "datadog-api-key",
         &["datadog", "dd_api", "dd_app", "dd-api", "dd-app"],
         r"[0-9a-f]{40}|[0-9a-f]{32}",
-        0,
+        Group(0),
         Check::Near(&["datadog", "dd_api", "dd_app", "dd-api", "dd-app"], 120),
     ),
     // AWS: key ids anywhere, secret keys and session tokens next to what names them.
@@ -308,14 +336,14 @@ pub const RULES: &[RuleDef] = &[
         "aws-access-key",
         &["akia", "asia", "abia", "acca", "a3t"],
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
-        0,
+        Group(0),
         Check::Mixed,
     ),
     rule(
         "aws-session-token",
         &["fwogzxivyxdz", "iqojb3jpz2lu"],
         r"(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=]{60,}",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
@@ -328,14 +356,14 @@ pub const RULES: &[RuleDef] = &[
             "security-token",
         ],
         r"(?i:session[_-]?token|security[_-]?token)[\x22']?\s*(?:[:=]|=>)\s*[\x22']?([A-Za-z0-9/+=]{60,})",
-        1,
+        Group(1),
         Check::None,
     ),
     rule(
         "aws-secret-key",
         &["aws", "secret", "akia", "asia"],
         r"[A-Za-z0-9/+]{40}",
-        0,
+        Group(0),
         Check::AwsSecret,
     ),
     // Credentials in URLs and headers, JWTs, docker's config.json.
@@ -343,42 +371,42 @@ pub const RULES: &[RuleDef] = &[
         "url-credentials",
         &["://", r":\/\/"],
         r"[A-Za-z][A-Za-z0-9+.-]+:\\?/\\?/[^\s:/?#@\x22'<>\\]*:([^\s/?#@\x22'<>\\]+)@[A-Za-z0-9\[_.-]",
-        1,
+        Group(1),
         Check::UrlPassword,
     ),
     rule(
         "jwt",
         &["eyj"],
         r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
-        0,
+        Group(0),
         Check::None,
     ),
     rule(
         "authorization-header",
         &["authorization"],
-        r"(?i:authorization)[\x22']?\s*[:=]\s*[\x22']?(?:(?i:bearer|basic|token|bot|digest|apikey|key|sso-key)\s+)?([A-Za-z0-9._~+/=:-]{8,})",
-        1,
+        r"(?i:authorization)[\x22']?\s*[:=]\s*[\x22']?(?:(?i:bearer|basic|token|bot|digest|apikey|key|sso-key)\s+)?",
+        Value(header_value_byte, 8),
         Check::SecretValue,
     ),
     rule(
         "authorization-header",
         &["bearer"],
         r"(?i:bearer)\s+([A-Za-z0-9._~+/-]{16,}=*)",
-        1,
+        Group(1),
         Check::SecretValue,
     ),
     rule(
         "authorization-header",
         &["basic"],
         r"(?i:basic)\s+([A-Za-z0-9+/]{12,}={0,2})",
-        1,
+        Group(1),
         Check::BasicAuth,
     ),
     rule(
         "docker-auth",
         &["auth", "identitytoken"],
         r#"[\x22'](?:auth|identitytoken|registrytoken)[\x22']\s*:\s*[\x22']([A-Za-z0-9+/._-]{8,}={0,2})[\x22']"#,
-        1,
+        Group(1),
         Check::BasicAuth,
     ),
     // `.env`, shell, YAML, JSON and code assignments of secret-like names.
@@ -400,8 +428,8 @@ pub const RULES: &[RuleDef] = &[
             "credential",
             "auth",
         ],
-        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|=|:)[ \t]*[\x22'`]?([^\s\x22'`,;]{8,})",
-        2,
+        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|=|:)[ \t]*[\x22'`]?",
+        Value(assigned_value_byte, 8),
         Check::Assignment,
     ),
 ];

@@ -9,14 +9,17 @@
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use regex::bytes::Regex;
 
 use super::entropy;
-use super::normalise::{segments, View};
-use super::rules::{key_material, secret_name, structural, Check, ENCODED_KEYWORD_PARTS, RULES};
+use super::normalise::{lex_of, segments_as, Lex, LexCursor, View};
+use super::rules::{
+    key_material, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
+};
 
 /// The rule name of the extra literals (the token ccsync itself holds).
 pub const TOKEN_RULE: &str = "ccsync-token";
@@ -123,7 +126,7 @@ fn push_window(windows: &mut Vec<Window>, (start, end, rules): Window) {
 struct Compiled {
     name: &'static str,
     regex: Regex,
-    group: usize,
+    secret: Secret,
     check: Check,
 }
 
@@ -145,6 +148,9 @@ pub struct Scanner {
     structural: Mask,
     /// The longest keyword or trigger: how far a keyword reaches around a trigger it overlaps.
     keyword_reach: usize,
+    /// When a scan gives up (see [`Scanner::with_time_limit`]).
+    deadline: Option<Instant>,
+    time_limit: Option<Duration>,
 }
 
 /// A secret found in a raw line: its raw byte range and the index of its rule.
@@ -162,7 +168,18 @@ pub struct LineScan {
     pub hits: Vec<Hit>,
     /// A private key began in this plain-text line and runs past its end.
     pub open_key_block: bool,
+    /// The scanner's deadline passed before the whole line was read.
+    pub timed_out: bool,
 }
+
+/// Lines longer than this are scanned in parts of [`PART`] bytes (each read with
+/// [`PART_OVERLAP`] bytes more on both sides), so the texts the scan derives from a line stay
+/// bounded.
+pub const LONG_LINE: usize = 4 << 20;
+const PART: usize = 1 << 20;
+/// More than the longest secret (a private key of several KiB, JSON-escaped twice) plus the
+/// surroundings a rule reads.
+const PART_OVERLAP: usize = 64 << 10;
 
 pub(super) static KEY_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"-{4,5} ?END (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)? ?-{4,5}").expect("valid")
@@ -214,7 +231,7 @@ impl Scanner {
             rules.push(Compiled {
                 name: TOKEN_RULE,
                 regex: Regex::new(&pattern).expect("escaped literals compile"),
-                group: 0,
+                secret: Secret::Group(0),
                 check: Check::None,
             });
         }
@@ -229,7 +246,7 @@ impl Scanner {
             rules.push(Compiled {
                 name: def.name,
                 regex: Regex::new(def.pattern).expect("built-in rule compiles"),
-                group: def.group,
+                secret: def.secret,
                 check: def.check,
             });
         }
@@ -308,6 +325,8 @@ impl Scanner {
             literals,
             structural: structural_rules,
             keyword_reach,
+            deadline: None,
+            time_limit: None,
         }
     }
 
@@ -332,8 +351,73 @@ impl Scanner {
         self.rules[hit.rule].name
     }
 
-    /// Finds the secrets of one raw line (without its line ending).
+    /// Finds the secrets of one raw line (without its line ending). A line longer than
+    /// [`LONG_LINE`] is read in overlapping parts, so that what the scan holds beside the line
+    /// stays bounded whatever its length; past the scanner's deadline the rest of such a line is
+    /// left unread and the scan says so ([`LineScan::timed_out`]).
     pub fn scan(&self, line: &[u8]) -> LineScan {
+        if line.len() <= LONG_LINE {
+            return self.scan_part(line, lex_of(line));
+        }
+        let lex = lex_of(line);
+        let mut cursor = LexCursor::new();
+        let mut scan = LineScan::default();
+        let mut found = Vec::new();
+        let mut own = 0;
+        while own < line.len() {
+            if self.expired() {
+                scan.timed_out = true;
+                break;
+            }
+            let own_end = (own + PART).min(line.len());
+            let (from, in_string) = cursor.start_at(line, own.saturating_sub(PART_OVERLAP));
+            let to = (own_end + PART_OVERLAP).min(line.len());
+            let part_lex = match lex {
+                Lex::Plain => Lex::Plain,
+                Lex::Json { .. } => Lex::Json { in_string },
+            };
+            let part = self.scan_part(&line[from..to], part_lex);
+            // A hit belongs to the part it starts in; the overlaps give it its surroundings
+            // and room to end.
+            found.extend(
+                part.hits
+                    .iter()
+                    .map(|h| Hit {
+                        start: h.start + from,
+                        end: h.end + from,
+                        rule: h.rule,
+                    })
+                    .filter(|h| (own == 0 || h.start >= own) && h.start < own_end),
+            );
+            if to == line.len() {
+                scan.open_key_block = part.open_key_block;
+            }
+            own = own_end;
+        }
+        scan.hits = merge(found, line);
+        scan
+    }
+
+    /// Whether the scanner's deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// The deadline, if any, as the time the scan may take from its start.
+    pub fn time_limit(&self) -> Option<Duration> {
+        self.time_limit
+    }
+
+    /// This scanner with a deadline `limit` from now: a scan that is still running then stops
+    /// (see [`LineScan::timed_out`]), and [`super::redact_file`] fails.
+    pub fn with_time_limit(mut self, limit: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(limit);
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// [`Scanner::scan`] of a line, or of a part of a long line lexed as `lex`.
+    fn scan_part(&self, line: &[u8], lex: Lex) -> LineScan {
         let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
         match &self.triggers {
             Some(searchers) => {
@@ -359,7 +443,7 @@ impl Scanner {
         if hits_by_keyword.is_empty() {
             return LineScan::default();
         }
-        let segs = segments(line);
+        let segs = segments_as(line, lex);
         let mut masks: Vec<Mask> = vec![0; segs.len()];
         for &(at, mask) in &hits_by_keyword {
             let i = segs.partition_point(|s| s.end <= at);
@@ -496,11 +580,14 @@ impl Scanner {
             let index = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let rule = &self.rules[index];
-            let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| -> bool {
+            // Takes a match of `text[from..to]` (offsets in that part); returns where in the
+            // part the finding ends (a private key runs past its BEGIN line), or `None` when
+            // the checks reject it.
+            let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| {
                 let (start, end) = (from + start, from + end);
                 let name = name.map(|(s, e)| (from + s, from + e));
                 if !check(rule.check, text, start, end, name) {
-                    return false;
+                    return None;
                 }
                 let end = if matches!(rule.check, Check::KeyBlock) {
                     let (end, ended) = key_block_end(text, end);
@@ -517,32 +604,51 @@ impl Scanner {
                         rule: index,
                     });
                 }
-                true
+                Some(end - from)
             };
             let part = &text[from..to];
-            if rule.group == 0 {
-                for m in rule.regex.find_iter(part) {
-                    add(m.start(), m.end(), None);
-                }
-            } else {
-                // A rejected match (`KEY-----:DB_PASSWORD=...` is no secret-like name) may hide
-                // a good one inside it: search again from just after its start.
-                let mut at = 0;
-                while let Some(caps) = rule.regex.captures_at(part, at) {
-                    let whole = caps.get(0).expect("group 0 always matches");
-                    let name = caps.get(1).map(|n| (n.start(), n.end()));
-                    let accepted = caps
-                        .get(rule.group)
-                        .is_some_and(|m| add(m.start(), m.end(), name));
-                    at = if accepted {
-                        whole.end().max(whole.start() + 1)
-                    } else {
-                        whole.start() + 1
-                    };
-                    if at > part.len() {
+            // Every search starts after the previous one's start, and beyond what was taken:
+            // no byte is read again from each keyword, so the time is linear in the text.
+            let mut at = 0;
+            while at <= part.len() {
+                if matches!(rule.secret, Secret::Group(0)) {
+                    let Some(m) = rule.regex.find_at(part, at) else {
+                        count_work(part.len() - at);
                         break;
-                    }
+                    };
+                    count_work(m.end() - at);
+                    let taken = add(m.start(), m.end(), None).unwrap_or(m.end());
+                    at = taken.max(m.end()).max(m.start() + 1);
+                    continue;
                 }
+                let Some(caps) = rule.regex.captures_at(part, at) else {
+                    count_work(part.len() - at);
+                    break;
+                };
+                let whole = caps.get(0).expect("group 0 always matches");
+                count_work(whole.end() - at);
+                let name = caps.get(1).map(|n| (n.start(), n.end()));
+                let value = match rule.secret {
+                    Secret::Group(group) => caps.get(group).map(|m| (m.start(), m.end())),
+                    Secret::Value(byte, min) => {
+                        let len = part[whole.end()..]
+                            .iter()
+                            .take(MAX_VALUE + 1)
+                            .take_while(|&&b| byte(b))
+                            .count();
+                        count_work(len);
+                        (len >= min).then_some((whole.end(), whole.end() + len))
+                    }
+                };
+                let taken = value.and_then(|(start, end)| add(start, end, name));
+                at = match (taken, value) {
+                    (Some(_), Some((_, end))) => end.max(whole.end()),
+                    // A rejected match (`KEY-----:DB_PASSWORD=...` is no secret-like name)
+                    // may hide a good one in its value: search again from there.
+                    (None, Some((start, _))) => start,
+                    _ => whole.end(),
+                }
+                .max(whole.start() + 1);
             }
         }
     }
@@ -643,6 +749,20 @@ impl Scanner {
     }
 }
 
+thread_local! {
+    static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many bytes the rules' searches and checks have read on this thread so far: the scan's
+/// work, counted, so that tests can check it grows linearly with the input without timing it.
+pub fn work_units() -> u64 {
+    WORK.with(std::cell::Cell::get)
+}
+
+fn count_work(bytes: usize) {
+    WORK.with(|w| w.set(w.get() + bytes as u64));
+}
+
 /// Whether two keywords can overlap in a text: one holds the other, or an end of one (two
 /// characters or more) is a start of the other.
 fn overlap(a: &[u8], b: &[u8]) -> bool {
@@ -693,6 +813,7 @@ fn stands_alone(text: &[u8], start: usize, end: usize, class: fn(u8) -> bool) ->
 fn near(text: &[u8], start: usize, end: usize, words: &[&str], window: usize) -> bool {
     let from = start.saturating_sub(window);
     let to = (end + window).min(text.len());
+    count_work(to - from);
     let around = text[from..to].to_ascii_lowercase();
     words
         .iter()
@@ -786,6 +907,12 @@ fn url_password(value: &[u8]) -> bool {
 /// Where a private key that starts before `from` ends: at its END line, else after the last
 /// line of key material. The flag says whether the END line was found.
 pub(super) fn key_block_end(text: &[u8], from: usize) -> (usize, bool) {
+    let (end, ended) = key_block_end_uncounted(text, from);
+    count_work(end - from);
+    (end, ended)
+}
+
+fn key_block_end_uncounted(text: &[u8], from: usize) -> (usize, bool) {
     let line_end = |at: usize| memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |k| at + k);
     // The rest of the first line belongs to the key (a key flattened onto one line).
     let first = line_end(from);
