@@ -472,3 +472,55 @@ fn a_memory_only_change_is_uploaded_and_arrives() {
         stderr(&push)
     );
 }
+
+#[test]
+fn a_push_brings_in_the_other_sides_memory_edit_instead_of_overwriting_it() {
+    let laptop = Laptop::new();
+    let ci = Ci::new(&laptop);
+    let session = synced(&laptop, &ci);
+    // The laptop edits memory and pushes it alone; CI, which restored before, goes on.
+    write(
+        &laptop.project_dir().join("memory/MEMORY.md"),
+        "# Memory\n- laptop's new fact\n",
+    );
+    std::fs::remove_file(laptop.project_dir().join("memory/B.md")).unwrap();
+    let push = laptop.run(&["release-push", "--session", &session.id, "--json"]);
+    assert_eq!(
+        parse_json(&push)[0]["action"],
+        "uploaded",
+        "{}",
+        stderr(&push)
+    );
+    ci.continue_session(&session.id);
+    let push = ci.run(&[
+        "release-push",
+        "--session",
+        &session.id,
+        "--branch",
+        "main",
+        "--json",
+    ]);
+    assert_code(&push, 0);
+    assert_eq!(parse_json(&push)[0]["action"], "uploaded");
+    let err = stderr(&push);
+    assert!(
+        err.contains("changed memory/MEMORY.md") && err.contains("deleted memory/B.md"),
+        "{err}"
+    );
+    assert_eq!(
+        read(&ci.project_dir().join("memory/MEMORY.md")),
+        "# Memory\n- laptop's new fact\n"
+    );
+    let entries = stored_entries(&laptop, &session.id);
+    assert!(!entries.contains(&"memory/B.md".to_owned()), "{entries:?}");
+
+    // Home: the laptop's edit is still there, and the CI turn came with it.
+    let output = laptop.run(&["release-restore", "--branch", "main"]);
+    assert_code(&output, 0);
+    assert_eq!(
+        read(&laptop.project_dir().join("memory/MEMORY.md")),
+        "# Memory\n- laptop's new fact\n"
+    );
+    assert!(!laptop.project_dir().join("memory/B.md").exists());
+    assert!(folders(&laptop.project_dir(), "memory.ccsync-backup-").is_empty());
+}

@@ -9,7 +9,7 @@ mod hook;
 mod list;
 mod prune;
 mod push;
-mod restore;
+pub(crate) mod restore;
 mod resume;
 mod sessions;
 mod show;

@@ -145,6 +145,7 @@ pub(crate) fn push_sessions(
             origin: &origin,
             scanner: &scanner,
             passphrase: passphrase.as_deref(),
+            memory_pulled: AtomicBool::new(false),
         };
         outcomes.push(job.push(session)?);
     }
@@ -255,6 +256,13 @@ struct Origin {
     commit: Option<String>,
 }
 
+/// The stored copy's project memory was installed here during a push ([`PushJob::pull_memory`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the project memory changed while it was being pushed (the stored copy's came in): push again"
+)]
+struct MemoryPulled;
+
 struct PushJob<'a> {
     ctx: &'a Context<'a>,
     claude_dir: &'a Path,
@@ -265,6 +273,8 @@ struct PushJob<'a> {
     origin: &'a Origin,
     scanner: &'a Scanner,
     passphrase: Option<&'a str>,
+    /// [`PushJob::pull_memory`] already started this push again once.
+    memory_pulled: std::sync::atomic::AtomicBool,
 }
 
 /// What a push did, for `--json` and for people.
@@ -335,7 +345,7 @@ impl PushJob<'_> {
             );
         }
         let cancel = AtomicBool::new(false);
-        let mut outcome = std::thread::scope(|scope| {
+        let outcome = std::thread::scope(|scope| {
             // Dropped at the end of this closure, before the scope waits for the scan thread.
             let _stop = CancelOnDrop(&cancel);
             let prescan = (self.args.secrets != SecretsMode::Allow).then(|| {
@@ -347,9 +357,59 @@ impl PushJob<'_> {
                 rx
             });
             self.push_scanned(session, &entries, &sources, prescan)
-        })?;
+        });
+        let mut outcome = match outcome {
+            // The memory files changed under the scan: everything again, once.
+            Err(e)
+                if e.is::<MemoryPulled>()
+                    && !self
+                        .memory_pulled
+                        .swap(true, std::sync::atomic::Ordering::Relaxed) =>
+            {
+                return self.push(session);
+            }
+            other => other?,
+        };
         outcome.api_requests = self.gh.request_count() - requests_before;
         Ok(outcome)
+    }
+
+    /// When the stored copy is not the one this machine last synced (another machine pushed since),
+    /// its project memory comes in first by the restore rules ([`super::restore::memory_from_stored`]):
+    /// a push never puts this machine's older memory back over the other side's edits. Errs with
+    /// [`MemoryPulled`] when local memory files changed, so the push starts again with them.
+    fn pull_memory(&self, session: &LocalSession, stored: &StoredSession) -> anyhow::Result<()> {
+        let record = crate::memory::SyncRecord::load(self.claude_dir);
+        let last = record.copy(&session.id);
+        if last.is_none_or(|sha| sha == stored.meta.archive.sha256)
+            || (stored.encrypted() && self.passphrase.is_none())
+        {
+            return Ok(());
+        }
+        let claude_cwd = session
+            .cwd
+            .as_deref()
+            .map(PathBuf::from)
+            .filter(|c| c.is_dir())
+            .unwrap_or_else(|| self.origin.root.clone());
+        let report = super::restore::memory_from_stored(
+            self.ctx.ui,
+            self.rt,
+            self.gh,
+            stored,
+            &super::restore::Places {
+                claude_dir: self.claude_dir,
+                project_dir: &session.project_dir,
+                claude_cwd: &claude_cwd,
+                local_root: &self.origin.root,
+            },
+            self.passphrase,
+            self.branch,
+        )?;
+        if report.touched() {
+            return Err(MemoryPulled.into());
+        }
+        Ok(())
     }
 
     fn push_scanned(
@@ -411,6 +471,9 @@ impl PushJob<'_> {
                     neutral::text(release.as_ref().map_or("", |r| r.html_url.as_str()))
                 ))
                 .into());
+            }
+            if let Some(stored) = stored.as_ref().filter(|_| !self.args.dry_run) {
+                self.pull_memory(session, stored)?;
             }
             let facts = read_facts(&session.path, stored.as_ref().map(|s| s.meta.uuid_count))?;
             if facts.chain.count() == 0 {

@@ -635,6 +635,59 @@ fn install_state(
     Ok(())
 }
 
+/// Where a push's session lives, for [`memory_from_stored`].
+pub(crate) struct Places<'a> {
+    pub(crate) claude_dir: &'a Path,
+    pub(crate) project_dir: &'a Path,
+    pub(crate) claude_cwd: &'a Path,
+    pub(crate) local_root: &'a Path,
+}
+
+/// Before a push: the project memory of `stored` (a copy another machine pushed since this one
+/// last synced) installed here by the restore rules, so the push carries the other side's memory
+/// edits and deletions instead of putting this machine's older files back over them. Says what
+/// it did, and records the copy as synced.
+pub(crate) fn memory_from_stored(
+    ui: &crate::ui::Ui,
+    rt: &tokio::runtime::Runtime,
+    gh: &GitHub,
+    stored: &StoredSession,
+    places: &Places<'_>,
+    passphrase: Option<&str>,
+    branch: &str,
+) -> anyhow::Result<MemoryReport> {
+    let target = Target {
+        claude_cwd: places.claude_cwd.to_path_buf(),
+        local_root: places.local_root.to_path_buf(),
+        project_dir: places.project_dir.to_path_buf(),
+        passphrase: passphrase.map(str::to_owned),
+        claude_dir: places.claude_dir.to_path_buf(),
+        continued: Some(branch.to_owned()),
+    };
+    let projects = target.project_dir.parent().unwrap_or(&target.project_dir);
+    std::fs::create_dir_all(projects)
+        .with_context(|| format!("cannot create {}", projects.display()))?;
+    let staging = RunDir::in_folder(projects)?;
+    let scratch = RunDir::in_temp()?;
+    let extracted =
+        stored::fetch_archive(rt, gh, stored, scratch.path(), staging.path(), passphrase)?;
+    let rewritten = rewrite_memory(&extracted, &path_map(stored, &target))?;
+    let mut record = crate::memory::SyncRecord::load(&target.claude_dir);
+    let report = Incoming {
+        staged: rewritten.path(),
+        files: &extracted.files,
+        deleted: &stored.meta.deleted_side_files,
+        project_dir: &target.project_dir,
+        lineage: Lineage::Same,
+        from_branch: branch,
+    }
+    .apply(&mut record)?;
+    record.set_copy(&stored.meta.session_id, &stored.meta.archive.sha256);
+    record.save()?;
+    say_memory(ui, &report, &target.project_dir);
+    Ok(report)
+}
+
 /// An agent file of the archive whose name a local agent file of another session already has
 /// would overwrite that session's file: refused, with nothing written.
 fn refuse_foreign_agent_files(
