@@ -544,8 +544,11 @@ fn an_archive_without_its_metadata_is_neither_trusted_nor_overwritten_unasked() 
     );
     assert!(!text(&push).contains("up to date"));
     assert_eq!(asset_names(&fake), before, "nothing was replaced");
+    // No matched pair and no claim that explains it: a damaged copy, an error that says what to
+    // do (never "nothing to restore", never "same as").
     let restore = v1_machine.ccsync(&fake, &["release-restore"]);
-    assert_ok(&restore);
+    assert_eq!(code(&restore), 1, "{}", text(&restore));
+    assert!(text(&restore).contains("damaged"), "{}", text(&restore));
     assert!(!text(&restore).contains("same as"), "{}", text(&restore));
     assert_eq!(uuids(&v1_machine.session_file(&story.id)), story.v1_uuids);
 

@@ -442,8 +442,9 @@ impl PushJob<'_> {
             };
             // A writer finishes an interrupted write before it compares (never "up to date"
             // against a pair that does not match: only complete copies count).
-            let stored = release.as_ref().and_then(|release| {
-                write::prepare(
+            let stored = match release.as_ref() {
+                None => None,
+                Some(release) => write::prepare(
                     self.rt,
                     self.gh,
                     release,
@@ -453,8 +454,8 @@ impl PushJob<'_> {
                     scratch.path(),
                     &cache,
                     &|m| ui.warn(m),
-                )
-            });
+                )?,
+            };
             let orphan = match (&release, &stored) {
                 (Some(release), None) => write::orphan_archive(release, &session.id, &cache),
                 _ => None,
@@ -654,8 +655,15 @@ impl PushJob<'_> {
                     ))
                 }
             };
-            outcome.dropped_sessions =
-                self.keep_newest(&release, &packed.meta, scratch.path(), &cache)?;
+            outcome.dropped_sessions = self
+                .keep_newest(&release, &packed.meta, scratch.path(), &cache)
+                .with_context(|| {
+                    format!(
+                        "session {} was pushed, but the sessions beyond --keep {} were left in \
+                         place: ccsync drops only sessions it could read",
+                        session.id, self.args.keep
+                    )
+                })?;
             record_memory_sync(self.ctx, session, &side, packed);
             record_state_sync(self.ctx, self.claude_dir, sources, packed);
             outcome.action = "uploaded";

@@ -190,15 +190,10 @@ fn choose_session(
     args: &RestoreArgs,
     scratch: &Path,
 ) -> anyhow::Result<Option<StoredSession>> {
-    let sessions = stored::stored_sessions_of(
-        rt,
-        gh,
-        release,
-        scratch,
-        warn,
-        args.session.as_deref(),
-        &stored::MetaCache::default(),
-    )?;
+    let cache = stored::MetaCache::default();
+    let only = args.session.as_deref();
+    let sessions = stored::stored_sessions_of(rt, gh, release, scratch, warn, only, &cache)?;
+    refuse_damaged(release, &cache, only, sessions.first())?;
     // A push that stopped after its commit point left a complete copy under temporary names:
     // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
     stored::finish_writes(rt, gh, &sessions, warn);
@@ -206,6 +201,39 @@ fn choose_session(
         Some(id) => sessions.into_iter().find(|s| &s.meta.session_id == id),
         None => sessions.into_iter().next(),
     })
+}
+
+/// A damaged stored session (metadata without its matching archive, no write under way) that is
+/// the one asked for, or newer than the copy about to be restored, is an error: restoring
+/// nothing, or an older session, would silently lose its history.
+fn refuse_damaged(
+    release: &SessionRelease,
+    cache: &stored::MetaCache,
+    wanted: Option<&str>,
+    chosen: Option<&StoredSession>,
+) -> anyhow::Result<()> {
+    let damaged = stored::damaged_sessions(release, cache, wanted);
+    let newer = |d: &&stored::Damaged| {
+        wanted.is_some()
+            || chosen.is_none_or(|c| {
+                d.meta.last_timestamp.as_deref().unwrap_or("") > c.activity_key().as_str()
+            })
+    };
+    let Some(bad) = damaged.iter().find(newer) else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "the stored copy of session {} in the release of branch `{}` ({}) is damaged: {}, and no \
+         push under way explains it. Nothing was restored. Push the session again from a machine \
+         that has it (`ccsync release-push --session {} --force`); `ccsync release-show --session \
+         {}` shows what is stored",
+        bad.meta.session_id,
+        crate::neutral::text(&bad.meta.git_branch),
+        release.html_url,
+        bad.problem,
+        bad.meta.session_id,
+        bad.meta.session_id
+    )
 }
 
 /// Where the session goes on this machine.

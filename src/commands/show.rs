@@ -54,24 +54,22 @@ pub(super) fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyh
         gh, rt, drafts, id, ..
     } = super::releases_holding(ctx, id, branch)?;
     let scratch = tempfile::tempdir()?;
-    let mut copies: Vec<(SessionRelease, StoredSession)> = drafts
-        .into_iter()
-        .filter_map(|release| {
-            let stored = stored::stored_sessions_of(
-                &rt,
-                &gh,
-                &release,
-                scratch.path(),
-                &|m| ctx.ui.warn(m),
-                Some(&id),
-                &MetaCache::default(),
-            )
-            .ok()?
-            .into_iter()
-            .next()?;
-            Some((release, stored))
-        })
-        .collect();
+    // A release that could not be read is an error, never "not stored there".
+    let mut copies: Vec<(SessionRelease, StoredSession)> = Vec::new();
+    for release in drafts {
+        let stored = stored::stored_sessions_of(
+            &rt,
+            &gh,
+            &release,
+            scratch.path(),
+            &|m| ctx.ui.warn(m),
+            Some(&id),
+            &MetaCache::default(),
+        )?;
+        if let Some(stored) = stored.into_iter().next() {
+            copies.push((release, stored));
+        }
+    }
     let mut branches: Vec<String> = copies
         .iter()
         .filter_map(|(r, _)| r.branch().map(|b| b.into_owned()))

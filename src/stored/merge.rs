@@ -102,7 +102,8 @@ impl Merger<'_> {
 
     /// Each session held by a duplicate, with what it needs.
     fn needs(&self, view: &SessionRelease) -> Vec<(String, Need)> {
-        read_metadata_of(
+        // Metadata that could not be downloaded stays unread: its duplicate is kept (`Unknown`).
+        if let Err(err) = read_metadata_of(
             self.rt,
             self.gh,
             &view.assets,
@@ -110,7 +111,9 @@ impl Merger<'_> {
             self.warn,
             None,
             self.cache,
-        );
+        ) {
+            (self.warn)(&format!("{err:#}"));
+        }
         self.cache
             .layouts(&view.assets)
             .into_iter()

@@ -145,7 +145,7 @@ pub fn stored_sessions_of(
     only: Option<&str>,
     cache: &MetaCache,
 ) -> anyhow::Result<Vec<StoredSession>> {
-    read_metadata_of(rt, gh, &release.assets, scratch, warn, only, cache);
+    read_metadata_of(rt, gh, &release.assets, scratch, warn, only, cache)?;
     let planner = Planner {
         now: chrono::Utc::now(),
         own_writer: None,
@@ -191,10 +191,10 @@ pub(crate) fn read_metadata_of(
     warn: &dyn Fn(&str),
     only: Option<&str>,
     cache: &MetaCache,
-) {
+) -> anyhow::Result<()> {
     let mut tried: HashSet<u64> = HashSet::new();
     let first = copies::metadata_to_read(assets, only);
-    fetch_metadata(rt, gh, first, scratch, warn, cache, &mut tried);
+    fetch_metadata(rt, gh, first, scratch, warn, cache, &mut tried)?;
     loop {
         let known = cache.0.lock().unwrap().1.clone();
         let tried_all: HashSet<u64> = tried.union(&known).copied().collect();
@@ -209,9 +209,9 @@ pub(crate) fn read_metadata_of(
         .filter(|(_, id)| cache.take_claim_read(id))
         .collect();
         if next.is_empty() {
-            return;
+            return Ok(());
         }
-        fetch_metadata(rt, gh, next, scratch, warn, cache, &mut tried);
+        fetch_metadata(rt, gh, next, scratch, warn, cache, &mut tried)?;
     }
 }
 
@@ -224,12 +224,16 @@ pub(crate) fn read_one(
     scratch: &Path,
     warn: &dyn Fn(&str),
     cache: &MetaCache,
-) {
+) -> anyhow::Result<()> {
     let wanted = vec![(asset, session_id.to_owned())];
-    fetch_metadata(rt, gh, wanted, scratch, warn, cache, &mut HashSet::new());
+    fetch_metadata(rt, gh, wanted, scratch, warn, cache, &mut HashSet::new())
 }
 
-/// Downloads `wanted` into `cache` (a few at a time), each at most once per command.
+/// Downloads `wanted` into `cache` (a few at a time), each at most once per command. Metadata
+/// that does not parse or describes another session is junk (reported through `warn`, never
+/// fetched again). A download that fails (a host that did not answer, stalled or answered an
+/// error) is an error: what could not be read is never taken for "no session", and nothing is
+/// deleted on its strength. An asset gone meanwhile (a writer rolled forward) is skipped.
 fn fetch_metadata(
     rt: &Runtime,
     gh: &GitHub,
@@ -238,7 +242,7 @@ fn fetch_metadata(
     warn: &dyn Fn(&str),
     cache: &MetaCache,
     tried: &mut HashSet<u64>,
-) {
+) -> anyhow::Result<()> {
     let wanted: Vec<(&Asset, String)> = wanted
         .into_iter()
         .filter(|(asset, _)| !cache.known(asset.id) && tried.insert(asset.id))
@@ -263,10 +267,22 @@ fn fetch_metadata(
                     meta.session_id
                 ))
             }
-            Err(err) => {
-                if !is_download_failure(&err) {
-                    cache.insert_junk(asset.id);
+            Err(err) if is_download_failure(&err) => {
+                let gone = err
+                    .downcast_ref::<crate::release::Error>()
+                    .is_some_and(|e| e.is_not_found());
+                if !gone {
+                    return Err(err).with_context(|| {
+                        format!(
+                            "cannot read the stored metadata of session {session_id} ({}), so \
+                             ccsync cannot tell what the release holds and changed nothing",
+                            crate::neutral::text(&asset.name)
+                        )
+                    });
                 }
+            }
+            Err(err) => {
+                cache.insert_junk(asset.id);
                 warn(&format!(
                     "skipping {}: {err:#}",
                     crate::neutral::text(&asset.name)
@@ -274,6 +290,65 @@ fn fetch_metadata(
             }
         }
     }
+    Ok(())
+}
+
+/// A stored session whose stable metadata was read but that has no complete copy, and no claim
+/// or temporary archive (a write under way or cut off) that explains it: damaged. Readers never
+/// take it for "nothing stored" (DESIGN.md, Restore).
+#[derive(Debug, Clone)]
+pub struct Damaged {
+    pub meta: Metadata,
+    /// What is wrong, in words.
+    pub problem: String,
+}
+
+/// The damaged sessions of `release` (of `only`, when given), from the metadata in `cache`.
+pub fn damaged_sessions(
+    release: &SessionRelease,
+    cache: &MetaCache,
+    only: Option<&str>,
+) -> Vec<Damaged> {
+    use crate::release::names::Role;
+    let metas = cache.snapshot();
+    copies::layouts(&release.assets, &metas)
+        .into_iter()
+        .filter(|l| only.is_none_or(|o| o == l.session_id) && l.copies.is_empty())
+        .filter(|l| {
+            !l.assets.iter().any(|(_, role)| {
+                matches!(
+                    role,
+                    Role::Claim { .. } | Role::TempArchive { .. } | Role::LegacyTemp { .. }
+                )
+            })
+        })
+        .filter_map(|l| {
+            let (_, meta) = l.assets.iter().find_map(|(asset, role)| {
+                (*role == Role::StableMetadata)
+                    .then(|| metas.get(&asset.id).map(|m| (asset, m.clone())))
+                    .flatten()
+            })?;
+            let archive = l.assets.iter().find(|(a, role)| {
+                matches!(role, Role::StableArchive { .. }) && a.state == "uploaded"
+            });
+            let problem = match archive {
+                None => format!(
+                    "its archive {} is missing",
+                    crate::neutral::text(&meta.archive.name)
+                ),
+                Some((a, _)) => format!(
+                    "its archive {} does not match its metadata ({} bytes, digest {}; the metadata \
+                     records {} bytes, sha256 {})",
+                    crate::neutral::text(&a.name),
+                    a.size,
+                    crate::neutral::text(a.digest.as_deref().unwrap_or("none")),
+                    meta.archive.size,
+                    crate::neutral::text(&meta.archive.sha256)
+                ),
+            };
+            Some(Damaged { meta, problem })
+        })
+        .collect()
 }
 
 /// The asset could not be fetched (network, GitHub), as opposed to fetched and found not to be

@@ -105,7 +105,7 @@ pub fn prepare(
     scratch: &Path,
     cache: &MetaCache,
     warn: &dyn Fn(&str),
-) -> Option<StoredSession> {
+) -> anyhow::Result<Option<StoredSession>> {
     read_metadata_of(
         rt,
         gh,
@@ -114,8 +114,10 @@ pub fn prepare(
         warn,
         Some(session_id),
         cache,
-    );
-    let layout = cache.layout_of(&release.assets, session_id)?;
+    )?;
+    let Some(layout) = cache.layout_of(&release.assets, session_id) else {
+        return Ok(None);
+    };
     let steps = if repair {
         copies::repair_plan(&layout, &writer.planner())
     } else {
@@ -128,7 +130,9 @@ pub fn prepare(
             ));
         }
     }
-    let current = layout.current()?;
+    let Some(current) = layout.current() else {
+        return Ok(None);
+    };
     let renamed = |asset: &Asset| {
         let mut asset = asset.clone();
         if let Some(Step::Rename(_, name)) = steps
@@ -139,13 +143,13 @@ pub fn prepare(
         }
         asset
     };
-    Some(StoredSession {
+    Ok(Some(StoredSession {
         meta: current.meta.clone(),
         metadata_asset: renamed(&current.metadata_asset),
         archive_asset: renamed(&current.archive_asset),
         assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
         repair: Vec::new(),
-    })
+    }))
 }
 
 /// An archive of the session under its stable name that no metadata describes, when the session
@@ -277,7 +281,7 @@ pub fn write_copy(
         a.state == "uploaded"
             && names::classify(&a.name) == Some((id.as_str(), Role::StableMetadata))
     }) {
-        super::read_one(rt, gh, asset, &id, copy.scratch, warn, cache);
+        super::read_one(rt, gh, asset, &id, copy.scratch, warn, cache)?;
     }
     let known: HashSet<u64> = release
         .assets
@@ -364,7 +368,10 @@ fn blocking_claim(
         };
     }
     // The holder itself is read, whatever else the release holds.
-    super::read_one(rt, gh, holder, id, scratch, warn, cache);
+    if super::read_one(rt, gh, holder, id, scratch, warn, cache).is_err() {
+        // Unreadable counts as a copy: never delete what we could not judge.
+        return Blocker::Copy;
+    }
     let Some(layout) = cache.layout_of(&now.assets, id) else {
         return Blocker::Copy;
     };

@@ -1,0 +1,287 @@
+//! Every command against a failing storage host (where downloads redirect) and a failing uploads
+//! host, while the API answers: an error that names the host, exit 1, never "no session", never
+//! an empty list, never a deletion, and never advice to delete assets that are intact.
+
+mod everyday_support;
+mod support;
+
+use std::process::Output;
+
+use everyday_support::{stderr, stdout, Laptop};
+use fake_github::{Fault, FaultKind, Host};
+
+/// The ways a host fails: error statuses, a dropped connection, a request that hangs.
+fn faults(host: Host, method: &str, path: &str) -> Vec<(String, Fault)> {
+    let base = || {
+        Fault::new(method, path, FaultKind::Status)
+            .on(host)
+            .always()
+    };
+    vec![
+        ("503".into(), base().status(503)),
+        ("404".into(), base().status(404)),
+        (
+            "drop".into(),
+            Fault::new(method, path, FaultKind::Drop).on(host).always(),
+        ),
+        (
+            "hang".into(),
+            Fault::new(method, path, FaultKind::Hang).on(host).always(),
+        ),
+    ]
+}
+
+fn storage_faults() -> Vec<(String, Fault)> {
+    faults(Host::Storage, "GET", "/github-production-release-asset/*")
+}
+
+/// Runs with short waits: a stall period of half a second, a budget of 3 s.
+fn run_fast(laptop: &Laptop, args: &[&str]) -> Output {
+    let mut all = vec!["--timeout", "3"];
+    all.extend_from_slice(args);
+    let mut cmd = laptop.cmd(&all);
+    cmd.env("CCSYNC_STALL_SECONDS", "0.5");
+    everyday_support::run(cmd)
+}
+
+/// Exit 1, the host named, and none of the wrong stories.
+fn assert_host_failure(output: &Output, host_url: &str, what: &str) {
+    let text = stderr(output);
+    let host = host_url.trim_start_matches("http://");
+    assert_eq!(output.status.code(), Some(1), "{what}: {text}");
+    assert!(text.contains(host), "{what}: names the host {host}: {text}");
+    let out = stdout(output);
+    for wrong in [
+        "no session",
+        "nothing to restore",
+        "\"sessions\": []",
+        "delete the broken",
+        "stopped halfway",
+        "The repository does not exist",
+    ] {
+        assert!(
+            !text.contains(wrong) && !out.contains(wrong),
+            "{what}: says {wrong:?}: {text}{out}"
+        );
+    }
+}
+
+fn pushed_laptop() -> (Laptop, String) {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    (laptop, session.id)
+}
+
+fn asset_count(laptop: &Laptop) -> usize {
+    laptop
+        .fake
+        .releases("octo", "app")
+        .iter()
+        .map(|r| r.assets.len())
+        .sum()
+}
+
+#[test]
+fn reading_commands_name_a_failing_storage_host() {
+    for (label, fault) in storage_faults() {
+        let (laptop, id) = pushed_laptop();
+        laptop.fake.add_fault(fault);
+        let storage = laptop.fake.storage_url();
+        let output = run_fast(&laptop, &["release-list", "--json"]);
+        assert_host_failure(&output, &storage, &format!("list --json, {label}"));
+        let output = run_fast(&laptop, &["release-list"]);
+        assert_host_failure(&output, &storage, &format!("list, {label}"));
+        let output = run_fast(&laptop, &["release-show", "--session", &id]);
+        assert_host_failure(&output, &storage, &format!("show, {label}"));
+        let out_dir = laptop.env.temp.path().join("export");
+        let output = run_fast(
+            &laptop,
+            &[
+                "release-export",
+                "--session",
+                &id,
+                "--output",
+                out_dir.to_str().unwrap(),
+            ],
+        );
+        assert_host_failure(&output, &storage, &format!("export, {label}"));
+        let output = run_fast(&laptop, &["status"]);
+        assert_host_failure(&output, &storage, &format!("status, {label}"));
+    }
+}
+
+#[test]
+fn restore_names_a_failing_storage_host_in_and_out_of_actions() {
+    for (label, fault) in storage_faults() {
+        let (laptop, id) = pushed_laptop();
+        std::fs::remove_dir_all(laptop.project_dir()).unwrap();
+        laptop.fake.add_fault(fault);
+        let storage = laptop.fake.storage_url();
+        let output = run_fast(&laptop, &["release-restore"]);
+        assert_host_failure(&output, &storage, &format!("restore, {label}"));
+        let output = run_fast(&laptop, &["release-restore", "--session", &id]);
+        assert_host_failure(&output, &storage, &format!("restore --session, {label}"));
+        let mut cmd = laptop.cmd(&["--timeout", "3", "release-restore"]);
+        cmd.env("CCSYNC_STALL_SECONDS", "0.5")
+            .env("GITHUB_ACTIONS", "true");
+        let output = everyday_support::run(cmd);
+        assert_host_failure(&output, &storage, &format!("restore in Actions, {label}"));
+        let both = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(both.contains("::error"), "{both}");
+        assert!(!laptop.project_dir().join(format!("{id}.jsonl")).exists());
+    }
+}
+
+#[test]
+fn nothing_is_deleted_when_a_sessions_metadata_cannot_be_read() {
+    for (label, fault) in storage_faults() {
+        let (laptop, id) = pushed_laptop();
+        let before = asset_count(&laptop);
+        laptop.fake.add_fault(fault);
+        let storage = laptop.fake.storage_url();
+        for args in [
+            vec!["release-prune", "--older-than", "0", "--dry-run"],
+            vec!["release-prune", "--older-than", "0", "--yes"],
+            vec!["release-prune", "--gone", "--older-than", "0", "--yes"],
+        ] {
+            let output = run_fast(&laptop, &args);
+            assert_host_failure(&output, &storage, &format!("{args:?}, {label}"));
+            assert!(
+                !stdout(&output).contains("would delete"),
+                "{}",
+                stdout(&output)
+            );
+        }
+        assert_eq!(asset_count(&laptop), before, "{label}: nothing deleted");
+        // A push of another session that drops sessions beyond --keep 1 drops nothing it could
+        // not read.
+        let other = laptop.session("main", "2026-03-02T10:00:00Z");
+        let output = run_fast(
+            &laptop,
+            &["release-push", "--session", &other.id, "--keep", "1"],
+        );
+        let text = stderr(&output);
+        assert!(
+            laptop.stored_metadata(&id).is_some(),
+            "{label}: the older session is still stored: {text}"
+        );
+    }
+}
+
+#[test]
+fn push_names_a_failing_storage_host_instead_of_blaming_an_older_ccsync() {
+    for (label, fault) in storage_faults() {
+        let (laptop, id) = pushed_laptop();
+        // The local copy grows: a push must compare with the stored one, which it cannot read.
+        let session = laptop.session("main", "2026-03-01T10:00:00Z").id(&id);
+        let session = session.turns(1);
+        session.write_to(&laptop.project_dir());
+        laptop.fake.add_fault(fault);
+        let output = run_fast(&laptop, &["release-push", "--session", &id]);
+        assert_host_failure(
+            &output,
+            &laptop.fake.storage_url(),
+            &format!("push, {label}"),
+        );
+    }
+}
+
+#[test]
+fn push_names_a_failing_uploads_host() {
+    let cases = faults(Host::Uploads, "POST", "/repos/*/releases/*/assets");
+    for (label, fault) in cases {
+        let laptop = Laptop::new();
+        let session = laptop.session("main", "2026-03-01T10:00:00Z");
+        laptop.fake.add_fault(fault);
+        let output = run_fast(&laptop, &["release-push", "--session", &session.id]);
+        assert_host_failure(
+            &output,
+            &laptop.fake.uploads_url(),
+            &format!("push, {label}"),
+        );
+        assert!(
+            stderr(&output).contains("uploads host"),
+            "{}",
+            stderr(&output)
+        );
+        // Nothing half-written stays behind.
+        assert!(laptop
+            .fake
+            .releases("octo", "app")
+            .iter()
+            .flat_map(|r| r.assets.iter())
+            .all(|a| a.state == "uploaded"));
+    }
+}
+
+/// Replaces the stable archive of `id` by other bytes under the same name (a hostile or broken
+/// writer): the metadata stays, no claim explains it.
+fn damage_archive(laptop: &Laptop, id: &str) {
+    let name = format!("claude-session-{id}.tar.gz");
+    let (release_id, asset_id) = laptop
+        .fake
+        .releases("octo", "app")
+        .iter()
+        .find_map(|r| {
+            r.assets
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| (r.id, a.id))
+        })
+        .unwrap();
+    let url = format!(
+        "{}/repos/octo/app/releases/assets/{asset_id}",
+        laptop.fake.api_url()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let answer = reqwest::Client::new()
+            .delete(url)
+            .bearer_auth(support::TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+    laptop.fake.seed_asset(
+        "octo",
+        "app",
+        release_id,
+        &name,
+        b"not the archive the metadata records",
+        "uploaded",
+    );
+}
+
+#[test]
+fn a_damaged_copy_is_an_error_naming_the_session_with_or_without_require() {
+    let (laptop, id) = pushed_laptop();
+    std::fs::remove_dir_all(laptop.project_dir()).unwrap();
+    damage_archive(&laptop, &id);
+    for args in [
+        vec!["release-restore"],
+        vec!["release-restore", "--require"],
+        vec!["release-restore", "--session", id.as_str()],
+    ] {
+        for actions in [false, true] {
+            let mut cmd = laptop.cmd(&args);
+            if actions {
+                cmd.env("GITHUB_ACTIONS", "true");
+            }
+            let output = everyday_support::run(cmd);
+            let text = format!("{}{}", stderr(&output), stdout(&output));
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {text}");
+            assert!(text.contains(&id) && text.contains("damaged"), "{text}");
+            assert!(
+                text.contains("release-push --session"),
+                "says what to do: {text}"
+            );
+            assert!(!text.contains("nothing to restore"), "{text}");
+        }
+    }
+    assert!(!laptop.project_dir().join(format!("{id}.jsonl")).exists());
+}
