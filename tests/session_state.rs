@@ -482,3 +482,33 @@ fn state_travels_encrypted() {
     assert!(read(&there.tasks().join("1.json")).contains("Write hello"));
     assert!(read(&there.plan()).contains("# Plan"));
 }
+
+/// `claude` may run with another `$TMPDIR` than ccsync: push finds the background outputs where
+/// the transcript says they are, and records that temp root.
+#[test]
+fn outputs_are_found_where_the_transcript_names_them() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let ci = Machine::new();
+    let (_, home) = session_with_state(&laptop);
+    let id = home.id.clone();
+    let elsewhere = laptop.env.temp.path().join("other-tmp");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = laptop
+        .command(&fake, &["release-push", "--session", &id])
+        .env("TMPDIR", &elsewhere)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        stored_metadata(&fake, &id)["claudeTempDir"]
+            .as_str()
+            .unwrap(),
+        home.temp_root().to_str().unwrap()
+    );
+    assert_ok(&ci.ccsync(&fake, &["release-restore", "--session", &id]));
+    let there = Places { m: &ci, id };
+    assert!(read(&there.outputs().join("b1.output")).contains("exited with code 0"));
+    assert!(read(&ci.session_file(&there.id))
+        .contains(there.outputs().join("b1.output").to_str().unwrap()));
+}

@@ -27,6 +27,8 @@ pub struct Sources {
     pub project_dir: PathBuf,
     /// Entry name to the file it is read from, for entries outside the project folder.
     pub elsewhere: std::collections::BTreeMap<PathBuf, PathBuf>,
+    /// Claude Code's temp root the background outputs were read from (the metadata records it).
+    pub temp_root: Option<PathBuf>,
 }
 
 impl Sources {
@@ -35,6 +37,7 @@ impl Sources {
         Sources {
             project_dir: project_dir.to_path_buf(),
             elsewhere: Default::default(),
+            temp_root: None,
         }
     }
 

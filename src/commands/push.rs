@@ -327,7 +327,9 @@ impl PushJob<'_> {
         // plans and background outputs.
         let links = tempfile::tempdir().context("cannot create a temporary folder")?;
         let mut sources = pack::Sources::project(&session.project_dir);
-        let roots = store::state::Roots::here(self.claude_dir);
+        let roots =
+            store::state::Roots::for_session(self.claude_dir, &session.project_dir, &session.id)?;
+        sources.temp_root = Some(roots.temp_root.clone());
         for file in store::state::collect(&roots, &session.project_dir, &session.id, links.path())?
         {
             entries.push(file.rel.clone());
@@ -845,7 +847,12 @@ impl PushJob<'_> {
             repo_root: self.origin.root.to_string_lossy().into_owned(),
             claude_project_dir: Some(session.project_dir.to_string_lossy().into_owned()),
             claude_dir: Some(store::path_text(self.claude_dir)),
-            claude_temp_dir: Some(store::path_text(&store::state::temp_root())),
+            claude_temp_dir: Some(store::path_text(
+                &sources
+                    .temp_root
+                    .clone()
+                    .unwrap_or_else(store::state::temp_root),
+            )),
             last_timestamp: facts.last_timestamp.clone(),
             records: facts.records,
             last_uuid: facts.last_uuid.clone(),

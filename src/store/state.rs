@@ -128,6 +128,24 @@ impl Roots {
         }
     }
 
+    /// This machine's roots for session `session_id` of `project_dir`: the temp root its
+    /// transcript names when it names one (`<root>/<folder>/<id>/tasks/<task>.output`), since
+    /// `claude` may have run with another `$TMPDIR` than ccsync; else [`temp_root`].
+    pub fn for_session(
+        claude_dir: &Path,
+        project_dir: &Path,
+        session_id: &str,
+    ) -> anyhow::Result<Roots> {
+        let mut roots = Roots::here(claude_dir);
+        let transcript = project_dir.join(format!("{session_id}.jsonl"));
+        if transcript.is_file() {
+            if let Some(named) = temp_root_named(&transcript, session_id)? {
+                roots.temp_root = named;
+            }
+        }
+        Ok(roots)
+    }
+
     /// `<temp-root>/<folder>/<id>/tasks`: where the session's background outputs are.
     pub fn outputs_dir(&self, project_dir: &Path, session_id: &str) -> PathBuf {
         let folder = project_dir.file_name().unwrap_or_default();
@@ -334,6 +352,34 @@ fn regular_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// The temp root of the last background output path the transcript names
+/// (`<root>/<folder>/<id>/tasks/<task>.output`), when it names one that exists here.
+fn temp_root_named(transcript: &Path, session_id: &str) -> anyhow::Result<Option<PathBuf>> {
+    let needle = format!("/{session_id}/tasks/");
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let mut found: Option<PathBuf> = None;
+    crate::bundle::for_each_line(transcript, |line| {
+        for hit in finder.find_iter(line) {
+            // The path starts after the last character no path of Claude Code's holds.
+            let before = &line[..hit];
+            let start = before
+                .iter()
+                .rposition(|b| b"\"'>( \t\\".contains(b))
+                .map_or(0, |i| i + 1);
+            let Ok(folder) = std::str::from_utf8(&before[start..]) else {
+                continue;
+            };
+            let folder = Path::new(folder);
+            let exists = |root: &&Path| root.join(folder.file_name().unwrap_or_default()).is_dir();
+            if let Some(root) = folder.parent().filter(|r| r.is_absolute()).filter(exists) {
+                found = Some(root.to_path_buf());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// The `slug` of a record (plan mode names the plan file after it).
