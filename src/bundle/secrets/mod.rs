@@ -11,8 +11,10 @@
 //! - [`normalise`]: the texts the rules read, and the way back to raw bytes
 //! - [`scan`]: the keyword prefilter, matching, merging and replacing in one line
 //! - [`entropy`]: whether a value looks random enough to be a secret
+//! - [`forms`]: the forms the token ccsync holds takes in a transcript (JSON, base64, hex)
 
 pub mod entropy;
+pub mod forms;
 pub mod normalise;
 pub mod rules;
 pub mod scan;
@@ -374,6 +376,73 @@ pub(crate) mod tests {
         assert!(!out.contains("s3cr3t"));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["d"], "short");
+    }
+
+    /// Issue 18: the token's JSON-escaped, base64 and hex forms are redacted too.
+    #[test]
+    fn the_tokens_escaped_base64_and_hex_forms() {
+        use base64::Engine as _;
+        let token = "ghs_Tok3nOfCcsyncItselfNotARealOne12345";
+        let scanner = Scanner::new(vec![token.to_owned()]);
+        let escaped: String = token
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        let half: String = token
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    format!("\\u{:04X}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let inner = serde_json::json!({"cmd": format!("echo {}", b64(token))}).to_string();
+        for (what, line, gone) in [
+            (
+                "escaped",
+                format!(r#"{{"a":"token {escaped} end"}}"#),
+                escaped.clone(),
+            ),
+            ("half escaped", format!(r#"{{"a":"{half}"}}"#), half.clone()),
+            (
+                "basic",
+                record(&format!(
+                    "Authorization: Basic {}",
+                    b64(&format!("x-access-token:{token}"))
+                )),
+                b64(&format!("x-access-token:{token}"))[20..50].to_owned(),
+            ),
+            (
+                "base64",
+                record(&format!("echo {} | base64 -d", b64(token))),
+                b64(token)[..40].to_owned(),
+            ),
+            (
+                "base64 in json in json",
+                record(&inner),
+                b64(token)[..40].to_owned(),
+            ),
+            (
+                "hex",
+                record(&format!("xxd -p: {}", hex::encode(token))),
+                hex::encode(token)[..40].to_owned(),
+            ),
+            (
+                "HEX",
+                record(&hex::encode_upper(token)),
+                hex::encode_upper(token)[..40].to_owned(),
+            ),
+        ] {
+            let (out, rules) = scanner.redact_line(&line);
+            assert!(!rules.is_empty(), "{what}: {line}");
+            assert!(!out.contains(&gone), "{what}: {out}");
+            serde_json::from_str::<serde_json::Value>(&out)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+        }
     }
 
     #[test]

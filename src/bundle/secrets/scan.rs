@@ -16,6 +16,7 @@ use base64::Engine as _;
 use regex::bytes::Regex;
 
 use super::entropy;
+use super::forms::literal_forms;
 use super::normalise::{lex_of, segments_as, Lex, LexCursor, View};
 use super::rules::{
     key_material, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
@@ -204,11 +205,9 @@ impl Scanner {
         let mut forms: Vec<String> = Vec::new();
         let mut literals = Vec::new();
         for literal in extra_literals.iter().filter(|l| l.len() >= MIN_LITERAL_LEN) {
-            // As it is, and as written in JSON text and in JSON inside a JSON string (for the
-            // rare text that is not decoded, such as a torn line).
-            let once = json_inner(literal);
-            let twice = json_inner(&once);
-            for form in [literal.clone(), once, twice] {
+            // As it is, as written in JSON text and in JSON inside a JSON string (for the rare
+            // text that is not decoded, such as a torn line), in base64 and in hex.
+            for form in literal_forms(literal) {
                 if !forms.contains(&form) {
                     forms.push(form);
                 }
@@ -288,6 +287,13 @@ impl Scanner {
                 .build()
                 .map(|searcher| (searcher, masks))
         };
+        if !forms.is_empty() {
+            // A literal written with `\u00XX` escapes (JSON allows any character so) holds none
+            // of its forms in the raw line: an escape makes the literal's rule read the decoded
+            // string it is in.
+            // (The literals' rule is rule 0.)
+            literals.push((memchr::memmem::Finder::new(br"\u00").into_owned(), 1));
+        }
         for raw in RAW_TRIGGERS {
             let lower = raw.to_ascii_lowercase();
             let mask = keywords
@@ -945,9 +951,4 @@ pub(super) fn is_json(bytes: &[u8]) -> bool {
         any = true;
     }
     any
-}
-
-fn json_inner(s: &str) -> String {
-    let quoted = serde_json::to_string(s).expect("strings serialise");
-    quoted[1..quoted.len() - 1].to_owned()
 }
