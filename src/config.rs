@@ -176,13 +176,12 @@ impl Context<'_> {
                 format!("cannot find the branch of pull request #{number}, which this comment belongs to")
             })
         };
-        resolve_branch(
-            explicit,
-            git,
-            crate::actions::in_actions().then(event::current).flatten(),
-            &base,
-            &pull,
-        )
+        // The payload matters only when no --branch names the branch.
+        let event = match explicit.filter(|b| !b.is_empty()) {
+            None if crate::actions::in_actions() => event::current()?,
+            _ => None,
+        };
+        resolve_branch(explicit, git, event, &base, &pull)
     }
 }
 

@@ -73,14 +73,54 @@ impl From<PullJson> for PullHead {
 }
 
 /// The pull request of the current Actions run, from `$GITHUB_EVENT_NAME` and the payload;
-/// `None` for other events or when the payload cannot be read.
-pub fn current() -> Option<PullEvent> {
-    let name = env_nonempty("GITHUB_EVENT_NAME")?;
-    let path = env_nonempty("GITHUB_EVENT_PATH")?;
-    let file = std::fs::File::open(path).ok()?;
+/// `None` for other events. For the events whose branch only the payload names (a review, a
+/// review comment, a comment), a payload that cannot be read or lacks the pull request is an
+/// error that says to pass `--branch`: falling back to `GITHUB_REF_NAME` would name the merge ref
+/// (`8/merge`) or the default branch, never the pull request's branch.
+pub fn current() -> anyhow::Result<Option<PullEvent>> {
+    let Some(name) = env_nonempty("GITHUB_EVENT_NAME") else {
+        return Ok(None);
+    };
+    let needs_payload = matches!(
+        name.as_str(),
+        "pull_request_review" | "pull_request_review_comment" | "issue_comment"
+    ) && env_nonempty("GITHUB_HEAD_REF").is_none();
+    if !needs_payload && !name.starts_with("pull_request") {
+        return Ok(None);
+    }
+    let fail = |why: String| -> anyhow::Result<Option<PullEvent>> {
+        if needs_payload {
+            Err(crate::exit::Exit::usage(format!(
+                "this `{name}` run's branch comes from its event payload, but {why}: pass --branch NAME"
+            ))
+            .into())
+        } else {
+            Ok(None)
+        }
+    };
+    let Some(path) = env_nonempty("GITHUB_EVENT_PATH") else {
+        return fail("GITHUB_EVENT_PATH is not set".into());
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) => return fail(format!("the payload {path} cannot be read ({e})")),
+    };
     // Payloads are at most a few MiB; the reader streams it.
-    let payload: Payload = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
-    from_payload(&name, payload)
+    let payload: Payload = match serde_json::from_reader(std::io::BufReader::new(file)) {
+        Ok(payload) => payload,
+        Err(e) => return fail(format!("the payload {path} is not an event payload ({e})")),
+    };
+    match from_payload(&name, payload) {
+        Some(event) => Ok(Some(event)),
+        None => fail(format!(
+            "the payload {path} names no {}",
+            if name == "issue_comment" {
+                "issue"
+            } else {
+                "pull_request"
+            }
+        )),
+    }
 }
 
 fn from_payload(event_name: &str, payload: Payload) -> Option<PullEvent> {

@@ -350,3 +350,50 @@ fn a_forks_branch_never_shares_the_base_branchs_release() {
     assert_ok(&listed);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("alice:main"));
 }
+
+/// The payload is the only source of a review's or a comment's branch: one without the pull
+/// request, or one that cannot be read, is a clear error (exit 2, "pass --branch"), never the
+/// merge ref or the default branch; `--branch` still works.
+#[test]
+fn a_payload_without_its_pull_request_is_an_error_not_the_merge_ref() {
+    let fake = FakeGitHub::start(Options::default());
+    let runner = Runner::new(&fake);
+    let review = serde_json::json!({ "review": { "id": 1 } });
+    let output = runner.run("pull_request_review", &review, &["release-restore"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("pull_request") && err.contains("--branch"),
+        "{err}"
+    );
+    assert!(!err.contains("merge"), "{err}");
+
+    // An unreadable payload of a comment: the same, not the default branch.
+    let event_path = runner.files.join("event.json");
+    let output = {
+        std::fs::write(&event_path, "{ not json").unwrap();
+        let mut cmd = runner.env.ccsync();
+        cmd.args(["release-restore"])
+            .env("GITHUB_API_URL", &runner.api_url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "octo/app")
+            .env("GITHUB_EVENT_NAME", "issue_comment")
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_REF_NAME", "main")
+            .env("GITHUB_WORKSPACE", &runner.env.repo);
+        cmd.output().unwrap()
+    };
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot be read")
+            || stderr(&output).contains("not an event payload")
+    );
+
+    let output = runner.run(
+        "pull_request_review",
+        &review,
+        &["release-restore", "--branch", "feature"],
+    );
+    assert_ok(&output);
+}

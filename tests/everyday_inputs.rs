@@ -311,3 +311,42 @@ fn repo_takes_urls_as_gh_does() {
     assert_code(&output, 2);
     assert!(laptop.fake.requests().is_empty(), "the token goes nowhere");
 }
+
+#[test]
+fn push_does_not_take_over_a_draft_ccsync_did_not_make() {
+    let laptop = Laptop::new();
+    let session = laptop.session("x", "2026-03-01T10:00:00Z");
+    let notes = "Release notes in progress, by hand.";
+    let id = laptop.seed_release("claude-sessions-x", true, notes);
+    let release = || {
+        laptop
+            .fake
+            .releases("octo", "app")
+            .into_iter()
+            .find(|r| r.id == id)
+            .unwrap()
+    };
+
+    let output = laptop.run(&["release-push", "--branch", "x", "--session", &session.id]);
+    assert_code(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("not made by ccsync") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(release().assets.is_empty(), "nothing uploaded");
+    assert_eq!(release().body.as_deref(), Some(notes));
+
+    // --force stores the session there, and its description still is the user's.
+    let pushed = laptop.json(&[
+        "release-push",
+        "--branch",
+        "x",
+        "--session",
+        &session.id,
+        "--force",
+    ]);
+    assert_eq!(pushed[0]["action"], "uploaded", "{pushed}");
+    assert!(!release().assets.is_empty());
+    assert_eq!(release().body.as_deref(), Some(notes), "never rewritten");
+}

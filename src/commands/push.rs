@@ -435,6 +435,9 @@ impl PushJob<'_> {
         let mut packed: Option<Packed> = None;
         for attempt in 1.. {
             let release = self.rt.block_on(self.gh.session_release(self.branch))?;
+            if let Some(release) = &release {
+                self.check_ours(release)?;
+            }
             // Duplicate drafts (a lost create race) are merged first, by the protocol's rules.
             let release = match release {
                 Some(view) if !view.duplicate_ids.is_empty() && !self.args.dry_run => Some(
@@ -886,6 +889,32 @@ impl PushJob<'_> {
         })
     }
 
+    /// A draft with the session tag whose description lacks ccsync's marker was made by hand:
+    /// `release-prune` calls it foreign, and push does not take it over unless `--force` (which
+    /// still never rewrites its description).
+    fn check_ours(&self, release: &SessionRelease) -> anyhow::Result<()> {
+        if is_ours(release) {
+            return Ok(());
+        }
+        if self.args.force {
+            self.ctx.ui.warn(&format!(
+                "the draft release `{}` was not made by ccsync (its description lacks ccsync's marker): \
+                 pushing into it anyway (--force), leaving its description as it is",
+                neutral::text(&release.tag_name)
+            ));
+            return Ok(());
+        }
+        Err(anyhow::anyhow!(
+            "the draft release `{}` ({}) was not made by ccsync: its description lacks ccsync's marker \
+             `{}`, so ccsync leaves it alone (release-prune calls it foreign). Rename or delete it to let \
+             ccsync create its own, or pass --force to store the session in it anyway (its description \
+             is never rewritten)",
+            neutral::text(&release.tag_name),
+            neutral::text(&release.html_url),
+            names::BODY_MARKER
+        ))
+    }
+
     /// Drops the sessions beyond `--keep` (oldest activity first), never the one just pushed,
     /// then writes its row into the release body. What is dropped is decided from the verified
     /// metadata of complete copies, never from labels or the body (anyone with write access can
@@ -968,9 +997,20 @@ impl PushJob<'_> {
                     stored::render_body(self.branch, &kept)
                 }
             };
-        self.rt.block_on(self.gh.set_body(release, &body))?;
+        // A description ccsync did not write (a hand-made draft taken with --force) stays.
+        if is_ours(release) {
+            self.rt.block_on(self.gh.set_body(release, &body))?;
+        }
         Ok(dropped)
     }
+}
+
+/// Whether ccsync made the release: its description carries ccsync's marker.
+fn is_ours(release: &SessionRelease) -> bool {
+    release
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains(names::BODY_MARKER))
 }
 
 /// Remembers the memory files just uploaded (and the deletions) as this machine's last-synced

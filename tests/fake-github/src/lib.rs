@@ -178,10 +178,14 @@ impl FakeGitHub {
             );
     }
 
-    /// Seeds a release (draft or published) and returns its id.
+    /// Seeds a release (draft or published) and returns its id. A draft with ccsync's tag prefix
+    /// gets ccsync's marker in its description, as the drafts ccsync creates have (a hand-made
+    /// draft without it is seeded through the admin endpoint with its own body).
     pub fn seed_release(&self, owner: &str, repo: &str, tag: &str, draft: bool) -> u64 {
         let mut s = self.state.lock().unwrap();
-        admin::seed_release(&mut s, owner, repo, tag, draft, Some(tag), None).id
+        let body = (draft && tag.starts_with("claude-sessions-"))
+            .then_some("<!-- ccsync:session-release -->");
+        admin::seed_release(&mut s, owner, repo, tag, draft, Some(tag), body).id
     }
 
     /// Seeds `count` releases tagged `<prefix>1`..`<prefix><count>` (a large repository) and
