@@ -524,3 +524,38 @@ fn a_push_brings_in_the_other_sides_memory_edit_instead_of_overwriting_it() {
     assert!(!laptop.project_dir().join("memory/B.md").exists());
     assert!(folders(&laptop.project_dir(), "memory.ccsync-backup-").is_empty());
 }
+
+#[test]
+fn in_actions_the_branch_the_workflow_restores_is_the_one_continued() {
+    let laptop = Laptop::new();
+    let ci = Ci::new(&laptop);
+    let session = laptop.session("feature", "2026-03-01T10:00:00Z");
+    write(
+        &laptop.project_dir().join("memory/MEMORY.md"),
+        "feature notes\n",
+    );
+    laptop.push("feature", &session.id);
+    // claude-continue.yml dispatched on main with `branch: feature`.
+    let mut cmd = ci.env.ccsync();
+    cmd.args(["release-restore", "--branch", "feature"])
+        .env("GITHUB_API_URL", &ci.api_url)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "octo/app")
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .env("GITHUB_REF_NAME", "main")
+        .env("CCSYNC_RETRY_BASE_MS", "1");
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 0);
+    assert_eq!(
+        read(&ci.project_dir().join("memory/MEMORY.md")),
+        "feature notes\n",
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("installed memory/MEMORY.md"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -119,7 +119,7 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
     let token = ctx.token()?;
     let gh = GitHub::new(ctx.api_url()?, slug, token)?;
     let rt = super::runtime()?;
-    let continued = continued_branch(ctx, args, git.as_ref(), &branch);
+    let continued = continued_branch(args, git.as_ref(), &branch);
     let target = Target {
         project_dir: store::project_dir(&claude_dir, &claude_cwd),
         claude_cwd,
@@ -151,22 +151,11 @@ pub(crate) fn restore_session(ctx: &Context, args: &RestoreArgs) -> anyhow::Resu
 }
 
 /// The branch this checkout continues, against which the lineage of incoming memory is judged:
-/// the branch restored when none was asked for; else in Actions the branch of the run, and
-/// outside it the checked-out branch (`None` on a detached HEAD).
-fn continued_branch(
-    ctx: &Context,
-    args: &RestoreArgs,
-    git: Option<&GitRepo>,
-    branch: &str,
-) -> Option<String> {
-    if args.branch.is_none() {
+/// the branch restored when none was asked for, and in Actions (a fresh runner whose workflow
+/// chose the branch); else the checked-out branch (`None` on a detached HEAD).
+fn continued_branch(args: &RestoreArgs, git: Option<&GitRepo>, branch: &str) -> Option<String> {
+    if args.branch.is_none() || actions::in_actions() {
         return Some(branch.to_owned());
-    }
-    if actions::in_actions() {
-        return match ctx.branch(None, git) {
-            Ok(BranchChoice::Branch(b)) => Some(b),
-            _ => None,
-        };
     }
     git.and_then(GitRepo::current_branch)
 }
