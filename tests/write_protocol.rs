@@ -555,3 +555,379 @@ fn an_archive_without_its_metadata_is_neither_trusted_nor_overwritten_unasked() 
     assert_ok(&v1_machine.ccsync(&fake, &["release-push", "--force"]));
     assert_eq!(valid_copies(&fake), BTreeSet::from([story.v1_records]));
 }
+
+// ---- Duplicate drafts (two first pushes raced to create the branch's draft) ----------------
+
+/// The assets a healthy push left in a fresh fake, as (name, bytes).
+fn assets_of(fake: &FakeGitHub) -> Vec<(String, Vec<u8>)> {
+    fake.releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .map(|a| (a.name, a.data.to_vec()))
+        .collect()
+}
+
+/// The release after the healthy replace-push of v2 over v1: generation 2.
+fn v2_assets(story: &Story) -> Vec<(String, Vec<u8>)> {
+    let fake = fake_with_v1(story);
+    let out = story.second.ccsync(&fake, &["release-push"]);
+    assert_ok(&out);
+    assets_of(&fake)
+}
+
+/// What a first push of `machine`'s session stores (generation 1), in a fresh fake.
+fn first_push_assets(machine: &Machine, args: &[&str]) -> Vec<(String, Vec<u8>)> {
+    let fake = FakeGitHub::start(Options::default());
+    assert_ok(&machine.ccsync(&fake, args));
+    assets_of(&fake)
+}
+
+/// Which draft's assets look uploaded earlier (GitHub's timestamps are to the second).
+#[derive(Clone, Copy, Debug)]
+enum Older {
+    Kept,
+    Duplicate,
+    Neither,
+}
+
+/// Two drafts with the branch's tag: `kept` holds the lower id (the one duplicates merge into).
+fn fake_with_drafts(
+    kept: &[(String, Vec<u8>)],
+    duplicate: &[(String, Vec<u8>)],
+    older: Older,
+) -> FakeGitHub {
+    let fake = FakeGitHub::start(Options::default());
+    let first = fake.seed_release("octo", "app", "claude-sessions-main", true);
+    let second = fake.seed_release("octo", "app", "claude-sessions-main", true);
+    for (release, assets, backdate) in [
+        (first, kept, matches!(older, Older::Kept)),
+        (second, duplicate, matches!(older, Older::Duplicate)),
+    ] {
+        for (name, data) in assets {
+            let id = fake.seed_asset("octo", "app", release, name, data, "uploaded");
+            if backdate {
+                fake.age_asset(id, 5);
+            }
+        }
+    }
+    fake
+}
+
+fn draft_count(fake: &FakeGitHub) -> usize {
+    fake.releases("octo", "app").len()
+}
+
+/// The `records` every entry of a `--json` answer gives session `id`.
+fn listed_records(json: &Value, id: &str) -> Vec<u64> {
+    match json {
+        Value::Array(items) => items.iter().flat_map(|v| listed_records(v, id)).collect(),
+        Value::Object(map) if map.get("sessionId").and_then(Value::as_str) == Some(id) => map
+            .get("records")
+            .and_then(Value::as_u64)
+            .into_iter()
+            .collect(),
+        Value::Object(map) => map.values().flat_map(|v| listed_records(v, id)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Restore, list and show pick the same copy of the session (one rule across drafts).
+fn readers_agree(fake: &FakeGitHub, id: &str, want_uuids: &[String], what: &str) {
+    let reader = Machine::new();
+    assert_ok(&reader.ccsync(fake, &["release-restore", "--session", id]));
+    assert_eq!(
+        uuids(&reader.session_file(id)),
+        want_uuids,
+        "{what}: restore"
+    );
+    let records = want_uuids.len() as u64;
+    for args in [
+        vec!["--json", "release-list"],
+        vec!["--json", "release-show", "--session", id],
+    ] {
+        let out = reader.ccsync(fake, &args);
+        assert_ok(&out);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let listed = listed_records(&json, id);
+        assert!(!listed.is_empty(), "{what}: {args:?} {json}");
+        // Records count lines; the uuids are the records that carry one: compare through restore.
+        let restored_lines = std::fs::read_to_string(reader.session_file(id))
+            .unwrap()
+            .lines()
+            .count() as u64;
+        assert!(
+            listed.iter().all(|r| *r == restored_lines),
+            "{what}: {args:?} says {listed:?}, restore installed {restored_lines} ({records} uuids)"
+        );
+    }
+}
+
+/// Issue 23, 1: generation 1 in one draft and generation 2 in the other, in either order and
+/// whatever the upload times say: readers use generation 2 before any merge, and a push merges
+/// into one draft holding generation 2. The machine holding v1 never hears "up to date".
+#[test]
+fn duplicate_drafts_holding_two_generations_merge_to_the_newest_whatever_the_upload_times() {
+    let story = story();
+    let v2 = v2_assets(&story);
+    for (kept, duplicate, which) in [
+        (&story.v1_assets, &v2, "v1 kept, v2 duplicate"),
+        (&v2, &story.v1_assets, "v2 kept, v1 duplicate"),
+    ] {
+        for older in [Older::Kept, Older::Duplicate, Older::Neither] {
+            let what = format!("{which}, older {older:?}");
+            let fake = fake_with_drafts(kept, duplicate, older);
+            readers_agree(&fake, &story.id, &story.v2_uuids, &what);
+
+            let v1_machine = Machine::with_session(&story.id, &story.v1_text);
+            let push = v1_machine.ccsync(&fake, &["release-push"]);
+            assert_eq!(code(&push), 4, "{what}: {}", text(&push));
+            assert!(!text(&push).contains("up to date"), "{what}");
+
+            assert_ok(&story.second.ccsync(&fake, &["release-push"]));
+            assert_eq!(draft_count(&fake), 1, "{what}: {:?}", asset_names(&fake));
+            assert_eq!(
+                valid_copies(&fake),
+                BTreeSet::from([story.v2_records]),
+                "{what}: {:?}",
+                asset_names(&fake)
+            );
+            readers_agree(&fake, &story.id, &story.v2_uuids, &what);
+        }
+    }
+}
+
+/// Enumerates the mutating requests of the healthy push `pusher` makes against `setup()`, then
+/// fails each in turn (persistent 500, killed before, killed after) and runs `check`.
+fn enumerate_failures(
+    setup: &dyn Fn() -> FakeGitHub,
+    pusher: &Machine,
+    check: &dyn Fn(&FakeGitHub, &str),
+) {
+    let fake = setup();
+    fake.clear_requests();
+    assert_ok(&pusher.ccsync(&fake, &["release-push"]));
+    let targets = targets(&fake.requests());
+    let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
+    eprintln!("mutating requests of the healthy merge: {labels:#?}");
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("DELETE") && !l.contains("assets")),
+        "the merge deletes the duplicate draft: {labels:#?}"
+    );
+    drop(fake);
+    for (k, target) in targets.iter().enumerate() {
+        for failure in [
+            Failure::Persistent,
+            Failure::KilledBefore,
+            Failure::KilledAfter,
+        ] {
+            let what = format!("request {k} ({}) {failure:?}", target.label);
+            let fake = setup();
+            match failure {
+                Failure::Persistent => {
+                    fake.add_fault(target.fault(FaultKind::Status).status(500).always());
+                    let _ = pusher.ccsync(&fake, &["release-push"]);
+                }
+                Failure::KilledBefore | Failure::KilledAfter => {
+                    let kind = if matches!(failure, Failure::KilledBefore) {
+                        FaultKind::Hang
+                    } else {
+                        FaultKind::HangAfter
+                    };
+                    fake.add_fault(target.fault(kind));
+                    let mut child = pusher
+                        .command(&fake, &["release-push"])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    let hung = fake.wait_for_hung(1, Duration::from_secs(60));
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    assert!(hung, "{what}: the push never reached the request");
+                }
+            }
+            fake.clear_faults();
+            check(&fake, &what);
+        }
+    }
+}
+
+/// Issue 23, 2 (b): generation 1 in the kept draft, generation 2 in the duplicate (uploaded 1.2 s
+/// later in the report; here later or in the same second). The merge copies generation 2 into
+/// the kept draft as a claim; a failure or a kill at any request leaves a complete generation 2
+/// that every reader uses, the old machine is never told "up to date", and a rerun ends in one
+/// draft holding exactly the stable pair of generation 2.
+#[test]
+fn a_merge_of_two_generations_that_stops_at_any_request_loses_nothing() {
+    let story = story();
+    let v2 = v2_assets(&story);
+    for older in [Older::Kept, Older::Neither] {
+        let setup = || fake_with_drafts(&story.v1_assets, &v2, older);
+        enumerate_failures(&setup, &story.second, &|fake, what| {
+            let what = format!("older {older:?}, {what}");
+            assert!(
+                valid_copies(fake).contains(&story.v2_records),
+                "{what}: {:?}",
+                asset_names(fake)
+            );
+            check_after_failure(&story, fake, &what);
+            check_rerun(&story, fake, &what);
+        });
+    }
+}
+
+/// Issue 23 (a): each draft holds another session. A failure anywhere in the merge (and the push
+/// after it) keeps both sessions restorable; a rerun ends in one draft holding both.
+#[test]
+fn a_merge_of_drafts_holding_different_sessions_that_stops_at_any_request_loses_nothing() {
+    let story = story();
+    let other = Machine::new();
+    let y = SessionBuilder::new(&other.env.repo)
+        .at("2026-01-05T00:00:00Z")
+        .turns(2);
+    y.write_to(&other.project_dir());
+    let y_assets = first_push_assets(&other, &["release-push", "--session", &y.id]);
+    let y_uuids = uuids(&other.session_file(&y.id));
+    let setup = || fake_with_drafts(&story.v1_assets, &y_assets, Older::Neither);
+    enumerate_failures(&setup, &story.second, &|fake, what| {
+        let reader = Machine::new();
+        assert_ok(&reader.ccsync(fake, &["release-restore", "--session", &y.id]));
+        assert_eq!(uuids(&reader.session_file(&y.id)), y_uuids, "{what}");
+        let x = restored_uuids(fake, &story.id);
+        assert!(
+            x == story.v1_uuids || x == story.v2_uuids,
+            "{what}: session X restored as neither v1 nor v2"
+        );
+        assert_ok(&story.second.ccsync(fake, &["release-push"]));
+        assert_eq!(draft_count(fake), 1, "{what}: {:?}", asset_names(fake));
+        let mut names = asset_names(fake);
+        names.retain(|n| !n.contains(&y.id));
+        assert_eq!(
+            names,
+            vec![
+                format!("claude-session-{}.tar.gz [uploaded]", story.id),
+                format!("claude-session-metadata-{}.json [uploaded]", story.id),
+            ],
+            "{what}"
+        );
+        assert_eq!(restored_uuids(fake, &story.id), story.v2_uuids, "{what}");
+        assert_eq!(restored_uuids(fake, &y.id), y_uuids, "{what}");
+    });
+}
+
+fn restored_uuids(fake: &FakeGitHub, id: &str) -> Vec<String> {
+    let reader = Machine::new();
+    assert_ok(&reader.ccsync(fake, &["release-restore", "--session", id]));
+    uuids(&reader.session_file(id))
+}
+
+/// Issue 23 (c): two first pushes of one session from two machines, each into its own draft:
+/// diverged copies. Nobody chooses silently: both pushers exit 4 saying so and nothing is
+/// deleted; readers all pick the same copy; a push of another session goes on (the drafts stay);
+/// `--force` from one machine resolves it into one draft holding its copy.
+#[test]
+fn diverged_copies_in_two_drafts_are_a_conflict_never_a_silent_choice() {
+    let story = story();
+    let a = continued(&story, 2, "2026-03-01T00:00:00Z");
+    let b = continued(&story, 3, "2026-03-02T00:00:00Z");
+    let a_assets = first_push_assets(&a, &["release-push"]);
+    let b_assets = first_push_assets(&b, &["release-push"]);
+    let fake = fake_with_drafts(&a_assets, &b_assets, Older::Neither);
+    let before = asset_names(&fake);
+    for machine in [&a, &b] {
+        let push = machine.ccsync(&fake, &["release-push"]);
+        assert_eq!(code(&push), 4, "{}", text(&push));
+        assert!(text(&push).contains("diverged"), "{}", text(&push));
+        assert_eq!(asset_names(&fake), before, "nothing changed");
+        assert_eq!(draft_count(&fake), 2);
+    }
+    let picked = restored_uuids(&fake, &story.id);
+    let (a_uuids, b_uuids) = (
+        uuids(&a.session_file(&story.id)),
+        uuids(&b.session_file(&story.id)),
+    );
+    assert!(picked == a_uuids || picked == b_uuids);
+    readers_agree(&fake, &story.id, &picked, "diverged");
+    for older in [Older::Kept, Older::Duplicate] {
+        // Upload times do not change the pick.
+        let again = fake_with_drafts(&a_assets, &b_assets, older);
+        assert_eq!(restored_uuids(&again, &story.id), picked, "older {older:?}");
+    }
+
+    // Another session's push lands, with a warning; the diverged copies stay for a person.
+    let other = Machine::new();
+    let z = SessionBuilder::new(&other.env.repo).turns(1);
+    z.write_to(&other.project_dir());
+    let push = other.ccsync(&fake, &["release-push", "--session", &z.id]);
+    assert_ok(&push);
+    assert!(text(&push).contains("diverged"), "{}", text(&push));
+    assert_eq!(draft_count(&fake), 2);
+    assert_eq!(
+        restored_uuids(&fake, &z.id),
+        uuids(&other.session_file(&z.id))
+    );
+
+    // The person chooses: b's copy, by --force from b.
+    assert_ok(&b.ccsync(&fake, &["release-push", "--force"]));
+    assert_eq!(draft_count(&fake), 1, "{:?}", asset_names(&fake));
+    assert_eq!(restored_uuids(&fake, &story.id), b_uuids);
+    assert_eq!(
+        restored_uuids(&fake, &z.id),
+        uuids(&other.session_file(&z.id))
+    );
+}
+
+/// Two pushes merge the same duplicate at once: their claims of the carried generation meet at
+/// the same instant in the kept draft. One carries it, the other steps back; both end well and
+/// the release ends as one draft holding generation 2.
+#[test]
+fn two_merges_of_the_same_duplicate_at_the_same_instant_end_in_one_draft() {
+    let story = story();
+    let v2 = v2_assets(&story);
+    let v2_text = std::fs::read_to_string(story.second.session_file(&story.id)).unwrap();
+    let twin = Machine::with_session(&story.id, &v2_text);
+    for round in 0..3 {
+        let what = format!("round {round}");
+        let fake = fake_with_drafts(&story.v1_assets, &v2, Older::Neither);
+        fake.add_fault(
+            Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
+                .on(Host::Uploads)
+                .query("name=claude-session-metadata-*")
+                .parties(2)
+                .delay_ms(5000),
+        );
+        let spawn = |m: &Machine| {
+            m.command(&fake, &["release-push"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(&story.second), spawn(&twin));
+        let outputs = [
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        ];
+        for output in &outputs {
+            assert_ok(output);
+        }
+        fake.clear_faults();
+        // Nothing was lost in the race itself: generation 2 is complete somewhere.
+        assert!(
+            valid_copies(&fake).contains(&story.v2_records),
+            "{what}: {:?}",
+            asset_names(&fake)
+        );
+        // Whatever the race left, the next push finishes it.
+        assert_ok(&story.second.ccsync(&fake, &["release-push"]));
+        assert_eq!(draft_count(&fake), 1, "{what}: {:?}", asset_names(&fake));
+        assert_eq!(
+            valid_copies(&fake),
+            BTreeSet::from([story.v2_records]),
+            "{what}"
+        );
+        readers_agree(&fake, &story.id, &story.v2_uuids, &what);
+    }
+}

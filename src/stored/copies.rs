@@ -323,12 +323,14 @@ pub enum Step {
 }
 
 /// Who plans, for the cleanup of leftovers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Planner<'a> {
     pub now: DateTime<Utc>,
     /// This writer's id when it holds the local lock of the session: its own temporary archives
     /// and `starter` leftovers are then a dead run's.
     pub own_writer: Option<&'a str>,
+    /// Temporary archives this very run uploaded (alive, so never a dead run's leftovers).
+    pub live: HashSet<u64>,
 }
 
 fn older_than_an_hour(asset: &Asset, now: DateTime<Utc>) -> bool {
@@ -412,7 +414,8 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
             continue;
         }
         let stale = older_than_an_hour(asset, planner.now);
-        let own = matches!(role, Role::TempArchive { writer, .. } if Some(writer.as_str()) == planner.own_writer);
+        let own = matches!(role, Role::TempArchive { writer, .. } if Some(writer.as_str()) == planner.own_writer)
+            && !planner.live.contains(&asset.id);
         let litter = if asset.state != "uploaded" {
             // Half-written: ours (we are not uploading it) or abandoned.
             own || stale
@@ -429,8 +432,15 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
                         || layout.judged.contains(&asset.id)
                 }
                 Role::TempArchive { .. } | Role::LegacyTemp { metadata: false } => {
-                    of_old_copies.contains(&asset.id)
-                        || (!referenced.contains(&asset.id) && (own || stale))
+                    // A young twin of the current archive (the same bytes, uploaded by another
+                    // live writer of the same content) stays: its writer may yet delete the asset
+                    // the current copy uses, and the copy then lives on in the twin.
+                    let twin = layout.current().is_some_and(|c| {
+                        c.archive_asset.id != asset.id && holds(&c.meta, asset, role)
+                    });
+                    (!twin || stale || own)
+                        && (of_old_copies.contains(&asset.id)
+                            || (!referenced.contains(&asset.id) && (own || stale)))
                 }
                 Role::LegacyTemp { metadata: true } => current_generation.is_some() && stale,
             }
@@ -544,6 +554,7 @@ mod tests {
         Planner {
             now: "2026-01-01T00:10:00Z".parse().unwrap(),
             own_writer: None,
+            live: HashSet::new(),
         }
     }
 
@@ -712,6 +723,49 @@ mod tests {
         assert!(plan.contains(&Step::Delete(loser_archive)));
         release.apply(&plan);
         assert_eq!(release.assets.len(), 2);
+    }
+
+    /// Two writers carried the same bytes (two merges of one duplicate): the loser deletes its
+    /// own temporary archive, which the winner's roll-forward may have renamed to the stable name.
+    /// The winner's twin stays while young, so the copy lives on in it.
+    #[test]
+    fn a_young_twin_of_the_current_archive_stays() {
+        // The winner's own upload, then the loser's (a higher id: the copy's archive), renamed.
+        let mut release = Release::new();
+        let twin = release.archive(&names::temp_archive_name(ID, "w7", "n", false), 2);
+        let used = release.archive(&names::archive_asset_name(ID, false), 2);
+        release.metadata(&names::metadata_asset_name(ID), 2, 2);
+        let writer = Planner {
+            own_writer: Some("me"),
+            ..reader()
+        };
+        assert_eq!(
+            release.layout().current().unwrap().archive_asset.id,
+            used.id
+        );
+        assert!(repair_plan(&release.layout(), &writer).is_empty());
+        // The loser deletes what it uploaded: the copy is the twin now, and rolls forward to it.
+        release.apply(&[Step::Delete(used)]);
+        assert_eq!(release.current_version(), Some(2));
+        let plan = repair_plan(&release.layout(), &writer);
+        assert_eq!(
+            plan,
+            vec![Step::Rename(twin, names::archive_asset_name(ID, false))]
+        );
+        release.apply(&plan);
+        assert_eq!(release.assets.len(), 2);
+        assert_eq!(release.current_version(), Some(2));
+        // A stale twin goes.
+        let mut release = Release::new();
+        let mut old = release.archive(&names::temp_archive_name(ID, "w8", "n", false), 2);
+        old.updated_at = Some("2025-12-31T22:00:00Z".into());
+        release.assets.last_mut().unwrap().updated_at = old.updated_at.clone();
+        release.archive(&names::archive_asset_name(ID, false), 2);
+        release.metadata(&names::metadata_asset_name(ID), 2, 2);
+        assert_eq!(
+            repair_plan(&release.layout(), &reader()),
+            vec![Step::Delete(old)]
+        );
     }
 
     #[test]

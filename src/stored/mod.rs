@@ -149,6 +149,7 @@ pub fn stored_sessions_of(
     let planner = Planner {
         now: chrono::Utc::now(),
         own_writer: None,
+        live: HashSet::new(),
     };
     let mut sessions: Vec<StoredSession> = cache
         .layouts(&release.assets)

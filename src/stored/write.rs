@@ -24,6 +24,9 @@ use crate::release::{Asset, GitHub, SessionRelease};
 pub struct Writer {
     id: String,
     _lock: File,
+    /// The temporary archives this run uploaded: alive, never a dead run's leftovers (a merge
+    /// may leave one as the twin of a copy another writer's identical upload carries).
+    live: std::sync::Mutex<HashSet<u64>>,
 }
 
 impl Writer {
@@ -54,7 +57,11 @@ impl Writer {
                 return Err(e).with_context(|| format!("cannot lock {}", path.display()))
             }
         }
-        Ok(Writer { id, _lock: file })
+        Ok(Writer {
+            id,
+            _lock: file,
+            live: Default::default(),
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -65,6 +72,7 @@ impl Writer {
         Planner {
             now: chrono::Utc::now(),
             own_writer: Some(&self.id),
+            live: self.live.lock().unwrap().clone(),
         }
     }
 }
@@ -218,6 +226,7 @@ pub fn write_copy(
     let temp = rt
         .block_on(gh.upload_new(release, &temp_name, copy.archive, copy.content_type))
         .with_context(|| format!("cannot upload the archive of session {id}"))?;
+    writer.live.lock().unwrap().insert(temp.id);
 
     // 2. The claim: the commit point.
     let mut meta = copy.meta;
@@ -297,9 +306,12 @@ pub fn write_copy(
     }
 
     // 4. Roll forward, and remove what no copy needs any more.
-    let steps = layout
+    let mut steps = layout
         .map(|l| copies::repair_plan(&l, &writer.planner()))
         .unwrap_or_default();
+    // Our own archive is never litter of our own write: when another writer's identical upload
+    // is the copy's archive, ours is its twin (that writer may yet delete its upload).
+    steps.retain(|s| !matches!(s, Step::Delete(a) if a.id == temp.id));
     let done = match rt.block_on(apply_steps(gh, &steps)) {
         Ok(()) => steps.len(),
         Err(err) => {
