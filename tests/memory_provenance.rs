@@ -544,8 +544,14 @@ fn in_actions_the_branch_the_workflow_restores_is_the_one_continued() {
         .env("GITHUB_REPOSITORY", "octo/app")
         .env("GITHUB_EVENT_NAME", "workflow_dispatch")
         .env("GITHUB_REF_NAME", "main")
+        .env("GITHUB_STEP_SUMMARY", ci.env.temp.path().join("summary"))
         .env("CCSYNC_RETRY_BASE_MS", "1");
     let output = everyday_support::run(cmd);
+    let summary = std::fs::read_to_string(ci.env.temp.path().join("summary")).unwrap_or_default();
+    assert!(
+        summary.contains("| Memory installed | `memory/MEMORY.md` |"),
+        "{summary}"
+    );
     assert_code(&output, 0);
     assert_eq!(
         read(&ci.project_dir().join("memory/MEMORY.md")),

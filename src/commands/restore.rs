@@ -1229,6 +1229,23 @@ fn summary(outcome: &RestoreOutcome) -> String {
     if let Some(url) = &outcome.release_url {
         md.push_str(&format!("| Release | {} |\n", neutral::markdown_text(url)));
     }
+    // Memory is instructions to Claude: the summary names what came in, as the log does.
+    if let Some(memory) = &outcome.memory {
+        for (what, list) in [
+            ("Memory installed", &memory.installed),
+            ("Memory changed", &memory.changed),
+            ("Memory deleted", &memory.deleted),
+            ("Memory held back", &memory.held_back),
+        ] {
+            if !list.is_empty() {
+                let names: Vec<String> = list
+                    .iter()
+                    .map(|f| neutral::markdown_code(f, true))
+                    .collect();
+                md.push_str(&format!("| {what} | {} |\n", names.join(", ")));
+            }
+        }
+    }
     if let Some(message) = &outcome.message {
         md.push_str(&format!("\n{}\n", neutral::markdown_text(message)));
     }
