@@ -18,7 +18,7 @@ use support::sessions::{project_folder, SessionBuilder};
 use support::{assert_no_token, TestEnv, TOKEN};
 
 /// A GitHub token shape the scanner knows (not the test's own token).
-const PLANTED: &str = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+const PLANTED: &str = "ghp_7Qm2Zk9Lp4Xw8Rt3Vn6Hs1Jc5Yd0Fb2Gk7NqW";
 
 fn push(env: &TestEnv, fake: &FakeGitHub, extra: &[&str]) -> Output {
     let mut cmd = env.ccsync();

@@ -28,15 +28,21 @@ fn planted() -> Vec<(&'static str, String)> {
             "github-token",
             format!(
                 "github_pat_{}",
-                "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGH"
+                "11AQ7ZK2W0h8Rm4Lx9Tp_Vn3cJ6sWq1Yk8Dz5Bf2Gt7Hr4Mp9Ne6Ls3Xw"
             ),
         ),
         (
             "anthropic-api-key",
-            format!("sk-ant-api03-{}", "Zq9".repeat(30)),
+            format!(
+                "sk-ant-api03-{}",
+                "Zq9Lm4Tx7Wb2Kp8Rn5Vd3Hs6Jc1Yf0Qg".repeat(3)
+            ),
         ),
-        ("openai-api-key", format!("sk-proj-{}", "Ab3Cd5".repeat(8))),
-        ("slack-token", "xoxb-123456789012-abcdefABCDEF12".to_owned()),
+        (
+            "openai-api-key",
+            format!("sk-proj-{}", "Ab3Cd5Xq9Lm2Wz7Kp4Rt8Vn6Hs1Jy0Fb"),
+        ),
+        ("slack-token", "xoxb-482019375612-Qm7ZkW2pLx9RtV".to_owned()),
         (
             "google-api-key",
             format!("AIza{}", "SyD3xAmPlE0kEy_abc-DEF1234567890123"),

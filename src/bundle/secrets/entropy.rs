@@ -95,6 +95,92 @@ const NOT_SECRET: &[&str] = &[
     "******",
 ];
 
+/// Fragments that real random tokens practically never hold (a run of 5+ sequential characters
+/// or a placeholder word) but placeholders in docs and examples do.
+const PLACEHOLDER_PARTS: &[&str] = &[
+    "xxxx",
+    "****",
+    "example",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourtoken",
+    "yourkey",
+    "changeme",
+    "dummy",
+    "redacted",
+    "...",
+    "\u{2026}",
+    "${",
+    "{{",
+    "<",
+    ">",
+    "abc123",
+    "abcdef",
+    "qwerty",
+];
+
+/// Whether a token-shaped match is a placeholder or a name rather than a secret: it holds a
+/// placeholder fragment, a long run of one character (`AIzaaaaaaa...`, `0000000`), is mostly
+/// sequential characters, repeats a short unit, or is made of camelCase words without digits
+/// (`hf_requiredCharacteristicTypesForDisplayMetadata`).
+pub fn placeholder(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    if PLACEHOLDER_PARTS
+        .iter()
+        .any(|p| memchr::memmem::find(&lower, p.as_bytes()).is_some())
+    {
+        return true;
+    }
+    let len = value.len();
+    if len < 8 {
+        return false;
+    }
+    let mut run = 1;
+    let mut longest = 1;
+    let mut sequential = 0;
+    for pair in value.windows(2) {
+        run = if pair[0] == pair[1] { run + 1 } else { 1 };
+        longest = longest.max(run);
+        if pair[0].is_ascii_alphanumeric() && pair[1] == pair[0].wrapping_add(1) {
+            sequential += 1;
+        }
+    }
+    if longest >= 6 && longest * 5 >= len {
+        return true;
+    }
+    if sequential * 5 >= (len - 1) * 2 {
+        return true;
+    }
+    // A short unit repeated (after what may be a prefix): `ghp_abababab...`.
+    let tail = &value[len / 4..];
+    if (1..=tail.len() / 4).any(|p| tail[p..].iter().zip(tail).all(|(a, b)| a == b)) {
+        return true;
+    }
+    !value.iter().any(u8::is_ascii_digit)
+        && value
+            .split(|&b| matches!(b, b'_' | b'-' | b'.'))
+            .all(|part| part.iter().all(u8::is_ascii_alphabetic) && camel_words(part))
+}
+
+/// A name followed by a version (`jjwt-jackson-0.11.2`, `react-18.2.0`): a dependency, not a
+/// secret.
+fn versioned_name(value: &[u8]) -> bool {
+    let Some(cut) = value
+        .iter()
+        .rposition(|&b| !(b.is_ascii_digit() || b == b'.'))
+    else {
+        return false;
+    };
+    let (name, version) = (&value[..=cut], &value[cut + 1..]);
+    version.contains(&b'.')
+        && version.first().is_some_and(u8::is_ascii_digit)
+        && name.len() >= 2
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b':' | b'.'))
+}
+
 /// Whether the value of a secret-like assignment (`PASSWORD=...`, `token: ...`) looks like a
 /// secret: long enough, not a placeholder, reference, path, number, word or identifier, and
 /// random enough.
@@ -116,7 +202,11 @@ pub fn secret_value(value: &[u8]) -> bool {
     {
         return false;
     }
-    if value.iter().all(u8::is_ascii_digit) || identifier(value) {
+    if value.iter().all(u8::is_ascii_digit)
+        || identifier(value)
+        || versioned_name(value)
+        || placeholder(value)
+    {
         return false;
     }
     let entropy = shannon(value);
@@ -222,6 +312,30 @@ mod tests {
         ] {
             assert!(!secret_value(v.as_bytes()), "{v}");
         }
+    }
+
+    #[test]
+    fn placeholders_and_names_are_not_tokens() {
+        for v in [
+            "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "sk-ant-api03-abc123xyz-abc123xyz-abc123xyz",
+            "hf_requiredCharacteristicTypesForDisplayMetadata",
+            "xoxb-12345-abcd234",
+            "AKIA0000000000000000",
+            "ghp_abababababababababababababababababab",
+        ] {
+            assert!(placeholder(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+            "AKIAZ7QPLMXW3RT9VB2K",
+            "AKIAQWPLMZXRTVBKNDJH",
+            "xoxb-4820193756-7390518264-Qm7ZkW2pLx9RtV4nHs8JcY3d",
+        ] {
+            assert!(!placeholder(v.as_bytes()), "{v}");
+        }
+        assert!(!secret_value(b"jjwt-jackson-0.11.2"));
     }
 
     #[test]

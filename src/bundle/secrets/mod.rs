@@ -228,18 +228,23 @@ pub(crate) mod tests {
             (
                 "github-token",
                 format!(
-                    "github_pat_11ABCDEFG0{}_{}",
-                    "x".repeat(12),
-                    "Yz01".repeat(15).get(..59).unwrap()
+                    "github_pat_11AQ7ZK2W0{}_{}",
+                    "q7Wm2Zk9Lp4X", "Yz0Lq8Wm3Xk7Rt2Vn9Hs4Jc6Bf1Gd5Np8Zw3Ky7Qm2Tx6Lv9Rh4Js1Wc5Pb0"
                 ),
             ),
             (
                 "anthropic-api-key",
-                format!("sk-ant-api03-{}AA", "AbC-dEf_123".repeat(8)),
+                format!(
+                    "sk-ant-api03-{}AA",
+                    "AbC-dEf_123Qm7Zk2Wp9Lx4Rt8Vn1Hs6Jc3Yd5Fb0Gk".repeat(2)
+                ),
             ),
             (
                 "openai-api-key",
-                format!("sk-proj-{}", "Ab3dEf6hIj".repeat(10)),
+                format!(
+                    "sk-proj-{}",
+                    "Ab3dEf6hIjQm7Zk2Wp9Lx4Rt8Vn1Hs6Jc3Yd5Fb0Gk".repeat(2)
+                ),
             ),
             (
                 "openai-api-key",
@@ -251,7 +256,7 @@ pub(crate) mod tests {
             ),
             (
                 "slack-token",
-                "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx".to_owned(),
+                "xoxb-4820193756-7390518264-Qm7ZkW2pLx9RtV4nHs8JcY3d".to_owned(),
             ),
             (
                 "google-api-key",
@@ -326,7 +331,7 @@ pub(crate) mod tests {
         let scanner = Scanner::new(vec![]);
         let line = format!(
             r#"0"2%2%3%_%xoxa-{}37%3a%2a%%3""ikey4" 2"2""#,
-            "-".repeat(11)
+            "Q7-wZ2-k9Lp"
         );
         let (out, rules) = scanner.redact_line(&line);
         assert_eq!(rules, ["slack-token"]);

@@ -11,7 +11,10 @@
 /// What a match must also satisfy beyond its pattern.
 #[derive(Debug, Clone, Copy)]
 pub enum Check {
+    /// Not a placeholder or a name ([`super::entropy::placeholder`]).
     None,
+    /// Nothing more: a known literal (the token ccsync holds).
+    Literal,
     /// No ASCII letter, digit or `_` right before or after the redacted part.
     Bounded,
     /// Letters and digits mixed as in a random token (not a word, not a documented example).

@@ -231,7 +231,7 @@ impl Scanner {
                 name: TOKEN_RULE,
                 regex: Regex::new(&pattern).expect("escaped literals compile"),
                 secret: Secret::Group(0),
-                check: Check::None,
+                check: Check::Literal,
             });
         }
         let mut structural_rules: Mask = 0;
@@ -839,9 +839,10 @@ fn check(
         return false;
     }
     match check {
-        Check::None | Check::KeyBlock => true,
-        Check::Bounded => stands_alone(text, start, end, word_byte),
-        Check::Mixed => entropy::mixed(value) && !example(value),
+        Check::KeyBlock | Check::Literal => true,
+        Check::None => !entropy::placeholder(value),
+        Check::Bounded => stands_alone(text, start, end, word_byte) && !entropy::placeholder(value),
+        Check::Mixed => entropy::mixed(value) && !example(value) && !entropy::placeholder(value),
         Check::AwsSecret => {
             let has = |f: fn(&u8) -> bool| value.iter().any(f);
             stands_alone(text, start, end, base64_byte)
