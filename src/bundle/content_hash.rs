@@ -181,6 +181,19 @@ mod tests {
         );
     }
 
+    /// As JavaScript writes it: keys sorted by UTF-16 code units (U+1F600 before U+FF5E, unlike
+    /// byte order), non-ASCII raw, control characters as lower-case `\u00xx`.
+    #[test]
+    fn canonical_text_is_what_javascript_writes() {
+        let value = serde_json::json!({"\u{1F600}": 1, "b": "é\u{1}\n", "\u{FF5E}": [true, null], "a": {"z": 1, "y": 2}});
+        let mut text = String::new();
+        canonical(&value, &mut text);
+        assert_eq!(
+            text,
+            "{\"a\":{\"y\":2,\"z\":1},\"b\":\"é\\u0001\\n\",\"\u{1F600}\":1,\"\u{FF5E}\":[true,null]}"
+        );
+    }
+
     #[test]
     fn shape_hashes_and_references_follow() {
         let shape = r#"{"system":[{"text":"/a/app","type":"text"}],"tools":[]}"#;
