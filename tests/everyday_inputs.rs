@@ -350,3 +350,98 @@ fn push_does_not_take_over_a_draft_ccsync_did_not_make() {
     assert!(!release().assets.is_empty());
     assert_eq!(release().body.as_deref(), Some(notes), "never rewritten");
 }
+
+#[test]
+fn a_passphrase_file_encrypts_and_decrypts_and_a_terminal_is_asked() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let file = laptop.env.temp.path().join("passphrase.txt");
+    std::fs::write(&file, "correct horse battery\n").unwrap();
+    let mut cmd = laptop.cmd(&["release-push", "--session", &session.id, "--json"]);
+    cmd.env("CCSYNC_PASSPHRASE_FILE", &file);
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 0);
+    assert_eq!(parse_json(&output)[0]["encrypted"], true);
+
+    // Another folder of the same machine: the file decrypts it.
+    let out = laptop.env.temp.path().join("exported");
+    let mut cmd = laptop.cmd(&[
+        "release-export",
+        "--session",
+        &session.id,
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    cmd.env("CCSYNC_PASSPHRASE_FILE", &file);
+    assert_code(&everyday_support::run(cmd), 0);
+    assert!(out.join(format!("{}.jsonl", session.id)).is_file());
+
+    // Without a terminal and without a passphrase: the error says what to set.
+    let output = laptop.run(&["release-export", "--session", &session.id, "--output", "x"]);
+    assert_code(&output, 1);
+    assert!(
+        stderr(&output).contains("CCSYNC_PASSPHRASE"),
+        "{}",
+        stderr(&output)
+    );
+
+    // An empty or missing file is an error, never "no encryption".
+    std::fs::write(&file, "\n").unwrap();
+    let mut cmd = laptop.cmd(&["release-push", "--session", &session.id]);
+    cmd.env("CCSYNC_PASSPHRASE_FILE", &file);
+    assert_code(&everyday_support::run(cmd), 2);
+    let mut cmd = laptop.cmd(&["release-push", "--session", &session.id]);
+    cmd.env(
+        "CCSYNC_PASSPHRASE_FILE",
+        laptop.env.temp.path().join("missing"),
+    );
+    assert_code(&everyday_support::run(cmd), 2);
+
+    // On a terminal, export asks for it (echo off) and decrypts.
+    let Some(script) = support::require_tool("script", "apt-get install bsdutils") else {
+        return;
+    };
+    let out = laptop.env.temp.path().join("asked");
+    let command = format!(
+        "{} release-export --session {} --output {}",
+        env!("CARGO_BIN_EXE_ccsync"),
+        session.id,
+        out.display()
+    );
+    let mut child = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&laptop.env.repo)
+        .env("HOME", &laptop.env.home)
+        .env("CLAUDE_CONFIG_DIR", &laptop.env.claude_dir)
+        .env("GITHUB_API_URL", laptop.fake.api_url())
+        .env("GITHUB_TOKEN", support::TOKEN)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("CCSYNC_PASSPHRASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::{Read, Write};
+    // Typed once the prompt shows (typed-ahead input is flushed when echo goes off).
+    let mut stdout = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&shown).contains("CCSYNC_PASSPHRASE): ") {
+        let n = stdout.read(&mut chunk).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
+        shown.extend_from_slice(&chunk[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"correct horse battery\n").unwrap();
+    stdout.read_to_end(&mut shown).unwrap();
+    drop(stdin);
+    child.wait().unwrap();
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(!shown.contains("correct horse"), "echo is off: {shown}");
+    assert!(
+        out.join(format!("{}.jsonl", session.id)).is_file(),
+        "{shown}"
+    );
+}

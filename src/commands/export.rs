@@ -46,7 +46,10 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let passphrase = super::passphrase("export")?;
+    let passphrase = match super::passphrase("export")? {
+        None if found.stored.encrypted() => super::prompt_passphrase(ctx.ui, &id)?,
+        set => set,
+    };
     let extracted = stored::fetch_archive(
         &found.rt,
         &found.gh,

@@ -105,27 +105,72 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .map_err(|e| anyhow::anyhow!("cannot start the network runtime: {e}"))
 }
 
-/// The archive passphrase (`CCSYNC_PASSPHRASE`; the action's `passphrase` input), if set.
-/// Encryption never silently stops: a variable that is set but empty (a workflow's
-/// `CCSYNC_PASSPHRASE: ${{ secrets.X }}` whose secret is missing) is an error, not "no
-/// encryption". `doing` names what would have happened without it ("push", "restore").
+/// The archive passphrase: `CCSYNC_PASSPHRASE` (the action's `passphrase` input), else the first
+/// line of the file `CCSYNC_PASSPHRASE_FILE` names (as age's `--passphrase-file` habits go), if
+/// either is set. Encryption never silently stops: a variable that is set but empty (a workflow's
+/// `CCSYNC_PASSPHRASE: ${{ secrets.X }}` whose secret is missing), or a file that is empty or
+/// cannot be read, is an error, not "no encryption". `doing` names what would have happened
+/// without it ("push", "restore").
 fn passphrase(doing: &str) -> anyhow::Result<Option<String>> {
-    match std::env::var("CCSYNC_PASSPHRASE") {
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(crate::exit::Exit::usage(
-            "CCSYNC_PASSPHRASE is not valid UTF-8: set it to the passphrase as text",
-        )
-        .into()),
-        Ok(passphrase) if passphrase.is_empty() => Err(crate::exit::Exit::usage(format!(
-            "CCSYNC_PASSPHRASE is set but empty (in a workflow: the secret it is set from is missing or \
-             not available to this run): set it to the passphrase, or unset it to {doing} without encryption"
-        ))
-        .into()),
-        Ok(passphrase) => {
-            crate::actions::add_mask(&passphrase);
-            Ok(Some(passphrase))
+    let passphrase = match std::env::var("CCSYNC_PASSPHRASE") {
+        Err(std::env::VarError::NotPresent) => return passphrase_file(doing),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(crate::exit::Exit::usage(
+                "CCSYNC_PASSPHRASE is not valid UTF-8: set it to the passphrase as text",
+            )
+            .into())
         }
+        Ok(passphrase) if passphrase.is_empty() => {
+            return Err(crate::exit::Exit::usage(format!(
+                "CCSYNC_PASSPHRASE is set but empty (in a workflow: the secret it is set from is missing or \
+                 not available to this run): set it to the passphrase, or unset it to {doing} without encryption"
+            ))
+            .into())
+        }
+        Ok(passphrase) => passphrase,
+    };
+    crate::actions::add_mask(&passphrase);
+    Ok(Some(passphrase))
+}
+
+/// `CCSYNC_PASSPHRASE_FILE`: the passphrase is the file's first line (without its line end).
+fn passphrase_file(doing: &str) -> anyhow::Result<Option<String>> {
+    let Some(path) = std::env::var_os("CCSYNC_PASSPHRASE_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(path);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        crate::exit::Exit::usage(format!(
+            "CCSYNC_PASSPHRASE_FILE names {}, which cannot be read as text ({e}): point it at the file \
+             holding the passphrase, or unset it to {doing} without encryption",
+            path.display()
+        ))
+    })?;
+    let passphrase = text.lines().next().unwrap_or("").to_owned();
+    if passphrase.is_empty() {
+        return Err(crate::exit::Exit::usage(format!(
+            "the passphrase file {} (CCSYNC_PASSPHRASE_FILE) is empty: write the passphrase on its first line",
+            path.display()
+        ))
+        .into());
     }
+    crate::actions::add_mask(&passphrase);
+    Ok(Some(passphrase))
+}
+
+/// The passphrase of an encrypted stored copy when none is set: asked on the terminal (echo off),
+/// as age asks; `None` without one (scripts, CI), where the caller's error says what to set.
+pub(crate) fn prompt_passphrase(ui: &Ui, session: &str) -> anyhow::Result<Option<String>> {
+    use std::io::IsTerminal;
+    if ui.in_actions || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(None);
+    }
+    let term = console::Term::stderr();
+    term.write_str(&format!(
+        "session {session} is stored encrypted; passphrase (or set CCSYNC_PASSPHRASE): "
+    ))?;
+    let passphrase = term.read_secure_line()?;
+    Ok((!passphrase.is_empty()).then_some(passphrase))
 }
 
 /// The session drafts, of any branch, that hold assets of stored session `id`, with the client

@@ -466,6 +466,10 @@ fn restore(
     // What killed restores left there (plaintext session copies) goes first.
     crate::scratch::sweep(projects);
     let staging = RunDir::in_folder(projects)?;
+    let prompted = match &target.passphrase {
+        None if stored.encrypted() => super::prompt_passphrase(ui, &id)?,
+        _ => None,
+    };
     let progress = Step::watch_file(
         ui,
         &format!("downloading {}", stored.meta.archive.name),
@@ -478,7 +482,7 @@ fn restore(
         stored,
         scratch.path(),
         staging.path(),
-        target.passphrase.as_deref(),
+        target.passphrase.as_deref().or(prompted.as_deref()),
     )?;
     drop(progress);
     refuse_foreign_agent_files(&extracted, &target.project_dir, &id)?;
