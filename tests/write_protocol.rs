@@ -832,8 +832,9 @@ fn diverged_copies_in_two_drafts_are_a_conflict_never_a_silent_choice() {
     let story = story();
     let a = continued(&story, 2, "2026-03-01T00:00:00Z");
     let b = continued(&story, 3, "2026-03-02T00:00:00Z");
-    let a_assets = first_push_assets(&a, &["release-push"]);
+    // b first: a is pushed later but holds fewer records, so push time and rank disagree.
     let b_assets = first_push_assets(&b, &["release-push"]);
+    let a_assets = first_push_assets(&a, &["release-push"]);
     let fake = fake_with_drafts(&a_assets, &b_assets, Older::Neither);
     let before = asset_names(&fake);
     for machine in [&a, &b] {

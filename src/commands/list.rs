@@ -78,6 +78,8 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
 
     let scratch = tempfile::tempdir()?;
     let mut sessions: Vec<ListedSession> = Vec::new();
+    // What each entry of `sessions` was listed from, at the same index.
+    let mut chosen: Vec<(String, StoredSession)> = Vec::new();
     let mut ignored = Vec::new();
     for release in releases.iter().filter(|r| wanted(r)) {
         let Some(branch) = release.branch() else {
@@ -102,17 +104,20 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         // Finishes interrupted pushes (complete copies under temporary names), best effort.
         stored::finish_writes(&rt, &gh, &found, &|m| ctx.ui.warn(m));
         for s in found {
-            // Duplicate drafts of one tag may hold the same session: keep its newest push.
-            if let Some(existing) = sessions
-                .iter_mut()
-                .find(|e| e.branch == branch && e.session_id == s.meta.session_id)
+            // Duplicate drafts of one tag may hold the same session: the copy readers use, by
+            // the write protocol's one rank (never push time).
+            if let Some(at) = chosen
+                .iter()
+                .position(|(b, e)| *b == branch && e.meta.session_id == s.meta.session_id)
             {
-                if existing.pushed_at < s.meta.pushed_at.to_rfc3339() {
-                    *existing = listed(branch, release, &s);
+                if s.ranks_before(&chosen[at].1) {
+                    sessions[at] = listed(branch, release, &s);
+                    chosen[at].1 = s;
                 }
                 continue;
             }
             sessions.push(listed(branch, release, &s));
+            chosen.push((branch.to_owned(), s));
         }
     }
     // Branches in name order, newest session first within each.

@@ -51,6 +51,21 @@ impl StoredSession {
             .unwrap_or_else(|| self.meta.pushed_at.to_rfc3339())
     }
 
+    /// Whether this copy is the one to use rather than `other` (the same session read from two
+    /// drafts sharing a tag): the one rank of [`copies::rank`], never push or upload time.
+    pub fn ranks_before(&self, other: &StoredSession) -> bool {
+        let copy = |s: &StoredSession| copies::Copy {
+            meta: s.meta.clone(),
+            metadata_asset: s.metadata_asset.clone(),
+            archive_asset: s.archive_asset.clone(),
+            role: crate::release::names::classify(&s.metadata_asset.name)
+                .map_or(crate::release::names::Role::StableMetadata, |(_, role)| {
+                    role
+                }),
+        };
+        copies::rank(&copy(self), &copy(other)).is_lt()
+    }
+
     pub fn encrypted(&self) -> bool {
         self.meta.archive.encryption != Encryption::None
     }
