@@ -204,7 +204,9 @@ fn assert_refused(what: &str, bytes: &[u8], expect: &str) {
     verify_file(&archive, size, &sha).unwrap();
     let err = format!(
         "{:#}",
-        extract_to_temp(&archive, &parent, &Limits::default()).expect_err(what)
+        // As restore reads it: held to the size a pusher records for a small session.
+        extract_to_temp(&archive, &parent, &Limits::for_unpacked_size(Some(1 << 20)))
+            .expect_err(what)
     );
     assert!(err.contains(expect), "{what}: {err}");
     assert_eq!(snapshot(&base_path), before, "{what} left something behind");
@@ -356,7 +358,8 @@ fn gzip_bombs_abort_quickly() {
     std::io::Read::read_to_end(&mut d, &mut unpacked).unwrap();
     assert_eq!(unpacked.len(), 512 + (3 << 20));
 
-    // One entry claiming 1 GiB of zeros.
+    // One entry claiming 1 GiB of zeros. Bombs are stopped by the unpacked size the metadata
+    // records (verified facts), not by a compression ratio.
     let mut header = tar::Header::new_gnu();
     header.set_path("s.jsonl").unwrap();
     header.set_size(1 << 30);
@@ -366,13 +369,13 @@ fn gzip_bombs_abort_quickly() {
     assert_refused(
         "1 GiB file of zeros",
         &zero_bomb(header.as_bytes(), 1024),
-        "decompression bomb",
+        "the unpacked size its metadata records",
     );
     // Nothing but zeros: an empty tar that keeps inflating after its end marker.
     assert_refused(
         "1 GiB of zeros after the end marker",
         &zero_bomb(&[], 1024),
-        "decompression bomb",
+        "the unpacked size its metadata records",
     );
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -442,11 +445,8 @@ fn real_sessions_compress_well_under_the_ratio_cap() {
             std::fs::read(&entry).unwrap()
         );
     }
+    // No ratio cap exists to come close to: real sessions restore whatever they compress to.
     eprintln!("highest compression ratio of a real session: {worst:.1}");
-    assert!(
-        worst < Limits::default().max_ratio as f64 / 4.0,
-        "real sessions come close to the bomb cap: {worst}"
-    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -246,3 +246,74 @@ fn a_listing_that_hangs_once_is_retried() {
     assert_eq!(list["sessions"][0]["sessionId"], session.id.as_str());
     assert!(stderr(&output).contains("stopped answering, retrying in"));
 }
+
+/// A test runner's log: the same lines over and over, as `npm test` prints them (gzip shrinks it
+/// more than 100 times).
+fn test_log(len: usize) -> String {
+    let mut log = String::with_capacity(len + 100);
+    let mut n = 0u64;
+    while log.len() < len {
+        n += 1;
+        log.push_str(&format!(
+            "PASS src/components/Button.test.tsx ({} ms)\n",
+            n % 7 + 3
+        ));
+    }
+    log
+}
+
+#[test]
+fn a_session_holding_a_huge_compressible_log_restores_byte_identical() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let side = laptop.project_dir().join(&session.id).join("tool-results");
+    std::fs::create_dir_all(&side).unwrap();
+    let log = test_log(9 << 20);
+    std::fs::write(side.join("toolu_log.txt"), &log).unwrap();
+    let transcript = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    let before = std::fs::read(&transcript).unwrap();
+    laptop.push("main", &session.id);
+    let meta = laptop.stored_metadata(&session.id).unwrap();
+    let ratio = meta["unpackedSize"].as_u64().unwrap() / meta["archive"]["size"].as_u64().unwrap();
+    assert!(ratio >= 100, "the archive is compressed {ratio} times");
+
+    std::fs::remove_dir_all(laptop.project_dir()).unwrap();
+    for args in [vec!["release-restore"], vec!["release-restore", "--force"]] {
+        let output = laptop.run(&args);
+        assert_code(&output, 0);
+        assert_eq!(
+            std::fs::read(side.join("toolu_log.txt")).unwrap(),
+            log.as_bytes()
+        );
+        assert_eq!(std::fs::read(&transcript).unwrap(), before);
+    }
+    let out_dir = laptop.env.temp.path().join("exported");
+    let output = laptop.run(&[
+        "release-export",
+        "--session",
+        &session.id,
+        "--output",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_code(&output, 0);
+}
+
+#[test]
+fn push_refuses_what_restore_would_refuse_and_says_how_to_raise_the_ceiling() {
+    let laptop = Laptop::new();
+    let id = big_session(&laptop, 3 << 20);
+    let mut cmd = laptop.cmd(&["release-push", "--session", &id, "--secrets", "allow"]);
+    cmd.env("CCSYNC_MAX_UNPACKED_MB", "2");
+    let output = everyday_support::run(cmd);
+    assert_code(&output, 1);
+    let text = stderr(&output);
+    assert!(
+        text.contains("CCSYNC_MAX_UNPACKED_MB") && text.contains("nothing was uploaded"),
+        "{text}"
+    );
+    assert!(laptop
+        .fake
+        .releases("octo", "app")
+        .iter()
+        .all(|r| r.assets.is_empty()));
+}

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&archive, data).unwrap();
     let parent = dir.path().join("parent");
     std::fs::create_dir(&parent).unwrap();
-    let limits = Limits { max_entries: 64, max_total_bytes: 4 << 20, max_file_bytes: 1 << 20, max_stream_bytes: 5 << 20, max_ratio: 200 };
+    let limits = Limits { max_entries: 64, max_total_bytes: 4 << 20, max_file_bytes: 1 << 20, max_stream_bytes: 5 << 20 };
     match extract_to_temp(&archive, &parent, &limits) {
         Ok(out) => {
             for rel in &out.files {

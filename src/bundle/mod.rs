@@ -30,7 +30,10 @@ pub mod rewrite;
 pub mod secrets;
 
 pub use archive::{ArchiveWriter, HashingWriter};
-pub use extract::{extract_session, extract_to_temp, verify_file, Extracted, Limits};
+pub use extract::{
+    check_room, extract_session, extract_to_temp, max_unpacked_bytes, verify_file, Extracted,
+    Limits,
+};
 pub use metadata::Metadata;
 pub use rewrite::PathMap;
 pub use secrets::{redact_file, Finding, Scanner};

@@ -818,6 +818,17 @@ impl PushJob<'_> {
             },
             |path| Step::watch_file(ui, &format!("packing session {}", session.id), path, None),
         )?;
+        // What restore refuses must not be uploaded: the same ceiling it applies.
+        let ceiling = crate::bundle::max_unpacked_bytes();
+        if packed.unpacked_size > ceiling {
+            anyhow::bail!(
+                "session {} unpacks to {} MiB, more than the {} MiB a restore accepts \
+                 (CCSYNC_MAX_UNPACKED_MB raises that ceiling, on both machines): nothing was uploaded",
+                session.id,
+                packed.unpacked_size >> 20,
+                ceiling >> 20
+            );
+        }
         let findings = packed.findings;
         if !findings.is_empty() {
             let report = findings_report(&findings);

@@ -472,6 +472,11 @@ pub fn fetch_archive(
         }
     };
     let limits = Limits::for_unpacked_size(meta.unpacked_size);
+    bundle::check_room(
+        extract_parent,
+        limits.max_total_bytes.min(meta.unpacked_size.unwrap_or(0)),
+    )
+    .with_context(|| format!("refusing the archive of session {}", meta.session_id))?;
     bundle::extract_session(&archive, extract_parent, &limits, &meta.session_id)
         .with_context(|| format!("refusing the archive of session {}", meta.session_id))
 }
