@@ -157,10 +157,40 @@ pub fn placeholder(value: &[u8]) -> bool {
     if (1..=tail.len() / 4).any(|p| tail[p..].iter().zip(tail).all(|(a, b)| a == b)) {
         return true;
     }
-    !value.iter().any(u8::is_ascii_digit)
+    // Words: at least three humps, so that a short random token without digits is not one.
+    let humps = value.iter().filter(|b| b.is_ascii_uppercase()).count();
+    len >= 16
+        && humps >= 3
+        && !value.iter().any(u8::is_ascii_digit)
         && value
             .split(|&b| matches!(b, b'_' | b'-' | b'.'))
             .all(|part| part.iter().all(u8::is_ascii_alphabetic) && camel_words(part))
+}
+
+/// Long, random and of many kinds of character, as generated keys are (Django's `SECRET_KEY`
+/// of 50 characters with symbols such as `%&#@^()`): a secret even where it starts with a symbol
+/// or holds brackets, unless it reads like a reference or a placeholder.
+fn strongly_random(value: &[u8]) -> bool {
+    const REFERENCES: &[&str] = &[
+        "${",
+        "$(",
+        "{{",
+        "://",
+        "process.env",
+        "environ",
+        "getenv",
+        "...",
+        "secrets.",
+    ];
+    let lower = value.to_ascii_lowercase();
+    value.len() >= 24
+        && !matches!(value[0], b'$' | b'/' | b'~' | b'.')
+        && classes(value) >= 3
+        && shannon(value) >= 4.2
+        && !REFERENCES
+            .iter()
+            .any(|r| memchr::memmem::find(&lower, r.as_bytes()).is_some())
+        && !placeholder(value)
 }
 
 /// A name followed by a version (`jjwt-jackson-0.11.2`, `react-18.2.0`): a dependency, not a
@@ -188,6 +218,9 @@ pub fn secret_value(value: &[u8]) -> bool {
     let value = trim_quotes(value);
     if value.len() < 8 || value.len() > 512 {
         return false;
+    }
+    if strongly_random(value) {
+        return true;
     }
     if matches!(
         value[0],

@@ -36,6 +36,12 @@ pub enum Check {
     Near(&'static [&'static str], usize),
     /// The start of a private key: the match is extended over the key material that follows.
     KeyBlock,
+    /// Base64 of a PEM private key (`LS0tLS1CRUdJTi...`): its start decodes to a `BEGIN ...
+    /// PRIVATE KEY` line (a certificate's does not).
+    Base64PrivateKey,
+    /// A password given on a command line or in `.netrc`: not a placeholder, a reference or a
+    /// prompt.
+    Password,
 }
 
 /// Where the secret is in a match of a rule's pattern.
@@ -79,12 +85,18 @@ const fn rule(
     }
 }
 
+/// (A backslash ends a value too: in text that is still escaped, `\n` ends a line, and the
+/// value is read whole from the decoded text.)
 fn assigned_value_byte(b: u8) -> bool {
-    !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b',' | b';'))
+    !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b',' | b';' | b'\\'))
 }
 
 fn not_space_or_quote(b: u8) -> bool {
-    !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`'))
+    !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b'\\'))
+}
+
+fn xml_text_byte(b: u8) -> bool {
+    !(b.is_ascii_whitespace() || b == b'<')
 }
 
 fn header_value_byte(b: u8) -> bool {
@@ -109,6 +121,7 @@ pub fn structural(check: Check) -> bool {
             | Check::Near(..)
             | Check::SecretValue
             | Check::UrlPassword
+            | Check::Password
     )
 }
 pub const PUTTY_KEY: &str = "putty-private-key";
@@ -154,10 +167,53 @@ pub const RULES: &[RuleDef] = &[
     ),
     rule(
         "gitlab-token",
-        &["glpat-", "gldt-", "glrt-", "glcbt-", "glptt-"],
-        r"gl(?:pat|dt|rt|cbt|ptt)-[A-Za-z0-9_.-]{20,}",
+        &[
+            "glpat-",
+            "gldt-",
+            "glrt-",
+            "glcbt-",
+            "glptt-",
+            "glagent-",
+            "gr1348941",
+        ],
+        r"gl(?:pat|dt|rt|cbt|ptt|agent)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,}",
         Group(0),
         Check::Mixed,
+    ),
+    rule(
+        "docker-swarm-token",
+        &["swmtkn-", "swmkey-"],
+        r"SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}|SWMKEY-1-[A-Za-z0-9+/]{43}",
+        Group(0),
+        Check::None,
+    ),
+    rule(
+        "docker-pat",
+        &["dckr_pat_"],
+        r"dckr_pat_[A-Za-z0-9_-]{20,}",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "google-oauth-access-token",
+        &["ya29."],
+        r"ya29\.[0-9A-Za-z_-]{30,}",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        PRIVATE_KEY,
+        &["ls0tls1crudjti"],
+        r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}",
+        Group(0),
+        Check::Base64PrivateKey,
+    ),
+    rule(
+        "twilio-api-key",
+        &["client("],
+        r"Client\(\s*[\x22']AC[0-9a-f]{32}[\x22']\s*,\s*[\x22']([0-9a-f]{32})[\x22']",
+        Group(1),
+        Check::None,
     ),
     rule(
         "npm-token",
@@ -203,8 +259,10 @@ pub const RULES: &[RuleDef] = &[
     ),
     rule(
         "stripe-key",
-        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
-        r"[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
+        &[
+            "sk_live_", "sk_test_", "rk_live_", "rk_test_", "sk_prod_", "rk_prod_",
+        ],
+        r"[sr]k_(?:live|test|prod)_[0-9A-Za-z]{10,}",
         Group(0),
         Check::Mixed,
     ),
@@ -340,7 +398,7 @@ pub const RULES: &[RuleDef] = &[
         &["akia", "asia", "abia", "acca", "a3t"],
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
         Group(0),
-        Check::Mixed,
+        Check::None,
     ),
     rule(
         "aws-session-token",
@@ -431,9 +489,54 @@ pub const RULES: &[RuleDef] = &[
             "credential",
             "auth",
         ],
-        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|=|:)[ \t]*[\x22'`]?",
+        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?(?:[ \t]+(?:string|str|const|final|char|\[\]byte))?[ \t]*(?:::=|:=|\?=|\.=|\+=|=>|=|:)[ \t]*[\x22'`]?",
         Value(assigned_value_byte, 8),
         Check::Assignment,
+    ),
+    // The same names in other forms: `System.setProperty("X_TOKEN", "...")`, .NET's
+    // `<add key="DbPassword" value="..." />`, XML elements `<xToken>...</xToken>`.
+    rule(
+        "secret-assignment",
+        &["pass", "pwd", "secret", "token", "key", "credential"],
+        r"(?i)(?:setProperty|setenv|putenv|set)\(\s*[\x22']([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential)[A-Za-z0-9_.-]*)[\x22']\s*,\s*[\x22']",
+        Value(not_space_or_quote, 8),
+        Check::Assignment,
+    ),
+    rule(
+        "secret-assignment",
+        &["pass", "pwd", "secret", "token", "key", "credential"],
+        r"(?i)key\s*=\s*\x22([A-Za-z0-9_.:-]*(?:pass|pwd|secret|token|key|credential)[A-Za-z0-9_.:-]*)\x22\s+value\s*=\s*\x22",
+        Value(not_space_or_quote, 8),
+        Check::Assignment,
+    ),
+    rule(
+        "secret-assignment",
+        &["pass", "pwd", "secret", "token", "key", "credential"],
+        r"(?i)<([A-Za-z0-9_.:-]*(?:pass|pwd|secret|token|key|credential)[A-Za-z0-9_.:-]*)>",
+        Value(xml_text_byte, 8),
+        Check::Assignment,
+    ),
+    // Passwords on command lines and in `.netrc`.
+    rule(
+        "cli-password",
+        &["curl"],
+        r"(?i:curl)\b[^\n|;&]*?\s(?:-u|--user)[ =]?[^\s:\x22'@/]+:",
+        Value(not_space_or_quote, 6),
+        Check::Password,
+    ),
+    rule(
+        "cli-password",
+        &["login", "mysql", "mariadb"],
+        r"(?:(?i:login)[^\n|;&]*?\s(?:-p[ =]?|--password[ =])|(?i:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]*?\s(?:-p|--password=))",
+        Value(not_space_or_quote, 6),
+        Check::Password,
+    ),
+    rule(
+        "cli-password",
+        &["pass"],
+        r"(?i:login)\s+\S+\s+(?i:password)\s+",
+        Value(not_space_or_quote, 6),
+        Check::Password,
     ),
 ];
 

@@ -97,10 +97,26 @@ pub const TRIGGERS: &[&str] = &[
     "%3a",
 ];
 
-/// Triggers looked for in the raw line, case kept (by `memmem`): shorter than three bytes, which
-/// would coarsen the SIMD search's fingerprints for every trigger, and matched by their rules
-/// in this case only (`8Q~` of an Azure client secret).
-pub const RAW_TRIGGERS: &[&str] = &["Q~"];
+/// Triggers looked for in the raw line, case kept (by `memmem`): those shorter than three bytes,
+/// which would coarsen the SIMD search's fingerprints for every trigger (`8Q~` of an Azure
+/// client secret), and those of the long tail, which the SIMD search (at most 64 triggers) has
+/// no room for; each is matched by its rules in this case only.
+pub const RAW_TRIGGERS: &[&str] = &[
+    "Q~",
+    "SWMTKN-",
+    "SWMKEY-",
+    "dckr_pat_",
+    "ya29.",
+    "glagent-",
+    "GR1348941",
+    "k_prod_",
+    "LS0tLS1CRUdJTi",
+    "Client(",
+    "curl",
+    "login",
+    "mysql",
+    "mariadb",
+];
 
 /// How far before and after a keyword the rules that read surroundings look.
 const WINDOW_BEFORE: usize = 256;
@@ -858,6 +874,8 @@ fn check(
             name.is_some_and(|(s, e)| secret_name(&text[s..e])) && entropy::secret_value(value)
         }
         Check::BasicAuth => basic_auth(value),
+        Check::Base64PrivateKey => base64_private_key(value),
+        Check::Password => cli_password(value),
         Check::UrlPassword => url_password(value),
         Check::Near(words, window) => {
             stands_alone(text, start, end, word_byte) && near(text, start, end, words, window)
@@ -882,6 +900,30 @@ fn basic_auth(value: &[u8]) -> bool {
     let printable = decoded.iter().all(|b| (0x20..0x7f).contains(b));
     let colon = memchr::memchr(b':', &decoded);
     printable && colon.is_some_and(|c| c > 0 && c + 1 < decoded.len())
+}
+
+/// Base64 whose start decodes to a PEM private key's BEGIN line.
+fn base64_private_key(value: &[u8]) -> bool {
+    let head = &value[..value.len().min(64) / 4 * 4];
+    base64::engine::general_purpose::STANDARD
+        .decode(head)
+        .is_ok_and(|d| memchr::memmem::find(&d, b"PRIVATE KEY").is_some())
+}
+
+/// A password on a command line: not a placeholder, a variable, a prompt or a flag.
+fn cli_password(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    (6..=128).contains(&value.len())
+        && !matches!(
+            value[0],
+            b'$' | b'%' | b'<' | b'{' | b'-' | b'/' | b'~' | b'`'
+        )
+        && !entropy::placeholder(value)
+        && !matches!(
+            &lower[..],
+            b"password" | b"passwd" | b"secret" | b"changeme" | b"admin" | b"******"
+        )
+        && entropy::classes(value) >= 2
 }
 
 /// A URL password, unless it is a placeholder or a reference to one.

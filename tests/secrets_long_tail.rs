@@ -1,0 +1,243 @@
+//! Issue 21's long tail and false alarms, in every place a transcript holds text: the formats
+//! the issue found missed (Docker Swarm and Docker Hub tokens, passwords on command lines and in
+//! `.netrc`, `.NET` and Django config, assignment forms of other languages, gcloud access
+//! tokens, AWS key ids without a digit, Stripe `rk_prod_`, Twilio clients, GitLab agent and
+//! runner registration tokens, base64 PEM keys) must be redacted, and the placeholders and names
+//! it found redacted must be left alone. Values are drawn fresh from each format (seeded), not
+//! copied from anywhere. Run with `--nocapture` for the per-family table.
+
+mod secret_corpus;
+
+use std::collections::BTreeMap;
+
+use ccsync::bundle::secrets::{redact_file, Scanner};
+use secret_corpus::{plant, Context, Rng, Secret, PLACES};
+
+fn secret(family: &'static str, text: String, value: String) -> Secret {
+    Secret {
+        family,
+        kind: family,
+        text,
+        values: vec![value],
+        bare: None,
+        multiline: false,
+    }
+}
+
+fn lower_alnum(rng: &mut Rng, n: usize) -> String {
+    rng.from("abcdefghijklmnopqrstuvwxyz0123456789", n)
+}
+
+/// The issue's missed formats, one value each.
+fn missed(rng: &mut Rng) -> Vec<Secret> {
+    use base64::Engine as _;
+    let swarm = format!("SWMTKN-1-{}-{}", lower_alnum(rng, 50), lower_alnum(rng, 25));
+    let unlock = format!("SWMKEY-1-{}", rng.b64(43));
+    let pat = format!("dckr_pat_{}", rng.alnum(27));
+    let (pw1, pw2, pw3, pw4, pw5, pw6) = (
+        rng.password(),
+        rng.password(),
+        rng.password(),
+        rng.password(),
+        rng.password(),
+        rng.password(),
+    );
+    let ya29 = format!(
+        "ya29.a0{}",
+        rng.from(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+            120,
+        )
+    );
+    let akia = format!("AKIA{}", rng.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 16));
+    let rk = format!("rk_prod_{}", rng.alnum(24));
+    let sk = format!("sk_live_{}", rng.alnum(12));
+    let (sid, auth) = (format!("AC{}", rng.hex(32)), rng.hex(32));
+    let agent = format!("glagent-{}", rng.b64url(50));
+    let runner = format!("GR1348941{}", rng.b64url(20));
+    let pem = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n{}\n-----END RSA PRIVATE KEY-----\n",
+        rng.b64(64),
+        rng.b64(64)
+    );
+    let pem64 = base64::engine::general_purpose::STANDARD.encode(pem);
+    let django = format!(
+        "%0&2#@5wz^{}",
+        rng.from("abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)", 40)
+    );
+    let tokens: Vec<String> = (0..6).map(|_| rng.alnum(32)).collect();
+    vec![
+        secret(
+            "docker-swarm-token",
+            format!("docker swarm join --token {swarm} 10.0.0.5:2377"),
+            swarm,
+        ),
+        secret(
+            "docker-swarm-token",
+            format!("Successfully rotated manager unlock key.\n\n    {unlock}\n"),
+            unlock,
+        ),
+        secret(
+            "docker-pat",
+            format!("echo {pat} | docker login -u deploy --password-stdin"),
+            pat,
+        ),
+        secret(
+            "cli-password",
+            format!("docker login -u deploy -p {pw1} registry.internal"),
+            pw1.clone(),
+        ),
+        secret(
+            "cli-password",
+            format!("curl -s -u admin:{pw2} https://ci.internal/api/json"),
+            pw2.clone(),
+        ),
+        secret(
+            "cli-password",
+            format!("machine api.internal login deploy password {pw3}"),
+            pw3.clone(),
+        ),
+        secret(
+            "cli-password",
+            format!("mysql -u root -p{pw4} -h db.internal app"),
+            pw4.clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("Server=db.internal;Database=app;User Id=sa;Password={pw5};"),
+            pw5.clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("<add key=\"DbPassword\" value=\"{pw6}\" />"),
+            pw6.clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("SECRET_KEY = '{django}'"),
+            django,
+        ),
+        secret(
+            "secret-assignment",
+            format!("X_TOKEN ?= \"{}\"", tokens[0]),
+            tokens[0].clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("X_TOKEN ::= {}", tokens[1]),
+            tokens[1].clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("$xToken .= \"{}\";", tokens[2]),
+            tokens[2].clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("var xToken string = \"{}\"", tokens[3]),
+            tokens[3].clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("System.setProperty(\"X_TOKEN\", \"{}\");", tokens[4]),
+            tokens[4].clone(),
+        ),
+        secret(
+            "secret-assignment",
+            format!("<xToken>{}</xToken>", tokens[5]),
+            tokens[5].clone(),
+        ),
+        secret(
+            "google-oauth-access-token",
+            format!("gcloud auth print-access-token\n{ya29}"),
+            ya29,
+        ),
+        secret(
+            "aws-access-key",
+            format!("aws_access_key_id = {akia}"),
+            akia,
+        ),
+        secret("stripe-key", format!("STRIPE_RESTRICTED={rk}"), rk),
+        secret("stripe-key", format!("stripe.api_key = \"{sk}\""), sk),
+        secret(
+            "twilio-api-key",
+            format!("client = Client(\"{sid}\", \"{auth}\")"),
+            auth,
+        ),
+        secret("gitlab-token", format!("token: {agent}"), agent),
+        secret(
+            "gitlab-token",
+            format!("gitlab-runner register --registration-token {runner}"),
+            runner,
+        ),
+        secret("private-key", format!("  tls.key: {pem64}"), pem64),
+    ]
+}
+
+/// The issue's false alarms: placeholders and names.
+const BENIGN: &[&str] = &[
+    "export GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "const key = \"AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";",
+    "ANTHROPIC_API_KEY=sk-ant-api03-abc123xyz-...",
+    "hf_requiredCharacteristicTypesForDisplayMetadata",
+    "notes = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
+    "SLACK_BOT_TOKEN=xoxb-12345-abcd234",
+    "token: ghp_abababababababababababababababababab",
+    "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX",
+    "curl -u admin:$ADMIN_PASSWORD https://ci.internal",
+    "mysql -u root -p app",
+    "docker login -u deploy -p <password>",
+];
+
+fn scan(scanner: &Scanner, dir: &std::path::Path, content: &str, file: &str) -> (String, usize) {
+    let src = dir.join("sample");
+    std::fs::write(&src, content).unwrap();
+    let mut out = Vec::new();
+    let findings = redact_file(&src, &mut out, scanner, file).unwrap();
+    (String::from_utf8(out).unwrap(), findings.len())
+}
+
+#[test]
+fn the_issues_missed_formats_are_redacted_in_every_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let scanner = Scanner::new(Vec::new());
+    let mut rng = Rng::new(21);
+    let mut per_family: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut misses = Vec::new();
+    for (n, secret) in missed(&mut rng).iter().enumerate() {
+        for place in PLACES {
+            let sample = plant(secret, place, Context::Plain, n);
+            let (out, _) = scan(&scanner, dir.path(), &sample.content, &sample.file);
+            let ok = !sample.forbidden.iter().any(|f| out.contains(f.as_str()));
+            let entry = per_family.entry(secret.family).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(ok);
+            if !ok {
+                misses.push(format!("{:?}: {}", place, secret.text));
+            }
+        }
+    }
+    println!("| family | planted | redacted |\n|---|---:|---:|");
+    for (family, (n, ok)) in &per_family {
+        println!("| {family} | {n} | {ok} |");
+    }
+    assert!(misses.is_empty(), "{} missed: {misses:#?}", misses.len());
+}
+
+#[test]
+fn the_issues_placeholders_and_names_are_left_alone_in_every_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let scanner = Scanner::new(Vec::new());
+    let mut alarms = Vec::new();
+    for (n, text) in BENIGN.iter().enumerate() {
+        let benign = secret("benign", (*text).to_owned(), (*text).to_owned());
+        for place in PLACES {
+            let sample = plant(&benign, place, Context::Plain, n);
+            let (_, found) = scan(&scanner, dir.path(), &sample.content, &sample.file);
+            if found > 0 {
+                alarms.push(format!("{place:?}: {text}"));
+            }
+        }
+    }
+    assert!(alarms.is_empty(), "{alarms:#?}");
+}
