@@ -82,7 +82,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Print more detail (repeat for more)
+    /// Print more detail (repeat for more; -vvv prints each HTTP request, as CCSYNC_DEBUG=http does)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 }

@@ -445,3 +445,38 @@ fn a_passphrase_file_encrypts_and_decrypts_and_a_terminal_is_asked() {
         "{shown}"
     );
 }
+
+#[test]
+fn vvv_and_ccsync_debug_print_each_request_without_the_token() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    laptop.push("main", &session.id);
+    let quiet = laptop.run(&["release-list"]);
+    assert!(!stderr(&quiet).contains("http: "), "{}", stderr(&quiet));
+    let mut with_env = laptop.cmd(&["release-restore", "--session", &session.id, "--force"]);
+    with_env.env("CCSYNC_DEBUG", "http");
+    for output in [
+        laptop.run(&["-vvv", "release-list"]),
+        everyday_support::run(with_env),
+    ] {
+        assert_code(&output, 0);
+        let err = stderr(&output);
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("http: ")).collect();
+        assert!(!lines.is_empty(), "{err}");
+        for line in &lines {
+            assert!(
+                line.contains(" -> ")
+                    && line.ends_with(" ms")
+                    && line.contains("http://127.0.0.1:"),
+                "method, URL, status and time: {line}"
+            );
+        }
+        assert!(
+            lines.iter().any(|l| l.contains("GET ")
+                && l.contains("/repos/octo/app")
+                && l.contains("-> 200")),
+            "{err}"
+        );
+        assert!(!err.contains(support::TOKEN));
+    }
+}

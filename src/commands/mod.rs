@@ -53,6 +53,10 @@ pub fn dispatch(mut cli: Cli, ui: &Ui) -> anyhow::Result<()> {
     if let Some(secs) = timeout {
         crate::release::set_command_timeout(std::time::Duration::from_secs(secs));
     }
+    let debug = std::env::var("CCSYNC_DEBUG").unwrap_or_default();
+    crate::release::set_http_debug(
+        cli.global.verbose >= 3 || debug.split(',').any(|d| d.trim() == "http"),
+    );
     let ctx = Context {
         global: &cli.global,
         ui,

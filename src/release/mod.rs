@@ -37,4 +37,4 @@ pub use client::GitHub;
 pub use error::{Error, Result};
 pub use model::{Asset, SessionRelease};
 pub use repository::Access;
-pub use transport::{set_command_timeout, RetryPolicy};
+pub use transport::{set_command_timeout, set_http_debug, RetryPolicy};

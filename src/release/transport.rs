@@ -26,6 +26,16 @@ static COMMAND_TIMEOUT: OnceLock<Duration> = OnceLock::new();
 
 /// Sets the retry budget of this command's GitHub requests (`--timeout`, `CCSYNC_TIMEOUT`, or
 /// a command's own short default). The first call wins.
+/// Whether each request is printed (`-vvv`, `CCSYNC_DEBUG=http`).
+static HTTP_DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints every request to stderr from now on: method, URL (the query only for the API host:
+/// a storage URL's query is a signed credential), status and time. The token is a header and is
+/// never printed.
+pub fn set_http_debug(on: bool) {
+    HTTP_DEBUG.store(on, Ordering::Relaxed);
+}
+
 pub fn set_command_timeout(timeout: Duration) {
     let _ = COMMAND_TIMEOUT.set(timeout);
 }
@@ -298,10 +308,45 @@ impl Transport {
         wait: Duration,
     ) -> Result<Response> {
         self.count_one();
-        let response = request
-            .send()
-            .await
-            .map_err(|e| network_error(what, role, &e, wait))?;
+        let debug = HTTP_DEBUG.load(Ordering::Relaxed).then(|| {
+            let shown = request.try_clone().and_then(|r| r.build().ok()).map(|r| {
+                let url = r.url();
+                let query = match (role, url.query()) {
+                    (HostRole::Api, Some(q)) => format!("?{q}"),
+                    (_, Some(_)) => "?…".to_owned(),
+                    _ => String::new(),
+                };
+                format!(
+                    "{} {}://{}{}{}{query}",
+                    r.method(),
+                    url.scheme(),
+                    url.host_str().unwrap_or(""),
+                    url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+                    url.path()
+                )
+            });
+            (shown.unwrap_or_else(|| what.to_owned()), Instant::now())
+        });
+        let sent = request.send().await;
+        if let Some((shown, at)) = &debug {
+            let answer = match &sent {
+                Ok(response) => response.status().as_u16().to_string(),
+                Err(e) => format!(
+                    "failed ({})",
+                    if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connection"
+                    }
+                ),
+            };
+            eprintln!(
+                "http: {} -> {answer} in {} ms",
+                crate::neutral::text(shown),
+                at.elapsed().as_millis()
+            );
+        }
+        let response = sent.map_err(|e| network_error(what, role, &e, wait))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(response);
