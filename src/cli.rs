@@ -300,6 +300,10 @@ pub struct ResumeArgs {
     /// Install project memory from a release of another branch or a fork (see `release-restore`)
     #[arg(long)]
     pub accept_memory: bool,
+    /// Resume a --branch other than the checked-out one without asking (Claude records the
+    /// checked-out branch, so the continuation is later found under it)
+    #[arg(long)]
+    pub force: bool,
     /// Arguments passed on to `claude`
     #[arg(last = true, value_name = "CLAUDE_ARGS")]
     pub claude_args: Vec<String>,

@@ -317,3 +317,27 @@ fn push_refuses_what_restore_would_refuse_and_says_how_to_raise_the_ceiling() {
         .iter()
         .all(|r| r.assets.is_empty()));
 }
+
+#[test]
+fn resume_of_another_branch_than_the_checked_out_one_is_refused_without_force() {
+    let laptop = Laptop::new();
+    let session = laptop.session("feature", "2026-03-01T10:00:00Z");
+    laptop.push("feature", &session.id);
+    // The checkout is on `main`; no terminal to ask on.
+    let output = laptop.run(&["resume", "--branch", "feature"]);
+    assert_code(&output, 2);
+    let text = stderr(&output);
+    assert!(
+        text.contains("checked-out branch `main`") && text.contains("--force"),
+        "{text}"
+    );
+    // With --force it goes on (here to the missing Claude, which is the next thing it checks).
+    let mut cmd = laptop.cmd(&["resume", "--branch", "feature", "--force"]);
+    cmd.env("CCSYNC_CLAUDE", "/nonexistent/claude");
+    let output = everyday_support::run(cmd);
+    assert!(
+        !stderr(&output).contains("checked-out branch"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -73,6 +73,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
             None => return Err(e),
         },
     };
+    check_checked_out(&git, args)?;
     // Before any network: a missing Claude is the first thing to fix.
     let claude = crate::claude_cli::program()?;
 
@@ -299,4 +300,47 @@ fn run_claude(program: &Path, args: &[OsString], folder: &Path, json: bool) -> a
 /// after removing its temporary folders.
 fn install_signal_handler() {
     crate::scratch::child_owns_interrupts();
+}
+
+/// `--branch B` in a checkout of another branch: Claude records the checked-out branch in every
+/// new record, so the continuation would be found, and pushed, under that branch later. Asked on
+/// a terminal; refused without `--force` otherwise.
+fn check_checked_out(git: &crate::git::GitRepo, args: &ResumeArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let (Some(wanted), Some(here)) = (args.branch.as_deref(), git.current_branch()) else {
+        return Ok(());
+    };
+    if wanted == here || args.force {
+        return Ok(());
+    }
+    let why = format!(
+        "--branch {} differs from the checked-out branch `{}`: Claude records the checked-out \
+         branch, so the continuation would later be pushed to the release of `{}`",
+        crate::neutral::text(wanted),
+        crate::neutral::text(&here),
+        crate::neutral::text(&here)
+    );
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let mut err = std::io::stderr();
+        write!(
+            err,
+            "warning: {why}. Check out `{}` first, or resume anyway? [y/N] ",
+            crate::neutral::text(wanted)
+        )?;
+        err.flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+            return Ok(());
+        }
+        return Err(
+            Exit::usage("nothing resumed: check out the branch first (`git switch B`)").into(),
+        );
+    }
+    Err(Exit::usage(format!(
+        "{why}. Check out `{}` first (`git switch {}`), or pass --force to resume it here anyway",
+        crate::neutral::text(wanted),
+        crate::neutral::text(wanted)
+    ))
+    .into())
 }
