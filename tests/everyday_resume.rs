@@ -176,6 +176,12 @@ fn resume_with_no_session_starts_a_new_one_and_pushes_it() {
     assert_code(&output, 0);
     assert_eq!(log_lines(&run)[0], "-p hi", "no --resume for a new session");
     assert!(stderr(&output).contains("starting a new Claude Code session"));
+    // It pushes when Claude exits: no advice to push first.
+    assert!(
+        !stderr(&output).contains("push one with"),
+        "{}",
+        stderr(&output)
+    );
     let json = parse_json(&output);
     assert_eq!(json["started"], "new");
     assert_eq!(json["sessionId"], fresh.id.as_str());

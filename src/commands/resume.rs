@@ -100,6 +100,8 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         Ok(outcome) => {
             if outcome.action == "nothing" {
                 if let Some(message) = &outcome.message {
+                    // Resume pushes when Claude exits: restore's advice to push first does not apply.
+                    let message = message.split(" (push one with").next().unwrap_or(message);
                     ui.info(message);
                 }
             }

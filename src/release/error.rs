@@ -149,9 +149,19 @@ pub fn describe_status(
         format!(" {message}")
     };
     if let Some(until) = rate_limited_until {
+        // The secondary limit (too many requests at once or too fast) is not the hourly quota.
+        let which = if message
+            .to_ascii_lowercase()
+            .contains("secondary rate limit")
+        {
+            "GitHub's secondary rate limit: too many requests at once or in a short time, not the hourly \
+             quota; wait a few minutes before trying again"
+        } else {
+            "a GITHUB_TOKEN allows 1,000 requests per hour per repository"
+        };
         return format!(
             "{what}: GitHub is rate limiting this token ({status}{said}) until {until}; try again after that time \
-             (a GITHUB_TOKEN allows 1,000 requests per hour per repository)"
+             ({which})"
         );
     }
     match status {
@@ -218,5 +228,19 @@ mod tests {
             .to_string()
             .contains("until 2026-01-01 10:00:00 UTC"));
         assert!(limited.is_rate_limited() && !limited.is_forbidden());
+        assert!(limited.to_string().contains("1,000 requests per hour"));
+        let secondary = Error::Api {
+            status: 403,
+            what: "x".into(),
+            message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.".into(),
+            errors: vec![],
+            rate_limited_until: Some("2026-01-01 10:01:00 UTC".into()),
+            retry: None,
+        };
+        let text = secondary.to_string();
+        assert!(
+            text.contains("secondary rate limit") && !text.contains("1,000"),
+            "{text}"
+        );
     }
 }
