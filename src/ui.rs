@@ -92,15 +92,30 @@ impl Ui {
     }
 }
 
-/// `cell` padded with spaces to `width` characters (left-aligned, or right-aligned with
-/// `right`). Written by hand: `format!`'s `{:width$}` panics for widths above 65,535, and a cell
-/// of stored data can be that long.
+/// The columns `text` takes on a terminal (a CJK character or an emoji takes two).
+pub fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `cell` padded with spaces to `width` terminal columns (left-aligned, or right-aligned with
+/// `right`). Written by hand: `format!`'s `{:width$}` counts characters, not columns, and panics
+/// for widths above 65,535, and a cell of stored data can be that long.
 pub fn pad(cell: &str, width: usize, right: bool) -> String {
-    let fill = " ".repeat(width.saturating_sub(cell.chars().count()));
+    let fill = " ".repeat(width.saturating_sub(display_width(cell)));
     if right {
         fill + cell
     } else {
         format!("{cell}{fill}")
+    }
+}
+
+#[cfg(test)]
+mod width_tests {
+    #[test]
+    fn wide_characters_take_two_columns() {
+        assert_eq!(super::display_width("機能"), 4);
+        assert_eq!(super::pad("機能", 6, false), "機能  ");
+        assert_eq!(super::pad("ab", 6, true), "    ab");
     }
 }
 

@@ -480,3 +480,25 @@ fn vvv_and_ccsync_debug_print_each_request_without_the_token() {
         assert!(!err.contains(support::TOKEN));
     }
 }
+
+#[test]
+fn text_tables_line_up_by_display_width() {
+    let laptop = Laptop::new();
+    let wide = laptop.session("機能", "2026-03-01T10:00:00Z");
+    let narrow = laptop.session("main", "2026-03-02T10:00:00Z");
+    laptop.push("機能", &wide.id);
+    laptop.push("main", &narrow.id);
+    let output = laptop.run(&["release-list"]);
+    assert_code(&output, 0);
+    let text = stdout(&output);
+    // The session id column starts at the same terminal column on both rows (機 takes two).
+    let column = |id: &str| {
+        let line = text.lines().find(|l| l.contains(id)).unwrap();
+        let before = &line[..line.find(id).unwrap()];
+        before
+            .chars()
+            .map(|c| if c.is_ascii() { 1 } else { 2 })
+            .sum::<usize>()
+    };
+    assert_eq!(column(&wide.id), column(&narrow.id), "{text}");
+}

@@ -223,7 +223,7 @@ fn print_table(ui: &Ui, sessions: &[ListedSession]) -> anyhow::Result<()> {
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(crate::ui::display_width(cell));
         }
     }
     let mut table = String::new();

@@ -193,7 +193,7 @@ fn print_table(
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(crate::ui::display_width(cell));
         }
     }
     let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 12));
