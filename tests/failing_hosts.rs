@@ -285,3 +285,56 @@ fn a_damaged_copy_is_an_error_naming_the_session_with_or_without_require() {
     }
     assert!(!laptop.project_dir().join(format!("{id}.jsonl")).exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget() {
+    let (laptop, id) = pushed_laptop();
+    let standin = laptop.env.temp.path().join("claude-standin");
+    let ran = laptop.env.temp.path().join("claude-ran");
+    std::fs::write(
+        &standin,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo '2.1.332 (Claude Code)'; exit 0; }}\ndate +%s.%N > {}\n",
+            ran.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&standin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (label, fault) in storage_faults() {
+        laptop.fake.clear_faults();
+        laptop.fake.add_fault(fault);
+        let _ = std::fs::remove_file(&ran);
+        let mut cmd = laptop.cmd(&["resume", "--session", &id]);
+        cmd.env("CCSYNC_CLAUDE", &standin)
+            .env_remove("CCSYNC_STALL_SECONDS");
+        let started = std::time::Instant::now();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let output = everyday_support::run(cmd);
+        let took = started.elapsed();
+        let text = stderr(&output);
+        let host = laptop.fake.storage_url();
+        let host = host.trim_start_matches("http://");
+        // `resume` waits at most 15 s for GitHub before Claude starts.
+        let claude_at: f64 = std::fs::read_to_string(&ran)
+            .unwrap_or_else(|_| panic!("{label}: Claude was not started: {text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            claude_at - wall < 18.0,
+            "{label}: Claude started after {:.1} s: {text}",
+            claude_at - wall
+        );
+        assert!(
+            took < std::time::Duration::from_secs(45),
+            "{label}: took {took:?}"
+        );
+        assert!(text.contains(host), "{label}: names the host: {text}");
+        assert!(!text.contains("delete the broken"), "{text}");
+    }
+}
