@@ -267,6 +267,13 @@ fn a_comment_on_a_plain_issue_has_no_branch() {
     );
     assert!(runner.file("env").contains("SESSION_RESTORED=false"));
     assert!(runner.file("output").contains("restored=false"));
+    // The summary says there is no branch, and keeps the message's code spans readable.
+    let summary = runner.file("summary");
+    assert!(summary.contains("| Branch | none |"), "{summary}");
+    assert!(
+        !summary.contains("``") && !summary.contains("\\`"),
+        "{summary}"
+    );
     assert!(
         restored_id(&runner).is_none(),
         "the main session must not be restored"

@@ -1213,10 +1213,12 @@ fn report(ctx: &Context, outcome: &RestoreOutcome, required: bool) -> anyhow::Re
 /// Markdown-safe ([`neutral`]).
 fn summary(outcome: &RestoreOutcome) -> String {
     let mut md = String::from("### Claude Code session\n\n| | |\n|---|---|\n");
-    md.push_str(&format!(
-        "| Branch | {} |\n",
-        neutral::markdown_code(&outcome.branch, true)
-    ));
+    // A comment on a plain issue has no branch: an empty code span would show as two backticks.
+    let branch = match outcome.branch.as_str() {
+        "" => "none".to_owned(),
+        branch => neutral::markdown_code(branch, true),
+    };
+    md.push_str(&format!("| Branch | {branch} |\n"));
     md.push_str(&format!(
         "| Restored | {} |\n",
         if outcome.restored() { "yes" } else { "no" }
@@ -1251,15 +1253,42 @@ fn summary(outcome: &RestoreOutcome) -> String {
         }
     }
     if let Some(message) = &outcome.message {
-        md.push_str(&format!("\n{}\n", neutral::markdown_text(message)));
+        md.push_str(&format!("\n{}\n", message_markdown(message)));
     }
     md
+}
+
+/// A message for the summary: its `code` spans (branch names, commands) stay code spans, each
+/// holding its text verbatim; the rest is escaped text. A message with an unpaired backtick is
+/// escaped text throughout.
+fn message_markdown(message: &str) -> String {
+    let parts: Vec<&str> = message.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return neutral::markdown_text(message);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            1 if !part.is_empty() => neutral::markdown_code(part, false),
+            _ => neutral::markdown_text(part),
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bundle::rewrite::rewrite_file;
+
+    #[test]
+    fn summary_messages_keep_their_code_spans() {
+        let md = message_markdown("nothing to restore: branch `feature/new` has no release `x|y`");
+        assert!(md.contains("`feature/new`"), "{md}");
+        assert!(!md.contains("\\`"), "{md}");
+        let odd = message_markdown("a ` lone backtick");
+        assert!(odd.contains("\\`"), "{odd}");
+    }
 
     /// Records with and without origin paths, a non-UTF-8 line, CRLF, a glued line and a torn last
     /// line: the parallel rewrite gives what `rewrite_file` gives, and `changes` says so.
