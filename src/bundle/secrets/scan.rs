@@ -161,6 +161,9 @@ pub struct Scanner {
     /// Byte strings found by `memmem` in the raw line, with the rules each makes candidates: the
     /// extra literals (the ccsync token) and [`RAW_TRIGGERS`].
     literals: Vec<(memchr::memmem::Finder<'static>, Mask)>,
+    /// The same for the raw finds of 4 bytes or more, in one SIMD search (`None`: they are in
+    /// `literals`).
+    raw_searcher: Option<(aho_corasick::packed::Searcher, Vec<Mask>)>,
     /// The rules that also read a JSON line's raw text (see [`structural`]).
     structural: Mask,
     /// The longest keyword or trigger: how far a keyword reaches around a trigger it overlaps.
@@ -322,6 +325,21 @@ impl Scanner {
                 mask,
             ));
         }
+        // The raw finds of 4 bytes or more share one SIMD search (one pass over the line rather
+        // than one per literal form and long-tail trigger); the shorter ones keep `memmem`.
+        let (long_raw, literals): (Vec<_>, Vec<_>) = literals
+            .into_iter()
+            .partition(|(f, _)| f.needle().len() >= 4);
+        let raw_searcher = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(long_raw.iter().map(|(f, _)| f.needle()))
+            .build()
+            .map(|searcher| (searcher, long_raw.iter().map(|(_, m)| *m).collect()));
+        let literals = match raw_searcher {
+            Some(_) => literals,
+            None => literals.into_iter().chain(long_raw).collect(),
+        };
         let (long, short): (Vec<&str>, Vec<&str>) = TRIGGERS.iter().partition(|t| t.len() >= 4);
         let triggers = [long, short]
             .into_iter()
@@ -344,6 +362,7 @@ impl Scanner {
             keywords,
             keyword_rules,
             triggers,
+            raw_searcher,
             literals,
             structural: structural_rules,
             keyword_reach,
@@ -452,6 +471,11 @@ impl Scanner {
                 for (finder, mask) in &self.literals {
                     for at in finder.find_iter(line) {
                         hits_by_keyword.push((at, *mask));
+                    }
+                }
+                if let Some((searcher, masks)) = &self.raw_searcher {
+                    for m in searcher.find_iter(line) {
+                        hits_by_keyword.push((m.start(), masks[m.pattern().as_usize()]));
                     }
                 }
                 hits_by_keyword.sort_unstable_by_key(|h| h.0);
