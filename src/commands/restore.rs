@@ -1263,7 +1263,7 @@ fn summary(outcome: &RestoreOutcome) -> String {
 /// escaped text throughout.
 fn message_markdown(message: &str) -> String {
     let parts: Vec<&str> = message.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return neutral::markdown_text(message);
     }
     parts
