@@ -118,3 +118,33 @@ fn status_tells_where_each_local_session_stands() {
         stderr(&output)
     );
 }
+
+/// An encrypted stored copy that must be downloaded to compare is read with the passphrase from
+/// `CCSYNC_PASSPHRASE_FILE`, as restore reads it (status used to see only `CCSYNC_PASSPHRASE`).
+#[test]
+fn status_reads_an_encrypted_copy_with_the_passphrase_file() {
+    let laptop = Laptop::new();
+    let repo = laptop.env.repo.clone();
+    let secret = laptop.env.temp.path().join("passphrase");
+    std::fs::write(&secret, "correct horse battery\n").unwrap();
+    let session = laptop.session("main", "2026-03-01T13:00:00Z");
+    let file = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    let original = std::fs::read_to_string(&file).unwrap();
+    continue_session(&file, &session.id, &repo, "2026-03-01T13:30:00Z");
+    let mut push = laptop.cmd(&["release-push", "--session", &session.id]);
+    push.env("CCSYNC_PASSPHRASE_FILE", &secret);
+    assert_code(&everyday_support::run(push), 0);
+    std::fs::write(&file, &original).unwrap();
+    continue_session(&file, &session.id, &repo, "2026-03-01T13:40:00Z");
+
+    let mut status = laptop.cmd(&["status", "--json"]);
+    status.env("CCSYNC_PASSPHRASE_FILE", &secret);
+    let output = everyday_support::run(status);
+    assert_code(&output, 0);
+    let json = everyday_support::parse_json(&output);
+    assert_eq!(
+        status_of(&json, &session.id)["status"],
+        "diverged",
+        "{json}"
+    );
+}

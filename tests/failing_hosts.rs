@@ -338,3 +338,46 @@ fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget
         assert!(!text.contains("delete the broken"), "{text}");
     }
 }
+
+/// Restore, show, export, list and status agree about a damaged copy: exit 1 naming the session
+/// and the fix, never "not stored" (status used to advise a push that then refuses) and never an
+/// empty list.
+#[test]
+fn a_damaged_copy_is_the_same_error_for_every_reader() {
+    let (laptop, id) = pushed_laptop();
+    damage_archive(&laptop, &id);
+    let export_to = laptop.env.temp.path().join("export");
+    let export_to = export_to.to_str().unwrap();
+    for args in [
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["release-list"],
+        vec!["release-list", "--json"],
+        vec!["release-list", "--branch", "main"],
+        vec!["release-show", "--session", id.as_str()],
+        vec!["release-show", "--session", id.as_str(), "--json"],
+        vec![
+            "release-export",
+            "--session",
+            id.as_str(),
+            "--output",
+            export_to,
+        ],
+        vec!["release-restore", "--session", id.as_str()],
+    ] {
+        let output = everyday_support::run(laptop.cmd(&args));
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&id) && err.contains("damaged"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("release-push --session"), "{args:?}: {err}");
+        assert!(!err.contains("not-stored") && !stdout(&output).contains("not-stored"));
+    }
+    // The list's JSON still says what could be read.
+    let output = everyday_support::run(laptop.cmd(&["release-list", "--json"]));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(json["sessions"], serde_json::json!([]), "{json}");
+    assert!(!std::path::Path::new(export_to).exists());
+}

@@ -81,6 +81,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
     // What each entry of `sessions` was listed from, at the same index.
     let mut chosen: Vec<(String, StoredSession)> = Vec::new();
     let mut ignored = Vec::new();
+    let mut damaged: Vec<(SessionRelease, stored::Damaged)> = Vec::new();
     for release in releases.iter().filter(|r| wanted(r)) {
         let Some(branch) = release.branch() else {
             continue;
@@ -99,8 +100,18 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
             });
             continue;
         }
-        let found =
-            stored::stored_sessions(&rt, &gh, release, scratch.path(), &|m| ctx.ui.warn(m))?;
+        let cache = stored::MetaCache::default();
+        let found = stored::stored_sessions_of(
+            &rt,
+            &gh,
+            release,
+            scratch.path(),
+            &|m| ctx.ui.warn(m),
+            None,
+            &cache,
+        )?;
+        let bad = stored::damaged_sessions(release, &cache, None);
+        damaged.extend(bad.into_iter().map(|d| (release.clone(), d)));
         // Finishes interrupted pushes (complete copies under temporary names), best effort.
         stored::finish_writes(&rt, &gh, &found, &|m| ctx.ui.warn(m));
         for s in found {
@@ -138,12 +149,29 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
             }
         }
     }
+    // A session whose only copy in its branch's release is damaged (another draft of the tag
+    // may hold a good one) is listed as an error after what could be read.
+    damaged.retain(|(r, d)| {
+        !chosen.iter().any(|(b, s)| {
+            Some(b.as_str()) == r.branch().as_deref() && s.meta.session_id == d.meta.session_id
+        })
+    });
+    let damaged = damaged
+        .first()
+        .map(|(r, d)| stored::damaged_error(r, d, "It is not listed."));
     if ctx.ui.json {
-        return ctx.ui.print_json(&ListJson {
+        ctx.ui.print_json(&ListJson {
             repository: slug.to_string(),
             sessions,
             ignored,
-        });
+        })?;
+        return damaged.map_or(Ok(()), Err);
+    }
+    if let Some(err) = damaged {
+        if !sessions.is_empty() {
+            print_table(ctx.ui, &sessions)?;
+        }
+        return Err(err);
     }
     if sessions.is_empty() {
         ctx.ui.info(&match &args.branch {

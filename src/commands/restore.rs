@@ -211,18 +211,7 @@ fn refuse_damaged(
     let Some(bad) = damaged.iter().find(newer) else {
         return Ok(());
     };
-    anyhow::bail!(
-        "the stored copy of session {} in the release of branch `{}` ({}) is damaged: {}, and no \
-         push under way explains it. Nothing was restored. Push the session again from a machine \
-         that has it (`ccsync release-push --session {} --force`); `ccsync release-show --session \
-         {}` shows what is stored",
-        bad.meta.session_id,
-        crate::neutral::text(&bad.meta.git_branch),
-        release.html_url,
-        bad.problem,
-        bad.meta.session_id,
-        bad.meta.session_id
-    )
+    Err(stored::damaged_error(release, bad, "Nothing was restored."))
 }
 
 /// Where the session goes on this machine.

@@ -56,7 +56,9 @@ pub(super) fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyh
     let scratch = tempfile::tempdir()?;
     // A release that could not be read is an error, never "not stored there".
     let mut copies: Vec<(SessionRelease, StoredSession)> = Vec::new();
+    let mut damaged: Vec<(SessionRelease, stored::Damaged)> = Vec::new();
     for release in drafts {
+        let cache = MetaCache::default();
         let stored = stored::stored_sessions_of(
             &rt,
             &gh,
@@ -64,11 +66,25 @@ pub(super) fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyh
             scratch.path(),
             &|m| ctx.ui.warn(m),
             Some(&id),
-            &MetaCache::default(),
+            &cache,
         )?;
-        if let Some(stored) = stored.into_iter().next() {
-            copies.push((release, stored));
+        match stored.into_iter().next() {
+            Some(stored) => copies.push((release, stored)),
+            None => {
+                let bad = stored::damaged_sessions(&release, &cache, Some(&id));
+                damaged.extend(bad.into_iter().map(|d| (release.clone(), d)));
+            }
         }
+    }
+    // A damaged copy is bad data, never "not stored" (restore says the same).
+    if let Some((release, bad)) = damaged.first() {
+        if copies.is_empty() {
+            return Err(stored::damaged_error(release, bad, "Nothing was read."));
+        }
+        ctx.ui.warn(&format!(
+            "{:#}",
+            stored::damaged_error(release, bad, "This copy is not used.")
+        ));
     }
     let mut branches: Vec<String> = copies
         .iter()

@@ -73,9 +73,8 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     if !by_branch.is_empty() {
         let gh = GitHub::new(ctx.api_url()?, slug, ctx.token()?)?;
         let rt = super::runtime()?;
-        let passphrase = std::env::var("CCSYNC_PASSPHRASE")
-            .ok()
-            .filter(|p| !p.is_empty());
+        // The same passphrase rules as restore (CCSYNC_PASSPHRASE, else CCSYNC_PASSPHRASE_FILE).
+        let passphrase = super::passphrase("compare")?;
         for (branch, locals) in &by_branch {
             let statuses = branch_status(ctx, &rt, &gh, branch, locals, passphrase.as_deref())?;
             out.sessions.extend(statuses);
@@ -95,15 +94,33 @@ fn branch_status(
 ) -> anyhow::Result<Vec<SessionStatus>> {
     let scratch = tempfile::tempdir()?;
     let release = rt.block_on(gh.session_release(branch))?;
+    let cache = stored::MetaCache::default();
     let stored = match &release {
-        Some(release) => {
-            stored::stored_sessions(rt, gh, release, scratch.path(), &|m| ctx.ui.warn(m))?
-        }
+        Some(release) => stored::stored_sessions_of(
+            rt,
+            gh,
+            release,
+            scratch.path(),
+            &|m| ctx.ui.warn(m),
+            None,
+            &cache,
+        )?,
         None => Vec::new(),
     };
     let mut out = Vec::new();
     for local in locals {
         let copy = stored.iter().find(|s| s.meta.session_id == local.id);
+        // A damaged stored copy is not "not stored": pushing over it needs --force.
+        if let (None, Some(release)) = (copy, &release) {
+            let damaged = stored::damaged_sessions(release, &cache, Some(&local.id));
+            if let Some(bad) = damaged.first() {
+                return Err(stored::damaged_error(
+                    release,
+                    bad,
+                    "Its status cannot be told.",
+                ));
+            }
+        }
         let facts = read_facts(&local.path, copy.map(|s| s.meta.uuid_count))?;
         let relation = match copy {
             None => None,

@@ -367,6 +367,21 @@ pub fn damaged_sessions(
         .collect()
 }
 
+/// The error every reader gives for a damaged copy: bad data is exit 1 with the fix, never
+/// "nothing stored" (DESIGN.md, Exit codes), so restore, show, export, list and status agree.
+pub fn damaged_error(release: &SessionRelease, bad: &Damaged, nothing_done: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the stored copy of session {} in the release of branch `{}` ({}) is damaged: {}, and no \
+         push under way explains it. {nothing_done} Push the session again from a machine \
+         that has it (`ccsync release-push --session {} --force`)",
+        bad.meta.session_id,
+        crate::neutral::text(&bad.meta.git_branch),
+        release.html_url,
+        bad.problem,
+        bad.meta.session_id
+    )
+}
+
 /// The asset could not be fetched (network, GitHub), as opposed to fetched and found not to be
 /// metadata: only the latter is judged junk.
 fn is_download_failure(err: &anyhow::Error) -> bool {
