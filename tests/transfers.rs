@@ -341,3 +341,28 @@ fn resume_of_another_branch_than_the_checked_out_one_is_refused_without_force() 
         stderr(&output)
     );
 }
+
+#[test]
+fn a_record_being_written_stays_for_the_next_push() {
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let transcript = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    let complete = std::fs::read(&transcript).unwrap();
+    // Claude is writing the next record: 1,501 bytes of a longer line, no newline yet.
+    let torn = format!("{{\"type\":\"user\",\"message\":\"{}", "x".repeat(1480));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    file.write_all(torn.as_bytes()).unwrap();
+    drop(file);
+    laptop.push("main", &session.id);
+    std::fs::rename(&transcript, laptop.env.temp.path().join("local.jsonl")).unwrap();
+    let output = laptop.run(&["release-restore", "--session", &session.id]);
+    assert_code(&output, 0);
+    assert_eq!(
+        std::fs::read(&transcript).unwrap(),
+        complete,
+        "only complete records travel"
+    );
+}

@@ -335,6 +335,7 @@ impl PushJob<'_> {
             entries.push(file.rel.clone());
             sources.elsewhere.insert(file.rel, file.src);
         }
+        complete_records_only(&entries, &mut sources, links.path())?;
         // What restore refuses must not be uploaded (DESIGN.md: restore's limits are checked at push).
         let most = crate::bundle::Limits::default().max_entries;
         if entries.len() as u64 > most {
@@ -1125,4 +1126,51 @@ fn findings_report(findings: &[Finding]) -> String {
         .map(|f| format!("  {} in {} line {}", f.rule, f.file, f.line))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Only complete records travel (DESIGN.md): a `.jsonl` entry (transcript, agent and subagent
+/// files) whose last line has no newline yet is being written; it is packed up to its last
+/// newline, from a copy in `scratch`, and the rest is left for the next push.
+fn complete_records_only(
+    entries: &[PathBuf],
+    sources: &mut pack::Sources,
+    scratch: &Path,
+) -> anyhow::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    for (n, rel) in entries
+        .iter()
+        .filter(|r| r.extension().is_some_and(|e| e == "jsonl"))
+        .enumerate()
+    {
+        let src = sources.path(rel);
+        let mut file =
+            std::fs::File::open(&src).with_context(|| format!("cannot read {}", src.display()))?;
+        let len = file.metadata()?.len();
+        // The offset after the last newline, reading backwards in blocks.
+        let mut end = len;
+        let mut complete = 0;
+        let mut block = vec![0u8; 64 << 10];
+        while end > 0 {
+            let start = end.saturating_sub(block.len() as u64);
+            let part = &mut block[..(end - start) as usize];
+            file.seek(SeekFrom::Start(start))?;
+            file.read_exact(part)?;
+            if let Some(i) = memchr::memrchr(b'\n', part) {
+                complete = start + i as u64 + 1;
+                break;
+            }
+            end = start;
+        }
+        if complete == len {
+            continue;
+        }
+        let copy = scratch.join(format!("complete-{n}.jsonl"));
+        file.seek(SeekFrom::Start(0))?;
+        let mut out = std::fs::File::create(&copy)
+            .with_context(|| format!("cannot create {}", copy.display()))?;
+        std::io::copy(&mut file.take(complete), &mut out)
+            .with_context(|| format!("cannot copy {}", src.display()))?;
+        sources.elsewhere.insert(rel.clone(), copy);
+    }
+    Ok(())
 }
