@@ -380,4 +380,15 @@ fn a_damaged_copy_is_the_same_error_for_every_reader() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(json["sessions"], serde_json::json!([]), "{json}");
     assert!(!std::path::Path::new(export_to).exists());
+    // A push refuses too (a conflict that --force settles), then every reader agrees again.
+    let output = laptop.run(&["release-push", "--session", &id]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--force"), "{}", stderr(&output));
+    // The forced push succeeds even with the very bytes the damaged metadata records (it used to
+    // pair its new archive with that metadata, lose to it and give up), and leaves one clean copy.
+    let output = laptop.run(&["release-push", "--session", &id, "--force"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(asset_count(&laptop), 2);
+    let status = laptop.json(&["status"]);
+    assert_eq!(status["sessions"][0]["status"], "equal", "{status}");
 }

@@ -219,7 +219,14 @@ pub fn write_copy(
 ) -> anyhow::Result<Written> {
     let id = copy.meta.session_id.clone();
     let encrypted = copy.meta.archive.encryption != crate::bundle::metadata::Encryption::None;
-    let generation = next_generation(base, &copy)?;
+    // Over a damaged copy (a forced write: its metadata reads, its archive does not match), claim
+    // above that metadata's generation: our archive may be the very bytes it records, and a pair
+    // of the same generation would beat our claim on every attempt.
+    let damaged = base
+        .is_none()
+        .then(|| super::damaged_sessions(release, cache, Some(&copy.meta.session_id)))
+        .and_then(|d| d.iter().map(|d| d.meta.generation).max());
+    let generation = next_generation(base, damaged, &copy)?;
 
     // 1. The archive under a name of this writer: nothing readable changes.
     let temp_name = names::temp_archive_name(&id, writer.id(), &nonce(), encrypted);
@@ -441,11 +448,15 @@ fn confirmed(
 
 /// The generation a write claims: one more than the copy it replaces, or the carried copy's own
 /// (which must be above it). Checked: a stored number never wraps into an older generation.
-fn next_generation(base: Option<&StoredSession>, copy: &NewCopy) -> anyhow::Result<u64> {
+fn next_generation(
+    base: Option<&StoredSession>,
+    damaged: Option<u64>,
+    copy: &NewCopy,
+) -> anyhow::Result<u64> {
     let id = &copy.meta.session_id;
     let generation = match (copy.keep_generation, base) {
         (true, _) => Some(copy.meta.generation),
-        (false, None) => Some(1),
+        (false, None) => damaged.map_or(Some(1), |g| g.checked_add(1)),
         (false, Some(b)) => b.meta.generation.checked_add(1),
     };
     match generation {
@@ -455,7 +466,7 @@ fn next_generation(base: Option<&StoredSession>, copy: &NewCopy) -> anyhow::Resu
         _ => anyhow::bail!(
             "cannot store session {id}: its stored copy has generation {}, the highest ccsync writes is {}; \
              delete the session's assets from the release (`ccsync release-prune --session {id}`) and push again",
-            base.map_or(0, |b| b.meta.generation),
+            base.map_or(damaged.unwrap_or(0), |b| b.meta.generation),
             names::MAX_GENERATION
         ),
     }
