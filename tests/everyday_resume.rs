@@ -308,6 +308,46 @@ fn resume_continues_a_session_that_ci_continued_on_a_detached_head() {
     assert_eq!(json["sessionId"], session.id.as_str());
 }
 
+/// A session CI started on a detached checkout records only `gitBranch: "HEAD"`. Once it is
+/// restored from the branch's release, `discover` and `resume` name it alike (one rule), not an
+/// older session of the branch; before the restore both name the older one.
+#[test]
+fn discover_and_resume_agree_on_a_restored_session_that_recorded_only_head() {
+    let laptop = Laptop::new();
+    let older = laptop.session("main", "2026-04-01T10:00:00Z");
+    let ci = SessionBuilder::new(&laptop.env.repo)
+        .branch("HEAD")
+        .at("2026-04-02T10:00:00Z")
+        .turns(1);
+    let file = ci.write_to(&laptop.project_dir());
+    laptop.push("main", &ci.id);
+    std::fs::remove_file(&file).unwrap();
+    let discover = || {
+        let output = laptop.run(&["discover"]);
+        assert_code(&output, 0);
+        everyday_support::stdout(&output).trim().to_owned()
+    };
+    assert_eq!(discover(), older.id);
+
+    assert_code(&laptop.run(&["release-restore"]), 0);
+    assert_eq!(discover(), ci.id, "discover names the restored session");
+    let json = laptop.json(&["discover"]);
+    assert_eq!(json["sessionId"], ci.id.as_str());
+
+    // Resume, whose own restore finds nothing new, continues the same session.
+    let (run, _, _) = prepare(&laptop, &ci.id);
+    let output = everyday_support::run(resume_cmd(&laptop, &run, &["resume", "--json"]));
+    assert_code(&output, 0);
+    assert_eq!(log_lines(&run)[0], format!("--resume {}", ci.id));
+    // A HEAD session that was never restored from this branch's release is not the branch's.
+    let stray = SessionBuilder::new(&laptop.env.repo)
+        .branch("HEAD")
+        .at("2026-06-01T10:00:00Z")
+        .turns(1);
+    stray.write_to(&laptop.project_dir());
+    assert_ne!(discover(), stray.id);
+}
+
 /// On a detached HEAD, `resume --session ID` uses the branch that session recorded, and
 /// `resume --branch B` and `doctor --branch B` work.
 #[test]

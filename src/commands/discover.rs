@@ -17,11 +17,7 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     };
     let claude_dir = ctx.claude_dir()?;
     let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
-    // Newest first, so the first match is the answer.
-    let Some(session) = sessions
-        .iter()
-        .find(|s| s.branch.as_deref() == Some(branch.as_str()))
-    else {
+    let Some(session) = crate::store::belongs::newest_of_branch(&sessions, &branch) else {
         let message = if sessions.is_empty() {
             super::sessions::explain_empty(&claude_dir, git.root())
         } else {

@@ -437,13 +437,13 @@ fn restore(
         args.accept_memory || record.copy(&id) != Some(stored.meta.archive.sha256.as_str());
     if let Some(relation @ (Relation::Equal | Relation::LocalAhead)) = quick {
         if !side_news {
-            return Ok(keep_local(ui, outcome, relation));
+            return Ok(keep_local(ui, outcome, relation, &target.project_dir));
         }
         if stored.encrypted() && target.passphrase.is_none() {
             ui.detail(&format!(
                 "session {id} is stored encrypted and CCSYNC_PASSPHRASE is not set: its project memory was not checked"
             ));
-            return Ok(keep_local(ui, outcome, relation));
+            return Ok(keep_local(ui, outcome, relation, &target.project_dir));
         }
     }
 
@@ -529,7 +529,7 @@ fn restore(
                 stored,
                 &target.project_dir,
             );
-            return Ok(keep_local(ui, outcome, relation));
+            return Ok(keep_local(ui, outcome, relation, &target.project_dir));
         }
         Some(Relation::Diverged) if !args.force => {
             return Err(Exit::conflict(format!(
@@ -571,6 +571,7 @@ fn restore(
     let report = memory(rewritten.path(), &mut record)?;
     install(&rewritten, &files, &target.project_dir, &session_rel)?;
     outcome.action = "installed";
+    note_branch(ui, &target.project_dir, &id, branch);
     finish_memory(
         ui,
         &mut outcome,
@@ -781,8 +782,10 @@ fn keep_local(
     ui: &crate::ui::Ui,
     mut outcome: RestoreOutcome,
     relation: Relation,
+    project_dir: &Path,
 ) -> RestoreOutcome {
     let id = outcome.session_id.clone().unwrap_or_default();
+    note_branch(ui, project_dir, &id, &outcome.branch);
     outcome.action = "kept-local";
     outcome.relation = Some(sync::relation_label(Some(relation)));
     let why = if relation == Relation::Equal {
@@ -794,6 +797,16 @@ fn keep_local(
         "kept the local copy of session {id}: it {why} the stored one"
     ));
     outcome
+}
+
+/// Notes that the branch's release holds session `id`, which makes it the branch's session for
+/// `discover` and `resume` even when its records name only a detached `HEAD` (store::belongs).
+fn note_branch(ui: &crate::ui::Ui, project_dir: &Path, id: &str, branch: &str) {
+    if let Err(e) = store::belongs::note_restored(project_dir, id, branch) {
+        ui.detail(&format!(
+            "could not note that session {id} is branch `{branch}`'s ({e}): `ccsync discover` may not name it"
+        ));
+    }
 }
 
 /// Origin paths to local ones: the repository root, the session's folder when it lay outside

@@ -128,21 +128,9 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
                 .into())
             }
         },
-        // The newest session of the branch, or the one just restored: CI continues sessions on a
-        // detached HEAD, so the restored copy's last records may say `HEAD`, not the branch.
-        None => {
-            let restored_id = restored
-                .as_ref()
-                .filter(|o| o.action != "nothing")
-                .and_then(|o| o.session_id.as_deref());
-            before
-                .iter()
-                .find(|s| {
-                    s.branch.as_deref() == Some(branch.as_str())
-                        || Some(s.id.as_str()) == restored_id
-                })
-                .cloned()
-        }
+        // The same rule as `discover`: a session restored from the branch's release belongs to it
+        // even when CI recorded only a detached `HEAD`.
+        None => crate::store::belongs::newest_of_branch(&before, &branch).cloned(),
     };
 
     let mut claude_args: Vec<OsString> = Vec::new();

@@ -5,10 +5,12 @@
 //! - [`records`]: a tolerant streaming reader of session files (glued lines, torn lines, junk)
 //! - [`tail`]: a session's branch, last activity and folder, read from the end of its file
 //! - [`scan`]: the sessions of a repository, one session by id, its side files, record counts
+//! - [`belongs`]: which session is a branch's (one rule for `discover` and `resume`)
 //! - [`state`]: a session's state outside the project folder (tasks, file history, plans, outputs)
 //! - [`cache`]: what was learned from each file, kept between runs and keyed so a changed or
 //!   copied file is never taken for the one read before
 
+pub mod belongs;
 pub mod cache;
 pub mod folder_name;
 pub mod records;
