@@ -932,3 +932,29 @@ fn two_merges_of_the_same_duplicate_at_the_same_instant_end_in_one_draft() {
         readers_agree(&fake, &story.id, &story.v2_uuids, &what);
     }
 }
+
+/// Generation 1 in one draft, a forced generation 2 with fewer records in the other: show and
+/// export read the copy restore installs (the protocol's rank), not the one with more records.
+#[test]
+fn show_and_restore_pick_the_same_copy_of_duplicate_drafts_when_the_newer_is_shorter() {
+    let story = story();
+    let fake = fake_with_v1(&story);
+    // A machine holding only the first turn replaces the stored copy: generation 2, fewer records.
+    let short = Machine::new();
+    let text: String = story
+        .v1_text
+        .lines()
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::create_dir_all(short.project_dir()).unwrap();
+    std::fs::write(short.session_file(&story.id), text).unwrap();
+    assert_ok(&short.ccsync(&fake, &["release-push", "--force"]));
+    let v2_short = assets_of(&fake);
+    let short_uuids = uuids(&short.session_file(&story.id));
+    assert!(short_uuids.len() < story.v1_uuids.len());
+    for (kept, duplicate) in [(&story.v1_assets, &v2_short), (&v2_short, &story.v1_assets)] {
+        let fake = fake_with_drafts(kept, duplicate, Older::Neither);
+        readers_agree(&fake, &story.id, &short_uuids, "shorter generation 2");
+    }
+}

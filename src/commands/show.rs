@@ -69,7 +69,15 @@ pub(super) fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyh
             &cache,
         )?;
         match stored.into_iter().next() {
-            Some(stored) => copies.push((release, stored)),
+            // Duplicate drafts of one branch: the copy restore uses, by the protocol's rank.
+            Some(stored) => match copies
+                .iter()
+                .position(|(r, _)| r.tag_name == release.tag_name)
+            {
+                Some(at) if stored.ranks_before(&copies[at].1) => copies[at] = (release, stored),
+                Some(_) => {}
+                None => copies.push((release, stored)),
+            },
             None => {
                 let bad = stored::damaged_sessions(&release, &cache, Some(&id));
                 damaged.extend(bad.into_iter().map(|d| (release.clone(), d)));
