@@ -222,6 +222,10 @@ pub struct RestoreArgs {
     /// Replace a diverged local copy (saved beside it first as a backup)
     #[arg(long)]
     pub force: bool,
+    /// With --force: also keep the diverged local copy as a session of its own, under a new id
+    /// that `claude --resume` takes
+    #[arg(long, requires = "force")]
+    pub keep_local_as_new: bool,
     /// Exit 3 when there is nothing to restore
     #[arg(long)]
     pub require: bool,

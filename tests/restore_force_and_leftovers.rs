@@ -1,6 +1,7 @@
 //! What a forced restore saves, and what killed runs leave behind, through the `ccsync` binary:
 //! - `release-restore --force` over a diverged copy saves every local file of the session it
 //!   replaces that differs (the `.jsonl` and side files), says where, and leaves local-only files;
+//!   with `--keep-local-as-new` it also keeps the local copy as a session of its own;
 //! - the temporary folders of a restore or an encrypted push killed mid-request (plaintext session
 //!   copies) are removed by the next run, and a live run's folder is never touched.
 
@@ -266,4 +267,98 @@ fn an_interrupted_push_removes_its_temporary_folder_before_it_exits() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130));
     assert_eq!(run_folders(&laptop.tmp), Vec::<String>::new());
+}
+
+/// `release-restore --force --keep-local-as-new` keeps the diverged local copy as a session of its
+/// own: a new uuid v4, `<new>.jsonl` with the same records and every `sessionId` of the old session
+/// now the new id, and the side folder copied as `<new>/`, so `claude --resume <new>` finds it.
+#[test]
+fn keep_local_as_new_keeps_the_diverged_copy_as_a_session_of_its_own() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = SessionBuilder::new(&laptop.env.repo).turns(3);
+    session.write_to(&laptop.project_dir());
+    let side = session.write_side_folder_2_1(&laptop.project_dir(), "a1b2");
+    assert_ok(&laptop.ccsync(&fake, &["release-push"]));
+    let ci = Machine::new();
+    assert_ok(&ci.ccsync(&fake, &["release-restore"]));
+    let more = |at| {
+        SessionBuilder::new(&ci.env.repo)
+            .id(&session.id)
+            .at(at)
+            .turns(1)
+            .text()
+    };
+    append(&ci.session_file(&session.id), &more("2026-02-01T00:00:00Z"));
+    assert_ok(&ci.ccsync(&fake, &["release-push"]));
+    let project = laptop.project_dir();
+    append(
+        &laptop.session_file(&session.id),
+        &more("2026-03-01T00:00:00Z"),
+    );
+    append(&project.join(&side[0]), &more("2026-03-01T01:00:00Z"));
+    let local_records = uuids(&laptop.session_file(&session.id));
+    let local_side = files_below(&project.join(&session.id));
+    let local_subagent = uuids(&project.join(&side[0]));
+
+    let without_force = laptop.ccsync(&fake, &["release-restore", "--keep-local-as-new"]);
+    assert_eq!(
+        without_force.status.code(),
+        Some(2),
+        "{}",
+        text(&without_force)
+    );
+
+    let args = [
+        "release-restore",
+        "--force",
+        "--keep-local-as-new",
+        "--json",
+    ];
+    let forced = laptop.ccsync(&fake, &args);
+    assert_ok(&forced);
+    let out: Value = serde_json::from_slice(&forced.stdout).unwrap();
+    let new = out["keptAsSession"]
+        .as_str()
+        .expect("the new id")
+        .to_owned();
+    let parsed = uuid::Uuid::parse_str(&new).expect("a uuid");
+    assert_eq!(parsed.get_version_num(), 4);
+    assert_eq!(
+        parsed.hyphenated().to_string(),
+        new,
+        "lower-case, hyphenated"
+    );
+    assert_ne!(new, session.id);
+    assert!(
+        String::from_utf8_lossy(&forced.stderr).contains(&new),
+        "{}",
+        text(&forced)
+    );
+
+    // The kept copy: the local records under the new id, every one saying so.
+    let kept = project.join(format!("{new}.jsonl"));
+    assert_eq!(uuids(&kept), local_records);
+    for line in std::fs::read_to_string(&kept).unwrap().lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["sessionId"], new.as_str(), "{line}");
+    }
+    assert_eq!(files_below(&project.join(&new)), local_side);
+    let kept_subagent = project
+        .join(&new)
+        .join(side[0].strip_prefix(&session.id).unwrap());
+    assert_eq!(uuids(&kept_subagent), local_subagent);
+    for line in std::fs::read_to_string(&kept_subagent).unwrap().lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["sessionId"], new.as_str(), "{line}");
+    }
+    // The old id now holds the stored copy.
+    assert_eq!(
+        uuids(&laptop.session_file(&session.id)),
+        uuids(&ci.session_file(&session.id))
+    );
+    // Claude and ccsync see it as a session: `sessions` lists it.
+    let listed = laptop.ccsync(&fake, &["sessions", "--json"]);
+    assert_ok(&listed);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&new));
 }

@@ -55,6 +55,8 @@ pub(crate) struct RestoreOutcome {
     /// The folder holding the saved local side files (subagent transcripts, tool results, 2.0
     /// agent files) that `--force` replaced and that differed; `None` when none did.
     pub(crate) side_backup: Option<PathBuf>,
+    /// The new id under which `--keep-local-as-new` kept the diverged local copy; `None` otherwise.
+    pub(crate) kept_as_session: Option<String>,
     pub(crate) message: Option<String>,
     /// What the restore did with project memory (every file installed, changed, deleted or held
     /// back); absent when the stored copy brought none that differed.
@@ -534,7 +536,8 @@ fn restore(
         Some(Relation::Diverged) if !args.force => {
             return Err(Exit::conflict(format!(
                 "session {id} diverged: this machine and the release of branch `{branch}` each hold records the other lacks. \
-                 `ccsync release-restore --session {id} --force` installs the stored copy and keeps yours as a backup beside it; \
+                 `ccsync release-restore --session {id} --force` installs the stored copy and keeps yours as a backup beside it \
+                 (with `--keep-local-as-new`, also as a session of its own); \
                  `ccsync release-push --session {id} --force` replaces the stored copy with yours"
             ))
             .into());
@@ -552,6 +555,11 @@ fn restore(
         .cloned()
         .partition(|rel| store::state::is_state(rel));
     if relation == Some(Relation::Diverged) {
+        if args.keep_local_as_new {
+            let new = store::fork::copy_as_new(&target.project_dir, &id)
+                .context("cannot keep the diverged local copy as a new session")?;
+            outcome.kept_as_session = Some(new);
+        }
         let saved = backup_replaced(rewritten.path(), &files, &target.project_dir, &session_rel)?;
         outcome.backup = saved.session;
         outcome.side_backup = saved.side_folder;
@@ -590,6 +598,11 @@ fn restore(
         ui.warn(&format!(
             "your diverged local copy was saved as {}",
             backup.display()
+        ));
+    }
+    if let Some(new) = &outcome.kept_as_session {
+        ui.warn(&format!(
+            "your diverged local copy is kept as session {new}: claude --resume {new}"
         ));
     }
     if let Some(folder) = outcome.side_backup.as_ref().filter(|_| side_saved) {

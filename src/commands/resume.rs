@@ -92,6 +92,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         session: args.session.clone(),
         cwd: None,
         force: false,
+        keep_local_as_new: false,
         require: false,
         allow_unencrypted: false,
         accept_memory: args.accept_memory,

@@ -2,6 +2,7 @@
 //! data (docs/claude-code-store.md).
 //!
 //! - [`folder_name`]: Claude Code's rule from a working folder to its project folder name
+//! - [`fork`]: a copy of a session under a new id (`release-restore --keep-local-as-new`)
 //! - [`records`]: a tolerant streaming reader of session files (glued lines, torn lines, junk)
 //! - [`tail`]: a session's branch, last activity and folder, read from the end of its file
 //! - [`scan`]: the sessions of a repository, one session by id, its side files, record counts
@@ -13,6 +14,7 @@
 pub mod belongs;
 pub mod cache;
 pub mod folder_name;
+pub mod fork;
 pub mod records;
 pub mod scan;
 pub mod state;
