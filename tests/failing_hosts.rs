@@ -380,6 +380,18 @@ fn a_damaged_copy_is_the_same_error_for_every_reader() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(json["sessions"], serde_json::json!([]), "{json}");
     assert!(!std::path::Path::new(export_to).exists());
+    // doctor's release check says so too (it used to count metadata names: "holds 1 session").
+    let output = laptop.run(&["doctor"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report = format!("{}{}", stdout(&output), stderr(&output));
+    let line = report
+        .lines()
+        .find(|l| l.contains("release:"))
+        .unwrap_or("");
+    assert!(
+        line.starts_with("fail") && line.contains("damaged"),
+        "{report}"
+    );
     // A push refuses too (a conflict that --force settles), then every reader agrees again.
     let output = laptop.run(&["release-push", "--session", &id]);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));

@@ -100,7 +100,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
     match super::passphrase("work") {
         Ok(Some(_)) => report.ok(
             "encryption",
-            "CCSYNC_PASSPHRASE is set: sessions are pushed encrypted",
+            "a passphrase is set (CCSYNC_PASSPHRASE or CCSYNC_PASSPHRASE_FILE): sessions are pushed encrypted",
         ),
         Ok(None) => report.ok(
             "encryption",
@@ -255,26 +255,7 @@ fn check_github(
         return;
     };
     match rt.block_on(gh.session_release(branch)) {
-        Ok(Some(release)) => {
-            let count = release
-                .assets
-                .iter()
-                .filter(|a| {
-                    matches!(
-                        names::parse_asset_name(&a.name),
-                        Some((_, names::AssetKind::Metadata))
-                    )
-                })
-                .count();
-            report.ok(
-                "release",
-                format!(
-                    "draft release `{}` holds {count} session(s): {}",
-                    crate::neutral::text(&release.tag_name),
-                    crate::neutral::text(&release.html_url)
-                ),
-            );
-        }
+        Ok(Some(release)) => release_check(&rt, &gh, &release, report),
         Ok(None) => report.ok(
             "release",
             format!(
@@ -411,4 +392,48 @@ fn is_fork_pull_request() -> bool {
         return fork && head != base;
     }
     false
+}
+
+/// What the branch's release holds, read from its verified metadata (labels are hints): a damaged
+/// copy fails the check with the fix, as every reader reports it.
+fn release_check(
+    rt: &tokio::runtime::Runtime,
+    gh: &GitHub,
+    release: &crate::release::SessionRelease,
+    report: &mut Report,
+) {
+    let read = tempfile::tempdir()
+        .map_err(anyhow::Error::from)
+        .and_then(|scratch| {
+            let cache = crate::stored::MetaCache::default();
+            let stored = crate::stored::stored_sessions_of(
+                rt,
+                gh,
+                release,
+                scratch.path(),
+                &|_| {},
+                None,
+                &cache,
+            )?;
+            let damaged = crate::stored::damaged_sessions(release, &cache, None);
+            Ok((stored.len(), damaged))
+        });
+    match read {
+        Ok((_, damaged)) if !damaged.is_empty() => report.fail(
+            "release",
+            format!(
+                "{:#}",
+                crate::stored::damaged_error(release, &damaged[0], "It cannot be restored.")
+            ),
+        ),
+        Ok((count, _)) => report.ok(
+            "release",
+            format!(
+                "draft release `{}` holds {count} session(s): {}",
+                crate::neutral::text(&release.tag_name),
+                crate::neutral::text(&release.html_url)
+            ),
+        ),
+        Err(e) => report.fail("release", format!("{e:#}")),
+    }
 }
