@@ -479,6 +479,28 @@ fn vvv_and_ccsync_debug_print_each_request_without_the_token() {
         );
         assert!(!err.contains(support::TOKEN));
     }
+
+    // Uploads too: the POST of each asset with its size and status, its query elided.
+    let fresh = laptop.session("main", "2026-03-02T10:00:00Z");
+    let pushed = laptop.run(&["-vvv", "release-push", "--session", &fresh.id]);
+    assert_code(&pushed, 0);
+    let err = stderr(&pushed);
+    let uploads: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("http: POST ") && l.contains("/assets?…"))
+        .collect();
+    assert!(uploads.len() >= 2, "the archive and its metadata: {err}");
+    for line in &uploads {
+        let bytes = line
+            .split(" (")
+            .nth(1)
+            .and_then(|rest| rest.split(" B)").next())
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(bytes.is_some_and(|n| n > 0), "bytes sent: {line}");
+        assert!(line.contains("-> 201") && line.ends_with(" ms"), "{line}");
+        assert!(!line.contains("name="), "no query: {line}");
+    }
+    assert!(!err.contains(support::TOKEN));
 }
 
 #[test]

@@ -18,6 +18,7 @@ use super::error::{Error, Result};
 use super::model::{Asset, SessionRelease};
 use super::names;
 use super::stall::{say_bytes, Progress};
+use super::transport;
 use super::transport::{
     api_error, broke, gave_up, host_of, network_error, no_answer, no_answer_after_body, stalled,
     transport_cause, HostRole, Replay,
@@ -291,9 +292,20 @@ impl GitHub {
         let host = host_of(url.as_str());
         self.http.count_one();
         let mut progress = Progress::new(self.http.policy.stall, self.http.budget_end(attempt));
+        let started = Instant::now();
         let outcome = self
             .watch_upload(what, &host, request.send(), &pulled, &mut progress, length)
             .await;
+        if transport::http_debug() {
+            let shown =
+                transport::debug_request(&Method::POST, &url, HostRole::Uploads, Some(length));
+            let answer = match &outcome {
+                Ok(response) => transport::debug_status(response),
+                Err(Failed::Transport(e)) => transport::debug_failure(e),
+                Err(Failed::Ours(_)) => "failed (stalled)".to_owned(),
+            };
+            transport::debug_print(&shown, &answer, started);
+        }
         self.http.credit(progress.active());
         let response = match outcome {
             Ok(response) if response.status().is_success() => response,

@@ -36,6 +36,64 @@ pub fn set_http_debug(on: bool) {
     HTTP_DEBUG.store(on, Ordering::Relaxed);
 }
 
+pub(crate) fn http_debug() -> bool {
+    HTTP_DEBUG.load(Ordering::Relaxed)
+}
+
+/// A request as `-vvv` shows it: method, URL without a query that may carry more than the API's
+/// own parameters (the token never travels in a URL; upload and download queries are elided),
+/// and the bytes of its body when known.
+pub(crate) fn debug_request(
+    method: &reqwest::Method,
+    url: &reqwest::Url,
+    role: HostRole,
+    body_bytes: Option<u64>,
+) -> String {
+    let query = match (role, url.query()) {
+        (HostRole::Api, Some(q)) => format!("?{q}"),
+        (_, Some(_)) => "?…".to_owned(),
+        _ => String::new(),
+    };
+    let body = match body_bytes {
+        Some(n) if n > 0 => format!(" ({n} B)"),
+        _ => String::new(),
+    };
+    format!(
+        "{method} {}://{}{}{}{query}{body}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        url.path()
+    )
+}
+
+/// The status of an answer, with the bytes it announces when it does.
+pub(crate) fn debug_status(response: &reqwest::Response) -> String {
+    let status = response.status().as_u16();
+    match response.content_length() {
+        Some(n) if n > 0 => format!("{status} ({n} B)"),
+        _ => status.to_string(),
+    }
+}
+
+pub(crate) fn debug_failure(e: &reqwest::Error) -> String {
+    let why = if e.is_timeout() {
+        "timeout"
+    } else {
+        "connection"
+    };
+    format!("failed ({why})")
+}
+
+/// `http: <request> -> <answer> in <n> ms` on stderr.
+pub(crate) fn debug_print(shown: &str, answer: &str, started: Instant) {
+    eprintln!(
+        "http: {} -> {answer} in {} ms",
+        crate::neutral::text(shown),
+        started.elapsed().as_millis()
+    );
+}
+
 pub fn set_command_timeout(timeout: Duration) {
     let _ = COMMAND_TIMEOUT.set(timeout);
 }
@@ -308,43 +366,24 @@ impl Transport {
         wait: Duration,
     ) -> Result<Response> {
         self.count_one();
-        let debug = HTTP_DEBUG.load(Ordering::Relaxed).then(|| {
+        let debug = http_debug().then(|| {
             let shown = request.try_clone().and_then(|r| r.build().ok()).map(|r| {
-                let url = r.url();
-                let query = match (role, url.query()) {
-                    (HostRole::Api, Some(q)) => format!("?{q}"),
-                    (_, Some(_)) => "?…".to_owned(),
-                    _ => String::new(),
-                };
-                format!(
-                    "{} {}://{}{}{}{query}",
-                    r.method(),
-                    url.scheme(),
-                    url.host_str().unwrap_or(""),
-                    url.port().map(|p| format!(":{p}")).unwrap_or_default(),
-                    url.path()
-                )
+                let sent = r
+                    .headers()
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .or_else(|| Some(r.body()?.as_bytes()?.len() as u64));
+                debug_request(r.method(), r.url(), role, sent)
             });
             (shown.unwrap_or_else(|| what.to_owned()), Instant::now())
         });
         let sent = request.send().await;
         if let Some((shown, at)) = &debug {
             let answer = match &sent {
-                Ok(response) => response.status().as_u16().to_string(),
-                Err(e) => format!(
-                    "failed ({})",
-                    if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "connection"
-                    }
-                ),
+                Ok(response) => debug_status(response),
+                Err(e) => debug_failure(e),
             };
-            eprintln!(
-                "http: {} -> {answer} in {} ms",
-                crate::neutral::text(shown),
-                at.elapsed().as_millis()
-            );
+            debug_print(shown, &answer, *at);
         }
         let response = sent.map_err(|e| network_error(what, role, &e, wait))?;
         let status = response.status();
