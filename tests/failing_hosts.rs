@@ -380,6 +380,17 @@ fn a_damaged_copy_is_the_same_error_for_every_reader() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(json["sessions"], serde_json::json!([]), "{json}");
     assert!(!std::path::Path::new(export_to).exists());
+    // Prune counts it and dates the release by it, not as "0 sessions" dated by its creation.
+    let output = laptop.run(&["release-prune", "--older-than", "30", "--dry-run", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let release = &json["deleted"][0];
+    assert_eq!(release["sessions"], 1, "{json}");
+    assert!(
+        release["newestActivity"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2026-03-01")),
+        "{json}"
+    );
     // doctor's release check says so too (it used to count metadata names: "holds 1 session").
     let output = laptop.run(&["doctor"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));

@@ -297,12 +297,25 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
             out.foreign.push(decision);
             continue;
         }
-        let sessions =
-            stored::stored_sessions(&rt, &gh, release, scratch.path(), &|m| ctx.ui.warn(m))?;
-        decision.sessions = sessions.len();
+        let cache = stored::MetaCache::default();
+        let sessions = stored::stored_sessions_of(
+            &rt,
+            &gh,
+            release,
+            scratch.path(),
+            &|m| ctx.ui.warn(m),
+            None,
+            &cache,
+        )?;
+        // A damaged copy is still a session (its metadata reads): never "0 sessions" dated by
+        // the release's creation.
+        let damaged = stored::damaged_sessions(release, &cache, None);
+        decision.sessions = sessions.len() + damaged.len();
         decision.newest_activity = sessions
-            .first()
+            .iter()
             .map(|s| s.activity_key())
+            .chain(damaged.iter().filter_map(|d| d.meta.last_timestamp.clone()))
+            .max()
             .or_else(|| release.created_at.clone());
 
         // A fork's branch lives in the fork, which this repository's API cannot see: kept
