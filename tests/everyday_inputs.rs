@@ -524,3 +524,35 @@ fn text_tables_line_up_by_display_width() {
     };
     assert_eq!(column(&wide.id), column(&narrow.id), "{text}");
 }
+
+/// `release-restore --session <start>` takes the start of an id that only the branch's release
+/// holds; a start that fits two stored ids is a usage error naming both.
+#[test]
+fn a_session_start_resolves_against_the_branchs_release_too() {
+    let laptop = Laptop::new();
+    let ids = [
+        "abcd0000-0000-4000-8000-000000000001",
+        "abcd0000-1111-4000-8000-000000000002",
+    ];
+    for (n, id) in ids.iter().enumerate() {
+        let session = support::sessions::SessionBuilder::new(&laptop.env.repo)
+            .id(id)
+            .at(&format!("2026-03-0{}T10:00:00Z", n + 1))
+            .turns(1);
+        let file = session.write_to(&laptop.project_dir());
+        laptop.push("main", id);
+        std::fs::remove_file(file).unwrap();
+    }
+    let ambiguous = laptop.run(&["release-restore", "--session", "abcd0000"]);
+    assert_code(&ambiguous, 2);
+    let err = stderr(&ambiguous);
+    assert!(err.contains(ids[0]) && err.contains(ids[1]), "{err}");
+
+    let json = laptop.json(&["release-restore", "--session", "ABCD0000-0"]);
+    assert_eq!(json["sessionId"], ids[0]);
+    assert_eq!(json["action"], "installed");
+    assert!(laptop
+        .project_dir()
+        .join(format!("{}.jsonl", ids[0]))
+        .exists());
+}

@@ -32,13 +32,14 @@ pub fn dispatch(mut cli: Cli, ui: &Ui) -> anyhow::Result<()> {
         global: &cli.global,
         ui,
     };
+    // Restore and resume also take the start of an id only the branch's release holds.
     let session = match &cli.command {
-        Command::ReleasePush(a) => a.session.as_deref(),
-        Command::ReleaseRestore(a) => a.session.as_deref(),
-        Command::Resume(a) => a.session.as_deref(),
+        Command::ReleasePush(a) => a.session.as_deref().map(|raw| (raw, None)),
+        Command::ReleaseRestore(a) => a.session.as_deref().map(|raw| (raw, Some(&a.branch))),
+        Command::Resume(a) => a.session.as_deref().map(|raw| (raw, Some(&a.branch))),
         _ => None,
     }
-    .map(|raw| local_session_id(&ctx, raw))
+    .map(|(raw, release)| local_session_id(&ctx, raw, release.map(Option::as_deref)))
     .transpose()?;
     match &mut cli.command {
         Command::ReleasePush(a) => a.session = session.or(a.session.take()),
@@ -315,9 +316,16 @@ impl Search<'_> {
 }
 
 /// A `--session` of a command that works on a local session: a whole id in any case is taken in
-/// lower case (as Claude Code names its files), a unique start of one is the local session it
-/// starts; anything else is left for the command to refuse.
-fn local_session_id(ctx: &Context, raw: &str) -> anyhow::Result<String> {
+/// lower case (as Claude Code names its files), a unique start of one is the session it starts;
+/// anything else is left for the command to refuse. With `release` (restore and resume: their
+/// `--branch`), the starts of the ids the branch's release holds count too, so a session stored
+/// there and not yet here can be named by its start; when the release cannot be read, the local
+/// ids decide.
+fn local_session_id(
+    ctx: &Context,
+    raw: &str,
+    release: Option<Option<&str>>,
+) -> anyhow::Result<String> {
     if let Some(id) = crate::ids::whole(raw) {
         return Ok(id);
     }
@@ -326,6 +334,39 @@ fn local_session_id(ctx: &Context, raw: &str) -> anyhow::Result<String> {
     }
     let git = ctx.git_repo()?;
     let sessions = crate::store::repository_sessions(&ctx.claude_dir()?, git.root())?;
-    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    let stored = match release {
+        Some(branch) => stored_ids(ctx, &git, branch).unwrap_or_else(|e| {
+            ctx.ui.detail(&format!(
+                "could not read the branch's release for ids starting with `{}`: {e:#}",
+                crate::neutral::text(raw)
+            ));
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    let ids: Vec<&str> = sessions
+        .iter()
+        .map(|s| s.id.as_str())
+        .chain(stored.iter().map(String::as_str))
+        .collect();
     crate::ids::resolve_among(raw, &ids)
+}
+
+/// The ids of the sessions the release of `branch` (default: the current one) holds.
+fn stored_ids(
+    ctx: &Context,
+    git: &crate::git::GitRepo,
+    branch: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let crate::config::BranchChoice::Branch(branch) = ctx.branch(branch, Some(git))? else {
+        return Ok(Vec::new());
+    };
+    let gh =
+        crate::release::GitHub::new(ctx.api_url()?, ctx.github_repo(Some(git))?, ctx.token()?)?;
+    let drafts = runtime()?.block_on(gh.session_drafts_of(&branch))?;
+    Ok(drafts
+        .iter()
+        .flat_map(|r| r.assets.iter())
+        .filter_map(|a| crate::release::names::classify(&a.name).map(|(id, _)| id.to_owned()))
+        .collect())
 }
