@@ -453,7 +453,7 @@ fn a_memory_only_change_is_uploaded_and_arrives() {
     // And once arrived, nothing more to do on either side.
     let output = ci.run(&["release-restore", "--branch", "main", "--json"]);
     assert!(
-        parse_json(&output).get("memory").is_none(),
+        parse_json(&output).get("memory") == Some(&serde_json::Value::Null),
         "{}",
         stderr(&output)
     );

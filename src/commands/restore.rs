@@ -59,8 +59,7 @@ pub(crate) struct RestoreOutcome {
     pub(crate) kept_as_session: Option<String>,
     pub(crate) message: Option<String>,
     /// What the restore did with project memory (every file installed, changed, deleted or held
-    /// back); absent when the stored copy brought none that differed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// back); `null` when the stored copy brought none that differed (a field is never missing).
     pub(crate) memory: Option<crate::memory::incoming::MemoryReport>,
     /// HTTP requests to GitHub (API, downloads).
     pub(crate) api_requests: u64,
