@@ -11,10 +11,12 @@
 //! - [`normalise`]: the texts the rules read, and the way back to raw bytes
 //! - [`scan`]: the keyword prefilter, matching, merging and replacing in one line
 //! - [`entropy`]: whether a value looks random enough to be a secret
+//! - [`gitleaks`]: the second tier, gitleaks' maintained rule set loaded as data
 //! - [`forms`]: the forms the token ccsync holds takes in a transcript (JSON, base64, hex)
 
 pub mod entropy;
 pub mod forms;
+pub mod gitleaks;
 pub mod normalise;
 pub mod rules;
 pub mod scan;

@@ -17,6 +17,7 @@ use regex::bytes::Regex;
 
 use super::entropy;
 use super::forms::literal_forms;
+use super::gitleaks;
 use super::normalise::{lex_of, segments_as, Lex, LexCursor, View};
 use super::rules::{
     key_material, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
@@ -389,7 +390,10 @@ impl Scanner {
 
     /// The name of the rule of `hit`.
     pub fn rule_of(&self, hit: &Hit) -> &'static str {
-        self.rules[hit.rule].name
+        match self.rules.get(hit.rule) {
+            Some(rule) => rule.name,
+            None => gitleaks::TIER.rules[hit.rule - self.rules.len()].id,
+        }
     }
 
     /// Finds the secrets of one raw line (without its line ending). A line longer than
@@ -457,8 +461,64 @@ impl Scanner {
         self
     }
 
-    /// [`Scanner::scan`] of a line, or of a part of a long line lexed as `lex`.
+    /// [`Scanner::scan`] of a line, or of a part of a long line lexed as `lex`: the built-in
+    /// rules, then gitleaks' rules on what they left.
     fn scan_part(&self, line: &[u8], lex: Lex) -> LineScan {
+        let mut scan = self.scan_builtin(line, lex);
+        let tier = &*gitleaks::TIER;
+        let keywords = tier.keyword_positions(line);
+        if keywords.is_empty() {
+            return scan;
+        }
+        let mut found = Vec::new();
+        let add = |view: &View, found: &mut Vec<Hit>| {
+            let mut spans = Vec::new();
+            tier.find(&view.text, &mut spans);
+            for (start, end, rule) in spans {
+                let (start, end) = view.raw_span(start, end);
+                found.push(Hit {
+                    start,
+                    end,
+                    rule: self.rules.len() + usize::from(rule),
+                });
+            }
+        };
+        let segs = segments_as(line, lex);
+        if segs.iter().any(|s| s.string) {
+            // A name and its value in separate JSON strings; values written with escapes are
+            // found, whole, in the decoded strings.
+            let mut raw = Vec::new();
+            add(&View::raw(line, 0, line.len()), &mut raw);
+            raw.retain(|h| memchr::memchr(b'\\', &line[h.start..h.end]).is_none());
+            found.extend(raw);
+        }
+        for seg in segs {
+            // Only segments a keyword falls in (JSON escapes none of a keyword's characters).
+            let first = keywords.partition_point(|&k| k < seg.start);
+            if keywords.get(first).is_none_or(|&k| k >= seg.end) {
+                continue;
+            }
+            let view = View::of_segment(line, seg);
+            add(&view, &mut found);
+            if let Some(normalised) = view.normalised() {
+                add(&normalised, &mut found);
+            }
+        }
+        // Only what the built-in rules did not already redact.
+        let builtin = &scan.hits;
+        found.retain(|h| {
+            let i = builtin.partition_point(|b| b.end <= h.start);
+            builtin.get(i).is_none_or(|b| b.start >= h.end)
+        });
+        if !found.is_empty() {
+            found.extend(scan.hits.iter().copied());
+            scan.hits = merge(found, line);
+        }
+        scan
+    }
+
+    /// The built-in rules' part of [`Scanner::scan_part`].
+    fn scan_builtin(&self, line: &[u8], lex: Lex) -> LineScan {
         let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
         match &self.triggers {
             Some(searchers) => {
