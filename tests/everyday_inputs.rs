@@ -424,20 +424,53 @@ fn a_passphrase_file_encrypts_and_decrypts_and_a_terminal_is_asked() {
         .spawn()
         .unwrap();
     use std::io::{Read, Write};
-    // Typed once the prompt shows (typed-ahead input is flushed when echo goes off).
+    // The terminal's output is read on a thread, so a prompt that never comes fails the test
+    // instead of hanging it.
     let mut stdout = child.stdout.take().unwrap();
-    let mut shown = Vec::new();
-    let mut chunk = [0u8; 256];
-    while !String::from_utf8_lossy(&shown).contains("CCSYNC_PASSPHRASE): ") {
-        let n = stdout.read(&mut chunk).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
-        shown.extend_from_slice(&chunk[..n]);
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let shown = shown.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let prompted =
+        || String::from_utf8_lossy(&shown.lock().unwrap()).contains("CCSYNC_PASSPHRASE): ");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !prompted() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    assert!(
+        prompted(),
+        "no prompt: {}",
+        String::from_utf8_lossy(&shown.lock().unwrap())
+    );
+    // Typed once the prompt shows (ccsync turns echo off before it prints the prompt).
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"correct horse battery\n").unwrap();
-    stdout.read_to_end(&mut shown).unwrap();
+    let mut exited = None;
+    while exited.is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        exited = child.try_wait().unwrap();
+    }
     drop(stdin);
+    if exited.is_none() {
+        let _ = child.kill();
+    }
     child.wait().unwrap();
+    assert!(
+        exited.is_some(),
+        "export did not finish after the passphrase was typed: {}",
+        String::from_utf8_lossy(&shown.lock().unwrap())
+    );
+    reader.join().unwrap();
+    let shown = shown.lock().unwrap().clone();
     let shown = String::from_utf8_lossy(&shown);
     assert!(!shown.contains("correct horse"), "echo is off: {shown}");
     assert!(

@@ -170,12 +170,44 @@ pub(crate) fn prompt_passphrase(ui: &Ui, session: &str) -> anyhow::Result<Option
     if ui.in_actions || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Ok(None);
     }
-    let term = console::Term::stderr();
-    term.write_str(&format!(
+    let passphrase = read_line_without_echo(&format!(
         "session {session} is stored encrypted; passphrase (or set CCSYNC_PASSPHRASE): "
     ))?;
-    let passphrase = term.read_secure_line()?;
     Ok((!passphrase.is_empty()).then_some(passphrase))
+}
+
+/// One line from the terminal on stdin with echo off. Echo goes off before the prompt shows and
+/// without flushing the input, so a line typed as soon as the prompt appears is neither echoed
+/// nor lost (console's `read_secure_line` prints first, then flushes what was typed).
+fn read_line_without_echo(prompt: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let stdin = std::io::stdin();
+    let fd = stdin.as_raw_fd();
+    let mut original = std::mem::MaybeUninit::<libc::termios>::uninit();
+    // SAFETY: tcgetattr fills the termios it is given; it is read only after success.
+    if unsafe { libc::tcgetattr(fd, original.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let original = unsafe { original.assume_init() };
+    let mut silent = original;
+    silent.c_lflag &= !libc::ECHO;
+    silent.c_lflag |= libc::ECHONL;
+    // SAFETY: a valid termios for the same descriptor.
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &silent) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut stderr = std::io::stderr();
+    let read = stderr
+        .write_all(prompt.as_bytes())
+        .and_then(|()| stderr.flush())
+        .and_then(|()| {
+            let mut line = String::new();
+            stdin.lock().read_line(&mut line).map(|_| line)
+        });
+    // SAFETY: restores the settings read above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &original) };
+    Ok(read?.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// The session drafts, of any branch, that hold assets of stored session `id`, with the client
