@@ -9,7 +9,7 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use everyday_support::{assert_code, stderr, Laptop};
+use everyday_support::{assert_code, stderr, stdout, Laptop};
 use fake_github::{Fault, FaultKind, Host};
 
 /// `len` bytes of base64 text that gzip cannot shrink much (a xorshift stream).
@@ -364,5 +364,49 @@ fn a_record_being_written_stays_for_the_next_push() {
         std::fs::read(&transcript).unwrap(),
         complete,
         "only complete records travel"
+    );
+}
+
+#[test]
+fn a_record_without_its_newline_is_compared_as_it_is_packed() {
+    // The last record is whole JSON, but its newline is not written yet: push leaves it, and the
+    // uuid rule must not count it either, or the push that follows the newline is "up to date".
+    let laptop = Laptop::new();
+    let session = laptop.session("main", "2026-03-01T10:00:00Z");
+    let transcript = laptop.project_dir().join(format!("{}.jsonl", session.id));
+    let record = format!(
+        "{{\"type\":\"user\",\"uuid\":\"9d0c1c57-0000-4000-8000-00000000aa01\",\"parentUuid\":null,\"sessionId\":\"{}\",\"gitBranch\":\"main\",\"timestamp\":\"2026-03-01T11:00:00Z\",\"message\":{{\"role\":\"user\",\"content\":\"the newest words\"}}}}",
+        session.id
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    file.write_all(record.as_bytes()).unwrap();
+    drop(file);
+    laptop.push("main", &session.id);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    file.write_all(b"\n").unwrap();
+    drop(file);
+    let whole = std::fs::read(&transcript).unwrap();
+    let again = laptop.run(&["--json", "release-push", "--session", &session.id]);
+    assert_code(&again, 0);
+    assert!(
+        stdout(&again).contains("\"uploaded\""),
+        "the finished record is uploaded: {}",
+        stdout(&again)
+    );
+    std::fs::rename(&transcript, laptop.env.temp.path().join("local.jsonl")).unwrap();
+    assert_code(
+        &laptop.run(&["release-restore", "--session", &session.id]),
+        0,
+    );
+    assert_eq!(
+        std::fs::read(&transcript).unwrap(),
+        whole,
+        "the record arrived"
     );
 }

@@ -1,13 +1,14 @@
-//! What one pass over a session file tells: its record uuids in order (for the conflict rule),
+//! What one pass over a session file's complete lines tells: its record uuids in order (for the conflict rule),
 //! the record count, and the last uuid, timestamp, Claude version and working folder recorded.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::store::read_records;
+use crate::store::records::complete_lines_len;
 use crate::sync::UuidChain;
 
 #[derive(Debug, Default)]
@@ -27,41 +28,47 @@ pub struct SessionFacts {
 /// (the remote copy's count), so a cheap prefix comparison is possible afterwards.
 pub fn read_facts(path: &Path, checkpoint: Option<u64>) -> anyhow::Result<SessionFacts> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // The lines push packs: a last line still being written is left for the next push.
+    let complete =
+        complete_lines_len(&file).with_context(|| format!("cannot read {}", path.display()))?;
     let mut facts = SessionFacts::default();
     if let Some(n) = checkpoint {
         facts.chain = UuidChain::new().with_checkpoint(n);
     }
-    let summary = read_records(BufReader::with_capacity(256 * 1024, file), |record| {
-        let fields = record.fields();
-        if let Some(uuid) = fields.uuid.as_deref() {
-            facts.chain.push(uuid);
-            facts.last_uuid = Some(uuid.to_owned());
-        }
-        if let Some(ts) = fields.timestamp {
-            facts.last_timestamp = Some(ts.into_owned());
-        }
-        if let Some(version) = fields.version {
-            // The highest, not the last: a newer CLI may have written part of the session.
-            let newer = match facts.version.as_deref() {
-                None => true,
-                Some(known) => {
-                    known != version
-                        && crate::claude_cli::parse_version(&version)
-                            > crate::claude_cli::parse_version(known)
-                }
-            };
-            if newer {
-                facts.version = Some(version.into_owned());
+    let summary = read_records(
+        BufReader::with_capacity(256 * 1024, file.take(complete)),
+        |record| {
+            let fields = record.fields();
+            if let Some(uuid) = fields.uuid.as_deref() {
+                facts.chain.push(uuid);
+                facts.last_uuid = Some(uuid.to_owned());
             }
-        }
-        if fields.kind.as_deref() == Some("progress") {
-            facts.progress_records += 1;
-        }
-        if let Some(cwd) = fields.cwd {
-            facts.cwd = Some(cwd.into_owned());
-        }
-        Ok(())
-    })
+            if let Some(ts) = fields.timestamp {
+                facts.last_timestamp = Some(ts.into_owned());
+            }
+            if let Some(version) = fields.version {
+                // The highest, not the last: a newer CLI may have written part of the session.
+                let newer = match facts.version.as_deref() {
+                    None => true,
+                    Some(known) => {
+                        known != version
+                            && crate::claude_cli::parse_version(&version)
+                                > crate::claude_cli::parse_version(known)
+                    }
+                };
+                if newer {
+                    facts.version = Some(version.into_owned());
+                }
+            }
+            if fields.kind.as_deref() == Some("progress") {
+                facts.progress_records += 1;
+            }
+            if let Some(cwd) = fields.cwd {
+                facts.cwd = Some(cwd.into_owned());
+            }
+            Ok(())
+        },
+    )
     .with_context(|| format!("cannot read {}", path.display()))?;
     facts.records = summary.records;
     Ok(facts)

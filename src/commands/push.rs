@@ -1146,21 +1146,8 @@ fn complete_records_only(
         let mut file =
             std::fs::File::open(&src).with_context(|| format!("cannot read {}", src.display()))?;
         let len = file.metadata()?.len();
-        // The offset after the last newline, reading backwards in blocks.
-        let mut end = len;
-        let mut complete = 0;
-        let mut block = vec![0u8; 64 << 10];
-        while end > 0 {
-            let start = end.saturating_sub(block.len() as u64);
-            let part = &mut block[..(end - start) as usize];
-            file.seek(SeekFrom::Start(start))?;
-            file.read_exact(part)?;
-            if let Some(i) = memchr::memrchr(b'\n', part) {
-                complete = start + i as u64 + 1;
-                break;
-            }
-            end = start;
-        }
+        let complete = crate::store::records::complete_lines_len(&file)
+            .with_context(|| format!("cannot read {}", src.display()))?;
         if complete == len {
             continue;
         }

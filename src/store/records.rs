@@ -126,6 +126,25 @@ pub struct ReadSummary {
     pub unparsable: Vec<u64>,
 }
 
+/// The length of `file`'s complete lines: the offset after its last `\n` (0 when it has none).
+/// Only complete records travel (DESIGN.md): a last line without its newline is being written,
+/// so push packs, and the conflict rule compares, up to here. Reads backwards in blocks.
+pub fn complete_lines_len(file: &std::fs::File) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut end = file.metadata()?.len();
+    let mut block = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let part = &mut block[..(end - start) as usize];
+        file.read_exact_at(part, start)?;
+        if let Some(i) = memchr::memrchr(b'\n', part) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 /// Calls `f` with every JSON object of a session file, in file order, streaming line by line.
 /// Objects glued on one line come out one by one with the same line number. Text that is not a
 /// complete object is skipped and reported in [`ReadSummary::unparsable`]. Errors of `f` and I/O
