@@ -63,7 +63,8 @@ pub struct GlobalArgs {
 
     /// Stop retrying GitHub after waiting SECONDS in all (time spent moving bytes does not count);
     /// one request waits at most 10 s for an answer, and a transfer that moves less than 1 KiB/s
-    /// for 10 s has stalled [default: 120; `resume`: 15; the pre-push hook: 10]
+    /// for 10 s has stalled. Also the longest `release-push` spends on its secret scan [default:
+    /// 120, the scan 600; `resume`: 15; the pre-push hook: 10]
     #[arg(
         long,
         global = true,
