@@ -5,9 +5,9 @@
 //! from a branch's release and has not been continued on another branch since: then it belongs to
 //! that release's branch. That covers a session CI ran on a detached checkout, whose records name
 //! only `HEAD`. `release-restore` notes the release's branch and the branch the installed records
-//! name beside the transcript, in `.<id>.ccsync-branch` (Claude Code reads only `.jsonl` files and
-//! session folders there, and push never packs the note); once Claude records another branch in
-//! the session, the note no longer counts.
+//! name in ccsync's own folder, `<claude-dir>/ccsync/restored/<project folder>/<id>.branch` (never
+//! in the project folder, which holds only what Claude Code wrote and restore installed); once
+//! Claude records another branch in the session, the note no longer counts.
 
 use std::path::{Path, PathBuf};
 
@@ -41,23 +41,37 @@ pub fn branch_of(session: &LocalSession) -> Option<String> {
 pub fn note_restored(project_dir: &Path, id: &str, branch: &str) -> std::io::Result<()> {
     let transcript = project_dir.join(format!("{id}.jsonl"));
     let recorded = super::tail_facts(&transcript)?.branch.unwrap_or_default();
-    std::fs::write(
-        note_path(project_dir, id),
-        format!("{branch}\n{recorded}\n"),
-    )
+    let note = note_path(project_dir, id).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "{} is not a project folder of a Claude folder",
+            project_dir.display()
+        ))
+    })?;
+    if let Some(parent) = note.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(note, format!("{branch}\n{recorded}\n"))
 }
 
 /// What a restore noted for session `id`: the release's branch and the recorded one.
 fn restored_for(project_dir: &Path, id: &str) -> Option<(String, Option<String>)> {
-    let text = std::fs::read_to_string(note_path(project_dir, id)).ok()?;
+    let text = std::fs::read_to_string(note_path(project_dir, id)?).ok()?;
     let mut lines = text.lines();
     let release = lines.next().filter(|b| !b.is_empty())?.to_owned();
     let recorded = lines.next().filter(|b| !b.is_empty()).map(str::to_owned);
     Some((release, recorded))
 }
 
-fn note_path(project_dir: &Path, id: &str) -> PathBuf {
-    project_dir.join(format!(".{id}.ccsync-branch"))
+/// `<claude-dir>/ccsync/restored/<project folder>/<id>.branch`, for `<claude-dir>/projects/<folder>`.
+fn note_path(project_dir: &Path, id: &str) -> Option<PathBuf> {
+    let folder = project_dir.file_name()?;
+    let claude_dir = project_dir.parent()?.parent()?;
+    Some(
+        claude_dir
+            .join("ccsync/restored")
+            .join(folder)
+            .join(format!("{id}.branch")),
+    )
 }
 
 #[cfg(test)]
@@ -86,17 +100,26 @@ mod tests {
 
     #[test]
     fn a_restored_session_belongs_to_its_release_until_continued_elsewhere() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a", "HEAD");
+        let claude = tempfile::tempdir().unwrap();
+        let dir = claude.path().join("projects/-r");
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = dir.as_path();
+        write(dir, "a", "HEAD");
         let sessions = [
-            session(dir.path(), "a", Some("HEAD")),
-            session(dir.path(), "b", Some("main")),
+            session(dir, "a", Some("HEAD")),
+            session(dir, "b", Some("main")),
         ];
         assert_eq!(newest_of_branch(&sessions, "main").unwrap().id, "b");
-        note_restored(dir.path(), "a", "main").unwrap();
+        note_restored(dir, "a", "main").unwrap();
         assert_eq!(newest_of_branch(&sessions, "main").unwrap().id, "a");
+        // The note is ccsync's, not in Claude Code's project folder.
+        assert!(!std::fs::read_dir(dir).unwrap().any(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".jsonl")));
         // Continued on another checked-out branch since: that branch's.
-        let moved = session(dir.path(), "a", Some("topic"));
+        let moved = session(dir, "a", Some("topic"));
         assert_eq!(branch_of(&moved).as_deref(), Some("topic"));
     }
 }
