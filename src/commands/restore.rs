@@ -1084,7 +1084,7 @@ fn install(
         .iter()
         .filter(|rel| rel.as_path() != session_rel && !crate::memory::is_memory(rel));
     for rel in side.chain(std::iter::once(&session_rel.to_path_buf())) {
-        move_into(&staged.path().join(rel), &project_dir.join(rel))?;
+        store::install_staged(&staged.path().join(rel), &project_dir.join(rel))?;
     }
     Ok(())
 }
@@ -1160,29 +1160,6 @@ fn say_memory(ui: &crate::ui::Ui, report: &MemoryReport, project_dir: &Path) {
             ));
         }
     }
-}
-
-/// Renames `src` to `dst` (parents created) and dates it now.
-fn move_into(src: &Path, dst: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::rename(src, dst).with_context(|| format!("cannot install {}", dst.display()))?;
-    // The archive's dates are the origin's: a restored file must not look weeks old to Claude
-    // Code's sweep of old transcripts.
-    let now = std::time::SystemTime::now();
-    File::options()
-        .write(true)
-        .open(dst)
-        .and_then(|f| {
-            f.set_times(
-                std::fs::FileTimes::new()
-                    .set_modified(now)
-                    .set_accessed(now),
-            )
-        })
-        .with_context(|| format!("cannot date {}", dst.display()))
 }
 
 /// Tells the workflow (env, outputs, summary) and the user what happened.

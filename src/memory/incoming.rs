@@ -171,7 +171,7 @@ impl Incoming<'_> {
                 } else {
                     aside.report.installed.push(name);
                 }
-                install_file(&src, &dst)?;
+                crate::store::install_staged(&src, &dst)?;
                 record.set(&dst, &incoming);
             }
         }
@@ -204,27 +204,6 @@ impl Incoming<'_> {
         aside.report.deleted.push(rel.to_owned());
         Ok(())
     }
-}
-
-/// Renames a staged file into place, dated now (as every restored file).
-fn install_file(src: &Path, dst: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::rename(src, dst).with_context(|| format!("cannot install {}", dst.display()))?;
-    let now = std::time::SystemTime::now();
-    std::fs::File::options()
-        .write(true)
-        .open(dst)
-        .and_then(|f| {
-            f.set_times(
-                std::fs::FileTimes::new()
-                    .set_modified(now)
-                    .set_accessed(now),
-            )
-        })
-        .with_context(|| format!("cannot date {}", dst.display()))
 }
 
 /// The two folders beside `memory/` where files are saved (outside it, so they neither travel

@@ -31,6 +31,30 @@ pub use scan::{
 };
 pub use tail::{tail_facts, TailFacts};
 
+/// Renames a staged file into place (parents created) and dates it now: the archive's dates are
+/// the origin's, and a restored file must not look weeks old to Claude Code's sweep of old
+/// transcripts.
+pub fn install_staged(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::rename(src, dst).with_context(|| format!("cannot install {}", dst.display()))?;
+    let now = std::time::SystemTime::now();
+    std::fs::File::options()
+        .write(true)
+        .open(dst)
+        .and_then(|f| {
+            f.set_times(
+                std::fs::FileTimes::new()
+                    .set_modified(now)
+                    .set_accessed(now),
+            )
+        })
+        .with_context(|| format!("cannot date {}", dst.display()))
+}
+
 /// `<claude-dir>/projects`, where every project folder lives.
 pub fn projects_dir(claude_dir: &Path) -> PathBuf {
     claude_dir.join("projects")

@@ -95,7 +95,7 @@ pub(super) fn install(
             }
         }
         done.saved += usize::from(save_if_different(&dst, &src, backup, rel)?);
-        super::move_into(&src, &dst)?;
+        crate::store::install_staged(&src, &dst)?;
         record.set(&dst, &incoming);
         done.files += 1;
     }
