@@ -139,6 +139,7 @@ fn shell_scripts_pass_shellcheck() {
     };
     let output = run(Command::new(shellcheck).current_dir(root()).args([
         "scripts/install-ccsync",
+        "scripts/build-old-ccsync",
         "tests/workflows/fake-claude",
         "tests/workflows/standin-cargo",
     ]));

@@ -96,7 +96,16 @@ impl TestEnv {
 
     /// `ccsync` in `folder` with a clean environment.
     pub fn ccsync_in(&self, folder: &Path) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("ccsync").expect("binary built");
+        let cmd = assert_cmd::Command::cargo_bin("ccsync").expect("binary built");
+        self.in_env(cmd, folder)
+    }
+
+    /// Another `ccsync` binary (an older release) in `folder`, with the same clean environment.
+    pub fn ccsync_binary_in(&self, binary: &Path, folder: &Path) -> assert_cmd::Command {
+        self.in_env(assert_cmd::Command::new(binary), folder)
+    }
+
+    fn in_env(&self, mut cmd: assert_cmd::Command, folder: &Path) -> assert_cmd::Command {
         cmd.current_dir(folder);
         hermetic(&mut cmd);
         cmd.env("HOME", &self.home)
