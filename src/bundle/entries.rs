@@ -135,7 +135,12 @@ pub fn check_agent_file(session_id: &str, rel: &Path, path: &Path) -> Result<()>
 /// Checks the state entries of an unpacked archive (`files`, relative to `dir`) beyond their names:
 /// a plan must be named by a `slug` of the session's own transcripts (plans of all sessions share
 /// one folder), and a background output link must point into the session's side data.
-pub fn check_state_files(session_id: &str, dir: &Path, files: &[std::path::PathBuf]) -> Result<()> {
+pub fn check_state_files(
+    session_id: &str,
+    dir: &Path,
+    files: &[std::path::PathBuf],
+    more_transcripts: &[std::path::PathBuf],
+) -> Result<()> {
     let mut slugs: Option<Vec<String>> = None;
     for rel in files {
         let Some(state::Entry::File(kind, name)) = state::classify(rel, false) else {
@@ -149,6 +154,10 @@ pub fn check_state_files(session_id: &str, dir: &Path, files: &[std::path::PathB
                         f.extension().is_some_and(|e| e == "jsonl") && !state::is_state(f)
                     }) {
                         all.extend(state::slugs_of(&dir.join(file))?);
+                    }
+                    // A delta's plans may be named by lines the local transcript already holds.
+                    for file in more_transcripts {
+                        all.extend(state::slugs_of(file)?);
                     }
                     slugs = Some(all);
                 }

@@ -177,6 +177,21 @@ pub fn extract_session(
     limits: &Limits,
     session_id: &str,
 ) -> Result<Extracted> {
+    let extracted = extract_part(archive, parent, limits, session_id)?;
+    entries::check_state_files(session_id, extracted.dir.path(), &extracted.files, &[])
+        .context("refusing the session archive")?;
+    Ok(extracted)
+}
+
+/// [`extract_session`] for one part of a chain (docs/write-protocol.md, "Delta copies"): every
+/// entry's name and every agent file are checked; the state files are checked against the
+/// transcripts once the chain is assembled ([`entries::check_state_files`]).
+pub fn extract_part(
+    archive: &Path,
+    parent: &Path,
+    limits: &Limits,
+    session_id: &str,
+) -> Result<Extracted> {
     let extracted = extract_filtered(archive, parent, limits, &|rel, is_dir| {
         entries::check_name(session_id, rel, is_dir).map(drop)
     })?;
@@ -186,8 +201,6 @@ pub fn extract_session(
                 .context("refusing the session archive")?;
         }
     }
-    entries::check_state_files(session_id, extracted.dir.path(), &extracted.files)
-        .context("refusing the session archive")?;
     Ok(extracted)
 }
 

@@ -15,6 +15,8 @@ use crate::sync::UuidChain;
 pub struct SessionFacts {
     pub chain: UuidChain,
     pub records: u64,
+    /// Complete lines (a record may be glued to another on one line; a blank line is no record).
+    pub lines: u64,
     pub last_uuid: Option<String>,
     pub last_timestamp: Option<String>,
     /// The highest Claude Code `version` any record carries.
@@ -71,5 +73,6 @@ pub fn read_facts(path: &Path, checkpoint: Option<u64>) -> anyhow::Result<Sessio
     )
     .with_context(|| format!("cannot read {}", path.display()))?;
     facts.records = summary.records;
+    facts.lines = summary.lines;
     Ok(facts)
 }

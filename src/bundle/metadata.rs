@@ -6,13 +6,21 @@
 //! present, a session id that is a uuid (it becomes a file name), an archive name without path
 //! separators, a sha256 of 64 hex digits, and a clear "upgrade" error for a newer `format`.
 //! Fields added later within format 1 are ignored, so older ccsync versions keep reading.
+//! Format 2 is a chain (docs/write-protocol.md, "Delta copies"): a base archive plus delta parts,
+//! which older ccsync refuses with "upgrade ccsync" rather than reading the base as the session.
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The metadata format this ccsync writes and the newest it reads.
+/// The metadata format of a full copy (one archive holds the session).
 pub const FORMAT: u32 = 1;
+
+/// The metadata format of a chain (a base archive plus delta parts): the newest this ccsync reads.
+pub const FORMAT_CHAIN: u32 = 2;
+
+/// Parts a chain may list (a writer compacts long before: [`crate::stored::chain`]).
+pub const MAX_PARTS: usize = 64;
 
 /// Metadata files larger than this are refused unread.
 pub const MAX_METADATA_BYTES: usize = 1 << 20;
@@ -47,6 +55,10 @@ pub struct Metadata {
     pub last_timestamp: Option<String>,
     /// Records (lines) in the session file.
     pub records: u64,
+    /// Complete lines of the session file as packed (glued records share one): where a delta
+    /// part's lines start. Absent before 0.3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u64>,
     /// The `uuid` of the last record that has one.
     pub last_uuid: Option<String>,
     /// The highest Claude Code `version` of the session's records (the newest CLI that wrote it).
@@ -80,6 +92,80 @@ pub struct Metadata {
     /// ([`crate::memory`]). Data from the release: each entry is checked before use.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_side_files: Vec<String>,
+    /// Format 2 only: the base and the delta parts this copy is made of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Chain>,
+    /// Every file of the copy but the transcript, by path relative to the project folder, with
+    /// the sha256 of its stored bytes and the generation that wrote them: a push tells what changed
+    /// without downloading. Absent before 0.3 (the next push then writes a full copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<std::collections::BTreeMap<String, ManifestEntry>>,
+}
+
+/// The machine roots a generation was written under (restore maps each to the local one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Roots {
+    pub cwd: String,
+    pub repo_root: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_project_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_temp_dir: Option<String>,
+}
+
+/// The transcript after a link of a chain applies: what a reader compares its local copy with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct After {
+    pub records: u64,
+    pub lines: u64,
+    pub uuid_count: u64,
+    pub uuid_chain_sha256: String,
+}
+
+/// The base of a chain: a full archive (the metadata's `archive`) of generation `generation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Base {
+    pub generation: u64,
+    pub after: After,
+    pub roots: Roots,
+}
+
+/// One delta part: the asset generation `generation` uploaded, and the state after it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    pub generation: u64,
+    /// The asset name (`claude-session-<uuid>.d<G>.tar.gz`); matched by content like archives.
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub unpacked_size: u64,
+    pub roots: Roots,
+    pub after: After,
+    /// Files of the copy (relative to the project folder) this part deletes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+}
+
+/// A chain: the base, then the parts oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chain {
+    pub base: Base,
+    pub parts: Vec<Part>,
+}
+
+/// A file of the copy as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestEntry {
+    pub sha256: String,
+    pub generation: u64,
 }
 
 /// The stored copy a push replaced.
@@ -159,11 +245,8 @@ impl Metadata {
                 .as_u64()
                 .ok_or_else(|| anyhow!("the session metadata's `format` is not a number"))?,
         };
-        if format > u64::from(FORMAT) {
-            bail!(
-                "the session metadata has format {format}, made by a newer ccsync: upgrade ccsync \
-                 (this one reads format {FORMAT})"
-            );
+        if format > u64::from(FORMAT_CHAIN) {
+            return Err(NewerFormat(format).into());
         }
         if format < u64::from(FORMAT) {
             bail!("the session metadata has an unknown format {format}");
@@ -171,7 +254,112 @@ impl Metadata {
         let meta: Metadata = serde_json::from_slice(bytes)
             .map_err(|e| anyhow!("the session metadata is invalid: {e}"))?;
         meta.check().context("the session metadata is invalid")?;
+        meta.check_chain()
+            .context("the session metadata is invalid")?;
         Ok(meta)
+    }
+
+    /// Sets the generation a write claims, and names it in the manifest entries of the files
+    /// this copy carries (written as generation 0 until the writer knows its generation).
+    pub fn settle_generation(&mut self, generation: u64) {
+        self.generation = generation;
+        for entry in self.manifest.iter_mut().flat_map(|m| m.values_mut()) {
+            if entry.generation == 0 {
+                entry.generation = generation;
+            }
+        }
+    }
+
+    /// The roots this copy's writer recorded.
+    pub fn roots(&self) -> Roots {
+        Roots {
+            cwd: self.cwd.clone(),
+            repo_root: self.repo_root.clone(),
+            claude_project_dir: self.claude_project_dir.clone(),
+            claude_dir: self.claude_dir.clone(),
+            claude_temp_dir: self.claude_temp_dir.clone(),
+        }
+    }
+
+    /// The state of the transcript this copy holds (`None` before 0.3, which counted no lines).
+    pub fn after(&self) -> Option<After> {
+        Some(After {
+            records: self.records,
+            lines: self.lines?,
+            uuid_count: self.uuid_count,
+            uuid_chain_sha256: self.uuid_chain_sha256.clone(),
+        })
+    }
+
+    /// The copy's identity: the sha256 of its last part, else of its archive. Every generation of
+    /// a chain shares the base's sha256, so rank, divergence, `parent` and the sync record use this.
+    pub fn copy_sha256(&self) -> &str {
+        self.chain
+            .as_ref()
+            .and_then(|c| c.parts.last())
+            .map_or(&self.archive.sha256, |p| &p.sha256)
+    }
+
+    /// The parts of the chain (none for a full copy).
+    pub fn parts(&self) -> &[Part] {
+        self.chain.as_ref().map_or(&[][..], |c| &c.parts[..])
+    }
+
+    /// A chain (format 2) must say so, list at least one part, and keep its numbers in order: the
+    /// base below every part, parts in increasing generations, the last one this copy's own.
+    fn check_chain(&self) -> Result<()> {
+        let max = crate::release::names::MAX_GENERATION;
+        let chain = match (self.format, &self.chain) {
+            (FORMAT, None) => return self.check_manifest(),
+            (FORMAT_CHAIN, Some(chain)) => chain,
+            (FORMAT, Some(_)) => bail!("format 1 metadata lists a `chain`"),
+            _ => bail!("format {} metadata lists no `chain`", self.format),
+        };
+        if chain.parts.is_empty() || chain.parts.len() > MAX_PARTS {
+            bail!(
+                "`chain.parts` lists {} parts (1 to {MAX_PARTS})",
+                chain.parts.len()
+            );
+        }
+        let mut previous = chain.base.generation;
+        check_after("chain.base", &chain.base.after)?;
+        for part in &chain.parts {
+            if part.generation <= previous || part.generation > self.generation {
+                bail!(
+                    "`chain.parts` generation {} is out of order",
+                    part.generation
+                );
+            }
+            previous = part.generation;
+            check_plain_name("chain.parts.name", &part.name)?;
+            check_sha("chain.parts.sha256", &part.sha256)?;
+            check_after("chain.parts", &part.after)?;
+            for (field, value) in [("size", part.size), ("unpackedSize", part.unpacked_size)] {
+                if value > max {
+                    bail!("`chain.parts.{field}` {value} is out of range (at most {max})");
+                }
+            }
+        }
+        if previous != self.generation {
+            bail!(
+                "the last part of the chain has generation {previous}, the copy {}",
+                self.generation
+            );
+        }
+        self.check_manifest()
+    }
+
+    fn check_manifest(&self) -> Result<()> {
+        for (path, entry) in self.manifest.iter().flatten() {
+            check_sha("manifest", &entry.sha256)?;
+            if entry.generation > self.generation || path.is_empty() {
+                bail!(
+                    "`manifest` entry {:?} is invalid",
+                    path.chars().take(80).collect::<String>()
+                );
+            }
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<()> {
@@ -200,6 +388,7 @@ impl Metadata {
             ("records", self.records),
             ("uuidCount", self.uuid_count),
             ("unpackedSize", self.unpacked_size.unwrap_or(0)),
+            ("lines", self.lines.unwrap_or(0)),
         ] {
             if value > max {
                 bail!("`{field}` {value} is out of range (at most {max})");
@@ -218,12 +407,43 @@ impl Metadata {
             ("archive.sha256", &self.archive.sha256),
             ("uuidChainSha256", &self.uuid_chain_sha256),
         ] {
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("`{field}` is not a sha256 (64 hex digits)");
-            }
+            check_sha(field, hash)?;
         }
         Ok(())
     }
+}
+
+/// Metadata of a format newer than this ccsync reads: never junk, never overwritten (a reader
+/// says "upgrade ccsync"; a push stops).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the session metadata has format {0}, made by a newer ccsync: upgrade ccsync (this one reads formats 1 and 2)"
+)]
+pub struct NewerFormat(pub u64);
+
+fn check_sha(field: &str, hash: &str) -> Result<()> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("`{field}` is not a sha256 (64 hex digits)");
+    }
+    Ok(())
+}
+
+fn check_plain_name(field: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
+        bail!(
+            "`{field}` {:?} is not a plain file name",
+            name.chars().take(80).collect::<String>()
+        );
+    }
+    Ok(())
+}
+
+fn check_after(field: &str, after: &After) -> Result<()> {
+    let max = crate::release::names::MAX_GENERATION;
+    if after.records > max || after.uuid_count > max || after.lines > max {
+        bail!("`{field}` counts are out of range (at most {max})");
+    }
+    check_sha(field, &after.uuid_chain_sha256)
 }
 
 #[cfg(test)]
@@ -244,6 +464,7 @@ pub(crate) mod tests {
             claude_temp_dir: Some("/var/folders/xy/T/claude-501".into()),
             last_timestamp: Some("2026-01-02T03:04:05.678Z".into()),
             records: 1512,
+            lines: None,
             last_uuid: Some("a3e0f6a2-7d5b-4a53-9f0e-0c8f3f1d2b11".into()),
             claude_version: Some("2.1.39".into()),
             has_progress_records: true,
@@ -268,6 +489,8 @@ pub(crate) mod tests {
                 archive_sha256: "ef".repeat(32),
             }),
             deleted_side_files: vec!["memory/old.md".into()],
+            chain: None,
+            manifest: None,
         }
     }
 
@@ -325,7 +548,7 @@ pub(crate) mod tests {
     #[test]
     fn newer_format_says_upgrade() {
         let e = err(&edited(|m| {
-            m.insert("format".into(), 2.into());
+            m.insert("format".into(), 3.into());
             m.remove("sessionId");
         }));
         assert!(e.contains("newer ccsync") && e.contains("upgrade"), "{e}");
@@ -370,6 +593,69 @@ pub(crate) mod tests {
         .contains("sha256"));
         assert!(err(&vec![b' '; MAX_METADATA_BYTES + 1]).contains("more than"));
         assert!(err(b"{\"format\":1").contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_chain_is_format_2_with_its_numbers_in_order() {
+        let after = After {
+            records: 5,
+            lines: 5,
+            uuid_count: 4,
+            uuid_chain_sha256: "12".repeat(32),
+        };
+        let mut chained = sample();
+        chained.format = FORMAT_CHAIN;
+        chained.lines = Some(5);
+        chained.chain = Some(Chain {
+            base: Base {
+                generation: 1,
+                after: after.clone(),
+                roots: chained.roots(),
+            },
+            parts: vec![Part {
+                generation: 3,
+                name: "claude-session-x.d3.tar.gz".into(),
+                size: 10,
+                sha256: "34".repeat(32),
+                unpacked_size: 20,
+                roots: chained.roots(),
+                after,
+                removed: vec!["memory/a.md".into()],
+            }],
+        });
+        let json = chained.to_json();
+        assert!(
+            json.contains("\"format\": 2") && json.contains("\"chain\""),
+            "{json}"
+        );
+        let back = Metadata::parse(json.as_bytes()).unwrap();
+        assert_eq!(back.copy_sha256(), "34".repeat(32));
+        assert_eq!(back.after().unwrap().lines, 5);
+        let bad = |f: &dyn Fn(&mut Metadata)| {
+            let mut m = chained.clone();
+            f(&mut m);
+            format!("{:#}", Metadata::parse(m.to_json().as_bytes()).unwrap_err())
+        };
+        assert!(bad(&|m| m.format = FORMAT).contains("lists a `chain`"));
+        assert!(bad(&|m| m.chain = None).contains("lists no `chain`"));
+        assert!(bad(&|m| m.generation = 4).contains("last part"));
+        assert!(bad(&|m| m.chain.as_mut().unwrap().base.generation = 3).contains("out of order"));
+        assert!(
+            bad(&|m| m.chain.as_mut().unwrap().parts[0].name = "../x".into())
+                .contains("plain file name")
+        );
+        assert!(bad(&|m| m.chain.as_mut().unwrap().parts.clear()).contains("parts"));
+        // A full copy's manifest is checked too; written files settle on the claimed generation.
+        let mut full = sample();
+        let entry = ManifestEntry {
+            sha256: "56".repeat(32),
+            generation: 0,
+        };
+        full.manifest = Some([("memory/a.md".to_owned(), entry)].into());
+        full.settle_generation(7);
+        assert_eq!(full.manifest.as_ref().unwrap()["memory/a.md"].generation, 7);
+        assert_eq!(full.copy_sha256(), full.archive.sha256);
+        assert!(Metadata::parse(full.to_json().as_bytes()).is_ok());
     }
 
     #[test]

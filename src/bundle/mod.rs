@@ -19,6 +19,7 @@
 pub mod archive;
 pub mod content_hash;
 pub mod crypt;
+pub mod delta;
 pub mod entries;
 pub mod extract;
 pub mod facts;

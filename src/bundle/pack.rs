@@ -183,6 +183,8 @@ pub struct PackedArchive {
     pub unpacked_size: u64,
     /// Secrets redacted in the archive, by rule and place.
     pub findings: Vec<Finding>,
+    /// The sha256 of each entry's stored bytes (after redaction): the metadata's manifest.
+    pub entry_sha256: std::collections::BTreeMap<PathBuf, String>,
 }
 
 /// Writes the archive of `job` into `job.dir`: entries with findings redacted, the rest as
@@ -194,6 +196,7 @@ pub fn write_archive<G>(
 ) -> anyhow::Result<PackedArchive> {
     let plain = job.dir.join(format!("{}.tar.gz", job.session_id));
     let mut findings = Vec::new();
+    let mut entry_sha256 = std::collections::BTreeMap::new();
     let (plain_size, plain_sha256, unpacked_size) = {
         let _watch = watch(&plain);
         let out = HashingWriter::new(BufWriter::with_capacity(
@@ -205,13 +208,15 @@ pub fn write_archive<G>(
         match job.scanned {
             None => {
                 for rel in job.entries {
-                    archive.add_file(rel, &job.sources.path(rel))?;
+                    let sha = add_hashed(&mut archive, rel, &job.sources.path(rel))?;
+                    entry_sha256.insert(rel.clone(), sha);
                 }
             }
             Some(scanned) => {
                 for entry in scanned {
                     if entry.findings.is_empty() {
-                        add_scanned(&mut archive, entry)?;
+                        let sha = add_scanned(&mut archive, entry)?;
+                        entry_sha256.insert(entry.rel.clone(), sha);
                         continue;
                     }
                     let copy = redacted_dir.path().join("entry");
@@ -225,7 +230,8 @@ pub fn write_archive<G>(
                     writer.flush()?;
                     drop(writer);
                     findings.extend(found);
-                    archive.add_file(&entry.rel, &copy)?;
+                    let sha = add_hashed(&mut archive, &entry.rel, &copy)?;
+                    entry_sha256.insert(entry.rel.clone(), sha);
                 }
             }
         }
@@ -242,6 +248,7 @@ pub fn write_archive<G>(
             encryption: Encryption::None,
             unpacked_size,
             findings,
+            entry_sha256,
         });
     };
     let encrypted = job.dir.join(format!("{}.tar.gz.age", job.session_id));
@@ -255,26 +262,78 @@ pub fn write_archive<G>(
         encryption: Encryption::AgeScrypt,
         unpacked_size,
         findings,
+        entry_sha256,
     })
+}
+
+/// Reads through to `R`, hashing what passes (an entry's sha256 for the manifest).
+struct Sha256Reader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Adds the regular file `src` as `rel` (its size as it is now) and gives its sha256.
+fn add_hashed<W: Write>(
+    archive: &mut ArchiveWriter<W>,
+    rel: &Path,
+    src: &Path,
+) -> anyhow::Result<String> {
+    let file = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", src.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{} is not a regular file: only regular files go into a session archive",
+            src.display()
+        );
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let mut reader = Sha256Reader {
+        inner: std::io::BufReader::with_capacity(1 << 16, file),
+        hasher: Sha256::new(),
+    };
+    archive
+        .add_reader(rel, meta.len(), mtime, &mut reader)
+        .with_context(|| format!("cannot add {} to the archive", src.display()))?;
+    Ok(hex::encode(reader.hasher.finalize()))
 }
 
 /// Adds exactly the bytes the scan read (a session that grew since ends where the scan stopped)
 /// and checks they are the bytes it read: a file rewritten in between is refused, not uploaded
 /// unscanned.
-fn add_scanned<W: Write>(archive: &mut ArchiveWriter<W>, entry: &Scanned) -> anyhow::Result<()> {
+fn add_scanned<W: Write>(
+    archive: &mut ArchiveWriter<W>,
+    entry: &Scanned,
+) -> anyhow::Result<String> {
     let file =
         File::open(&entry.src).with_context(|| format!("cannot read {}", entry.src.display()))?;
-    let mut reader = flate2::CrcReader::new(std::io::BufReader::with_capacity(1 << 16, file));
+    let mut reader = Sha256Reader {
+        inner: flate2::CrcReader::new(std::io::BufReader::with_capacity(1 << 16, file)),
+        hasher: Sha256::new(),
+    };
     archive
         .add_reader(&entry.rel, entry.bytes, entry.mtime, &mut reader)
         .with_context(|| format!("cannot add {} to the archive", entry.src.display()))?;
-    if reader.crc().sum() != entry.crc {
+    if reader.inner.crc().sum() != entry.crc {
         anyhow::bail!(
             "{} changed while it was being packed (not only appended to); push again",
             entry.src.display()
         );
     }
-    Ok(())
+    Ok(hex::encode(reader.hasher.finalize()))
 }
 
 fn size_and_sha256(path: &Path) -> anyhow::Result<(u64, String)> {

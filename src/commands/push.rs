@@ -384,7 +384,7 @@ impl PushJob<'_> {
     fn pull_memory(&self, session: &LocalSession, stored: &StoredSession) -> anyhow::Result<()> {
         let record = crate::memory::SyncRecord::load(self.claude_dir);
         let last = record.copy(&session.id);
-        if last.is_none_or(|sha| sha == stored.meta.archive.sha256)
+        if last.is_none_or(|sha| sha == stored.meta.copy_sha256())
             || (stored.encrypted() && self.passphrase.is_none())
         {
             return Ok(());
@@ -870,6 +870,7 @@ impl PushJob<'_> {
             )),
             last_timestamp: facts.last_timestamp.clone(),
             records: facts.records,
+            lines: Some(facts.lines),
             last_uuid: facts.last_uuid.clone(),
             claude_version: facts.version.clone(),
             has_progress_records: facts.progress_records > 0,
@@ -892,6 +893,8 @@ impl PushJob<'_> {
             generation: 0,
             parent: None,
             deleted_side_files: side.deleted.clone(),
+            chain: None,
+            manifest: crate::bundle::delta::manifest_of(&session.id, &packed.entry_sha256),
         };
         Ok(Packed {
             _dir: dir,
@@ -1048,7 +1051,7 @@ fn record_memory_sync(
         &session.project_dir,
         &redacted,
         &session.id,
-        &packed.meta.archive.sha256,
+        packed.meta.copy_sha256(),
     );
     if let Err(e) = record.save() {
         ctx.ui.warn(&format!(

@@ -434,8 +434,7 @@ fn restore(
     let mut record = crate::memory::SyncRecord::load(&target.claude_dir);
     // A copy this machine did not last sync may bring memory (or deletions) even when the
     // transcript is the same: a push whose only change is memory.
-    let side_news =
-        args.accept_memory || record.copy(&id) != Some(stored.meta.archive.sha256.as_str());
+    let side_news = args.accept_memory || record.copy(&id) != Some(stored.meta.copy_sha256());
     if let Some(relation @ (Relation::Equal | Relation::LocalAhead)) = quick {
         if !side_news {
             return Ok(keep_local(ui, outcome, relation, &target.project_dir));
@@ -705,7 +704,7 @@ pub(crate) fn memory_from_stored(
         from_branch: branch,
     }
     .apply(&mut record)?;
-    record.set_copy(&stored.meta.session_id, &stored.meta.archive.sha256);
+    record.set_copy(&stored.meta.session_id, stored.meta.copy_sha256());
     record.save()?;
     say_memory(ui, &report, &target.project_dir);
     Ok(report)
@@ -1100,7 +1099,7 @@ fn finish_memory(
 ) {
     // Held back: the next restore (or one with --accept-memory) looks at this copy again.
     if report.held_back.is_empty() || !report.other_lineage {
-        record.set_copy(&stored.meta.session_id, &stored.meta.archive.sha256);
+        record.set_copy(&stored.meta.session_id, stored.meta.copy_sha256());
     }
     if let Err(e) = record.save() {
         ui.warn(&format!(

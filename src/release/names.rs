@@ -120,6 +120,9 @@ pub enum Role {
     TempArchive { writer: String, encrypted: bool },
     /// ccsync 0.1's `<stable name>.ccsync-tmp-<nonce>`, of an archive or of a metadata file.
     LegacyTemp { metadata: bool },
+    /// `claude-session-<uuid>.d<G>.tar.gz` (`.age`): the delta part generation G wrote
+    /// (docs/write-protocol.md, "Delta copies").
+    Part { generation: u64, encrypted: bool },
 }
 
 impl Role {
@@ -163,6 +166,16 @@ pub fn classify(name: &str) -> Option<(&str, Role)> {
         Some(rest) => (rest, true),
         None => (rest.strip_suffix(".tar.gz")?, false),
     };
+    if let Some((id, generation)) = rest.split_once(PART_MARKER) {
+        let generation = parse_generation(generation)?;
+        return (!id.is_empty() && !id.contains('.')).then_some((
+            id,
+            Role::Part {
+                generation,
+                encrypted,
+            },
+        ));
+    }
     let (id, tail) = rest.split_once(TEMP_ARCHIVE_MARKER)?;
     let (writer, nonce) = tail.split_once('-')?;
     let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -195,6 +208,15 @@ pub fn parse_generation(text: &str) -> Option<u64> {
 
 /// Marks a claim: `claude-session-metadata-<uuid>.g<N>.json`.
 const CLAIM_MARKER: &str = ".g";
+
+/// Marks a delta part: `claude-session-<uuid>.d<G>.tar.gz`.
+const PART_MARKER: &str = ".d";
+
+/// `claude-session-<uuid>.d<G>.tar.gz`, or `.tar.gz.age` when encrypted.
+pub fn part_asset_name(session_id: &str, generation: u64, encrypted: bool) -> String {
+    let suffix = if encrypted { ".tar.gz.age" } else { ".tar.gz" };
+    format!("{ARCHIVE_PREFIX}{session_id}{PART_MARKER}{generation}{suffix}")
+}
 
 /// Marks a temporary archive: `claude-session-<uuid>.tmp-<writer>-<nonce>.tar.gz`.
 const TEMP_ARCHIVE_MARKER: &str = ".tmp-";
@@ -245,6 +267,36 @@ pub(crate) fn final_name_of_temp(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delta_parts_are_named_by_generation() {
+        let id = "4d5611e5-241a-462a-8d15-5122611a9569";
+        let name = part_asset_name(id, 12, true);
+        assert_eq!(name, format!("claude-session-{id}.d12.tar.gz.age"));
+        assert_eq!(
+            classify(&name),
+            Some((
+                id,
+                Role::Part {
+                    generation: 12,
+                    encrypted: true
+                }
+            ))
+        );
+        assert_eq!(
+            classify(&part_asset_name(id, 3, false)),
+            Some((
+                id,
+                Role::Part {
+                    generation: 3,
+                    encrypted: false
+                }
+            ))
+        );
+        // Not canonical: no part (and no stable name either).
+        assert_eq!(classify(&format!("claude-session-{id}.d03.tar.gz")), None);
+        assert_eq!(parse_asset_name(&part_asset_name(id, 3, false)), None);
+    }
 
     #[test]
     fn names_follow_the_design() {

@@ -124,6 +124,8 @@ pub struct ReadSummary {
     /// Line numbers (1-based) holding text that is not a complete JSON object: a torn last line,
     /// junk, or the broken tail of a glued line. A line is listed once.
     pub unparsable: Vec<u64>,
+    /// Lines read (the last one may lack its `\n`).
+    pub lines: u64,
 }
 
 /// The length of `file`'s complete lines: the offset after its last `\n` (0 when it has none).
@@ -188,6 +190,7 @@ pub fn read_records<R: BufRead>(
             }
         }
     }
+    summary.lines = line_no;
     Ok(summary)
 }
 

@@ -31,6 +31,9 @@ pub struct Copy {
     pub meta: Metadata,
     pub metadata_asset: Asset,
     pub archive_asset: Asset,
+    /// A chain's parts (docs/write-protocol.md, "Delta copies"), in the metadata's order; empty
+    /// for a full copy.
+    pub parts: Vec<Asset>,
     /// The role of the metadata asset (stable, claim, or an 0.1 temporary name).
     pub role: Role,
 }
@@ -50,14 +53,18 @@ impl Copy {
         self.metadata_asset.release_id
     }
 
-    /// The same stored content: generation and archive bytes (then the records are the same too).
+    /// The same stored content: generation and copy bytes (then the records are the same too).
     pub fn same_content(&self, other: &Copy) -> bool {
         self.generation() == other.generation()
             && self
                 .meta
-                .archive
-                .sha256
-                .eq_ignore_ascii_case(&other.meta.archive.sha256)
+                .copy_sha256()
+                .eq_ignore_ascii_case(other.meta.copy_sha256())
+    }
+
+    /// Every asset the copy is made of: its archive (a chain's base) and its parts.
+    pub fn archives(&self) -> impl Iterator<Item = &Asset> {
+        std::iter::once(&self.archive_asset).chain(&self.parts)
     }
 }
 
@@ -72,7 +79,7 @@ pub fn rank(a: &Copy, b: &Copy) -> Ordering {
         .then(b.stable().cmp(&a.stable()))
         .then(b.meta.uuid_count.cmp(&a.meta.uuid_count))
         .then_with(|| {
-            let sha = |c: &Copy| c.meta.archive.sha256.to_ascii_lowercase();
+            let sha = |c: &Copy| c.meta.copy_sha256().to_ascii_lowercase();
             sha(b).cmp(&sha(a))
         })
         .then(a.release_id().cmp(&b.release_id()))
@@ -95,7 +102,7 @@ pub fn diverged(a: &Copy, b: &Copy) -> bool {
         p.generation == low.generation()
             && !p
                 .archive_sha256
-                .eq_ignore_ascii_case(&low.meta.archive.sha256)
+                .eq_ignore_ascii_case(low.meta.copy_sha256())
     })
 }
 
@@ -210,16 +217,25 @@ pub fn claims_to_read<'a>(
 /// sha256; without a digest (assets older than 2025-06), the name the metadata gives or a
 /// temporary name of the session, and the sha256 is checked at download.
 fn holds(meta: &Metadata, archive: &Asset, role: &Role) -> bool {
-    if archive.state != "uploaded" || archive.size != meta.archive.size {
+    holds_bytes(
+        (&meta.archive.name, meta.archive.size, &meta.archive.sha256),
+        archive,
+        role,
+    )
+}
+
+/// Whether `asset` holds the bytes of (name, size, sha256): an archive or a chain's part.
+fn holds_bytes((name, size, sha256): (&str, u64, &str), asset: &Asset, role: &Role) -> bool {
+    if asset.state != "uploaded" || asset.size != size {
         return false;
     }
-    match archive
+    match asset
         .digest
         .as_deref()
         .and_then(|d| d.strip_prefix("sha256:"))
     {
-        Some(digest) => digest.eq_ignore_ascii_case(&meta.archive.sha256),
-        None => archive.name == meta.archive.name || !role.is_stable(),
+        Some(digest) => digest.eq_ignore_ascii_case(sha256),
+        None => asset.name == name || !role.is_stable(),
     }
 }
 
@@ -229,7 +245,27 @@ fn is_archive(role: &Role) -> bool {
         Role::StableArchive { .. }
             | Role::TempArchive { .. }
             | Role::LegacyTemp { metadata: false }
+            | Role::Part { .. }
     )
+}
+
+/// The asset holding each part of `meta`'s chain in draft `release_id` (the newest upload of
+/// those that match), or `None` when one is missing: then the metadata describes no copy.
+fn parts_of(meta: &Metadata, release_id: u64, assets: &[(Asset, Role)]) -> Option<Vec<Asset>> {
+    meta.parts()
+        .iter()
+        .map(|part| {
+            assets
+                .iter()
+                .filter(|(a, r)| {
+                    a.release_id == release_id
+                        && is_archive(r)
+                        && holds_bytes((&part.name, part.size, &part.sha256), a, r)
+                })
+                .max_by_key(|(a, _)| a.id)
+                .map(|(a, _)| a.clone())
+        })
+        .collect()
 }
 
 /// The sessions of `assets`, each with its complete copies, given the metadata read so far (by
@@ -294,11 +330,13 @@ fn layout_of(
             .iter()
             .filter(|(a, r)| a.release_id == asset.release_id && is_archive(r) && holds(meta, a, r))
             .max_by_key(|(a, _)| a.id);
-        if let Some((archive, _)) = archive {
+        let parts = parts_of(meta, asset.release_id, &assets);
+        if let (Some((archive, _)), Some(parts)) = (archive, parts) {
             copies.push(Copy {
                 meta: meta.clone(),
                 metadata_asset: asset.clone(),
                 archive_asset: archive.clone(),
+                parts,
                 role: role.clone(),
             });
         } else {
@@ -379,14 +417,31 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
         let metadata_name = names::metadata_asset_name(&layout.session_id);
         keep.insert(current.archive_asset.id);
         keep.insert(current.metadata_asset.id);
-        for (target, ours) in [
-            (&archive_name, &current.archive_asset),
-            (&metadata_name, &current.metadata_asset),
-        ] {
+        keep.extend(current.parts.iter().map(|p| p.id));
+        // The parts first: a chain's part under its final name before the metadata names it
+        // stable (docs/write-protocol.md, "A delta write").
+        let part_names: Vec<(String, &Asset)> = current
+            .meta
+            .parts()
+            .iter()
+            .zip(&current.parts)
+            .map(|(part, asset)| {
+                let name = names::part_asset_name(&layout.session_id, part.generation, encrypted);
+                (name, asset)
+            })
+            .collect();
+        let targets = std::iter::once((&archive_name, &current.archive_asset))
+            .chain(part_names.iter().map(|(name, asset)| (name, *asset)))
+            .chain(std::iter::once((&metadata_name, &current.metadata_asset)));
+        for (target, ours) in targets {
             if &ours.name == target {
                 continue;
             }
-            for (other, _) in layout.assets.iter().filter(|(a, _)| &a.name == target) {
+            for (other, _) in layout
+                .assets
+                .iter()
+                .filter(|(a, _)| &a.name == target && !keep.contains(&a.id))
+            {
                 steps.push(Step::Delete(other.clone()));
             }
             steps.push(Step::Rename(ours.clone(), target.clone()));
@@ -398,9 +453,13 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
         .copies
         .iter()
         .skip(1)
-        .map(|c| c.archive_asset.id)
+        .flat_map(|c| c.archives().map(|a| a.id))
         .collect();
-    let referenced: HashSet<u64> = layout.copies.iter().map(|c| c.archive_asset.id).collect();
+    let referenced: HashSet<u64> = layout
+        .copies
+        .iter()
+        .flat_map(|c| c.archives().map(|a| a.id))
+        .collect();
     let renamed: HashSet<u64> = steps
         .iter()
         .filter_map(|s| match s {
@@ -443,6 +502,12 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
                             || (!referenced.contains(&asset.id) && (own || stale)))
                 }
                 Role::LegacyTemp { metadata: true } => current_generation.is_some() && stale,
+                // A part the current copy does not use, of its generation or older, can never
+                // be used again (claims name only parts of their parent's chain); one above it
+                // may belong to a claim not read yet.
+                Role::Part { generation, .. } => {
+                    current_generation.is_some_and(|g| *generation <= g)
+                }
             }
         };
         if litter && litter_left > 0 {
@@ -766,6 +831,181 @@ mod tests {
             repair_plan(&release.layout(), &reader()),
             vec![Step::Delete(old)]
         );
+    }
+
+    /// A chain of generation `generation`: the base `base` (an archive of [`meta`]'s version) and
+    /// one part per (generation, version), each `200 + version` bytes.
+    fn chain_meta(generation: u64, base: u8, parts: &[(u64, u8)]) -> Metadata {
+        use crate::bundle::metadata::{After, Base, Chain, Part};
+        let after = || After {
+            records: 1,
+            lines: 1,
+            uuid_count: 1,
+            uuid_chain_sha256: "11".repeat(32),
+        };
+        let mut m = meta(generation, base);
+        m.format = crate::bundle::metadata::FORMAT_CHAIN;
+        m.chain = Some(Chain {
+            base: Base {
+                generation: 1,
+                after: after(),
+                roots: m.roots(),
+            },
+            parts: parts
+                .iter()
+                .map(|&(g, v)| Part {
+                    generation: g,
+                    name: names::part_asset_name(ID, g, false),
+                    size: 200 + u64::from(v),
+                    sha256: format!("{v:02x}").repeat(32),
+                    unpacked_size: 1,
+                    roots: m.roots(),
+                    after: after(),
+                    removed: vec![],
+                })
+                .collect(),
+        });
+        m
+    }
+
+    impl Release {
+        fn part(&mut self, name: &str, version: u8) -> Asset {
+            self.next_id += 1;
+            let sha = format!("{version:02x}").repeat(32);
+            let a = asset(
+                self.next_id,
+                name,
+                200 + u64::from(version),
+                &sha,
+                "uploaded",
+            );
+            self.assets.push(a.clone());
+            a
+        }
+
+        fn chain(&mut self, name: &str, meta: Metadata) -> Asset {
+            self.next_id += 1;
+            let a = asset(self.next_id, name, 1, &"00".repeat(32), "uploaded");
+            self.metas.insert(a.id, meta);
+            self.assets.push(a.clone());
+            a
+        }
+
+        fn current_generation(&self) -> Option<u64> {
+            self.layout().current().map(Copy::generation)
+        }
+
+        fn sorted_names(&self) -> Vec<String> {
+            let mut names: Vec<String> = self.assets.iter().map(|a| a.name.clone()).collect();
+            names.sort();
+            names
+        }
+    }
+
+    /// The states of a delta write (docs/write-protocol.md, "A delta write"): generation 1 (a full
+    /// copy) to generation 2 (that copy as the base plus a part). Each holds a complete copy; the
+    /// new one from its claim on; the repair plan from any of them (and each of its prefixes)
+    /// keeps it and ends in the stable names plus the part's `.d2` name.
+    #[test]
+    fn every_state_of_a_delta_write_has_a_copy_and_rolls_forward() {
+        let (stable_archive, stable_meta) = (
+            names::archive_asset_name(ID, false),
+            names::metadata_asset_name(ID),
+        );
+        let (temp, part) = (
+            names::temp_archive_name(ID, "w1", "n1", false),
+            names::part_asset_name(ID, 2, false),
+        );
+        let claim = names::claim_asset_name(ID, 2);
+        let new = || chain_meta(2, 1, &[(2, 7)]);
+        let build = |step: usize| {
+            let mut r = Release::new();
+            r.archive(&stable_archive, 1);
+            if step < 4 {
+                r.metadata(&stable_meta, 1, 1);
+            }
+            match step {
+                0 => {}
+                1 => {
+                    r.part(&temp, 7);
+                }
+                2 => {
+                    r.part(&temp, 7);
+                    r.chain(&claim, new());
+                }
+                3 | 4 => {
+                    r.part(&part, 7);
+                    r.chain(&claim, new());
+                }
+                _ => {
+                    r.part(&part, 7);
+                    r.chain(&stable_meta, new());
+                }
+            }
+            r
+        };
+        let mut want_final = vec![stable_archive.clone(), part.clone(), stable_meta.clone()];
+        want_final.sort();
+        for step in 0..=5 {
+            let release = build(step);
+            let want = if step < 2 { 1 } else { 2 };
+            assert_eq!(release.current_generation(), Some(want), "step {step}");
+            let plan = repair_plan(&release.layout(), &reader());
+            for k in 0..=plan.len() {
+                let mut partial = build(step);
+                partial.apply(&plan[..k]);
+                assert_eq!(partial.current_generation(), Some(want), "step {step}, {k}");
+            }
+            let mut done = build(step);
+            done.apply(&plan);
+            if step >= 2 {
+                assert_eq!(done.sorted_names(), want_final, "step {step}");
+                let current = done.layout().current().unwrap().clone();
+                assert_eq!(current.parts.len(), 1);
+                assert_eq!(current.archive_asset.name, stable_archive);
+            }
+            assert!(
+                repair_plan(&done.layout(), &reader()).is_empty(),
+                "step {step}"
+            );
+        }
+    }
+
+    /// A chain whose part is missing is no copy; a part above the current generation (a claim not
+    /// read yet may use it) stays; after a compaction the old chain's parts go.
+    #[test]
+    fn parts_count_only_complete_and_go_only_when_no_chain_can_use_them() {
+        let stable_meta = names::metadata_asset_name(ID);
+        let mut r = Release::new();
+        r.archive(&names::archive_asset_name(ID, false), 1);
+        r.part(&names::part_asset_name(ID, 2, false), 2);
+        r.chain(&stable_meta, chain_meta(3, 1, &[(2, 2), (3, 3)]));
+        assert!(r.layout().current().is_none(), "part 3 is missing");
+        let third = r.part(&names::part_asset_name(ID, 3, false), 3);
+        assert_eq!(r.current_generation(), Some(3));
+        let ahead = r.part(&names::part_asset_name(ID, 4, false), 4);
+        assert!(repair_plan(&r.layout(), &reader()).is_empty());
+        // Compaction: a full copy of generation 4 (a claim) over the chain.
+        r.archive(&names::temp_archive_name(ID, "w1", "n1", false), 9);
+        r.metadata(&names::claim_asset_name(ID, 4), 4, 9);
+        let plan = repair_plan(&r.layout(), &reader());
+        for k in 0..=plan.len() {
+            let mut partial = Release {
+                assets: r.assets.clone(),
+                metas: r.metas.clone(),
+                next_id: 0,
+            };
+            partial.apply(&plan[..k]);
+            assert_eq!(partial.current_generation(), Some(4), "after {k} steps");
+        }
+        r.apply(&plan);
+        assert!(
+            r.assets.iter().all(|a| a.id != third.id),
+            "{:?}",
+            r.sorted_names()
+        );
+        assert!(r.assets.iter().all(|a| a.id != ahead.id));
+        assert_eq!(r.assets.len(), 2, "{:?}", r.sorted_names());
     }
 
     #[test]

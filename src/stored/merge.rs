@@ -134,6 +134,14 @@ impl Merger<'_> {
         from: &Copy,
         over: Option<&Copy>,
     ) -> anyhow::Result<bool> {
+        if !from.parts.is_empty() {
+            // A chain is read across drafts as it is; carrying it part by part is not done: the
+            // duplicate stays (readers still use its copy by the one rank).
+            (self.warn)(&format!(
+                "session {session_id} is stored as a chain of delta parts in a duplicate draft: left there"
+            ));
+            return Ok(false);
+        }
         let archive = self
             .scratch
             .join(format!("merge-{}", from.archive_asset.id));
@@ -151,6 +159,7 @@ impl Merger<'_> {
             meta: c.meta.clone(),
             metadata_asset: c.metadata_asset.clone(),
             archive_asset: c.archive_asset.clone(),
+            parts: c.parts.clone(),
             assets: Vec::new(),
             repair: Vec::new(),
         });

@@ -12,6 +12,7 @@
 //! already read (an asset's bytes never change under its id: GitHub cannot overwrite an asset), so a
 //! push reads each metadata asset at most once.
 
+pub mod chain;
 pub mod copies;
 pub mod merge;
 pub mod write;
@@ -35,6 +36,8 @@ pub struct StoredSession {
     pub meta: Metadata,
     pub metadata_asset: Asset,
     pub archive_asset: Asset,
+    /// A chain's parts, in its metadata's order (empty for a full copy).
+    pub parts: Vec<Asset>,
     /// Every asset of the session (claims and temporary archives too).
     pub assets: Vec<Asset>,
     /// The steps that finish an interrupted write and remove leftovers (as a reader sees them);
@@ -58,6 +61,7 @@ impl StoredSession {
             meta: s.meta.clone(),
             metadata_asset: s.metadata_asset.clone(),
             archive_asset: s.archive_asset.clone(),
+            parts: s.parts.clone(),
             role: crate::release::names::classify(&s.metadata_asset.name)
                 .map_or(crate::release::names::Role::StableMetadata, |(_, role)| {
                     role
@@ -76,6 +80,7 @@ impl StoredSession {
             meta: current.meta.clone(),
             metadata_asset: current.metadata_asset.clone(),
             archive_asset: current.archive_asset.clone(),
+            parts: current.parts.clone(),
             assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
             repair: copies::repair_plan(layout, planner),
         })
@@ -297,6 +302,21 @@ fn fetch_metadata(
                     });
                 }
             }
+            // A newer ccsync's stable copy: never junk (a push would write over it), never
+            // "nothing stored": every reader and writer stops and says to upgrade.
+            Err(err)
+                if err.is::<crate::bundle::metadata::NewerFormat>()
+                    && crate::release::names::classify(&asset.name).is_some_and(|(_, role)| {
+                        role == crate::release::names::Role::StableMetadata
+                    }) =>
+            {
+                return Err(err).with_context(|| {
+                    format!(
+                        "cannot read the stored copy of session {session_id} ({}); nothing was changed",
+                        crate::neutral::text(&asset.name)
+                    )
+                });
+            }
             Err(err) => {
                 cache.insert_junk(asset.id);
                 warn(&format!(
@@ -451,6 +471,18 @@ pub fn fetch_archive(
     passphrase: Option<&str>,
 ) -> anyhow::Result<Extracted> {
     let meta = &stored.meta;
+    if meta.chain.is_some() {
+        return chain::fetch_chain(
+            rt,
+            gh,
+            stored,
+            None,
+            None,
+            scratch,
+            extract_parent,
+            passphrase,
+        );
+    }
     let downloaded = scratch.join(&meta.archive.name);
     rt.block_on(gh.download_asset(
         &stored.archive_asset,

@@ -155,6 +155,7 @@ pub fn prepare(
         meta: current.meta.clone(),
         metadata_asset: renamed(&current.metadata_asset),
         archive_asset: renamed(&current.archive_asset),
+        parts: current.parts.iter().map(renamed).collect(),
         assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
         repair: Vec::new(),
     }))
@@ -227,6 +228,16 @@ pub fn write_copy(
         .then(|| super::damaged_sessions(release, cache, Some(&copy.meta.session_id)))
         .and_then(|d| d.iter().map(|d| d.meta.generation).max());
     let generation = next_generation(base, damaged, &copy)?;
+    // A delta part is packed for one generation (its name and the chain say so): another
+    // writer took it meanwhile, so pack again from the new copy.
+    if copy
+        .meta
+        .parts()
+        .last()
+        .is_some_and(|p| p.generation != generation)
+    {
+        return Ok(Written::Superseded);
+    }
 
     // 1. The archive under a name of this writer: nothing readable changes.
     let temp_name = names::temp_archive_name(&id, writer.id(), &nonce(), encrypted);
@@ -238,10 +249,10 @@ pub fn write_copy(
     // 2. The claim: the commit point.
     let mut meta = copy.meta;
     if !copy.keep_generation {
-        meta.generation = generation;
+        meta.settle_generation(generation);
         meta.parent = base.map(|b| Parent {
             generation: b.meta.generation,
-            archive_sha256: b.meta.archive.sha256.clone(),
+            archive_sha256: b.meta.copy_sha256().to_owned(),
         });
     }
     let claim_name = names::claim_asset_name(&id, generation);
@@ -424,7 +435,7 @@ fn confirmed(
     else {
         return false;
     };
-    if ours.archive_asset.id != temp.id
+    if !ours.archives().any(|a| a.id == temp.id)
         && !now
             .assets
             .iter()
