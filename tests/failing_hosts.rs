@@ -415,3 +415,82 @@ fn a_damaged_copy_is_the_same_error_for_every_reader() {
     let status = laptop.json(&["status"]);
     assert_eq!(status["sessions"][0]["status"], "equal", "{status}");
 }
+
+/// The fault kinds of `faults` plus a download cut halfway (full `Content-Length`, half the body).
+fn storage_faults_with_cut() -> Vec<(String, Fault)> {
+    let mut all = storage_faults();
+    all.push((
+        "cut".into(),
+        Fault::new(
+            "GET",
+            "/github-production-release-asset/*",
+            FaultKind::CutResponse,
+        )
+        .on(Host::Storage)
+        .always(),
+    ));
+    all
+}
+
+/// doctor's lines and exit code against a host that fails: exit 1, the failing check's line
+/// naming the host (`host_url`, or for the API host "GitHub" as every API error does), and no line
+/// saying the release is fine.
+fn assert_doctor_fails(laptop: &Laptop, host_url: &str, check: &str, what: &str) {
+    let output = run_fast(laptop, &["doctor"]);
+    let report = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{what}: {report}");
+    let host = host_url.trim_start_matches("http://");
+    let line = report
+        .lines()
+        .find(|l| l.contains(&format!("{check}:")))
+        .unwrap_or_else(|| panic!("{what}: no {check} line: {report}"));
+    assert!(line.starts_with("fail"), "{what}: {report}");
+    let api = host_url == laptop.fake.api_url();
+    assert!(
+        line.contains(host) || (api && line.contains("GitHub")),
+        "{what}: names the host {host}: {report}"
+    );
+    assert!(
+        !report.contains("ok    release"),
+        "{what}: says the release is fine: {report}"
+    );
+}
+
+#[test]
+fn doctor_names_a_failing_storage_host() {
+    for (label, fault) in storage_faults_with_cut() {
+        let (laptop, _) = pushed_laptop();
+        laptop.fake.add_fault(fault);
+        let storage = laptop.fake.storage_url();
+        assert_doctor_fails(&laptop, &storage, "release", &format!("storage, {label}"));
+    }
+}
+
+#[test]
+fn doctor_names_a_failing_api_host() {
+    // The repository check (GET /repos/o/r), and the release lookup (GraphQL, with the releases
+    // listing as its fallback: both fail).
+    let checks: [(&str, &[(&str, &str)]); 2] = [
+        ("access", &[("GET", "/repos/octo/app")]),
+        (
+            "release",
+            &[("POST", "/graphql"), ("GET", "/repos/octo/app/releases*")],
+        ),
+    ];
+    for (check, requests) in checks {
+        for (index, label) in ["503", "drop", "hang"].into_iter().enumerate() {
+            let (laptop, _) = pushed_laptop();
+            for (method, path) in requests {
+                let fault = faults(Host::Api, method, path)
+                    .into_iter()
+                    .filter(|(l, _)| l != "404")
+                    .nth(index)
+                    .unwrap();
+                assert_eq!(fault.0, label);
+                laptop.fake.add_fault(fault.1);
+            }
+            let api = laptop.fake.api_url();
+            assert_doctor_fails(&laptop, &api, check, &format!("{check}, {label}"));
+        }
+    }
+}
