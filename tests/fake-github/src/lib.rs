@@ -229,6 +229,21 @@ impl FakeGitHub {
         });
     }
 
+    /// Backdates a release's `created_at` by `secs` (a release made long ago, pushed to since).
+    pub fn age_release(&self, release_id: u64, secs: i64) {
+        let when = (chrono::Utc::now() - chrono::Duration::seconds(secs))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let mut s = self.state.lock().unwrap();
+        let release = s
+            .repos
+            .values_mut()
+            .flat_map(|r| r.releases.values_mut())
+            .find(|r| r.id == release_id)
+            .expect("release exists");
+        release.created_at = when;
+    }
+
     /// Flips a byte of an asset's stored data, keeping its size and advertised digest.
     pub fn corrupt_asset(&self, asset_id: u64) {
         self.with_asset(asset_id, |a| {
