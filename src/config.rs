@@ -22,6 +22,20 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The repository's sessions, newest first, through the facts cache (saved afterwards, with a
+    /// `-v` line on how it went).
+    pub fn repository_sessions(
+        &self,
+        claude_dir: &Path,
+        repo_root: &Path,
+    ) -> anyhow::Result<Vec<crate::store::LocalSession>> {
+        let mut cache = crate::store::FactCache::from_env(claude_dir);
+        let sessions = crate::store::repository_sessions_with(claude_dir, repo_root, &mut cache)?;
+        cache.save();
+        self.ui.detail(&cache.summary());
+        Ok(sessions)
+    }
+
     /// `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`; absolute and, when it exists,
     /// with links resolved (without Windows' verbatim prefix), because the paths derived from it
     /// end up in metadata and messages.

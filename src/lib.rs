@@ -10,12 +10,15 @@
 //!   (reading rules, roll-forward, the writer; docs/write-protocol.md)
 //! - [`catalog`]: what a release tells without downloading metadata (asset labels, the body table)
 //! - [`actions`]: GitHub Actions glue (environment files, annotations, step summary)
-//! - [`commands`]: one module per `ccsync` command, tying the others together
+//! - [`transfer`]: the push and restore pipelines (find, compare, pack or fetch, write or
+//!   install), each step a function
+//! - [`commands`]: one module per `ccsync` command: arguments, one call into the layers above,
+//!   and reporting
 //!
 //! Around them: [`cli`] (the command line), [`claude_cli`] (the `claude` that will run and its
 //! version), [`config`] (checked settings from options and
 //! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
-//! [`memory`] (project memory that travels with sessions), [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
+//! [`memory`] (project memory that travels with sessions), [`passphrase`] (the archive passphrase), [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
 //! see, with text from stored data neutralised), [`scratch`] (temporary folders, and those of
 //! killed runs).
 
@@ -32,6 +35,7 @@ pub mod git;
 pub mod ids;
 pub mod memory;
 pub mod neutral;
+pub mod passphrase;
 pub mod progress;
 pub mod release;
 pub mod scratch;
@@ -39,6 +43,7 @@ pub mod store;
 pub mod stored;
 pub mod sync;
 pub mod token;
+pub mod transfer;
 pub mod ui;
 
 use std::process::ExitCode;

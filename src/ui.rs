@@ -119,6 +119,15 @@ mod width_tests {
     }
 }
 
+/// `1 record`, `2 records`: a count with its noun.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Sizes as people read them: `812 B`, `3.4 KiB`, `12.0 MiB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];

@@ -16,7 +16,7 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
         }
     };
     let claude_dir = ctx.claude_dir()?;
-    let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
+    let sessions = ctx.repository_sessions(&claude_dir, git.root())?;
     let Some(session) = crate::store::belongs::newest_of_branch(&sessions, &branch) else {
         let message = if sessions.is_empty() {
             super::sessions::explain_empty(&claude_dir, git.root())

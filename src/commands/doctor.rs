@@ -97,7 +97,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
     if let (Some(slug), Some(token)) = (&slug, token) {
         check_github(ctx, &mut report, slug, token, branch.as_deref());
     }
-    match super::passphrase("work") {
+    match crate::passphrase::from_env("work") {
         Ok(Some(_)) => report.ok(
             "encryption",
             "a passphrase is set (CCSYNC_PASSPHRASE or CCSYNC_PASSPHRASE_FILE): sessions are pushed encrypted",
@@ -204,14 +204,15 @@ fn check_github(
             return;
         }
     };
-    let (gh, rt) =
-        match GitHub::new(api, slug.clone(), token).and_then(|gh| Ok((gh, super::runtime()?))) {
-            Ok(pair) => pair,
-            Err(e) => {
-                report.fail("access", format!("{e:#}"));
-                return;
-            }
-        };
+    let (gh, rt) = match GitHub::new(api, slug.clone(), token)
+        .and_then(|gh| Ok((gh, crate::release::runtime()?)))
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            report.fail("access", format!("{e:#}"));
+            return;
+        }
+    };
     let access = match rt.block_on(gh.access()) {
         Ok(access) => access,
         Err(e) if e.status() == Some(401) => {
@@ -304,7 +305,7 @@ fn check_claude(ctx: &Context, report: &mut Report, git: Option<&GitRepo>, branc
         return;
     };
     let project = store::project_dir(&claude_dir, git.root());
-    let sessions = match super::repository_sessions(ctx, &claude_dir, git.root()) {
+    let sessions = match ctx.repository_sessions(&claude_dir, git.root()) {
         Ok(sessions) => sessions,
         Err(e) => {
             report.fail("project-folder", format!("{e:#}"));

@@ -46,8 +46,8 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let passphrase = match super::passphrase("export")? {
-        None if found.stored.encrypted() => super::prompt_passphrase(ctx.ui, &id)?,
+    let passphrase = match crate::passphrase::from_env("export")? {
+        None if found.stored.encrypted() => crate::passphrase::prompt(ctx.ui, &id)?,
         set => set,
     };
     let extracted = stored::fetch_archive(

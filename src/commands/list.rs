@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo().ok();
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
-    let rt = super::runtime()?;
+    let rt = crate::release::runtime()?;
     // One branch: its drafts by tag, a few requests whatever the repository holds. A published
     // release with that tag is read by listing, where it is named as not ccsync's.
     let releases = match &args.branch {

@@ -93,7 +93,7 @@ struct NotRemoved {
 /// body. The releases themselves stay. A copy that cannot be removed is named and the others are
 /// still removed.
 fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<()> {
-    let holders = super::releases_holding(ctx, id, args.branch.as_deref())?;
+    let holders = crate::transfer::holders::releases_holding(ctx, id, args.branch.as_deref())?;
     let id = holders.id.as_str();
     let (gh, rt) = (&holders.gh, &holders.rt);
     if holders.drafts.is_empty() {
@@ -125,7 +125,7 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
         .collect();
     let what = format!(
         "release-prune will remove session {id} from {}:\n{}",
-        super::count(copies.len() as u64, "release"),
+        crate::ui::count(copies.len() as u64, "release"),
         copies
             .iter()
             .map(|c| format!(
@@ -168,7 +168,7 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
             },
             crate::neutral::text(&copy.branch),
             copy.release_id,
-            super::count(copy.assets.len() as u64, "asset")
+            crate::ui::count(copy.assets.len() as u64, "asset")
         ));
     }
     if !holders.searched_all {
@@ -199,7 +199,7 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
     if !out.not_removed.is_empty() {
         anyhow::bail!(
             "{} of session {id} could not be removed: {}; run the command again to retry",
-            super::count(out.not_removed.len() as u64, "copy"),
+            crate::ui::count(out.not_removed.len() as u64, "copy"),
             out.not_removed
                 .iter()
                 .map(|n| format!(
@@ -253,7 +253,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo().ok();
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
-    let rt = super::runtime()?;
+    let rt = crate::release::runtime()?;
     let limit = args
         .older_than
         .map(|days| Utc::now() - Duration::days(i64::from(days)));

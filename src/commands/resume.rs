@@ -25,8 +25,8 @@ use crate::exit::{self, Code, Exit};
 use crate::store::{self, LocalSession};
 use crate::ui::Ui;
 
-use super::push::{self, PushOutcome};
-use super::restore::{self, RestoreOutcome};
+use crate::transfer::push::{self, PushOutcome};
+use crate::transfer::restore::{self, RestoreOutcome};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,7 +118,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         }
     };
 
-    let before = super::repository_sessions(ctx, &claude_dir, git.root())?;
+    let before = ctx.repository_sessions(&claude_dir, git.root())?;
     let chosen: Option<LocalSession> = match &args.session {
         Some(id) => match store::find_session(&claude_dir, git.root(), id)? {
             Some(session) => Some(session),
@@ -169,7 +169,7 @@ pub fn run(ctx: &Context, args: &ResumeArgs) -> anyhow::Result<()> {
         Some(session) => Some(session.id.clone()),
         None => {
             let known: HashSet<&str> = before.iter().map(|s| s.id.as_str()).collect();
-            super::repository_sessions(ctx, &claude_dir, git.root())?
+            ctx.repository_sessions(&claude_dir, git.root())?
                 .into_iter()
                 .find(|s| !known.contains(s.id.as_str()))
                 .map(|s| s.id)

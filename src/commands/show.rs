@@ -50,9 +50,9 @@ pub(super) struct Found {
 /// hold it, the most advanced copy (most records, then newest activity) is taken and a warning
 /// names them all, with `--branch` to choose.
 pub(super) fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyhow::Result<Found> {
-    let super::Holders {
+    let crate::transfer::holders::Holders {
         gh, rt, drafts, id, ..
-    } = super::releases_holding(ctx, id, branch)?;
+    } = crate::transfer::holders::releases_holding(ctx, id, branch)?;
     let scratch = tempfile::tempdir()?;
     // A release that could not be read is an error, never "not stored there".
     let mut copies: Vec<(SessionRelease, StoredSession)> = Vec::new();

@@ -45,7 +45,7 @@ struct SessionStatus {
 pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
     let claude_dir = ctx.claude_dir()?;
-    let sessions = super::repository_sessions(ctx, &claude_dir, git.root())?;
+    let sessions = ctx.repository_sessions(&claude_dir, git.root())?;
     let branch = match args.all {
         true => None,
         false => Some(ctx.branch(args.branch.as_deref(), Some(&git))?.required()?),
@@ -72,9 +72,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     };
     if !by_branch.is_empty() {
         let gh = GitHub::new(ctx.api_url()?, slug, ctx.token()?)?;
-        let rt = super::runtime()?;
+        let rt = crate::release::runtime()?;
         // The same passphrase rules as restore (CCSYNC_PASSPHRASE, else CCSYNC_PASSPHRASE_FILE).
-        let passphrase = super::passphrase("compare")?;
+        let passphrase = crate::passphrase::from_env("compare")?;
         for (branch, locals) in &by_branch {
             let statuses = branch_status(ctx, &rt, &gh, branch, locals, passphrase.as_deref())?;
             out.sessions.extend(statuses);

@@ -38,3 +38,11 @@ pub use error::{Error, Result};
 pub use model::{Asset, SessionRelease};
 pub use repository::Access;
 pub use transport::{set_command_timeout, set_http_debug, RetryPolicy};
+
+/// The runtime for the network calls of one command; file work stays outside it.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the network runtime: {e}"))
+}

@@ -133,7 +133,7 @@ fn save_if_different(dst: &Path, src: &Path, backup: &Path, rel: &Path) -> anyho
         Ok(meta) => meta,
         Err(_) => return Ok(false),
     };
-    if meta.is_file() && super::same_bytes(dst, src)? {
+    if meta.is_file() && super::install::same_bytes(dst, src)? {
         return Ok(false);
     }
     save(dst, &backup.join(rel))?;
