@@ -31,8 +31,18 @@ fn faults(host: Host, method: &str, path: &str) -> Vec<(String, Fault)> {
     ]
 }
 
+/// The storage host's faults, plus a download cut halfway (the full `Content-Length`, half the
+/// body, then the connection closes).
 fn storage_faults() -> Vec<(String, Fault)> {
-    faults(Host::Storage, "GET", "/github-production-release-asset/*")
+    let path = "/github-production-release-asset/*";
+    let mut all = faults(Host::Storage, "GET", path);
+    all.push((
+        "cut".into(),
+        Fault::new("GET", path, FaultKind::CutResponse)
+            .on(Host::Storage)
+            .always(),
+    ));
+    all
 }
 
 /// Runs with short waits: a stall period of half a second, a budget of 3 s.
@@ -46,10 +56,18 @@ fn run_fast(laptop: &Laptop, args: &[&str]) -> Output {
 
 /// Exit 1, the host named, and none of the wrong stories.
 fn assert_host_failure(output: &Output, host_url: &str, what: &str) {
-    let text = stderr(output);
     let host = host_url.trim_start_matches("http://");
+    assert_failure_naming(output, &[host], what);
+}
+
+/// Exit 1, one of `names` said, and none of the wrong stories.
+fn assert_failure_naming(output: &Output, names: &[&str], what: &str) {
+    let text = stderr(output);
     assert_eq!(output.status.code(), Some(1), "{what}: {text}");
-    assert!(text.contains(host), "{what}: names the host {host}: {text}");
+    assert!(
+        names.iter().any(|n| text.contains(n)),
+        "{what}: names the host ({names:?}): {text}"
+    );
     let out = stdout(output);
     for wrong in [
         "no session",
@@ -416,22 +434,6 @@ fn a_damaged_copy_is_the_same_error_for_every_reader() {
     assert_eq!(status["sessions"][0]["status"], "equal", "{status}");
 }
 
-/// The fault kinds of `faults` plus a download cut halfway (full `Content-Length`, half the body).
-fn storage_faults_with_cut() -> Vec<(String, Fault)> {
-    let mut all = storage_faults();
-    all.push((
-        "cut".into(),
-        Fault::new(
-            "GET",
-            "/github-production-release-asset/*",
-            FaultKind::CutResponse,
-        )
-        .on(Host::Storage)
-        .always(),
-    ));
-    all
-}
-
 /// doctor's lines and exit code against a host that fails: exit 1, the failing check's line
 /// naming the host (`host_url`, or for the API host "GitHub" as every API error does), and no line
 /// saying the release is fine.
@@ -458,7 +460,7 @@ fn assert_doctor_fails(laptop: &Laptop, host_url: &str, check: &str, what: &str)
 
 #[test]
 fn doctor_names_a_failing_storage_host() {
-    for (label, fault) in storage_faults_with_cut() {
+    for (label, fault) in storage_faults() {
         let (laptop, _) = pushed_laptop();
         laptop.fake.add_fault(fault);
         let storage = laptop.fake.storage_url();
@@ -492,5 +494,52 @@ fn doctor_names_a_failing_api_host() {
             let api = laptop.fake.api_url();
             assert_doctor_fails(&laptop, &api, check, &format!("{check}, {label}"));
         }
+    }
+}
+
+/// Every command that reads a release against a failing API host (the release lookup: GraphQL and
+/// the releases listing it falls back to, both failing): exit 1 naming GitHub, never "no session"
+/// or an empty list, and nothing deleted.
+#[test]
+fn every_command_names_a_failing_api_host() {
+    for (label, kind) in [
+        ("503", FaultKind::Status),
+        ("drop", FaultKind::Drop),
+        ("hang", FaultKind::Hang),
+    ] {
+        let (laptop, id) = pushed_laptop();
+        // The local copy grows, so a push must read the stored one.
+        let session = laptop.session("main", "2026-03-01T10:00:00Z").id(&id);
+        session.turns(1).write_to(&laptop.project_dir());
+        let before = asset_count(&laptop);
+        for (method, path) in [("POST", "/graphql"), ("GET", "/repos/octo/app/releases*")] {
+            let fault = Fault::new(method, path, kind).always();
+            laptop.fake.add_fault(if label == "503" {
+                fault.status(503)
+            } else {
+                fault
+            });
+        }
+        let api = laptop.fake.api_url();
+        let host = api.trim_start_matches("http://");
+        let export_to = laptop.env.temp.path().join("export");
+        let export_to = export_to.to_str().unwrap();
+        for args in [
+            vec!["release-list"],
+            vec!["release-list", "--json"],
+            vec!["release-show", "--session", &id],
+            vec!["release-export", "--session", &id, "--output", export_to],
+            vec!["status"],
+            vec!["release-restore"],
+            vec!["release-restore", "--session", &id],
+            vec!["release-push", "--session", &id],
+            vec!["release-prune", "--older-than", "0", "--dry-run"],
+            vec!["release-prune", "--older-than", "0", "--yes"],
+            vec!["release-prune", "--session", &id, "--yes"],
+        ] {
+            let output = run_fast(&laptop, &args);
+            assert_failure_naming(&output, &[host, "GitHub"], &format!("{args:?}, {label}"));
+        }
+        assert_eq!(asset_count(&laptop), before, "{label}: nothing deleted");
     }
 }
