@@ -104,10 +104,21 @@ impl Rule {
     }
 }
 
+/// A keyword of the rule set found in a text: its byte range and its index in
+/// [`Tier::keywords`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeywordHit {
+    pub start: usize,
+    pub end: usize,
+    pub keyword: u16,
+}
+
 /// The loaded rule set.
 pub struct Tier {
     pub rules: Vec<Rule>,
     keywords: AhoCorasick,
+    /// The keywords the automaton looks for, lower case, in its order.
+    keyword_list: Vec<String>,
     /// For each keyword, the rules it gates.
     keyword_rules: Vec<Vec<u16>>,
     global: Vec<Allow>,
@@ -209,15 +220,17 @@ impl Tier {
                 allows: def.allowlists.iter().filter_map(allow_of).collect(),
             });
         }
+        let keyword_list = keywords;
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
-            .build(&keywords)
+            .build(&keyword_list)
             .expect("keywords compile");
         Tier {
             rules,
             keywords,
+            keyword_list,
             keyword_rules,
             global,
             skipped,
@@ -229,19 +242,44 @@ impl Tier {
         self.rules.iter().find(|r| r.id == id)
     }
 
-    /// Where keywords occur in `text` (the gate before anything else runs; one pass).
-    pub fn keyword_positions(&self, text: &[u8]) -> Vec<usize> {
-        self.keywords.find_iter(text).map(|m| m.start()).collect()
+    /// The keywords (lower case), indexed as [`KeywordHit::keyword`] names them: the scan's
+    /// first pass looks for them beside the built-in rules' triggers.
+    pub fn keywords(&self) -> &[String] {
+        &self.keyword_list
+    }
+
+    /// Where keywords occur in `text` (overlaps included): for text the first pass did not
+    /// read (normalised text, which may reveal keywords its raw text hides).
+    pub fn keyword_hits(&self, text: &[u8]) -> Vec<KeywordHit> {
+        self.keywords
+            .find_overlapping_iter(text)
+            .map(|m| KeywordHit {
+                start: m.start(),
+                end: m.end(),
+                keyword: u16::try_from(m.pattern().as_usize()).expect("few keywords"),
+            })
+            .collect()
     }
 
     /// The matches of the rules in `text`: `(start, end, rule)` of each kept secret.
     pub fn find(&self, text: &[u8], found: &mut Vec<(usize, usize, u16)>) {
-        // (rule, window start, window end), from every keyword found, overlaps included.
+        let hits = self.keyword_hits(text);
+        self.find_near(text, &hits, found);
+    }
+
+    /// The matches of the rules in windows of `text` around `hits` (keywords found in it).
+    pub fn find_near(
+        &self,
+        text: &[u8],
+        hits: &[KeywordHit],
+        found: &mut Vec<(usize, usize, u16)>,
+    ) {
+        // (rule, window start, window end), from every keyword found.
         let mut windows: Vec<(u16, usize, usize)> = Vec::new();
-        for m in self.keywords.find_overlapping_iter(text) {
-            let start = m.start().saturating_sub(WINDOW_BEFORE);
-            let end = (m.end() + WINDOW_AFTER).min(text.len());
-            for &rule in &self.keyword_rules[m.pattern().as_usize()] {
+        for hit in hits {
+            let start = hit.start.saturating_sub(WINDOW_BEFORE);
+            let end = (hit.end + WINDOW_AFTER).min(text.len());
+            for &rule in &self.keyword_rules[usize::from(hit.keyword)] {
                 windows.push((rule, start, end));
             }
         }

@@ -9,12 +9,14 @@
 //!
 //! - [`rules`]: what is a secret (provider formats, keys, secret-like assignments)
 //! - [`normalise`]: the texts the rules read, and the way back to raw bytes
-//! - [`scan`]: the keyword prefilter, matching, merging and replacing in one line
+//! - [`first_pass`]: the one keyword pass over a line that picks the rules of both tiers
+//! - [`scan`]: matching, merging and replacing in one line
 //! - [`entropy`]: whether a value looks random enough to be a secret
 //! - [`gitleaks`]: the second tier, gitleaks' maintained rule set loaded as data
 //! - [`forms`]: the forms the token ccsync holds takes in a transcript (JSON, base64, hex)
 
 pub mod entropy;
+pub mod first_pass;
 pub mod forms;
 pub mod gitleaks;
 pub mod normalise;

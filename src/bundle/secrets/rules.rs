@@ -540,147 +540,156 @@ pub const RULES: &[RuleDef] = &[
     ),
 ];
 
+/// Last words of a name that make it a count, a path or a public identifier of a secret, not
+/// the secret (`TOKEN_COUNT`, `PASSWORD_FILE`, `SECRET_NAME`).
+const NOT_SECRET_LAST: &[&[u8]] = &[
+    b"file",
+    b"path",
+    b"dir",
+    b"url",
+    b"uri",
+    b"name",
+    b"id",
+    b"ids",
+    b"type",
+    b"length",
+    b"len",
+    b"count",
+    b"size",
+    b"max",
+    b"min",
+    b"env",
+    b"var",
+    b"field",
+    b"header",
+    b"hint",
+    b"policy",
+    b"expiry",
+    b"expires",
+    b"ttl",
+    b"timeout",
+    b"endpoint",
+    b"host",
+    b"port",
+    b"tokens",
+    b"limit",
+    b"index",
+    b"prefix",
+    b"suffix",
+    b"format",
+    b"mode",
+    b"enabled",
+    b"required",
+    b"location",
+    b"ref",
+    b"version",
+    b"user",
+    b"username",
+    b"email",
+    b"label",
+    b"usage",
+    b"budget",
+    b"provider",
+    b"method",
+    b"scope",
+    b"scopes",
+    b"kind",
+    b"algorithm",
+];
+
+/// Words that name a secret wherever they stand in a name.
+const SECRET_WORDS: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"passphrase",
+    b"pass",
+    b"pwd",
+    b"pw",
+    b"secret",
+    b"secrets",
+    b"token",
+    b"apikey",
+    b"privatekey",
+    b"accesskey",
+    b"secretkey",
+    b"authtoken",
+    b"credential",
+    b"credentials",
+    b"auth",
+    b"authkey",
+    b"clientsecret",
+    b"accesstoken",
+    b"refreshtoken",
+    b"apitoken",
+    b"dbpassword",
+    b"masterkey",
+    b"signingkey",
+];
+
+/// Words that make a following `key` a secret key (`API_KEY`, `private_key`).
+const KEY_QUALIFIERS: &[&[u8]] = &[
+    b"api",
+    b"private",
+    b"access",
+    b"secret",
+    b"auth",
+    b"encryption",
+    b"master",
+    b"signing",
+    b"client",
+    b"app",
+    b"account",
+    b"storage",
+    b"license",
+    b"service",
+    b"session",
+    b"admin",
+    b"webhook",
+    b"server",
+    b"shared",
+];
+
 /// Whether an assignment's name is secret-like: it names a password, secret, token or key, and
 /// not a count, a path or a public identifier of one.
 pub fn secret_name(name: &[u8]) -> bool {
     let name = name.to_ascii_lowercase();
-    let name = name.trim_ascii();
     let words: Vec<&[u8]> = name
+        .trim_ascii()
         .split(|&b| matches!(b, b'_' | b'-' | b'.'))
         .filter(|w| !w.is_empty())
         .collect();
     let Some(&last) = words.last() else {
         return false;
     };
-    const NOT_SECRET_LAST: &[&[u8]] = &[
-        b"file",
-        b"path",
-        b"dir",
-        b"url",
-        b"uri",
-        b"name",
-        b"id",
-        b"ids",
-        b"type",
-        b"length",
-        b"len",
-        b"count",
-        b"size",
-        b"max",
-        b"min",
-        b"env",
-        b"var",
-        b"field",
-        b"header",
-        b"hint",
-        b"policy",
-        b"expiry",
-        b"expires",
-        b"ttl",
-        b"timeout",
-        b"endpoint",
-        b"host",
-        b"port",
-        b"tokens",
-        b"limit",
-        b"index",
-        b"prefix",
-        b"suffix",
-        b"format",
-        b"mode",
-        b"enabled",
-        b"required",
-        b"location",
-        b"ref",
-        b"version",
-        b"user",
-        b"username",
-        b"email",
-        b"label",
-        b"usage",
-        b"budget",
-        b"provider",
-        b"method",
-        b"scope",
-        b"scopes",
-        b"kind",
-        b"algorithm",
-    ];
     if NOT_SECRET_LAST.contains(&last) {
         return false;
     }
-    const SECRET_WORDS: &[&[u8]] = &[
-        b"password",
-        b"passwd",
-        b"passphrase",
-        b"pass",
-        b"pwd",
-        b"pw",
-        b"secret",
-        b"secrets",
-        b"token",
-        b"apikey",
-        b"privatekey",
-        b"accesskey",
-        b"secretkey",
-        b"authtoken",
-        b"credential",
-        b"credentials",
-        b"auth",
-        b"authkey",
-        b"clientsecret",
-        b"accesstoken",
-        b"refreshtoken",
-        b"apitoken",
-        b"dbpassword",
-        b"masterkey",
-        b"signingkey",
-    ];
-    const KEY_QUALIFIERS: &[&[u8]] = &[
-        b"api",
-        b"private",
-        b"access",
-        b"secret",
-        b"auth",
-        b"encryption",
-        b"master",
-        b"signing",
-        b"client",
-        b"app",
-        b"account",
-        b"storage",
-        b"license",
-        b"service",
-        b"session",
-        b"admin",
-        b"webhook",
-        b"server",
-        b"shared",
-    ];
     // Bare short words are too common as labels (`PASS: test_name`, `auth: required`).
     if words.len() == 1 && [&b"pass"[..], b"pw", b"pwd", b"auth"].contains(&words[0]) {
         return false;
     }
-    for (i, word) in words.iter().enumerate() {
-        if SECRET_WORDS.contains(word) {
-            return true;
-        }
-        if *word == b"key" && i > 0 && KEY_QUALIFIERS.contains(&words[i - 1]) {
-            return true;
-        }
-        // camelCase names lower-cased: `apiKey`, `clientSecret`, `accessToken`.
-        if word.ends_with(b"password")
-            || word.ends_with(b"secret")
-            || word.ends_with(b"apikey")
-            || word.ends_with(b"token") && !word.starts_with(b"max")
-            || word.ends_with(b"privatekey")
-            || word.ends_with(b"accesskey")
-            || word.ends_with(b"secretkey")
-        {
-            return true;
-        }
+    words
+        .iter()
+        .enumerate()
+        .any(|(i, word)| secret_word(word, i.checked_sub(1).map(|p| words[p])))
+}
+
+/// Whether one word of a name (after `previous`) names a secret.
+fn secret_word(word: &[u8], previous: Option<&[u8]>) -> bool {
+    if SECRET_WORDS.contains(&word) {
+        return true;
     }
-    false
+    if word == b"key" && previous.is_some_and(|p| KEY_QUALIFIERS.contains(&p)) {
+        return true;
+    }
+    // camelCase names lower-cased: `apiKey`, `clientSecret`, `accessToken`.
+    word.ends_with(b"password")
+        || word.ends_with(b"secret")
+        || word.ends_with(b"apikey")
+        || word.ends_with(b"token") && !word.starts_with(b"max")
+        || word.ends_with(b"privatekey")
+        || word.ends_with(b"accesskey")
+        || word.ends_with(b"secretkey")
 }
 
 /// Lines that belong to a private key after its first line: base64, PEM headers

@@ -11,14 +11,14 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use regex::bytes::Regex;
 
 use super::entropy;
+use super::first_pass::{FirstPass, Hits, KeywordTable, Mask};
 use super::forms::literal_forms;
-use super::gitleaks;
-use super::normalise::{lex_of, segments_as, Lex, LexCursor, View};
+use super::gitleaks::{self, KeywordHit};
+use super::normalise::{lex_of, segments_as, Lex, LexCursor, Segment, View};
 use super::rules::{
     key_material, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
 };
@@ -119,12 +119,39 @@ pub const RAW_TRIGGERS: &[&str] = &[
     "mariadb",
 ];
 
+/// The rule of the extra literals (the token ccsync holds) and the forms it looks for: as it is,
+/// as written in JSON text and in JSON inside a JSON string (for the rare text that is not
+/// decoded, such as a torn line), in base64 and in hex; longest first. `None` without literals.
+fn token_rule(extra_literals: &[String]) -> Option<(Compiled, Vec<String>)> {
+    let mut forms: Vec<String> = Vec::new();
+    for literal in extra_literals.iter().filter(|l| l.len() >= MIN_LITERAL_LEN) {
+        for form in literal_forms(literal) {
+            if !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    if forms.is_empty() {
+        return None;
+    }
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let pattern = forms
+        .iter()
+        .map(|f| regex::escape(f))
+        .collect::<Vec<_>>()
+        .join("|");
+    let rule = Compiled {
+        name: TOKEN_RULE,
+        regex: Regex::new(&pattern).expect("escaped literals compile"),
+        secret: Secret::Group(0),
+        check: Check::Literal,
+    };
+    Some((rule, forms))
+}
+
 /// How far before and after a keyword the rules that read surroundings look.
 const WINDOW_BEFORE: usize = 256;
 const WINDOW_AFTER: usize = 768;
-
-/// A set of rules, one bit each.
-type Mask = u128;
 
 /// A part of a text (`start..end`) and the rules to run in it.
 type Window = (usize, usize, Mask);
@@ -151,24 +178,10 @@ struct Compiled {
 /// The compiled rules plus the literals to redact.
 pub struct Scanner {
     rules: Vec<Compiled>,
-    keywords: AhoCorasick,
-    /// For each keyword, the rules it makes candidates.
-    keyword_rules: Vec<Mask>,
-    /// The first pass over a whole line: SIMD searches (Teddy) for [`TRIGGERS`] in the line's
-    /// lower-case copy, one for the triggers of 4 bytes or more and one for the shorter ones, with
-    /// the rules each trigger makes candidates; `None` where the CPU has no SIMD for them (then
-    /// `keywords` does the first pass).
-    triggers: Option<Vec<(aho_corasick::packed::Searcher, Vec<Mask>)>>,
-    /// Byte strings found by `memmem` in the raw line, with the rules each makes candidates: the
-    /// extra literals (the ccsync token) and [`RAW_TRIGGERS`].
-    literals: Vec<(memchr::memmem::Finder<'static>, Mask)>,
-    /// The same for the raw finds of 4 bytes or more, in one SIMD search (`None`: they are in
-    /// `literals`).
-    raw_searcher: Option<(aho_corasick::packed::Searcher, Vec<Mask>)>,
+    /// The one keyword pass over a line, for the built-in rules and gitleaks' tier.
+    first: FirstPass,
     /// The rules that also read a JSON line's raw text (see [`structural`]).
     structural: Mask,
-    /// The longest keyword or trigger: how far a keyword reaches around a trigger it overlaps.
-    keyword_reach: usize,
     /// When a scan gives up (see [`Scanner::with_time_limit`]).
     deadline: Option<Instant>,
     time_limit: Option<Duration>,
@@ -210,54 +223,24 @@ impl Scanner {
     /// The built-in rules plus `extra_literals` (reported as [`TOKEN_RULE`]).
     pub fn new(extra_literals: Vec<String>) -> Self {
         let mut rules = Vec::new();
-        let mut keywords: Vec<Vec<u8>> = Vec::new();
-        let mut keyword_rules: Vec<Mask> = Vec::new();
-        let mut add_keyword = |word: &[u8], index: usize| {
-            let word = word.to_ascii_lowercase();
-            match keywords.iter().position(|k| *k == word) {
-                Some(at) => keyword_rules[at] |= 1 << index,
-                None => {
-                    keywords.push(word);
-                    keyword_rules.push(1 << index);
-                }
-            }
-        };
-        let mut forms: Vec<String> = Vec::new();
-        let mut literals = Vec::new();
-        for literal in extra_literals.iter().filter(|l| l.len() >= MIN_LITERAL_LEN) {
-            // As it is, as written in JSON text and in JSON inside a JSON string (for the rare
-            // text that is not decoded, such as a torn line), in base64 and in hex.
-            for form in literal_forms(literal) {
-                if !forms.contains(&form) {
-                    forms.push(form);
-                }
-            }
-        }
-        if !forms.is_empty() {
-            forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-            let pattern = forms
-                .iter()
-                .map(|f| regex::escape(f))
-                .collect::<Vec<_>>()
-                .join("|");
+        let mut table = KeywordTable::default();
+        let mut raw: Vec<(Vec<u8>, Mask)> = Vec::new();
+        if let Some((rule, forms)) = token_rule(&extra_literals) {
+            // (The literals' rule is rule 0.)
             for form in &forms {
-                add_keyword(&form.as_bytes()[..MIN_LITERAL_LEN], rules.len());
-                literals.push((
-                    memchr::memmem::Finder::new(form.as_bytes()).into_owned(),
-                    1 << rules.len(),
-                ));
+                table.add(&form.as_bytes()[..MIN_LITERAL_LEN], 0);
+                raw.push((form.as_bytes().to_vec(), 1));
             }
-            rules.push(Compiled {
-                name: TOKEN_RULE,
-                regex: Regex::new(&pattern).expect("escaped literals compile"),
-                secret: Secret::Group(0),
-                check: Check::Literal,
-            });
+            // A literal written with `\u00XX` escapes (JSON allows any character so) holds none
+            // of its forms in the raw line: an escape makes the literal's rule read the decoded
+            // string it is in.
+            raw.push((br"\u00".to_vec(), 1));
+            rules.push(rule);
         }
         let mut structural_rules: Mask = 0;
         for def in RULES {
             for word in def.keywords {
-                add_keyword(word.as_bytes(), rules.len());
+                table.add(word.as_bytes(), rules.len());
             }
             if structural(def.check) {
                 structural_rules |= 1 << rules.len();
@@ -272,101 +255,19 @@ impl Scanner {
         assert!(rules.len() <= Mask::BITS as usize, "too many rules");
         for part in ENCODED_KEYWORD_PARTS {
             for index in 0..rules.len() {
-                add_keyword(part.as_bytes(), index);
+                table.add(part.as_bytes(), index);
             }
         }
-        // The search reports keywords without overlaps (a DFA, which is several times faster
-        // than an overlapping search); a keyword hidden inside or across a reported one makes
-        // its rules candidates through the reported one.
-        let direct = keyword_rules.clone();
-        for (i, a) in keywords.iter().enumerate() {
-            for (j, b) in keywords.iter().enumerate() {
-                if i != j && overlap(a, b) {
-                    keyword_rules[i] |= direct[j];
-                }
-            }
+        // Long-tail triggers keep their case: each is matched by its rules in this case only.
+        for trigger in RAW_TRIGGERS {
+            let mask = FirstPass::table_rules(&table, trigger.as_bytes());
+            raw.push((trigger.as_bytes().to_vec(), mask));
         }
-        // Teddy fingerprints the first min(4, shortest) bytes of its patterns: the short triggers
-        // get their own searcher so that the long ones are fingerprinted on 4 bytes, which
-        // leaves far fewer false candidates to verify.
-        let searcher_of = |group: Vec<&str>| {
-            let masks: Vec<Mask> = group
-                .iter()
-                .map(|t| {
-                    keywords
-                        .iter()
-                        .zip(&keyword_rules)
-                        .filter(|(k, _)| overlap(k, t.as_bytes()))
-                        .fold(0, |all, (_, m)| all | m)
-                })
-                .collect();
-            aho_corasick::packed::Config::new()
-                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-                .builder()
-                .extend(&group)
-                .build()
-                .map(|searcher| (searcher, masks))
-        };
-        if !forms.is_empty() {
-            // A literal written with `\u00XX` escapes (JSON allows any character so) holds none
-            // of its forms in the raw line: an escape makes the literal's rule read the decoded
-            // string it is in.
-            // (The literals' rule is rule 0.)
-            literals.push((memchr::memmem::Finder::new(br"\u00").into_owned(), 1));
-        }
-        for raw in RAW_TRIGGERS {
-            let lower = raw.to_ascii_lowercase();
-            let mask = keywords
-                .iter()
-                .zip(&keyword_rules)
-                .filter(|(k, _)| overlap(k, lower.as_bytes()))
-                .fold(0, |all, (_, m)| all | m);
-            literals.push((
-                memchr::memmem::Finder::new(raw.as_bytes()).into_owned(),
-                mask,
-            ));
-        }
-        // The raw finds of 4 bytes or more share one SIMD search (one pass over the line rather
-        // than one per literal form and long-tail trigger); the shorter ones keep `memmem`.
-        let (long_raw, literals): (Vec<_>, Vec<_>) = literals
-            .into_iter()
-            .partition(|(f, _)| f.needle().len() >= 4);
-        let raw_searcher = aho_corasick::packed::Config::new()
-            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-            .builder()
-            .extend(long_raw.iter().map(|(f, _)| f.needle()))
-            .build()
-            .map(|searcher| (searcher, long_raw.iter().map(|(_, m)| *m).collect()));
-        let literals = match raw_searcher {
-            Some(_) => literals,
-            None => literals.into_iter().chain(long_raw).collect(),
-        };
-        let (long, short): (Vec<&str>, Vec<&str>) = TRIGGERS.iter().partition(|t| t.len() >= 4);
-        let triggers = [long, short]
-            .into_iter()
-            .map(searcher_of)
-            .collect::<Option<Vec<_>>>();
-        let keyword_reach = keywords
-            .iter()
-            .map(Vec::len)
-            .chain(TRIGGERS.iter().map(|t| t.len()))
-            .max()
-            .unwrap_or(0);
-        let keywords = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&keywords)
-            .expect("keywords compile");
+        let first = FirstPass::new(table, TRIGGERS, raw, gitleaks::TIER.keywords());
         Scanner {
             rules,
-            keywords,
-            keyword_rules,
-            triggers,
-            raw_searcher,
-            literals,
+            first,
             structural: structural_rules,
-            keyword_reach,
             deadline: None,
             time_limit: None,
         }
@@ -385,7 +286,13 @@ impl Scanner {
 
     /// Whether the first pass over a line is the SIMD search (else the automaton).
     pub fn fast_first_pass(&self) -> bool {
-        self.triggers.is_some()
+        self.first.fast()
+    }
+
+    /// The one keyword pass over a line (for tests).
+    #[cfg(test)]
+    pub(crate) fn first_pass(&self) -> &FirstPass {
+        &self.first
     }
 
     /// The name of the rule of `hit`.
@@ -461,97 +368,18 @@ impl Scanner {
         self
     }
 
-    /// [`Scanner::scan`] of a line, or of a part of a long line lexed as `lex`: the built-in
-    /// rules, then gitleaks' rules on what they left.
+    /// [`Scanner::scan`] of a line, or of a part of a long line lexed as `lex`: one keyword
+    /// pass, then, in the segments it found keywords in, the built-in rules and gitleaks' rules
+    /// on the same decoded and normalised views; the tier's findings count only where the
+    /// built-in rules found nothing.
     fn scan_part(&self, line: &[u8], lex: Lex) -> LineScan {
-        let mut scan = self.scan_builtin(line, lex);
-        let tier = &*gitleaks::TIER;
-        let keywords = tier.keyword_positions(line);
-        if keywords.is_empty() {
-            return scan;
-        }
-        let mut found = Vec::new();
-        let add = |view: &View, found: &mut Vec<Hit>| {
-            let mut spans = Vec::new();
-            tier.find(&view.text, &mut spans);
-            for (start, end, rule) in spans {
-                let (start, end) = view.raw_span(start, end);
-                found.push(Hit {
-                    start,
-                    end,
-                    rule: self.rules.len() + usize::from(rule),
-                });
-            }
-        };
-        let segs = segments_as(line, lex);
-        if segs.iter().any(|s| s.string) {
-            // A name and its value in separate JSON strings; values written with escapes are
-            // found, whole, in the decoded strings.
-            let mut raw = Vec::new();
-            add(&View::raw(line, 0, line.len()), &mut raw);
-            raw.retain(|h| memchr::memchr(b'\\', &line[h.start..h.end]).is_none());
-            found.extend(raw);
-        }
-        for seg in segs {
-            // Only segments a keyword falls in (JSON escapes none of a keyword's characters).
-            let first = keywords.partition_point(|&k| k < seg.start);
-            if keywords.get(first).is_none_or(|&k| k >= seg.end) {
-                continue;
-            }
-            let view = View::of_segment(line, seg);
-            add(&view, &mut found);
-            if let Some(normalised) = view.normalised() {
-                add(&normalised, &mut found);
-            }
-        }
-        // Only what the built-in rules did not already redact.
-        let builtin = &scan.hits;
-        found.retain(|h| {
-            let i = builtin.partition_point(|b| b.end <= h.start);
-            builtin.get(i).is_none_or(|b| b.start >= h.end)
-        });
-        if !found.is_empty() {
-            found.extend(scan.hits.iter().copied());
-            scan.hits = merge(found, line);
-        }
-        scan
-    }
-
-    /// The built-in rules' part of [`Scanner::scan_part`].
-    fn scan_builtin(&self, line: &[u8], lex: Lex) -> LineScan {
-        let mut hits_by_keyword: Vec<(usize, Mask)> = Vec::new();
-        match &self.triggers {
-            Some(searchers) => {
-                let lower = line.to_ascii_lowercase();
-                for (searcher, masks) in searchers {
-                    for m in searcher.find_iter(&lower) {
-                        hits_by_keyword.push((m.start(), masks[m.pattern().as_usize()]));
-                    }
-                }
-                for (finder, mask) in &self.literals {
-                    for at in finder.find_iter(line) {
-                        hits_by_keyword.push((at, *mask));
-                    }
-                }
-                if let Some((searcher, masks)) = &self.raw_searcher {
-                    for m in searcher.find_iter(line) {
-                        hits_by_keyword.push((m.start(), masks[m.pattern().as_usize()]));
-                    }
-                }
-                hits_by_keyword.sort_unstable_by_key(|h| h.0);
-            }
-            None => {
-                for m in self.keywords.find_iter(line) {
-                    hits_by_keyword.push((m.start(), self.keyword_rules[m.pattern().as_usize()]));
-                }
-            }
-        }
-        if hits_by_keyword.is_empty() {
+        let hits = self.first.run(line, &gitleaks::TIER);
+        if hits.is_empty() {
             return LineScan::default();
         }
         let segs = segments_as(line, lex);
         let mut masks: Vec<Mask> = vec![0; segs.len()];
-        for &(at, mask) in &hits_by_keyword {
+        for &(at, mask) in &hits.triggers {
             let i = segs.partition_point(|s| s.end <= at);
             if i < segs.len() && segs[i].start <= at {
                 masks[i] |= mask;
@@ -559,49 +387,139 @@ impl Scanner {
         }
         let mut scan = LineScan::default();
         let mut found: Vec<Hit> = Vec::new();
+        let mut tier_found: Vec<Hit> = Vec::new();
         // In a JSON line, a name and its value are separate strings (`{"password":"..."}`).
-        let lexed = segs.iter().any(|s| s.string);
-        let structural = masks.iter().fold(0, |all, m| all | m) & self.structural;
-        if lexed && structural != 0 {
+        if segs.iter().any(|s| s.string) {
+            let structural = masks.iter().fold(0, |all, m| all | m) & self.structural;
+            self.scan_raw_json(line, &hits, structural, &mut found, &mut tier_found);
+        }
+        for (seg, &mask) in segs.iter().zip(&masks) {
+            let first = hits.tier.partition_point(|h| h.start < seg.start);
+            let last = hits.tier.partition_point(|h| h.start < seg.end);
+            let tier_hits = &hits.tier[first..last];
+            if mask == 0 && tier_hits.is_empty() {
+                continue;
+            }
+            let view = View::of_segment(line, *seg);
+            let open = self.scan_segment(&view, *seg, mask, &hits.triggers, &mut found);
+            self.tier_in_view(&view, tier_hits, &mut tier_found);
+            if let Some(normalised) = view.normalised() {
+                if mask != 0 {
+                    self.scan_view(&normalised, mask, None, &mut found);
+                }
+                if !tier_hits.is_empty() {
+                    let in_normalised = gitleaks::TIER.keyword_hits(&normalised.text);
+                    self.tier_in_view(&normalised, &in_normalised, &mut tier_found);
+                }
+            }
+            let plain_line = !seg.string && seg.start == 0 && seg.end == line.len();
+            scan.open_key_block |= plain_line && open;
+        }
+        scan.hits = merge(found, line);
+        // Only what the built-in rules did not already redact.
+        let builtin = &scan.hits;
+        tier_found.retain(|h| {
+            let i = builtin.partition_point(|b| b.end <= h.start);
+            builtin.get(i).is_none_or(|b| b.start >= h.end)
+        });
+        if !tier_found.is_empty() {
+            tier_found.extend(scan.hits.iter().copied());
+            scan.hits = merge(tier_found, line);
+        }
+        scan
+    }
+
+    /// Both tiers on a JSON line's raw text, for a name and its value in separate strings;
+    /// values written with escapes are found, whole, in the decoded strings instead.
+    fn scan_raw_json(
+        &self,
+        line: &[u8],
+        hits: &Hits,
+        structural: Mask,
+        found: &mut Vec<Hit>,
+        tier_found: &mut Vec<Hit>,
+    ) {
+        let unescaped = |h: &Hit| memchr::memchr(b'\\', &line[h.start..h.end]).is_none();
+        if structural != 0 {
             let mut raw = Vec::new();
             // The raw line's windows come from where the first pass found triggers: no second
             // keyword search over the whole line.
             let windows =
-                self.trigger_windows(hits_by_keyword.iter().copied(), structural, line.len());
+                self.trigger_windows(hits.triggers.iter().copied(), structural, line.len());
             self.scan_view(
                 &View::raw(line, 0, line.len()),
                 structural,
                 Some(windows),
                 &mut raw,
             );
-            // Values written with escapes are found, whole, in the decoded strings.
-            raw.retain(|h| memchr::memchr(b'\\', &line[h.start..h.end]).is_none());
+            raw.retain(unescaped);
             found.extend(raw);
         }
-        for (seg, &mask) in segs.iter().zip(&masks) {
-            if mask == 0 {
-                continue;
-            }
-            let plain_line = !seg.string && seg.start == 0 && seg.end == line.len();
-            let view = View::of_segment(line, *seg);
-            // The segment's decoded text holds its keywords where the raw text holds them
-            // (JSON escapes none of their characters but `/`, and `:\/\/` is a trigger too), so
-            // its windows also come from the first pass. Normalised text may reveal keywords the
-            // raw text hides (`api%5Fkey`): it is searched for them.
-            let first = hits_by_keyword.partition_point(|h| h.0 < seg.start);
-            let last = hits_by_keyword.partition_point(|h| h.0 < seg.end);
-            let in_view = hits_by_keyword[first..last]
-                .iter()
-                .map(|&(at, rules)| (view.index_of_raw(at), rules));
-            let windows = self.trigger_windows(in_view, mask & self.structural, view.text.len());
-            let open = self.scan_view(&view, mask, Some(windows), &mut found);
-            if let Some(normalised) = view.normalised() {
-                self.scan_view(&normalised, mask, None, &mut found);
-            }
-            scan.open_key_block |= plain_line && open;
+        if !hits.tier.is_empty() {
+            let mut raw = Vec::new();
+            self.tier_spans(line, &hits.tier, |start, end| (start, end), &mut raw);
+            raw.retain(unescaped);
+            tier_found.extend(raw);
         }
-        scan.hits = merge(found, line);
-        scan
+    }
+
+    /// The built-in rules of `mask` on a segment's decoded view. Its keywords sit where the raw
+    /// text holds them (JSON escapes none of their characters but `/`, and `:\/\/` is a
+    /// trigger too), so its windows come from the first pass's triggers, mapped into the view.
+    fn scan_segment(
+        &self,
+        view: &View,
+        seg: Segment,
+        mask: Mask,
+        triggers: &[(usize, Mask)],
+        found: &mut Vec<Hit>,
+    ) -> bool {
+        if mask == 0 {
+            return false;
+        }
+        let first = triggers.partition_point(|h| h.0 < seg.start);
+        let last = triggers.partition_point(|h| h.0 < seg.end);
+        let in_view = triggers[first..last]
+            .iter()
+            .map(|&(at, rules)| (view.index_of_raw(at), rules));
+        let windows = self.trigger_windows(in_view, mask & self.structural, view.text.len());
+        self.scan_view(view, mask, Some(windows), found)
+    }
+
+    /// gitleaks' rules on `view` around `hits`, raw positions of the line (mapped into it).
+    fn tier_in_view(&self, view: &View, hits: &[KeywordHit], found: &mut Vec<Hit>) {
+        if hits.is_empty() {
+            return;
+        }
+        let mapped: Vec<KeywordHit> = hits
+            .iter()
+            .map(|h| KeywordHit {
+                start: view.index_of_raw(h.start),
+                end: view.index_of_raw(h.end),
+                keyword: h.keyword,
+            })
+            .collect();
+        self.tier_spans(&view.text, &mapped, |s, e| view.raw_span(s, e), found);
+    }
+
+    /// gitleaks' rules on `text` around `hits` (positions in `text`), the spans mapped back.
+    fn tier_spans(
+        &self,
+        text: &[u8],
+        hits: &[KeywordHit],
+        raw_span: impl Fn(usize, usize) -> (usize, usize),
+        found: &mut Vec<Hit>,
+    ) {
+        let mut spans = Vec::new();
+        gitleaks::TIER.find_near(text, hits, &mut spans);
+        for (start, end, rule) in spans {
+            let (start, end) = raw_span(start, end);
+            found.push(Hit {
+                start,
+                end,
+                rule: self.rules.len() + usize::from(rule),
+            });
+        }
     }
 
     /// Runs the rules of `mask` on `view`, adding raw hits to `found`. True when a private key
@@ -646,9 +564,9 @@ impl Scanner {
             if rules == 0 {
                 continue;
             }
-            let start = at.saturating_sub(WINDOW_BEFORE + self.keyword_reach);
+            let start = at.saturating_sub(WINDOW_BEFORE + self.first.reach);
             // The trigger itself is no longer than the reach either.
-            let end = (at + 2 * self.keyword_reach + WINDOW_AFTER).min(len);
+            let end = (at + 2 * self.first.reach + WINDOW_AFTER).min(len);
             push_window(&mut windows, (start, end, rules));
         }
         windows
@@ -658,13 +576,13 @@ impl Scanner {
     /// window needs.
     fn keyword_windows(&self, text: &[u8], mask: Mask) -> Vec<Window> {
         let mut windows: Vec<Window> = Vec::new();
-        for m in self.keywords.find_iter(text) {
-            let rules = self.keyword_rules[m.pattern().as_usize()] & mask;
+        for (start, end, rules) in self.first.builtin_keywords(text) {
+            let rules = rules & mask;
             if rules == 0 {
                 continue;
             }
-            let start = m.start().saturating_sub(WINDOW_BEFORE);
-            let end = (m.end() + WINDOW_AFTER).min(text.len());
+            let start = start.saturating_sub(WINDOW_BEFORE);
+            let end = (end + WINDOW_AFTER).min(text.len());
             push_window(&mut windows, (start, end, rules));
         }
         windows
@@ -680,83 +598,53 @@ impl Scanner {
         found: &mut Vec<Hit>,
         open: &mut bool,
     ) {
-        let text = &view.text[..];
         let mut bits = mask;
         while bits != 0 {
             let index = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let rule = &self.rules[index];
-            // Takes a match of `text[from..to]` (offsets in that part); returns where in the
-            // part the finding ends (a private key runs past its BEGIN line), or `None` when
-            // the checks reject it.
-            let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| {
-                let (start, end) = (from + start, from + end);
-                let name = name.map(|(s, e)| (from + s, from + e));
-                if !check(rule.check, text, start, end, name) {
-                    return None;
-                }
-                let end = if matches!(rule.check, Check::KeyBlock) {
-                    let (end, ended) = key_block_end(text, end);
-                    *open |= !ended && end == text.len();
-                    end
-                } else {
-                    end
-                };
-                if start < end {
-                    let (start, end) = view.raw_span(start, end);
-                    found.push(Hit {
-                        start,
-                        end,
-                        rule: index,
-                    });
-                }
-                Some(end - from)
-            };
-            let part = &text[from..to];
-            // Every search starts after the previous one's start, and beyond what was taken:
-            // no byte is read again from each keyword, so the time is linear in the text.
-            let mut at = 0;
-            while at <= part.len() {
-                if matches!(rule.secret, Secret::Group(0)) {
-                    let Some(m) = rule.regex.find_at(part, at) else {
-                        count_work(part.len() - at);
-                        break;
-                    };
-                    count_work(m.end() - at);
-                    let taken = add(m.start(), m.end(), None).unwrap_or(m.end());
-                    at = taken.max(m.end()).max(m.start() + 1);
-                    continue;
-                }
-                let Some(caps) = rule.regex.captures_at(part, at) else {
-                    count_work(part.len() - at);
-                    break;
-                };
-                let whole = caps.get(0).expect("group 0 always matches");
-                count_work(whole.end() - at);
-                let name = caps.get(1).map(|n| (n.start(), n.end()));
-                let value = match rule.secret {
-                    Secret::Group(group) => caps.get(group).map(|m| (m.start(), m.end())),
-                    Secret::Value(byte, min) => {
-                        let len = part[whole.end()..]
-                            .iter()
-                            .take(MAX_VALUE + 1)
-                            .take_while(|&&b| byte(b))
-                            .count();
-                        count_work(len);
-                        (len >= min).then_some((whole.end(), whole.end() + len))
-                    }
-                };
-                let taken = value.and_then(|(start, end)| add(start, end, name));
-                at = match (taken, value) {
-                    (Some(_), Some((_, end))) => end.max(whole.end()),
-                    // A rejected match (`KEY-----:DB_PASSWORD=...` is no secret-like name)
-                    // may hide a good one in its value: search again from there.
-                    (None, Some((start, _))) => start,
-                    _ => whole.end(),
-                }
-                .max(whole.start() + 1);
-            }
+            self.run_rule(view, index, from, to, found, open);
         }
+    }
+
+    /// Runs rule `index` on `view.text[from..to]`, adding the raw spans of what its checks keep.
+    fn run_rule(
+        &self,
+        view: &View,
+        index: usize,
+        from: usize,
+        to: usize,
+        found: &mut Vec<Hit>,
+        open: &mut bool,
+    ) {
+        let text = &view.text[..];
+        let rule = &self.rules[index];
+        // Takes a match of `text[from..to]` (offsets in that part); returns where in the part
+        // the finding ends (a private key runs past its BEGIN line), or `None` when the checks
+        // reject it.
+        let mut add = |start: usize, end: usize, name: Option<(usize, usize)>| {
+            let (start, end) = (from + start, from + end);
+            let name = name.map(|(s, e)| (from + s, from + e));
+            if !check(rule.check, text, start, end, name) {
+                return None;
+            }
+            let end = if matches!(rule.check, Check::KeyBlock) {
+                let (end, ended) = key_block_end(text, end);
+                *open |= !ended && end == text.len();
+                end
+            } else {
+                end
+            };
+            if start < end {
+                let (start, end) = view.raw_span(start, end);
+                found.push(Hit {
+                    start,
+                    end,
+                    rule: index,
+                });
+            }
+            Some(end - from)
+        };
+        search(rule, &text[from..to], &mut add);
     }
 
     /// Redacts one line (raw record text, without its ending) and names the rules that matched,
@@ -855,6 +743,57 @@ impl Scanner {
     }
 }
 
+/// The matches of `rule` in `part`, each offered to `add` (secret span, name span) which says
+/// where a kept finding ends. Every search starts after the previous one's start, and beyond
+/// what was taken: no byte is read again from each keyword, so the time is linear in the text.
+fn search(
+    rule: &Compiled,
+    part: &[u8],
+    add: &mut impl FnMut(usize, usize, Option<(usize, usize)>) -> Option<usize>,
+) {
+    let mut at = 0;
+    while at <= part.len() {
+        if matches!(rule.secret, Secret::Group(0)) {
+            let Some(m) = rule.regex.find_at(part, at) else {
+                count_work(part.len() - at);
+                break;
+            };
+            count_work(m.end() - at);
+            let taken = add(m.start(), m.end(), None).unwrap_or(m.end());
+            at = taken.max(m.end()).max(m.start() + 1);
+            continue;
+        }
+        let Some(caps) = rule.regex.captures_at(part, at) else {
+            count_work(part.len() - at);
+            break;
+        };
+        let whole = caps.get(0).expect("group 0 always matches");
+        count_work(whole.end() - at);
+        let name = caps.get(1).map(|n| (n.start(), n.end()));
+        let value = match rule.secret {
+            Secret::Group(group) => caps.get(group).map(|m| (m.start(), m.end())),
+            Secret::Value(byte, min) => {
+                let len = part[whole.end()..]
+                    .iter()
+                    .take(MAX_VALUE + 1)
+                    .take_while(|&&b| byte(b))
+                    .count();
+                count_work(len);
+                (len >= min).then_some((whole.end(), whole.end() + len))
+            }
+        };
+        let taken = value.and_then(|(start, end)| add(start, end, name));
+        at = match (taken, value) {
+            (Some(_), Some((_, end))) => end.max(whole.end()),
+            // A rejected match (`KEY-----:DB_PASSWORD=...` is no secret-like name) may hide a
+            // good one in its value: search again from there.
+            (None, Some((start, _))) => start,
+            _ => whole.end(),
+        }
+        .max(whole.start() + 1);
+    }
+}
+
 thread_local! {
     static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
@@ -867,16 +806,6 @@ pub fn work_units() -> u64 {
 
 fn count_work(bytes: usize) {
     WORK.with(|w| w.set(w.get() + bytes as u64));
-}
-
-/// Whether two keywords can overlap in a text: one holds the other, or an end of one (two
-/// characters or more) is a start of the other.
-fn overlap(a: &[u8], b: &[u8]) -> bool {
-    let holds = |x: &[u8], y: &[u8]| memchr::memmem::find(x, y).is_some();
-    // (Overlaps of one character are left out: they would make nearly every keyword a
-    // candidate for every rule.)
-    let joins = |x: &[u8], y: &[u8]| (2..x.len().min(y.len())).any(|k| x[x.len() - k..] == y[..k]);
-    holds(a, b) || holds(b, a) || joins(a, b) || joins(b, a)
 }
 
 /// Sorts hits, merges overlapping ones (the earlier start, then the earlier rule, names the
