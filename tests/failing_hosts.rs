@@ -304,9 +304,13 @@ fn a_damaged_copy_is_an_error_naming_the_session_with_or_without_require() {
     assert!(!laptop.project_dir().join(format!("{id}.jsonl")).exists());
 }
 
+/// `resume` against each set of faults in turn: Claude starts within resume's 15 s budget for
+/// GitHub, the whole run ends in time, and stderr names the failing host (one of `names`).
 #[cfg(unix)]
-#[test]
-fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget() {
+fn assert_resume_starts_claude(
+    cases: Vec<(String, Vec<Fault>)>,
+    names: impl Fn(&Laptop) -> Vec<String>,
+) {
     let (laptop, id) = pushed_laptop();
     let standin = laptop.env.temp.path().join("claude-standin");
     let ran = laptop.env.temp.path().join("claude-ran");
@@ -320,9 +324,11 @@ fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&standin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for (label, fault) in storage_faults() {
+    for (label, faults) in cases {
         laptop.fake.clear_faults();
-        laptop.fake.add_fault(fault);
+        for fault in faults {
+            laptop.fake.add_fault(fault);
+        }
         let _ = std::fs::remove_file(&ran);
         let mut cmd = laptop.cmd(&["resume", "--session", &id]);
         cmd.env("CCSYNC_CLAUDE", &standin)
@@ -335,8 +341,6 @@ fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget
         let output = everyday_support::run(cmd);
         let took = started.elapsed();
         let text = stderr(&output);
-        let host = laptop.fake.storage_url();
-        let host = host.trim_start_matches("http://");
         // `resume` waits at most 15 s for GitHub before Claude starts.
         let claude_at: f64 = std::fs::read_to_string(&ran)
             .unwrap_or_else(|_| panic!("{label}: Claude was not started: {text}"))
@@ -352,9 +356,52 @@ fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget
             took < std::time::Duration::from_secs(45),
             "{label}: took {took:?}"
         );
-        assert!(text.contains(host), "{label}: names the host: {text}");
+        let names = names(&laptop);
+        assert!(
+            names.iter().any(|n| text.contains(n.as_str())),
+            "{label}: names the host ({names:?}): {text}"
+        );
         assert!(!text.contains("delete the broken"), "{text}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn resume_names_a_failing_storage_host_and_still_starts_claude_within_its_budget() {
+    let cases = storage_faults()
+        .into_iter()
+        .map(|(label, fault)| (label, vec![fault]))
+        .collect();
+    assert_resume_starts_claude(cases, |laptop| {
+        let host = laptop.fake.storage_url();
+        vec![host.trim_start_matches("http://").to_owned()]
+    });
+}
+
+/// The API host failing on the release lookup (GraphQL and the listing it falls back to).
+#[cfg(unix)]
+#[test]
+fn resume_names_a_failing_api_host_and_still_starts_claude_within_its_budget() {
+    let lookup = [("POST", "/graphql"), ("GET", "/repos/octo/app/releases*")];
+    let cases = ["503", "drop", "hang"]
+        .into_iter()
+        .map(|label| {
+            let faults = lookup
+                .iter()
+                .flat_map(|(method, path)| faults(Host::Api, method, path))
+                .filter(|(l, _)| l == label)
+                .map(|(_, fault)| fault)
+                .collect();
+            (label.to_owned(), faults)
+        })
+        .collect();
+    assert_resume_starts_claude(cases, |laptop| {
+        let host = laptop.fake.api_url();
+        vec![
+            host.trim_start_matches("http://").to_owned(),
+            "GitHub".into(),
+        ]
+    });
 }
 
 /// Restore, show, export, list and status agree about a damaged copy: exit 1 naming the session
