@@ -149,10 +149,12 @@ fn copies_written_by_older_ccsync_restore_and_continue_with_this_one() {
 
 // ---- A chain copy (docs/write-protocol.md, "Delta copies") against the older releases ----------
 
-/// A release holding one session as a chain, laid out as a delta push writes it: the base (a full
-/// copy this ccsync pushed, generation 1, under the stable archive name), the part
-/// `claude-session-<uuid>.d2.tar.gz` that adds one turn, and stable metadata of format 2 listing
-/// both. Every asset is two hours old, so no leftover rule protects it by its youth.
+/// A release holding one session as a chain: the base (a full copy this ccsync pushed, generation
+/// 1) and a part that adds one turn, under format-2 stable metadata. Written by this ccsync's own
+/// push when it writes delta parts (so the test follows the layout delta pushes really write),
+/// else crafted as docs/write-protocol.md lays it out (base under the stable archive name, part
+/// `claude-session-<uuid>.d2.tar.gz`). Every asset is two hours old, so no leftover rule protects
+/// it by its youth.
 struct Chain {
     laptop: Laptop,
     id: String,
@@ -168,11 +170,50 @@ fn chain_copy() -> Chain {
 
 /// [`chain_copy`] of a session whose first record is dated `at`.
 fn chain_copy_at(at: &str) -> Chain {
+    let chain = pushed_chain(at).unwrap_or_else(|| crafted_chain(at));
+    let fake = &chain.laptop.fake;
+    for asset in &fake.releases("octo", "app")[0].assets {
+        fake.age_asset(asset.id, 2 * 3600);
+    }
+    chain
+}
+
+/// The laptop with the base pushed (generation 1): 40 turns, so that one more turn is a small
+/// part next to it (a push compacts a chain whose parts outgrow half the base).
+fn base_pushed(at: &str) -> (Laptop, SessionBuilder, SessionBuilder) {
     let laptop = Laptop::new();
-    let base = laptop.session("main", at);
-    let id = base.id.clone();
-    laptop.push("main", &id);
+    let base = laptop.session("main", at).turns(40);
+    base.write_to(&laptop.project_dir());
+    laptop.push("main", &base.id);
     let full = base.clone().turns(1);
+    (laptop, base, full)
+}
+
+/// Whether this ccsync writes delta parts, probed once per test run.
+static WRITES_CHAINS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// The chain as this ccsync's push writes it, or `None` when its push writes a full copy.
+fn pushed_chain(at: &str) -> Option<Chain> {
+    if WRITES_CHAINS.get() == Some(&false) {
+        return None;
+    }
+    let (laptop, base, full) = base_pushed(at);
+    full.write_to(&laptop.project_dir());
+    laptop.push("main", &base.id);
+    let chained = laptop.stored_metadata(&base.id).expect("stored")["format"] == 2;
+    WRITES_CHAINS.get_or_init(|| chained);
+    chained.then(|| Chain {
+        id: base.id.clone(),
+        laptop,
+        base,
+        full,
+    })
+}
+
+/// The chain crafted from a pushed base as docs/write-protocol.md lays it out.
+fn crafted_chain(at: &str) -> Chain {
+    let (laptop, base, full) = base_pushed(at);
+    let id = base.id.clone();
     let appended = full.text().as_bytes()[base.text().len()..].to_vec();
     let (part, unpacked) = tar_gz(&[(&format!("{id}.jsonl"), appended)]);
     let part_name = format!("claude-session-{id}.d2.tar.gz");
@@ -214,9 +255,6 @@ fn chain_copy_at(at: &str) -> Chain {
     let data = serde_json::to_vec_pretty(&meta).unwrap();
     fake.seed_asset("octo", "app", release.id, &meta_name, &data, "uploaded");
     fake.seed_asset("octo", "app", release.id, &part_name, &part, "uploaded");
-    for asset in &fake.releases("octo", "app")[0].assets {
-        fake.age_asset(asset.id, 2 * 3600);
-    }
     Chain {
         laptop,
         id,
