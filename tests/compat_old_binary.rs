@@ -149,8 +149,8 @@ fn copies_written_by_older_ccsync_restore_and_continue_with_this_one() {
 
 // ---- A chain copy (docs/write-protocol.md, "Delta copies") against the older releases ----------
 
-/// A release holding one session as a chain: the base (a full copy this ccsync pushed, generation
-/// 1) and a part that adds one turn, under format-2 stable metadata. Written by this ccsync's own
+/// A release holding one session as a chain: the base (a full copy this ccsync pushed as
+/// generation 1) and a part that adds one turn, under format-2 stable metadata. Written by this ccsync's own
 /// push when it writes delta parts (so the test follows the layout delta pushes really write),
 /// else crafted as docs/write-protocol.md lays it out (base under the stable archive name, part
 /// `claude-session-<uuid>.d2.tar.gz`). Every asset is two hours old, so no leftover rule protects
