@@ -1,8 +1,9 @@
 //! Older ccsync releases, the real binaries built from their commits (scripts/build-old-ccsync),
 //! against what this ccsync stores: the current ccsync restores and continues what ccsync 0.1 and
-//! 0.2.1 wrote, and the older releases meet a chain copy (docs/write-protocol.md, "Delta copies"):
-//! never "same" or "up to date", a restore refused with "upgrade ccsync", nothing changed. What
-//! they still do wrong to a chain is measured by the `#[ignore]`d tests (run with `--ignored`).
+//! 0.2.1 wrote and they restore and continue its full copies, and the older releases meet a chain
+//! copy (docs/write-protocol.md, "Delta copies"): never "same" or "up to date", a restore refused
+//! with "upgrade ccsync", nothing changed. What they still do wrong to a chain is measured by the
+//! `#[ignore]`d tests (run with `--ignored`).
 
 mod everyday_support;
 mod support;
@@ -144,6 +145,43 @@ fn copies_written_by_older_ccsync_restore_and_continue_with_this_one() {
             let mine = laptop.project_dir().join(format!("{}.jsonl", session.id));
             assert_eq!(uuids(&mine), continued.uuids, "{what}");
         }
+    }
+}
+
+/// A full copy this ccsync stores (format 1, with the fields 0.2 and 0.3 added) is restored by
+/// ccsync 0.1 and 0.2.1 on another machine with every record, and their push continues it.
+#[test]
+fn full_copies_of_this_ccsync_restore_and_continue_with_older_ccsync() {
+    for release in [V0_1, V0_2] {
+        let Some(binary) = old_binary(&release) else {
+            return;
+        };
+        let what = format!("ccsync {}", release.version);
+        let laptop = Laptop::new();
+        let session = laptop.session("main", "2026-03-01T10:00:00Z");
+        laptop.push("main", &session.id);
+        assert_eq!(laptop.stored_metadata(&session.id).unwrap()["format"], 1);
+
+        let ci = TestEnv::with_repo_path("runner/work/app/app");
+        let restore = ["release-restore", "--session", &session.id];
+        let output = run_on(&laptop, &ci, Some(&binary), &restore, &[]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
+        let restored =
+            project_folder(&ci.claude_dir, &ci.repo).join(format!("{}.jsonl", session.id));
+        assert_eq!(uuids(&restored), session.uuids, "{what}");
+
+        let continued = session.clone().turns(1);
+        let text = std::fs::read_to_string(&restored).unwrap();
+        let turn = &continued.text()[session.text().len()..];
+        let turn = turn.replace(&claude_path(&laptop.env.repo), &claude_path(&ci.repo));
+        std::fs::write(&restored, text + &turn).unwrap();
+        let push = ["release-push", "--session", &session.id];
+        let output = run_on(&laptop, &ci, Some(&binary), &push, &[]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
+        let output = run_on(&laptop, &laptop.env, None, &restore, &[]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
+        let mine = laptop.project_dir().join(format!("{}.jsonl", session.id));
+        assert_eq!(uuids(&mine), continued.uuids, "{what}");
     }
 }
 
