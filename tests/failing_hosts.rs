@@ -207,7 +207,15 @@ fn push_names_a_failing_storage_host_instead_of_blaming_an_older_ccsync() {
 
 #[test]
 fn push_names_a_failing_uploads_host() {
-    let cases = faults(Host::Uploads, "POST", "/repos/*/releases/*/assets");
+    let path = "/repos/*/releases/*/assets";
+    let mut cases = faults(Host::Uploads, "POST", path);
+    // An upload cut halfway: GitHub keeps a `starter` asset.
+    cases.push((
+        "cut".into(),
+        Fault::new("POST", path, FaultKind::CutUpload)
+            .on(Host::Uploads)
+            .always(),
+    ));
     for (label, fault) in cases {
         let laptop = Laptop::new();
         let session = laptop.session("main", "2026-03-01T10:00:00Z");
