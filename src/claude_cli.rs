@@ -137,6 +137,51 @@ pub fn parse_version(text: &str) -> Option<semver::Version> {
     })
 }
 
+/// Runs Claude with the terminal attached and returns its exit code (128 + signal when a signal
+/// ended it, as shells report it).
+/// With `--json`, stdout carries only ccsync's document: Claude's stdout goes to stderr.
+pub fn run_attached(
+    program: &Path,
+    args: &[std::ffi::OsString],
+    folder: &Path,
+    json: bool,
+) -> anyhow::Result<i32> {
+    // From Claude's start on, Ctrl-C belongs to Claude and ccsync stays alive to push: the
+    // process's handler ([`crate::scratch::handle_interrupts`]) then does nothing rather than the
+    // signal being ignored (an ignored signal stays ignored in the child, and Claude must get
+    // Ctrl-C). The handler runs on its own thread, possibly after Claude has exited, so it must
+    // not decide anything by whether Claude still runs. Before Claude starts (the restore),
+    // Ctrl-C ends ccsync as usual, after removing its temporary folders.
+    crate::scratch::child_owns_interrupts();
+    let mut command = Command::new(program);
+    command.args(args).current_dir(folder);
+    if json {
+        command.stdout(std::process::Stdio::from(std::io::stderr()));
+    }
+    let status = command.status();
+    let status = status.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!(
+                "cannot run {}: not found; install Claude Code or set CCSYNC_CLAUDE to its path",
+                program.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot run {}: {e}", program.display())
+        }
+    })?;
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return Ok(128 + signal);
+        }
+    }
+    Ok(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

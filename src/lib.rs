@@ -17,8 +17,8 @@
 //!
 //! Around them: [`cli`] (the command line), [`claude_cli`] (the `claude` that will run and its
 //! version), [`config`] (checked settings from options and
-//! environment, and the branch a command works on), [`event`] (the Actions event a run belongs to),
-//! [`memory`] (project memory that travels with sessions), [`passphrase`] (the archive passphrase), [`git`], [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
+//! environment, and the branch a command works on), [`doctor`] (the checks of `ccsync doctor`), [`event`] (the Actions event a run belongs to),
+//! [`memory`] (project memory that travels with sessions), [`passphrase`] (the archive passphrase), [`git`], [`hook`] (the pre-push hook), [`token`], [`exit`] (exit codes), [`ui`], [`progress`] and [`neutral`] (what people
 //! see, with text from stored data neutralised), [`scratch`] (temporary folders, and those of
 //! killed runs).
 
@@ -29,9 +29,11 @@ pub mod claude_cli;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod event;
 pub mod exit;
 pub mod git;
+pub mod hook;
 pub mod ids;
 pub mod memory;
 pub mod neutral;

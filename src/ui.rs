@@ -168,3 +168,24 @@ mod tests {
         assert_eq!(pad("x", 70_000, false).len(), 70_000);
     }
 }
+
+/// Writes a result on stdout; a reader that went away (`ccsync sessions | head`) is not an error.
+/// In Actions no line of it can be read as a workflow command ([`crate::neutral::actions_lines`]).
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let text = if crate::actions::in_actions() {
+        crate::neutral::actions_lines(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    print_raw(&text)
+}
+
+/// Writes `text` on stdout as it is (a completion script); see [`print_stdout`].
+pub fn print_raw(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

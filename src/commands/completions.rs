@@ -9,5 +9,5 @@ pub fn run(args: &CompletionsArgs) -> anyhow::Result<()> {
     // Into memory first: `generate` panics when a write fails, e.g. into `| head`.
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "ccsync", &mut script);
-    super::sessions::print_raw(&String::from_utf8_lossy(&script))
+    crate::ui::print_raw(&String::from_utf8_lossy(&script))
 }

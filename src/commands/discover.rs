@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
     let sessions = ctx.repository_sessions(&claude_dir, git.root())?;
     let Some(session) = crate::store::belongs::newest_of_branch(&sessions, &branch) else {
         let message = if sessions.is_empty() {
-            super::sessions::explain_empty(&claude_dir, git.root())
+            crate::store::labels::explain_empty(&claude_dir, git.root())
         } else {
             let mut others: Vec<&str> = sessions
                 .iter()
@@ -49,11 +49,11 @@ pub fn run(ctx: &Context, args: &DiscoverArgs) -> anyhow::Result<()> {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             cwd: session.cwd.as_deref(),
             size: session.size,
-            folder: super::sessions::folder_label(session, git.root(), &claude_dir),
+            folder: crate::store::labels::folder_label(session, git.root(), &claude_dir),
             path: session.path.display().to_string(),
         });
     }
-    super::sessions::print_stdout(&format!("{}\n", session.id))
+    crate::ui::print_stdout(&format!("{}\n", session.id))
 }
 
 #[derive(Serialize)]

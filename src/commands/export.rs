@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<()> {
         check_output(output)?;
         outside_claude_dir(ctx, output)?;
     }
-    let found = super::show::find_stored(ctx, &args.session, args.branch.as_deref())?;
+    let found = crate::transfer::holders::find_stored(ctx, &args.session, args.branch.as_deref())?;
     let id = found.stored.meta.session_id.clone();
     let output = match given {
         Some(output) => output,

@@ -1,16 +1,14 @@
-//! `ccsync release-list`: every session stored in the repository's session releases, per branch,
-//! read from the metadata assets (the release body is only a rendering of them).
-//!
-//! Only drafts count: a published release whose tag has the session prefix is not ccsync's (ccsync
-//! never publishes), so it is named and never read.
+//! `ccsync release-list`: every session stored in the repository's session releases, per branch
+//! ([`crate::stored::listing`] reads them), as a table or `--json`.
 
 use serde::Serialize;
 
 use crate::cli::ListArgs;
 use crate::config::Context;
 use crate::neutral::text;
-use crate::release::{names, GitHub, SessionRelease};
-use crate::stored::{self, StoredSession};
+use crate::release::GitHub;
+use crate::stored;
+use crate::stored::listing::{self, Listed};
 use crate::ui::Ui;
 
 /// One stored session, for the table and `--json`.
@@ -60,85 +58,17 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
     let rt = crate::release::runtime()?;
-    // One branch: its drafts by tag, a few requests whatever the repository holds. A published
-    // release with that tag is read by listing, where it is named as not ccsync's.
-    let releases = match &args.branch {
-        Some(branch) => match rt.block_on(gh.session_drafts_of(branch)) {
-            Err(crate::release::Error::Published { .. }) => {
-                rt.block_on(gh.list_session_releases())?
-            }
-            found => found?,
-        },
-        None => rt.block_on(gh.list_session_releases())?,
-    };
-    let wanted = |r: &SessionRelease| match &args.branch {
-        Some(branch) => r.tag_name == names::tag_for(branch),
-        None => true,
-    };
-
-    let scratch = tempfile::tempdir()?;
-    let mut sessions: Vec<ListedSession> = Vec::new();
-    // What each entry of `sessions` was listed from, at the same index.
-    let mut chosen: Vec<(String, StoredSession)> = Vec::new();
-    let mut ignored = Vec::new();
-    let mut damaged: Vec<(SessionRelease, stored::Damaged)> = Vec::new();
-    for release in releases.iter().filter(|r| wanted(r)) {
-        let Some(branch) = release.branch() else {
-            continue;
-        };
-        let branch = branch.as_ref();
-        if !release.draft {
-            ctx.ui.warn(&format!(
-                "release `{}` is published, so it is not ccsync's (ccsync keeps its releases as drafts); not read: {}",
-                text(&release.tag_name),
-                text(&release.html_url)
-            ));
-            ignored.push(IgnoredRelease {
-                tag: release.tag_name.clone(),
-                release_url: release.html_url.clone(),
-                reason: "published",
-            });
-            continue;
-        }
-        let cache = stored::MetaCache::default();
-        let found = stored::stored_sessions_of(
-            &rt,
-            &gh,
-            release,
-            scratch.path(),
-            &|m| ctx.ui.warn(m),
-            None,
-            &cache,
-        )?;
-        let bad = stored::damaged_sessions(release, &cache, None);
-        damaged.extend(bad.into_iter().map(|d| (release.clone(), d)));
-        // Finishes interrupted pushes (complete copies under temporary names), best effort.
-        stored::finish_writes(&rt, &gh, &found, &|m| ctx.ui.warn(m));
-        for s in found {
-            // Duplicate drafts of one tag may hold the same session: the copy readers use, by
-            // the write protocol's one rank (never push time).
-            if let Some(at) = chosen
-                .iter()
-                .position(|(b, e)| *b == branch && e.meta.session_id == s.meta.session_id)
-            {
-                if s.ranks_before(&chosen[at].1) {
-                    sessions[at] = listed(branch, release, &s);
-                    chosen[at].1 = s;
-                }
-                continue;
-            }
-            sessions.push(listed(branch, release, &s));
-            chosen.push((branch.to_owned(), s));
-        }
-    }
-    // Branches in name order, newest session first within each.
-    sessions.sort_by(|a, b| {
-        a.branch
-            .cmp(&b.branch)
-            .then_with(|| b.last_activity.cmp(&a.last_activity))
-            .then_with(|| a.session_id.cmp(&b.session_id))
-    });
-
+    let listing = listing::list(&rt, &gh, args.branch.as_deref(), &|m| ctx.ui.warn(m))?;
+    let sessions: Vec<ListedSession> = listing.sessions.iter().map(listed).collect();
+    let ignored = listing
+        .ignored
+        .iter()
+        .map(|r| IgnoredRelease {
+            tag: r.tag_name.clone(),
+            release_url: r.html_url.clone(),
+            reason: "published",
+        })
+        .collect();
     if sessions.is_empty() {
         // Drafts are invisible to read-only tokens: an empty list may only mean that.
         if let Ok(access) = rt.block_on(gh.access()) {
@@ -149,14 +79,10 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
             }
         }
     }
-    // A session whose only copy in its branch's release is damaged (another draft of the tag
-    // may hold a good one) is listed as an error after what could be read.
-    damaged.retain(|(r, d)| {
-        !chosen.iter().any(|(b, s)| {
-            Some(b.as_str()) == r.branch().as_deref() && s.meta.session_id == d.meta.session_id
-        })
-    });
-    let damaged = damaged
+    // A session whose only copy in its branch's release is damaged is listed as an error after
+    // what could be read.
+    let damaged = listing
+        .damaged
         .first()
         .map(|(r, d)| stored::damaged_error(r, d, "It is not listed."));
     if ctx.ui.json {
@@ -185,14 +111,14 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    print_table(ctx.ui, &sessions)?;
-    Ok(())
+    print_table(ctx.ui, &sessions)
 }
 
-fn listed(branch: &str, release: &SessionRelease, s: &StoredSession) -> ListedSession {
+fn listed(l: &Listed) -> ListedSession {
+    let (branch, release, s) = (&l.branch, &l.release, &l.stored);
     let m = &s.meta;
     ListedSession {
-        branch: branch.to_owned(),
+        branch: branch.clone(),
         session_id: m.session_id.clone(),
         last_activity: m.last_timestamp.clone(),
         records: m.records,
@@ -268,7 +194,7 @@ fn print_table(ui: &Ui, sessions: &[ListedSession]) -> anyhow::Result<()> {
     for row in &rows {
         line(row);
     }
-    super::sessions::print_stdout(&table)
+    crate::ui::print_stdout(&table)
 }
 
 /// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04 UTC`; anything unparsable as it is.

@@ -1,35 +1,16 @@
 //! `ccsync release-prune`: deletes the session releases of branches that are gone from GitHub
-//! (`--gone`) and those whose newest session is older than `--older-than DAYS`; either reason is
-//! enough when both are given.
-//!
-//! Only ccsync's own releases are ever candidates: a draft whose tag starts with
-//! `claude-sessions-` AND whose body carries ccsync's marker. Published releases are never
-//! touched, whatever their tag.
+//! (`--gone`) and those whose newest session is older than `--older-than DAYS` (either reason is
+//! enough when both are given), or every copy of one session (`--session`). What goes is decided
+//! in [`crate::stored::prune`]; this page asks before deleting and reports.
 
-use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::cli::PruneArgs;
 use crate::config::Context;
 use crate::exit::Exit;
-use crate::release::{names, GitHub, SessionRelease};
-use crate::stored;
-
-/// A release and what prune decided about it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Decision {
-    tag: String,
-    branch: String,
-    release_id: u64,
-    release_url: String,
-    sessions: usize,
-    /// Last activity of the newest stored session (else the release's creation time).
-    newest_activity: Option<String>,
-    /// Why it goes (`gone`, `older-than`), or why it stays (`branch-exists`, `recent`,
-    /// `published`, `no-marker`).
-    reasons: Vec<&'static str>,
-}
+use crate::release::GitHub;
+use crate::stored::prune::{self, Decision, Rules, SessionCopy};
+use crate::transfer::holders::Holders;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -65,18 +46,6 @@ struct RemovedSession {
     searched_all_branches: bool,
 }
 
-/// One draft's copy of a session.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SessionCopy {
-    branch: String,
-    tag: String,
-    release_id: u64,
-    release_url: String,
-    /// The assets deleted (or, with `--dry-run`, to be deleted), metadata first.
-    assets: Vec<String>,
-}
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NotRemoved {
@@ -95,7 +64,6 @@ struct NotRemoved {
 fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<()> {
     let holders = crate::transfer::holders::releases_holding(ctx, id, args.branch.as_deref())?;
     let id = holders.id.as_str();
-    let (gh, rt) = (&holders.gh, &holders.rt);
     if holders.drafts.is_empty() {
         let message = match &args.branch {
             Some(b) => format!(
@@ -111,66 +79,13 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
     let copies: Vec<SessionCopy> = holders
         .drafts
         .iter()
-        .map(|r| SessionCopy {
-            branch: r.branch().map(|b| b.into_owned()).unwrap_or_default(),
-            tag: r.tag_name.clone(),
-            release_id: r.id,
-            release_url: r.html_url.clone(),
-            assets: r
-                .session_assets(id)
-                .iter()
-                .map(|(a, _)| a.name.clone())
-                .collect(),
-        })
+        .map(|r| SessionCopy::of(r, id))
         .collect();
-    let what = format!(
-        "release-prune will remove session {id} from {}:\n{}",
-        crate::ui::count(copies.len() as u64, "release"),
-        copies
-            .iter()
-            .map(|c| format!(
-                "  `{}` (release {}): {}",
-                crate::neutral::text(&c.tag),
-                c.release_id,
-                c.assets
-                    .iter()
-                    .map(|a| crate::neutral::text(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    if !args.dry_run && !confirmed(args, &what)? {
+    if !args.dry_run && !confirmed(args, &removal_text(id, &copies))? {
         ctx.ui.info("nothing deleted");
         return Ok(());
     }
-    let mut not_removed = Vec::new();
-    for (release, copy) in holders.drafts.iter().zip(&copies) {
-        if !args.dry_run {
-            if let Err(e) = remove_copy(gh, rt, release, id) {
-                not_removed.push(NotRemoved {
-                    branch: copy.branch.clone(),
-                    tag: copy.tag.clone(),
-                    release_id: copy.release_id,
-                    release_url: copy.release_url.clone(),
-                    error: format!("{e:#}"),
-                });
-                continue;
-            }
-        }
-        ctx.ui.info(&format!(
-            "{} session {id} from the release of branch `{}` (release {}, {})",
-            if args.dry_run {
-                "dry run: would remove"
-            } else {
-                "removed"
-            },
-            crate::neutral::text(&copy.branch),
-            copy.release_id,
-            crate::ui::count(copy.assets.len() as u64, "asset")
-        ));
-    }
+    let not_removed = remove_copies(ctx, args, &holders, &copies);
     if !holders.searched_all {
         ctx.ui.info(
             "other branches' releases were not searched (the repository holds more than 100 releases): \
@@ -197,43 +112,87 @@ fn remove_session(ctx: &Context, args: &PruneArgs, id: &str) -> anyhow::Result<(
         ctx.ui.print_json(&out)?;
     }
     if !out.not_removed.is_empty() {
-        anyhow::bail!(
-            "{} of session {id} could not be removed: {}; run the command again to retry",
-            crate::ui::count(out.not_removed.len() as u64, "copy"),
-            out.not_removed
-                .iter()
-                .map(|n| format!(
-                    "`{}` (release {}): {}",
-                    crate::neutral::text(&n.tag),
-                    n.release_id,
-                    n.error
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        return Err(not_removed_error(id, &out.not_removed));
     }
     Ok(())
 }
 
-/// Deletes one draft's assets of session `id`, then its row of the draft's body (a body that is
-/// not ccsync's is never rewritten).
-fn remove_copy(
-    gh: &GitHub,
-    rt: &tokio::runtime::Runtime,
-    release: &SessionRelease,
-    id: &str,
-) -> anyhow::Result<()> {
-    for (asset, _) in release.session_assets(id) {
-        rt.block_on(gh.delete_asset(asset))?;
+/// What `--session` removes, to confirm.
+fn removal_text(id: &str, copies: &[SessionCopy]) -> String {
+    format!(
+        "release-prune will remove session {id} from {}:\n{}",
+        crate::ui::count(copies.len() as u64, "release"),
+        copies
+            .iter()
+            .map(|c| format!(
+                "  `{}` (release {}): {}",
+                crate::neutral::text(&c.tag),
+                c.release_id,
+                c.assets
+                    .iter()
+                    .map(|a| crate::neutral::text(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// Removes each copy (unless `--dry-run`), saying so; the copies that could not be removed, with
+/// why.
+fn remove_copies(
+    ctx: &Context,
+    args: &PruneArgs,
+    holders: &Holders,
+    copies: &[SessionCopy],
+) -> Vec<NotRemoved> {
+    let id = holders.id.as_str();
+    let mut not_removed = Vec::new();
+    for (release, copy) in holders.drafts.iter().zip(copies) {
+        if !args.dry_run {
+            if let Err(e) = prune::remove_copy(&holders.gh, &holders.rt, release, id) {
+                not_removed.push(NotRemoved {
+                    branch: copy.branch.clone(),
+                    tag: copy.tag.clone(),
+                    release_id: copy.release_id,
+                    release_url: copy.release_url.clone(),
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
+        }
+        ctx.ui.info(&format!(
+            "{} session {id} from the release of branch `{}` (release {}, {})",
+            if args.dry_run {
+                "dry run: would remove"
+            } else {
+                "removed"
+            },
+            crate::neutral::text(&copy.branch),
+            copy.release_id,
+            crate::ui::count(copy.assets.len() as u64, "asset")
+        ));
     }
-    let present: Vec<String> = crate::catalog::session_ids(release)
-        .into_iter()
-        .filter(|s| s != id)
-        .collect();
-    if let Some(body) = crate::catalog::drop_rows(release.body.as_deref(), &present) {
-        rt.block_on(gh.set_body(release, &body))?;
-    }
-    Ok(())
+    not_removed
+}
+
+/// Copies that could not be removed: exit 1, naming each, to run again.
+fn not_removed_error(id: &str, not_removed: &[NotRemoved]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} of session {id} could not be removed: {}; run the command again to retry",
+        crate::ui::count(not_removed.len() as u64, "copy"),
+        not_removed
+            .iter()
+            .map(|n| format!(
+                "`{}` (release {}): {}",
+                crate::neutral::text(&n.tag),
+                n.release_id,
+                n.error
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }
 
 pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
@@ -254,135 +213,29 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
     let slug = ctx.github_repo(git.as_ref())?;
     let gh = GitHub::new(ctx.api_url()?, slug.clone(), ctx.token()?)?;
     let rt = crate::release::runtime()?;
-    let limit = args
-        .older_than
-        .map(|days| Utc::now() - Duration::days(i64::from(days)));
     let releases = rt.block_on(gh.list_session_releases())?;
-    let scratch = tempfile::tempdir()?;
-
+    let rules = Rules {
+        gone: args.gone,
+        older_than: args.older_than,
+    };
+    let plan = prune::plan(&rt, &gh, &releases, &rules, &|m| ctx.ui.warn(m), &|m| {
+        ctx.ui.detail(m)
+    })?;
     let mut out = PruneJson {
         repository: slug.to_string(),
         dry_run: args.dry_run,
-        deleted: Vec::new(),
-        kept: Vec::new(),
-        foreign: Vec::new(),
+        deleted: plan.deleted,
+        kept: plan.kept,
+        foreign: plan.foreign,
     };
-    // One lookup per branch, even when duplicate drafts share its tag.
-    let mut branch_exists: std::collections::HashMap<String, bool> = Default::default();
-    for release in &releases {
-        let Some(branch) = release.branch() else {
-            continue;
-        };
-        let branch = branch.as_ref();
-        let mut decision = Decision {
-            tag: release.tag_name.clone(),
-            branch: branch.to_owned(),
-            release_id: release.id,
-            release_url: release.html_url.clone(),
-            sessions: 0,
-            newest_activity: None,
-            reasons: Vec::new(),
-        };
-        if let Some(why) = foreign_reason(release) {
-            decision.reasons.push(why);
-            ctx.ui.detail(&format!(
-                "leaving release `{}` alone: {}",
-                crate::neutral::text(&release.tag_name),
-                if why == "published" {
-                    "it is published (ccsync's releases are drafts)"
-                } else {
-                    "its description lacks ccsync's marker"
-                }
-            ));
-            out.foreign.push(decision);
-            continue;
+    if !args.dry_run && !out.deleted.is_empty() && !confirm_deletions(args, &out)? {
+        // The user chose: a refusal is an outcome, not a failure.
+        ctx.ui.info("nothing deleted");
+        out.kept.append(&mut out.deleted);
+        if ctx.ui.json {
+            ctx.ui.print_json(&out)?;
         }
-        let cache = stored::MetaCache::default();
-        let sessions = stored::stored_sessions_of(
-            &rt,
-            &gh,
-            release,
-            scratch.path(),
-            &|m| ctx.ui.warn(m),
-            None,
-            &cache,
-        )?;
-        // A damaged copy is still a session (its metadata reads): never "0 sessions" dated by
-        // the release's creation.
-        let damaged = stored::damaged_sessions(release, &cache, None);
-        decision.sessions = sessions.len() + damaged.len();
-        decision.newest_activity = sessions
-            .iter()
-            .map(|s| s.activity_key())
-            .chain(damaged.iter().filter_map(|d| d.meta.last_timestamp.clone()))
-            .max()
-            .or_else(|| release.created_at.clone());
-
-        // A fork's branch lives in the fork, which this repository's API cannot see: kept
-        // (`--older-than` removes it).
-        if args.gone && names::is_fork_key(branch) {
-            decision.reasons.push("fork-branch");
-        } else if args.gone {
-            let exists = match branch_exists.get(branch) {
-                Some(&known) => known,
-                None => {
-                    let known = rt.block_on(gh.branch_exists(branch))?;
-                    branch_exists.insert(branch.to_owned(), known);
-                    known
-                }
-            };
-            decision
-                .reasons
-                .push(if exists { "branch-exists" } else { "gone" });
-        }
-        if let Some(limit) = limit {
-            let newest = decision.newest_activity.as_deref().and_then(parse_time);
-            // A release with no readable date is left alone: age unknown is not old.
-            let old = newest.is_some_and(|t| t < limit);
-            decision
-                .reasons
-                .push(if old { "older-than" } else { "recent" });
-        }
-        if decision
-            .reasons
-            .iter()
-            .any(|r| matches!(*r, "gone" | "older-than"))
-        {
-            out.deleted.push(decision);
-        } else {
-            out.kept.push(decision);
-        }
-    }
-
-    if !args.dry_run && !out.deleted.is_empty() {
-        let list: Vec<String> = out
-            .deleted
-            .iter()
-            .map(|d| {
-                format!(
-                    "  {} ({} session(s)): {}",
-                    crate::neutral::text(&d.tag),
-                    d.sessions,
-                    describe(d, args.older_than)
-                )
-            })
-            .collect();
-        if !confirmed(
-            args,
-            &format!(
-                "release-prune will delete {} release(s) of {slug}:\n{}",
-                out.deleted.len(),
-                list.join("\n")
-            ),
-        )? {
-            // The user chose: a refusal is an outcome, not a failure.
-            ctx.ui.info("nothing deleted");
-            out.kept.append(&mut out.deleted);
-            if ctx.ui.json {
-                ctx.ui.print_json(&out)?;
-            }
-            return Ok(());
-        }
+        return Ok(());
     }
     for decision in &out.deleted {
         let why = describe(decision, args.older_than);
@@ -393,11 +246,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
             ));
             continue;
         }
-        let release = releases
-            .iter()
-            .find(|r| r.id == decision.release_id)
-            .expect("decided from this list");
-        rt.block_on(gh.delete_release(release))?;
+        prune::delete(&rt, &gh, &releases, decision)?;
         ctx.ui.info(&format!(
             "deleted `{}` ({} session(s)): {why}",
             decision.tag, decision.sessions
@@ -417,19 +266,29 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Why a release with the session prefix is not ccsync's, if it is not.
-fn foreign_reason(release: &SessionRelease) -> Option<&'static str> {
-    if !release.draft {
-        return Some("published");
-    }
-    if !release
-        .body
-        .as_deref()
-        .is_some_and(|b| b.contains(names::BODY_MARKER))
-    {
-        return Some("no-marker");
-    }
-    None
+/// Lists the releases to delete and asks (unless `--yes`).
+fn confirm_deletions(args: &PruneArgs, out: &PruneJson) -> anyhow::Result<bool> {
+    let list: Vec<String> = out
+        .deleted
+        .iter()
+        .map(|d| {
+            format!(
+                "  {} ({} session(s)): {}",
+                crate::neutral::text(&d.tag),
+                d.sessions,
+                describe(d, args.older_than)
+            )
+        })
+        .collect();
+    confirmed(
+        args,
+        &format!(
+            "release-prune will delete {} release(s) of {}:\n{}",
+            out.deleted.len(),
+            out.repository,
+            list.join("\n")
+        ),
+    )
 }
 
 fn describe(decision: &Decision, days: Option<u32>) -> String {
@@ -448,12 +307,6 @@ fn describe(decision: &Decision, days: Option<u32>) -> String {
         ));
     }
     why.join("; ")
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Whether prune can ask before deleting: stdin and stderr are a terminal.

@@ -1,6 +1,5 @@
 //! `ccsync sessions`: the local Claude Code sessions of this repository, newest first, as a table
-//! or (`--json`) an array. Also home of what `sessions` and `discover` share: loading the
-//! repository's sessions and explaining an empty store.
+//! or (`--json`) an array.
 
 use std::path::Path;
 
@@ -9,7 +8,9 @@ use serde::Serialize;
 use crate::cli::SessionsArgs;
 use crate::config::Context;
 use crate::git::GitRepo;
+use crate::store::labels::{explain_empty, FolderLabels};
 use crate::store::{self, LocalSession};
+use crate::ui::print_stdout;
 
 pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
     let git = ctx.git_repo()?;
@@ -49,7 +50,7 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<()> {
 
 /// The repository's sessions (through the facts cache); says on stderr when there is no Claude
 /// folder or no session yet (an empty result is not an error).
-pub(crate) fn load(
+fn load(
     ctx: &Context,
     claude_dir: &Path,
     git: &GitRepo,
@@ -60,71 +61,6 @@ pub(crate) fn load(
         ctx.ui.info(&explain_empty(claude_dir, git.root()));
     }
     Ok(sessions)
-}
-
-/// Why a repository has no session, and what to do about it.
-pub(crate) fn explain_empty(claude_dir: &Path, root: &Path) -> String {
-    if !claude_dir.is_dir() {
-        return format!(
-            "no Claude folder at {}: run Claude Code once, or point ccsync at your Claude folder with CLAUDE_CONFIG_DIR or --claude-dir",
-            claude_dir.display()
-        );
-    }
-    let projects = store::projects_dir(claude_dir);
-    if !projects.is_dir() {
-        return format!(
-            "the Claude folder {} has no projects/ folder yet: no Claude Code session was recorded with it (wrong folder? set CLAUDE_CONFIG_DIR or --claude-dir)",
-            claude_dir.display()
-        );
-    }
-    format!(
-        "no Claude Code session of {} in {}: run `claude` in this repository first",
-        root.display(),
-        store::project_dir(claude_dir, root).display()
-    )
-}
-
-/// Where the session ran, relative to the repository root (`.` for the root itself); the project
-/// folder name when the recorded folder is elsewhere (a session copied from another machine).
-pub(crate) fn folder_label(session: &LocalSession, root: &Path, claude_dir: &Path) -> String {
-    FolderLabels::new(root, claude_dir).of(session)
-}
-
-/// [`folder_label`] for many sessions of one repository (the root's folder computed once).
-pub(crate) struct FolderLabels {
-    own_dir: std::path::PathBuf,
-    root_text: String,
-}
-
-impl FolderLabels {
-    pub(crate) fn new(root: &Path, claude_dir: &Path) -> Self {
-        FolderLabels {
-            own_dir: store::project_dir(claude_dir, root),
-            root_text: store::path_text(root),
-        }
-    }
-
-    pub(crate) fn of(&self, session: &LocalSession) -> String {
-        if session.project_dir == self.own_dir {
-            return ".".to_owned();
-        }
-        let root_text = &self.root_text;
-        match session.cwd.as_deref() {
-            Some(cwd) if store::path_within(cwd, root_text) => {
-                let rest = cwd[root_text.len()..].trim_start_matches(['/', '\\']);
-                if rest.is_empty() {
-                    ".".to_owned()
-                } else {
-                    rest.to_owned()
-                }
-            }
-            _ => session
-                .project_dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -228,27 +164,6 @@ fn table_time(t: chrono::DateTime<chrono::Utc>) -> String {
         t.minute(),
         t.second()
     )
-}
-
-/// Writes a result on stdout; a reader that went away (`ccsync sessions | head`) is not an error.
-/// In Actions no line of it can be read as a workflow command ([`crate::neutral::actions_lines`]).
-pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let text = if crate::actions::in_actions() {
-        crate::neutral::actions_lines(text)
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    };
-    print_raw(&text)
-}
-
-/// Writes `text` on stdout as it is (a completion script); see [`print_stdout`].
-pub(crate) fn print_raw(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

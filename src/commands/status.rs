@@ -94,26 +94,27 @@ fn branch_status(
 ) -> anyhow::Result<Vec<SessionStatus>> {
     let scratch = tempfile::tempdir()?;
     let release = rt.block_on(gh.session_release(branch))?;
-    let cache = stored::MetaCache::default();
-    let stored = match &release {
-        Some(release) => stored::stored_sessions_of(
+    let read = match &release {
+        Some(release) => Some(stored::read_release(
             rt,
             gh,
             release,
             scratch.path(),
             &|m| ctx.ui.warn(m),
             None,
-            &cache,
-        )?,
-        None => Vec::new(),
+        )?),
+        None => None,
+    };
+    let (stored, damaged) = match read {
+        Some(read) => (read.sessions, read.damaged),
+        None => (Vec::new(), Vec::new()),
     };
     let mut out = Vec::new();
     for local in locals {
         let copy = stored.iter().find(|s| s.meta.session_id == local.id);
         // A damaged stored copy is not "not stored": pushing over it needs --force.
         if let (None, Some(release)) = (copy, &release) {
-            let damaged = stored::damaged_sessions(release, &cache, Some(&local.id));
-            if let Some(bad) = damaged.first() {
+            if let Some(bad) = damaged.iter().find(|d| d.meta.session_id == local.id) {
                 return Err(stored::damaged_error(
                     release,
                     bad,

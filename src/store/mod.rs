@@ -7,6 +7,7 @@
 //! - [`tail`]: a session's branch, last activity and folder, read from the end of its file
 //! - [`scan`]: the sessions of a repository, one session by id, its side files, record counts
 //! - [`belongs`]: which session is a branch's (one rule for `discover` and `resume`)
+//! - [`labels`]: the folder a session ran in, as people read it, and why a repository has none
 //! - [`state`]: a session's state outside the project folder (tasks, file history, plans, outputs)
 //! - [`cache`]: what was learned from each file, kept between runs and keyed so a changed or
 //!   copied file is never taken for the one read before
@@ -15,6 +16,7 @@ pub mod belongs;
 pub mod cache;
 pub mod folder_name;
 pub mod fork;
+pub mod labels;
 pub mod records;
 pub mod scan;
 pub mod state;

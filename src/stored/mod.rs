@@ -5,6 +5,8 @@
 //!
 //! - [`copies`]: the reading rules as pure functions: copies, the current one, repair plans.
 //! - [`write`](mod@write): the writer's side: temporary archive, claim, confirmation, roll-forward.
+//! - [`listing`]: every session of the repository's session releases (`release-list`).
+//! - [`prune`]: which releases and copies `release-prune` removes, and the removing.
 //! - this module: reading a release (metadata downloads), finishing others' writes, fetching an
 //!   archive, rendering the body.
 //!
@@ -14,7 +16,9 @@
 
 pub mod chain;
 pub mod copies;
+pub mod listing;
 pub mod merge;
+pub mod prune;
 pub mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -179,6 +183,30 @@ pub fn stored_sessions_of(
         .collect();
     sessions.sort_by(newest_first);
     Ok(sessions)
+}
+
+/// A release as every reader reads it: the current copies of its sessions (newest activity
+/// first), and the sessions whose stored copy is damaged.
+pub struct ReleaseRead {
+    pub sessions: Vec<StoredSession>,
+    pub damaged: Vec<Damaged>,
+}
+
+/// Reads `release` (only session `only`, when given): [`stored_sessions_of`], then
+/// [`damaged_sessions`] from the same metadata, so that no reader takes a damaged copy for
+/// "nothing stored".
+pub fn read_release(
+    rt: &Runtime,
+    gh: &GitHub,
+    release: &SessionRelease,
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+    only: Option<&str>,
+) -> anyhow::Result<ReleaseRead> {
+    let cache = MetaCache::default();
+    let sessions = stored_sessions_of(rt, gh, release, scratch, warn, only, &cache)?;
+    let damaged = damaged_sessions(release, &cache, only);
+    Ok(ReleaseRead { sessions, damaged })
 }
 
 /// Newest activity first. A session with recorded activity comes before one without any timestamp

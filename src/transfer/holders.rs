@@ -1,7 +1,12 @@
 //! Where a stored session is: the session drafts, of any branch, that hold its assets, found with
-//! as few requests as the repository's size allows.
+//! as few requests as the repository's size allows; and the copy of one session that show and
+//! export read among them.
 
 use crate::config::Context;
+use crate::exit::Exit;
+use crate::neutral::text;
+use crate::release::{GitHub, SessionRelease};
+use crate::stored::{self, StoredSession};
 
 /// The session drafts, of any branch, that hold assets of stored session `id`, with the client
 /// and runtime that read them: where `release-show`, `release-export` and `release-prune
@@ -73,7 +78,7 @@ struct Search<'a> {
     current: Option<String>,
 }
 
-type Found = (String, Vec<crate::release::SessionRelease>, bool);
+type Searched = (String, Vec<crate::release::SessionRelease>, bool);
 
 impl Search<'_> {
     fn holding(
@@ -90,13 +95,13 @@ impl Search<'_> {
         self.local.iter().map(|s| s.id.as_str()).collect()
     }
 
-    fn in_branch(&self, id: &str, branch: &str) -> anyhow::Result<Found> {
+    fn in_branch(&self, id: &str, branch: &str) -> anyhow::Result<Searched> {
         let drafts = self.rt.block_on(self.gh.session_drafts_of(branch))?;
         let id = crate::ids::resolve(id, &self.local_ids(), &drafts)?;
         Ok((id.clone(), Self::holding(&id, drafts), true))
     }
 
-    fn listed(&self, id: &str) -> anyhow::Result<Found> {
+    fn listed(&self, id: &str) -> anyhow::Result<Searched> {
         let all = self.rt.block_on(self.gh.session_drafts_listed())?;
         let id = crate::ids::resolve(id, &self.local_ids(), &all)?;
         Ok((id.clone(), Self::holding(&id, all), true))
@@ -104,7 +109,7 @@ impl Search<'_> {
 
     /// Every branch's drafts in a small repository; in a large one the likely branches' by tag
     /// first (their copies only, when they hold one), else every draft.
-    fn everywhere(&self, id: String) -> anyhow::Result<Found> {
+    fn everywhere(&self, id: String) -> anyhow::Result<Searched> {
         let mut candidates: Vec<String> = self
             .local
             .iter()
@@ -134,4 +139,113 @@ impl Search<'_> {
         };
         Ok((id.clone(), Self::holding(&id, all), true))
     }
+}
+
+/// A stored session and the release that holds it, with the client that read them.
+pub struct Found {
+    pub gh: GitHub,
+    pub rt: tokio::runtime::Runtime,
+    pub release: SessionRelease,
+    pub stored: StoredSession,
+    /// Every branch whose release holds a complete copy (the chosen one among them).
+    pub branches: Vec<String>,
+}
+
+/// Finds session `id` (or a unique start of one) in the release of `branch`, else in whichever
+/// branch's release holds a complete copy, reading only metadata. When several branches' releases
+/// hold it, the most advanced copy (most records, then newest activity) is taken and a warning
+/// names them all, with `--branch` to choose.
+pub fn find_stored(ctx: &Context, id: &str, branch: Option<&str>) -> anyhow::Result<Found> {
+    let Holders {
+        gh, rt, drafts, id, ..
+    } = releases_holding(ctx, id, branch)?;
+    let (mut copies, damaged) = read_copies(ctx, &rt, &gh, drafts, &id)?;
+    // A damaged copy is bad data, never "not stored" (restore says the same).
+    if let Some((release, bad)) = damaged.first() {
+        if copies.is_empty() {
+            return Err(stored::damaged_error(release, bad, "Nothing was read."));
+        }
+        ctx.ui.warn(&format!(
+            "{:#}",
+            stored::damaged_error(release, bad, "This copy is not used.")
+        ));
+    }
+    let mut branches: Vec<String> = copies
+        .iter()
+        .filter_map(|(r, _)| r.branch().map(|b| b.into_owned()))
+        .collect();
+    branches.sort();
+    branches.dedup();
+    copies.sort_by_key(|(_, s)| (s.meta.records, s.activity_key()));
+    let Some((release, stored)) = copies.pop() else {
+        let where_ = match branch {
+            Some(b) => format!("the release of branch `{}` holds no", text(b)),
+            None => "no branch's release holds a".to_owned(),
+        };
+        return Err(Exit::nothing_found(format!(
+            "{where_} complete copy of session {id} (`ccsync release-list` lists what is stored)"
+        ))
+        .into());
+    };
+    if branches.len() > 1 {
+        ctx.ui.warn(&format!(
+            "session {id} is stored in the releases of {} branches: {}; this is the copy of `{}` \
+             (most records, newest activity): pass --branch B to choose another",
+            branches.len(),
+            branches
+                .iter()
+                .map(|b| format!("`{}`", text(b)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            text(&release.branch().unwrap_or_default())
+        ));
+    }
+    Ok(Found {
+        gh,
+        rt,
+        release,
+        stored,
+        branches,
+    })
+}
+
+/// Each draft's copy of session `id` (of duplicate drafts of one branch, the copy restore uses,
+/// by the protocol's rank), and the damaged copies. A release that could not be read is an error,
+/// never "not stored there".
+#[allow(clippy::type_complexity)]
+fn read_copies(
+    ctx: &Context,
+    rt: &tokio::runtime::Runtime,
+    gh: &GitHub,
+    drafts: Vec<SessionRelease>,
+    id: &str,
+) -> anyhow::Result<(
+    Vec<(SessionRelease, StoredSession)>,
+    Vec<(SessionRelease, stored::Damaged)>,
+)> {
+    let scratch = tempfile::tempdir()?;
+    let mut copies: Vec<(SessionRelease, StoredSession)> = Vec::new();
+    let mut damaged = Vec::new();
+    for release in drafts {
+        let read = stored::read_release(
+            rt,
+            gh,
+            &release,
+            scratch.path(),
+            &|m| ctx.ui.warn(m),
+            Some(id),
+        )?;
+        match read.sessions.into_iter().next() {
+            Some(stored) => match copies
+                .iter()
+                .position(|(r, _)| r.tag_name == release.tag_name)
+            {
+                Some(at) if stored.ranks_before(&copies[at].1) => copies[at] = (release, stored),
+                Some(_) => {}
+                None => copies.push((release, stored)),
+            },
+            None => damaged.extend(read.damaged.into_iter().map(|d| (release.clone(), d))),
+        }
+    }
+    Ok((copies, damaged))
 }

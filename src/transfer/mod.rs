@@ -4,6 +4,7 @@
 //!   → pack (secrets, encryption, metadata) → write (the write protocol of [`crate::stored`]).
 //! - [`restore`]: find the stored session → compare with the local copy → fetch (download,
 //!   verify, extract) → install (paths mapped, side data, state and memory, the session last).
+//! - [`resume`]: restore, then `claude --resume` with the terminal attached, then push.
 //! - [`holders`]: the drafts of any branch that hold one stored session (show, export, prune).
 //!
 //! Commands (`crate::commands`) parse arguments, call one of these and report what it returns.
@@ -11,3 +12,4 @@
 pub mod holders;
 pub mod push;
 pub mod restore;
+pub mod resume;

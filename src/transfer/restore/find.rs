@@ -132,10 +132,10 @@ fn choose_session(
     args: &RestoreArgs,
     scratch: &Path,
 ) -> anyhow::Result<Option<StoredSession>> {
-    let cache = stored::MetaCache::default();
     let only = args.session.as_deref();
-    let sessions = stored::stored_sessions_of(rt, gh, release, scratch, warn, only, &cache)?;
-    refuse_damaged(release, &cache, only, sessions.first())?;
+    let read = stored::read_release(rt, gh, release, scratch, warn, only)?;
+    let sessions = read.sessions;
+    refuse_damaged(release, &read.damaged, only, sessions.first())?;
     // A push that stopped after its commit point left a complete copy under temporary names:
     // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
     stored::finish_writes(rt, gh, &sessions, warn);
@@ -150,11 +150,10 @@ fn choose_session(
 /// nothing, or an older session, would silently lose its history.
 fn refuse_damaged(
     release: &SessionRelease,
-    cache: &stored::MetaCache,
+    damaged: &[stored::Damaged],
     wanted: Option<&str>,
     chosen: Option<&StoredSession>,
 ) -> anyhow::Result<()> {
-    let damaged = stored::damaged_sessions(release, cache, wanted);
     let newer = |d: &&stored::Damaged| {
         wanted.is_some()
             || chosen.is_none_or(|c| {
