@@ -66,6 +66,14 @@ fn missed(rng: &mut Rng) -> Vec<Secret> {
         rng.from("abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)", 40)
     );
     let tokens: Vec<String> = (0..6).map(|_| rng.alnum(32)).collect();
+    let symbol_password = format!("*{}", rng.password());
+    let ado_new = format!("{}AZDO{}", rng.alnum(76), rng.alnum(4));
+    let ado_old = lower_alnum(rng, 52);
+    let client_id = format!("{}-{}", rng.digits(12), lower_alnum(rng, 32));
+    let gocspx = format!("GOCSPX-{}", rng.b64url(28));
+    let search = format!("{}AzSe{}", rng.alnum(42), rng.alnum(6));
+    let session = rng.hex(32);
+    let ssh: Vec<String> = (0..3).map(|_| rng.b64(64)).collect();
     vec![
         secret(
             "docker-swarm-token",
@@ -171,6 +179,52 @@ fn missed(rng: &mut Rng) -> Vec<Secret> {
             runner,
         ),
         secret("private-key", format!("  tls.key: {pem64}"), pem64),
+        secret(
+            "secret-assignment",
+            format!("DB_PASSWORD={symbol_password}"),
+            symbol_password,
+        ),
+        secret(
+            "azure-devops-pat",
+            format!("AZURE_DEVOPS_EXT_PAT={ado_new}"),
+            ado_new,
+        ),
+        secret(
+            "azure-devops-pat",
+            format!("echo {ado_old} | az devops login --organization https://dev.azure.com/acme"),
+            ado_old,
+        ),
+        secret(
+            "google-oauth-client-id",
+            format!("\"client_id\": \"{client_id}.apps.googleusercontent.com\""),
+            client_id,
+        ),
+        secret(
+            "google-oauth-client-secret",
+            format!("GOOGLE_CLIENT_SECRET={gocspx}"),
+            gocspx,
+        ),
+        secret(
+            "azure-search-key",
+            format!("az search admin-key show: {{\"primaryKey\": \"{search}\"}}"),
+            search,
+        ),
+        secret(
+            "gitlab-token",
+            format!("Cookie: _gitlab_session={session}; path=/"),
+            session,
+        ),
+        Secret {
+            family: "private-key",
+            kind: "openssh-quoted",
+            text: format!(
+                "const key = \"-----BEGIN OPENSSH PRIVATE KEY-----\\n\" +\n  \"{}\\n\" +\n  \"{}\\n\" +\n  \"{}\\n\" +\n  \"-----END OPENSSH PRIVATE KEY-----\";",
+                ssh[0], ssh[1], ssh[2]
+            ),
+            values: ssh.clone(),
+            bare: None,
+            multiline: true,
+        },
     ]
 }
 

@@ -118,6 +118,8 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "abc123",
     "abcdef",
     "qwerty",
+    "signature",
+    "short",
 ];
 
 /// Whether a token-shaped match is a placeholder or a name rather than a secret: it holds a
@@ -139,7 +141,10 @@ pub fn placeholder(value: &[u8]) -> bool {
     let mut run = 1;
     let mut longest = 1;
     let mut sequential = 0;
-    for pair in value.windows(2) {
+    // Short values count `AbCeFG123` as sequential too; longer ones keep case (mixed-case
+    // tokens hold many `aB`-style neighbours).
+    let text = if len < 16 { &lower[..] } else { value };
+    for pair in text.windows(2) {
         run = if pair[0] == pair[1] { run + 1 } else { 1 };
         longest = longest.max(run);
         if pair[0].is_ascii_alphanumeric() && pair[1] == pair[0].wrapping_add(1) {
@@ -157,14 +162,52 @@ pub fn placeholder(value: &[u8]) -> bool {
     if (1..=tail.len() / 4).any(|p| tail[p..].iter().zip(tail).all(|(a, b)| a == b)) {
         return true;
     }
+    made_up_digits(value) || words_for_a_value(value) || wrapped(value)
+}
+
+/// A run of 4 or more digits that counts up or repeats one digit (`xoxp-1234-1234-...`,
+/// `xoxc-888888888888-...`): ids made up for an example.
+fn made_up_digits(value: &[u8]) -> bool {
+    value
+        .split(|b| !b.is_ascii_digit())
+        .filter(|run| run.len() >= 4)
+        .any(|run| run.windows(2).all(|p| p[1] == p[0] + 1) || run.windows(2).all(|p| p[1] == p[0]))
+}
+
+/// Words where a random part should be: the whole value made of camelCase words without digits
+/// (`hf_requiredCharacteristicTypesForDisplayMetadata`), or its last part, after `-`, `_` or
+/// `.`, of 12 letters or more in one case or camelCase words (`xoxe.xoxp-1-RANDOMSTRINGHERE`,
+/// `...-1-SlackAppConfigurationAccessTokenHere`).
+fn words_for_a_value(value: &[u8]) -> bool {
+    let len = value.len();
     // Words: at least three humps, so that a short random token without digits is not one.
     let humps = value.iter().filter(|b| b.is_ascii_uppercase()).count();
-    len >= 16
+    if len >= 16
         && humps >= 3
         && !value.iter().any(u8::is_ascii_digit)
         && value
             .split(|&b| matches!(b, b'_' | b'-' | b'.'))
             .all(|part| part.iter().all(u8::is_ascii_alphabetic) && camel_words(part))
+    {
+        return true;
+    }
+    let mut parts = value.split(|&b| matches!(b, b'_' | b'-' | b'.'));
+    let last = parts.next_back().unwrap_or_default();
+    let several = parts.next().is_some();
+    several
+        && last.len() >= 12
+        && last.iter().all(u8::is_ascii_alphabetic)
+        && (last.iter().all(u8::is_ascii_uppercase)
+            || last.iter().all(u8::is_ascii_lowercase)
+            || camel_words(last) && last.iter().filter(|b| b.is_ascii_uppercase()).count() >= 3)
+}
+
+/// A reference in braces or brackets (`{SumoAccessKey}`, `[token]`, `<key>`).
+fn wrapped(value: &[u8]) -> bool {
+    matches!(
+        (value.first(), value.last()),
+        (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')) | (Some(b'<'), Some(b'>'))
+    )
 }
 
 /// Long, random and of many kinds of character, as generated keys are (Django's `SECRET_KEY`
@@ -221,6 +264,11 @@ pub fn secret_value(value: &[u8]) -> bool {
     }
     if strongly_random(value) {
         return true;
+    }
+    if matches!(value[0], b'*' | b'!' | b'&' | b'^') && value[1] != value[0] {
+        // A password may start with a symbol (`*Jx7...`): the rest is judged (`********` and
+        // `!!!` are not passwords).
+        return secret_value(&value[1..]);
     }
     if matches!(
         value[0],
@@ -294,7 +342,18 @@ fn identifier(value: &[u8]) -> bool {
     upper == 0 || lower == 0 || camel_words(value)
 }
 
+/// Words in camelCase: every capital starts a word of two letters or more, except capitals that
+/// end the value (an acronym: `...RemoteRHS`); a random mix of cases has capitals side by side.
 fn camel_words(value: &[u8]) -> bool {
+    let trailing_capitals = value
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_uppercase())
+        .count();
+    if trailing_capitals == value.len() {
+        return false;
+    }
+    let value = &value[..value.len() - trailing_capitals];
     let mut run = 0usize;
     for (i, &b) in value.iter().enumerate() {
         if b.is_ascii_uppercase() {
@@ -357,6 +416,14 @@ mod tests {
             "xoxb-12345-abcd234",
             "AKIA0000000000000000",
             "ghp_abababababababababababababababababab",
+            "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ad5b1",
+            "xoxc-888888888888-888888888888-8888888888888-fff",
+            "xoxp-1-RANDOMSTRINGHERE",
+            "xoxp-1-SlackAppConfigurationAccessTokenHere",
+            "hf_SponsoredProductsRemote",
+            "AbCeFG123",
+            "{SumoAccessKey}",
+            "lsv2_pt_short",
         ] {
             assert!(placeholder(v.as_bytes()), "{v}");
         }
@@ -365,6 +432,9 @@ mod tests {
             "AKIAZ7QPLMXW3RT9VB2K",
             "AKIAQWPLMZXRTVBKNDJH",
             "xoxb-4820193756-7390518264-Qm7ZkW2pLx9RtV4nHs8JcY3d",
+            "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",
+            "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",
+            "AKIAQWPLMZXRTVBKNDJHQ",
         ] {
             assert!(!placeholder(v.as_bytes()), "{v}");
         }

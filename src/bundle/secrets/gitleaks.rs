@@ -124,6 +124,9 @@ pub struct Tier {
     global: Vec<Allow>,
     /// Rules of the file that are not run, with why (docs/secrets.md lists them).
     pub skipped: Vec<(String, String)>,
+    /// The rules not run but for their file path (`generic-api-key`, `jwt`, ...), kept for
+    /// tests that ask whether gitleaks would report a text at all.
+    set_aside: Vec<Rule>,
 }
 
 /// The rule set, parsed and compiled once.
@@ -172,6 +175,7 @@ impl Tier {
         let mut skipped = Vec::new();
         let mut keywords: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<u16>> = Vec::new();
+        let mut set_aside = Vec::new();
         for mut def in config.rules {
             // Two-letter keywords (`ey`, `sk`, `s.`, `q~`) occur in nearly every line and would
             // make the gate useless: a rule keeps its longer keywords, and one that has none
@@ -193,6 +197,17 @@ impl Tier {
                 None
             };
             if let Some(why) = why {
+                if def.path.is_none() {
+                    let id: &'static str = Box::leak(def.id.clone().into_boxed_str());
+                    set_aside.extend(def.regex.as_deref().map(|pattern| Rule {
+                        id,
+                        pattern: pattern.to_owned(),
+                        compiled: OnceLock::new(),
+                        secret_group: def.secret_group.unwrap_or(0),
+                        entropy: def.entropy.unwrap_or(0.0),
+                        allows: def.allowlists.iter().filter_map(allow_of).collect(),
+                    }));
+                }
                 skipped.push((def.id, why));
                 continue;
             }
@@ -234,7 +249,72 @@ impl Tier {
             keyword_rules,
             global,
             skipped,
+            set_aside,
         }
+    }
+
+    /// Whether gitleaks' judgement of rule `id` (its entropy threshold, its and the global
+    /// allow-lists and stop-words) keeps `text[secret]` as a secret: the built-in rules of the
+    /// same family ask it, so that values gitleaks knows to be public by design (Google's
+    /// browser keys in its `gcp-api-key` allow-list) stay. True when there is no such rule.
+    pub fn keeps(&self, id: &str, text: &[u8], secret: std::ops::Range<usize>) -> bool {
+        match self.rule(id) {
+            Some(rule) => self.keep(rule, text, secret.clone(), secret),
+            None => true,
+        }
+    }
+
+    /// Whether gitleaks' `generic-api-key` allow-lists keep an assignment the built-in
+    /// `secret-assignment` rule found (`text[whole]` from its name to its value's end): names
+    /// of things that are not secrets there (`csrf_token`, `public_key`, `key_id`, ...), lines
+    /// it knows, and the values it lists as public (its stop-words that hold a digit; its
+    /// stop-words that are words would reject passwords that hold them). The rule's entropy
+    /// threshold is not applied: the built-in value test judges that.
+    pub fn keeps_assignment(
+        &self,
+        text: &[u8],
+        whole: std::ops::Range<usize>,
+        secret: std::ops::Range<usize>,
+    ) -> bool {
+        let Some(rule) = self.set_aside.iter().find(|r| r.id == "generic-api-key") else {
+            return true;
+        };
+        let value = text[secret].to_ascii_lowercase();
+        let line = line_of(text, whole.clone());
+        !rule.allows.iter().any(|allow| {
+            let target = match allow.target {
+                Target::Secret => return false,
+                Target::Match => &text[whole.clone()],
+                Target::Line => line,
+            };
+            allow.regexes.iter().any(|r| r.is_match(target))
+                || allow.stopwords.iter().any(|w| {
+                    w.bytes().any(|b| b.is_ascii_digit())
+                        && memchr::memmem::find(&value, w.as_bytes()).is_some()
+                })
+        })
+    }
+
+    /// Whether any of gitleaks' rules, those the scan sets aside (`generic-api-key`, `jwt`, ...)
+    /// included, reports something in `text`, each rule over the whole text as gitleaks runs it
+    /// (for tests: a negative example of one provider's rule that gitleaks still reports is a
+    /// secret-shaped value, not a placeholder).
+    pub fn reports(&self, text: &[u8]) -> bool {
+        self.rules.iter().chain(&self.set_aside).any(|rule| {
+            let Some(regex) = rule.regex() else {
+                return false;
+            };
+            regex.captures_iter(text).any(|caps| {
+                let whole = caps.get(0).expect("group 0 always matches");
+                let secret = if rule.secret_group > 0 {
+                    caps.get(rule.secret_group)
+                } else {
+                    caps.iter().skip(1).flatten().find(|m| !m.is_empty())
+                }
+                .unwrap_or(whole);
+                !secret.is_empty() && self.keep(rule, text, whole.range(), secret.range())
+            })
+        })
     }
 
     /// The rule named `id`, if it runs.
@@ -354,20 +434,13 @@ impl Tier {
         if entropy::placeholder(value) {
             return false;
         }
-        let line_start = text[..whole.start]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line_end = text[whole.end..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(text.len(), |i| whole.end + i);
+        let line = line_of(text, whole.clone());
         let lower = value.to_ascii_lowercase();
         !rule.allows.iter().chain(&self.global).any(|allow| {
             let target = match allow.target {
                 Target::Secret => value,
                 Target::Match => &text[whole.clone()],
-                Target::Line => &text[line_start..line_end],
+                Target::Line => line,
             };
             allow.regexes.iter().any(|r| r.is_match(target))
                 || allow
@@ -376,6 +449,19 @@ impl Tier {
                     .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
         })
     }
+}
+
+/// The line of `text` that `range` lies in.
+fn line_of(text: &[u8], range: std::ops::Range<usize>) -> &[u8] {
+    let start = text[..range.start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = text[range.end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| range.end + i);
+    &text[start..end]
 }
 
 #[cfg(test)]

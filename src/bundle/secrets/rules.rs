@@ -42,6 +42,22 @@ pub enum Check {
     /// A password given on a command line or in `.netrc`: not a placeholder, a reference or a
     /// prompt.
     Password,
+    /// A token of a family gitleaks also judges: not a placeholder, and kept by the judgement
+    /// (entropy, allow-lists) of gitleaks' rule of that id.
+    Judged(&'static str),
+    /// A Google API key: [`Check::Judged`] by `gcp-api-key`, and not inside a longer token (a key
+    /// is 39 characters; digits or a few characters glued on are allowed, a letter before it or
+    /// a run of base64 after it are not).
+    GoogleKey,
+    /// An AWS key id: [`Check::Judged`] by `aws-access-token`; one without a digit stands apart
+    /// from capital letters (not `TODAYINASIAASACKOFRICE...`).
+    AwsKeyId,
+    /// A Slack token: what follows its prefix mixes letters and digits (not only the numeric
+    /// ids of a token whose secret part is missing), and it is no placeholder.
+    Slack,
+    /// [`Check::Mixed`], and no letter right before the match (`nvkey-...` is not Mailgun's
+    /// `key-...`, `desktop-rhf_Sponsored...` no Hugging Face token).
+    NoLetterBefore,
 }
 
 /// Where the secret is in a match of a rule's pattern.
@@ -215,6 +231,46 @@ pub const RULES: &[RuleDef] = &[
         Group(1),
         Check::None,
     ),
+    // Azure DevOps personal access tokens (84 characters with `AZDO` at 76; the older ones,
+    // 52 of `[a-z0-9]`, next to Azure or DevOps), Azure AI Search admin keys (52 with `AzSe` at
+    // 42).
+    rule(
+        "azure-devops-pat",
+        &["azdo"],
+        r"[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}",
+        Group(0),
+        Check::None,
+    ),
+    rule(
+        "azure-search-key",
+        &["azse"],
+        r"[A-Za-z0-9]{42}AzSe[A-Za-z0-9]{6}",
+        Group(0),
+        Check::None,
+    ),
+    rule(
+        "azure-devops-pat",
+        &["azure", "devops"],
+        r"[a-z0-9]{52}|[A-Za-z0-9]{52}",
+        Group(0),
+        Check::Near(&["azure", "devops", "ado_pat", "visualstudio.com"], 160),
+    ),
+    // Google OAuth client ids (`<number>-<32>.apps.googleusercontent.com`): the id part.
+    rule(
+        "google-oauth-client-id",
+        &[".apps.googleusercontent.com"],
+        r"([0-9]{6,}-[a-z0-9_]{32})\.apps\.googleusercontent\.com",
+        Group(1),
+        Check::None,
+    ),
+    // GitLab's session cookie.
+    rule(
+        "gitlab-token",
+        &["_gitlab_session"],
+        r"_gitlab_session[\x22']?\s*[=:]\s*[\x22']?([0-9a-f]{32})",
+        Group(1),
+        Check::None,
+    ),
     rule(
         "npm-token",
         &["npm_"],
@@ -248,7 +304,7 @@ pub const RULES: &[RuleDef] = &[
         &["xox", "xapp-"],
         r"(?:xox[abposre]|xapp)-[0-9A-Za-z-]{10,}",
         Group(0),
-        Check::Mixed,
+        Check::Slack,
     ),
     rule(
         "sendgrid-api-key",
@@ -306,7 +362,7 @@ pub const RULES: &[RuleDef] = &[
         &["hf_", "api_org_"],
         r"(?:hf_|api_org_)[A-Za-z0-9]{30,}",
         Group(0),
-        Check::Mixed,
+        Check::NoLetterBefore,
     ),
     rule(
         "digitalocean-token",
@@ -327,7 +383,7 @@ pub const RULES: &[RuleDef] = &[
         &["aiza"],
         r"AIza[0-9A-Za-z_-]{35}",
         Group(0),
-        Check::None,
+        Check::GoogleKey,
     ),
     rule(
         "google-oauth-client-secret",
@@ -369,7 +425,7 @@ pub const RULES: &[RuleDef] = &[
         &["key-"],
         r"key-[0-9a-zA-Z]{32}",
         Group(0),
-        Check::Mixed,
+        Check::NoLetterBefore,
     ),
     rule(
         "mailgun-api-key",
@@ -398,7 +454,7 @@ pub const RULES: &[RuleDef] = &[
         &["akia", "asia", "abia", "acca", "a3t"],
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
         Group(0),
-        Check::None,
+        Check::AwsKeyId,
     ),
     rule(
         "aws-session-token",
@@ -600,6 +656,7 @@ const NOT_SECRET_LAST: &[&[u8]] = &[
 /// Words that name a secret wherever they stand in a name.
 const SECRET_WORDS: &[&[u8]] = &[
     b"password",
+    b"pat",
     b"passwd",
     b"passphrase",
     b"pass",
@@ -664,6 +721,15 @@ pub fn secret_name(name: &[u8]) -> bool {
     if NOT_SECRET_LAST.contains(&last) {
         return false;
     }
+    // Tokens that are public by design or guard a form, not an account: `publicToken`,
+    // `PUBLISHABLE_KEY`, `csrf-token`.
+    if words[0].starts_with(b"public")
+        || words
+            .iter()
+            .any(|w| [&b"csrf"[..], b"xsrf", b"csrftoken", b"xsrftoken"].contains(w))
+    {
+        return false;
+    }
     // Bare short words are too common as labels (`PASS: test_name`, `auth: required`).
     if words.len() == 1 && [&b"pass"[..], b"pw", b"pwd", b"auth"].contains(&words[0]) {
         return false;
@@ -709,8 +775,12 @@ pub fn key_material(line: &[u8]) -> bool {
             return true;
         }
     }
+    // A key held in code as quoted strings, one a line: `"b3Blbn...\n" +`.
+    let quoted = matches!(line[0], b'"' | b'\'');
     line.iter().all(|&b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'"' | b'\'' | b'\\' | b',')
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'+' | b'/' | b'=' | b'"' | b'\'' | b'\\' | b',')
+            || quoted && matches!(b, b' ' | b';' | b')')
     })
 }
 
@@ -790,6 +860,14 @@ mod tests {
             assert!(secret_name(n.as_bytes()), "{n}");
         }
         for n in [
+            "publicToken",
+            "PUBLISHABLE_KEY",
+            "csrf-token",
+            "X_CSRF_TOKEN",
+        ] {
+            assert!(!secret_name(n.as_bytes()), "{n}");
+        }
+        for n in [
             "input_tokens",
             "max_tokens",
             "token_count",
@@ -817,5 +895,8 @@ mod tests {
         assert!(key_material(b"Proc-Type: 4,ENCRYPTED"));
         assert!(key_material(b"\"MIIE\\n\","));
         assert!(!key_material(b"and then some prose"));
+        assert!(key_material(
+            br#"      "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n" +"#
+        ));
     }
 }

@@ -113,6 +113,14 @@ pub const RAW_TRIGGERS: &[&str] = &[
     "k_prod_",
     "LS0tLS1CRUdJTi",
     "Client(",
+    "AZDO",
+    "AzSe",
+    "azure",
+    "Azure",
+    "AZURE",
+    "devops",
+    ".apps.googleusercontent.com",
+    "_gitlab_session",
     "curl",
     "login",
     "mysql",
@@ -628,9 +636,15 @@ impl Scanner {
                 return None;
             }
             let end = if matches!(rule.check, Check::KeyBlock) {
-                let (end, ended) = key_block_end(text, end);
-                *open |= !ended && end == text.len();
-                end
+                let (block_end, ended) = key_block_end(text, end);
+                // A whole block with no key in it (`BEGIN ... anything ... END`) is a
+                // placeholder; a block cut off is taken whatever it holds (the key may follow
+                // on the next lines of a plain-text file).
+                if ended && !holds_key_material(&text[end..block_end]) {
+                    return None;
+                }
+                *open |= !ended && block_end == text.len();
+                block_end
             } else {
                 end
             };
@@ -870,6 +884,11 @@ fn check(
     match check {
         Check::KeyBlock | Check::Literal => true,
         Check::None => !entropy::placeholder(value),
+        Check::Judged(_)
+        | Check::GoogleKey
+        | Check::AwsKeyId
+        | Check::Slack
+        | Check::NoLetterBefore => family_check(check, text, start, end),
         Check::Bounded => stands_alone(text, start, end, word_byte) && !entropy::placeholder(value),
         Check::Mixed => entropy::mixed(value) && !example(value) && !entropy::placeholder(value),
         Check::AwsSecret => {
@@ -883,9 +902,18 @@ fn check(
                 && near(text, start, end, &["aws", "secret", "akia", "asia"], 120)
         }
         Check::SecretValue => entropy::secret_value(value),
-        Check::Assignment => {
-            name.is_some_and(|(s, e)| secret_name(&text[s..e])) && entropy::secret_value(value)
-        }
+        Check::Assignment => name.is_some_and(|(s, e)| {
+            // In a JSON line's raw text a name may follow an escape (`\\nDB_PASSWORD=`): the
+            // escape's letter is no part of it.
+            let s = if s > 0 && text[s - 1] == b'\\' && s < e {
+                s + 1
+            } else {
+                s
+            };
+            secret_name(&text[s..e])
+                && entropy::secret_value(value)
+                && gitleaks::TIER.keeps_assignment(text, s..end, start..end)
+        }),
         Check::BasicAuth => basic_auth(value),
         Check::Base64PrivateKey => base64_private_key(value),
         Check::Password => cli_password(value),
@@ -894,6 +922,53 @@ fn check(
             stands_alone(text, start, end, word_byte) && near(text, start, end, words, window)
         }
     }
+}
+
+/// The checks of token families that also ask what gitleaks' rule of the family judges, or
+/// look at the bytes around the match.
+fn family_check(kind: Check, text: &[u8], start: usize, end: usize) -> bool {
+    let value = &text[start..end];
+    let letter_before = start
+        .checked_sub(1)
+        .is_some_and(|i| text[i].is_ascii_alphabetic());
+    match kind {
+        Check::Judged(id) => {
+            !entropy::placeholder(value) && gitleaks::TIER.keeps(id, text, start..end)
+        }
+        Check::GoogleKey => {
+            let longer = text[end..]
+                .iter()
+                .take(5)
+                .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .count();
+            !letter_before
+                && longer < 5
+                && family_check(Check::Judged("gcp-api-key"), text, start, end)
+        }
+        Check::AwsKeyId => {
+            let capital = |i: Option<&u8>| i.is_some_and(u8::is_ascii_uppercase);
+            let apart =
+                !capital(start.checked_sub(1).and_then(|i| text.get(i))) && !capital(text.get(end));
+            (value.iter().any(u8::is_ascii_digit) || apart)
+                && family_check(Check::Judged("aws-access-token"), text, start, end)
+        }
+        Check::Slack => {
+            let body = value
+                .iter()
+                .position(|&b| b == b'-')
+                .map_or(value, |dash| &value[dash + 1..]);
+            body.iter().any(u8::is_ascii_alphabetic) && check(Check::Mixed, text, start, end, None)
+        }
+        Check::NoLetterBefore => !letter_before && check(Check::Mixed, text, start, end, None),
+        _ => check(kind, text, start, end, None),
+    }
+}
+
+/// Whether the body of a private key block (up to its END line) holds key material: 24 base64
+/// characters or more besides the END line.
+fn holds_key_material(body: &[u8]) -> bool {
+    let end = KEY_END.find(body).map_or(body.len(), |m| m.start());
+    body[..end].iter().filter(|&&b| base64_byte(b)).count() >= 24
 }
 
 /// AWS's and others' documented example values.
