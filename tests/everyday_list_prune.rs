@@ -269,3 +269,66 @@ fn list_with_a_read_only_token_says_drafts_are_invisible() {
         "{err}"
     );
 }
+
+/// Deletes an asset through the API, as anyone with write access could.
+fn delete_asset(laptop: &Laptop, asset_id: u64) {
+    let url = format!(
+        "{}/repos/octo/app/releases/assets/{asset_id}",
+        laptop.fake.api_url()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let answer = reqwest::Client::new()
+            .delete(url)
+            .bearer_auth(support::TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+}
+
+/// A session whose archive no metadata describes (its metadata gone, as an older ccsync's
+/// interrupted replace left it, or invalid, or made by a newer ccsync) has no known age: however old
+/// its release, `--older-than` keeps it and says why; `release-prune --session` still removes it.
+#[test]
+fn prune_older_than_keeps_a_release_holding_a_session_it_cannot_date() {
+    let junk: [Option<&[u8]>; 2] = [None, Some(br#"{"format": 1, "sessionId": 42}"#)];
+    for metadata in junk {
+        let laptop = Laptop::new();
+        let session = laptop.session("main", &days_ago(1));
+        laptop.push("main", &session.id);
+        let release = laptop.fake.releases("octo", "app").remove(0);
+        let meta_name = format!("claude-session-metadata-{}.json", session.id);
+        let meta = release.assets.iter().find(|a| a.name == meta_name).unwrap();
+        delete_asset(&laptop, meta.id);
+        if let Some(bytes) = metadata {
+            laptop
+                .fake
+                .seed_asset("octo", "app", release.id, &meta_name, bytes, "uploaded");
+        }
+        laptop.fake.age_release(release.id, 60 * 86_400);
+        let what = format!("metadata {:?}", metadata.map(String::from_utf8_lossy));
+
+        let output = laptop.run(&["release-prune", "--older-than", "30", "--yes", "--json"]);
+        assert_code(&output, 0);
+        let out = parse_json(&output);
+        assert_eq!(out["deleted"], serde_json::json!([]), "{what}: {out}");
+        assert_eq!(out["kept"][0]["reasons"][0], "unknown-age", "{what}: {out}");
+        assert_eq!(out["kept"][0]["sessions"], 1, "{what}: {out}");
+        assert!(
+            stderr(&output).contains(&session.id),
+            "{what}: {}",
+            stderr(&output)
+        );
+        assert_eq!(laptop.tags(), vec!["claude-sessions-main"], "{what}");
+
+        let output = laptop.run(&["release-prune", "--session", &session.id, "--yes"]);
+        assert_code(&output, 0);
+        let left = laptop.fake.releases("octo", "app");
+        assert!(left.iter().all(|r| r.assets.is_empty()), "{what}: {left:?}");
+    }
+}

@@ -26,7 +26,7 @@ pub struct Decision {
     /// Last activity of the newest stored session (else the release's creation time).
     pub newest_activity: Option<String>,
     /// Why it goes (`gone`, `older-than`), or why it stays (`branch-exists`, `recent`,
-    /// `published`, `no-marker`).
+    /// `unknown-age`, `published`, `no-marker`).
     pub reasons: Vec<&'static str>,
 }
 
@@ -98,7 +98,7 @@ pub fn plan(
             plan.foreign.push(decision);
             continue;
         }
-        date(rt, gh, release, &mut decision, scratch.path(), warn)?;
+        let undated = date(rt, gh, release, &mut decision, scratch.path(), warn)?;
         if rules.gone {
             let exists = |b: &str| match branch_exists.get(b) {
                 Some(&known) => Ok(known),
@@ -111,12 +111,8 @@ pub fn plan(
                 .push(gone_reason(&decision.branch, exists)?);
         }
         if let Some(limit) = limit {
-            let newest = decision.newest_activity.as_deref().and_then(parse_time);
-            // A release with no readable date is left alone: age unknown is not old.
-            let old = newest.is_some_and(|t| t < limit);
-            decision
-                .reasons
-                .push(if old { "older-than" } else { "recent" });
+            let reason = age_reason(release, &decision, limit, undated.as_deref(), warn);
+            decision.reasons.push(reason);
         }
         match decision.deletes() {
             true => plan.deleted.push(decision),
@@ -126,8 +122,35 @@ pub fn plan(
     Ok(plan)
 }
 
+/// `older-than` or `recent` by the newest activity; `unknown-age` (said through `warn`) when the
+/// release holds a session nothing dates.
+fn age_reason(
+    release: &SessionRelease,
+    decision: &Decision,
+    limit: DateTime<Utc>,
+    undated: Option<&str>,
+    warn: &dyn Fn(&str),
+) -> &'static str {
+    if let Some(id) = undated {
+        warn(&format!(
+            "keeping release `{}`: it holds an archive of session {id} that no metadata describes \
+             (missing, invalid or made by a newer ccsync), so its age is unknown; \
+             `ccsync release-prune --session {id}` removes it",
+            crate::neutral::text(&release.tag_name)
+        ));
+        return "unknown-age";
+    }
+    let newest = decision.newest_activity.as_deref().and_then(parse_time);
+    // A release with no readable date is left alone: age unknown is not old.
+    match newest.is_some_and(|t| t < limit) {
+        true => "older-than",
+        false => "recent",
+    }
+}
+
 /// The sessions of `release` and its newest activity. A damaged copy is still a session (its
-/// metadata reads): never "0 sessions" dated by the release's creation.
+/// metadata reads): never "0 sessions" dated by the release's creation. Returns a session nothing
+/// dates (see [`undated_sessions`]), which keeps the release whatever its age.
 fn date(
     rt: &Runtime,
     gh: &GitHub,
@@ -135,21 +158,46 @@ fn date(
     decision: &mut Decision,
     scratch: &std::path::Path,
     warn: &dyn Fn(&str),
-) -> anyhow::Result<()> {
-    let read = super::read_release(rt, gh, release, scratch, warn, None)?;
-    decision.sessions = read.sessions.len() + read.damaged.len();
-    decision.newest_activity = read
-        .sessions
+) -> anyhow::Result<Option<String>> {
+    let cache = super::MetaCache::default();
+    let sessions = super::stored_sessions_of(rt, gh, release, scratch, warn, None, &cache)?;
+    let damaged = super::damaged_sessions(release, &cache, None);
+    let undated = undated_sessions(release, &cache, &damaged);
+    decision.sessions = sessions.len() + damaged.len() + undated.len();
+    decision.newest_activity = sessions
         .iter()
         .map(|s| s.activity_key())
-        .chain(
-            read.damaged
-                .iter()
-                .filter_map(|d| d.meta.last_timestamp.clone()),
-        )
+        .chain(damaged.iter().filter_map(|d| d.meta.last_timestamp.clone()))
         .max()
         .or_else(|| release.created_at.clone());
-    Ok(())
+    Ok(undated.into_iter().next())
+}
+
+/// Sessions of `release` with an archive under the stable name and no copy, other than damaged
+/// copies (dated by their metadata): the metadata is missing, does not parse, or is of a format
+/// this ccsync does not know, so nothing tells how old they are. A push keeps such an archive
+/// unless `--force` (it may hold records no other copy has); so does `--older-than`.
+fn undated_sessions(
+    release: &SessionRelease,
+    cache: &super::MetaCache,
+    damaged: &[super::Damaged],
+) -> Vec<String> {
+    let mut ids: Vec<&str> = release
+        .assets
+        .iter()
+        .filter(|a| a.state == "uploaded")
+        .filter_map(|a| match names::classify(&a.name) {
+            Some((id, names::Role::StableArchive { .. })) => Some(id),
+            _ => None,
+        })
+        .filter(|id| !damaged.iter().any(|d| d.meta.session_id == *id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter(|id| super::write::orphan_archive(release, id, cache).is_some())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `gone` when the branch no longer exists on GitHub. A fork's branch lives in the fork, which
