@@ -301,6 +301,23 @@ pub fn secret_value(value: &[u8]) -> bool {
     }
 }
 
+/// A value written after a secret's name with only spaces between (no `=` or `:` to say it is
+/// one): it must look generated, not like the next word of a sentence: 16 characters or more,
+/// letters and digits both, 3.5 bits of entropy a character (gitleaks' threshold for its
+/// generic rule), no URL or path.
+/// (`besnappy TOKEN 6f1c...`, not `the token expired` or `secret sauce v2 of the recipe`.)
+pub fn spaced_value(value: &[u8]) -> bool {
+    let value = trim_quotes(value);
+    let lower = value.to_ascii_lowercase();
+    value.len() >= 16
+        && value.iter().any(u8::is_ascii_alphabetic)
+        && value.iter().any(u8::is_ascii_digit)
+        && shannon(value) >= 3.5
+        && !lower.starts_with(b"http")
+        // A path, unless base64 (which ends in `=` where it is padded).
+        && (!value.contains(&b'/') || value.ends_with(b"="))
+}
+
 fn trim_quotes(value: &[u8]) -> &[u8] {
     let mut v = value;
     while let [b'"' | b'\'' | b'`', rest @ ..] = v {

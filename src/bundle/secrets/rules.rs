@@ -24,6 +24,9 @@ pub enum Check {
     AwsSecret,
     /// The value passes [`super::entropy::secret_value`].
     SecretValue,
+    /// Capture 1 is a secret-like name and the value, after only spaces, looks generated
+    /// ([`super::entropy::spaced_value`]).
+    SpacedAssignment,
     /// Capture 1 is a secret-like name (see [`secret_name`]) and the value passes
     /// [`super::entropy::secret_value`].
     Assignment,
@@ -133,6 +136,7 @@ pub fn structural(check: Check) -> bool {
         check,
         Check::AwsSecret
             | Check::Assignment
+            | Check::SpacedAssignment
             | Check::BasicAuth
             | Check::Near(..)
             | Check::SecretValue
@@ -548,6 +552,25 @@ pub const RULES: &[RuleDef] = &[
         r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.-]*)[\x22']?(?:[ \t]+(?:string|str|const|final|char|\[\]byte))?[ \t]*(?:::=|:=|\?=|\.=|\+=|=>|=|:)[ \t]*[\x22'`]?",
         Value(assigned_value_byte, 8),
         Check::Assignment,
+    ),
+    // A secret's name and its value with only spaces between (`besnappy TOKEN <value>`,
+    // `boxSECRET <value>`): the value must look generated (see `entropy::spaced_value`).
+    rule(
+        "secret-assignment",
+        &[
+            "pass",
+            "pwd",
+            "secret",
+            "token",
+            "api_key",
+            "apikey",
+            "accesskey",
+            "privatekey",
+            "credential",
+        ],
+        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|api_?key|access_?key|private_?key|credential)[A-Za-z0-9_.-]*)[\x22']?[ \t]+[\x22'`]?",
+        Value(assigned_value_byte, 16),
+        Check::SpacedAssignment,
     ),
     // The same names in other forms: `System.setProperty("X_TOKEN", "...")`, .NET's
     // `<add key="DbPassword" value="..." />`, XML elements `<xToken>...</xToken>`.

@@ -902,18 +902,10 @@ fn check(
                 && near(text, start, end, &["aws", "secret", "akia", "asia"], 120)
         }
         Check::SecretValue => entropy::secret_value(value),
-        Check::Assignment => name.is_some_and(|(s, e)| {
-            // In a JSON line's raw text a name may follow an escape (`\\nDB_PASSWORD=`): the
-            // escape's letter is no part of it.
-            let s = if s > 0 && text[s - 1] == b'\\' && s < e {
-                s + 1
-            } else {
-                s
-            };
-            secret_name(&text[s..e])
-                && entropy::secret_value(value)
-                && gitleaks::TIER.keeps_assignment(text, s..end, start..end)
-        }),
+        Check::Assignment => assignment(text, start, end, name),
+        Check::SpacedAssignment => {
+            entropy::spaced_value(value) && assignment(text, start, end, name)
+        }
         Check::BasicAuth => basic_auth(value),
         Check::Base64PrivateKey => base64_private_key(value),
         Check::Password => cli_password(value),
@@ -922,6 +914,24 @@ fn check(
             stands_alone(text, start, end, word_byte) && near(text, start, end, words, window)
         }
     }
+}
+
+/// An assignment: a secret-like name (capture 1), a value that passes the value test and
+/// gitleaks' allow-lists for assignments.
+fn assignment(text: &[u8], start: usize, end: usize, name: Option<(usize, usize)>) -> bool {
+    let value = &text[start..end];
+    name.is_some_and(|(s, e)| {
+        // In a JSON line's raw text a name may follow an escape (`\\nDB_PASSWORD=`): the
+        // escape's letter is no part of it.
+        let s = if s > 0 && text[s - 1] == b'\\' && s < e {
+            s + 1
+        } else {
+            s
+        };
+        secret_name(&text[s..e])
+            && entropy::secret_value(value)
+            && gitleaks::TIER.keeps_assignment(text, s..end, start..end)
+    })
 }
 
 /// The checks of token families that also ask what gitleaks' rule of the family judges, or
