@@ -36,6 +36,8 @@ struct Pair {
     /// The JSON-escaped forms, as they appear inside raw record text.
     from_json: String,
     to_json: String,
+    /// Built once: a finder costs more to build than to run on one short string.
+    from_finder: Finder<'static>,
     from_json_finder: Finder<'static>,
 }
 
@@ -64,6 +66,7 @@ impl PathMap {
             out.push(Pair {
                 from: from.to_owned(),
                 to: to.to_owned(),
+                from_finder: Finder::new(from.as_bytes()).into_owned(),
                 from_json_finder: Finder::new(from_json.as_bytes()).into_owned(),
                 from_json,
                 to_json: json_inner(to),
@@ -241,9 +244,7 @@ impl PathMap {
             let Some(start) = self
                 .pairs
                 .iter()
-                .filter_map(|p| {
-                    memchr::memmem::find(&bytes[pos..], mode.from(p).as_bytes()).map(|i| pos + i)
-                })
+                .filter_map(|p| mode.finder(p).find(&bytes[pos..]).map(|i| pos + i))
                 .min()
             else {
                 break;
@@ -549,6 +550,13 @@ impl Mode {
             &p.from
         } else {
             &p.from_json
+        }
+    }
+    fn finder(self, p: &Pair) -> &Finder<'static> {
+        if self == Mode::Text {
+            &p.from_finder
+        } else {
+            &p.from_json_finder
         }
     }
     fn to(self, p: &Pair) -> &str {
