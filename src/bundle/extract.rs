@@ -284,29 +284,10 @@ fn unpack(file: File, dest: &Path, limits: &Limits, check: EntryCheck<'_>) -> Re
         if count > limits.max_entries {
             bail!("the archive has more than {} entries", limits.max_entries);
         }
-        let raw = entry.path_bytes();
-        let name = std::str::from_utf8(&raw)
-            .map_err(|_| anyhow!("an entry name is not UTF-8"))?
-            .to_owned();
         let kind = entry.header().entry_type();
-        let rel = match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => {
-                clean_name(&name)?
-            }
-            // A pax global header only carries comments (e.g. from `git archive`).
-            tar::EntryType::XGlobalHeader => continue,
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                bail!(
-                    "the entry `{}` is a link: only regular files and folders are accepted",
-                    printable(&name)
-                )
-            }
-            other => bail!(
-                "the entry `{}` has the unsupported type {other:?}",
-                printable(&name)
-            ),
+        let Some((name, rel)) = entry_path(&entry, kind)? else {
+            continue;
         };
-        let Some(rel) = rel else { continue }; // `./` itself
         check(&rel, kind == tar::EntryType::Directory)?;
         let key = rel.to_str().expect("checked UTF-8").to_owned();
         if !seen.insert(key) {
@@ -322,37 +303,8 @@ fn unpack(file: File, dest: &Path, limits: &Limits, check: EntryCheck<'_>) -> Re
         }
         // `size()` includes a pax size override, unlike the plain header field.
         let size = entry.size();
-        if size > limits.max_file_bytes {
-            bail!(
-                "the entry `{}` is larger than {} bytes: the archive unpacks to more than allowed{LIMIT_WHY}",
-                printable(&name),
-                limits.max_file_bytes
-            );
-        }
-        total = total.saturating_add(size);
-        if total > limits.max_total_bytes {
-            bail!(
-                "the archive unpacks to more than {} bytes{LIMIT_WHY}",
-                limits.max_total_bytes
-            );
-        }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        // `create_new` never follows or reuses anything already there.
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .with_context(|| format!("cannot create {}", target.display()))?;
-        let written = io::copy(&mut (&mut entry).take(size), &mut out).map_err(io_err)?;
-        if written != size {
-            bail!("the entry `{}` is truncated", printable(&name));
-        }
-        out.flush()?;
-        out.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
-            .ok();
+        total = within_limits(&name, size, total, limits)?;
+        write_entry(&mut entry, &target, size, mtime, &name)?;
         files.push(rel);
     }
     // Read to the end of the gzip stream: its checksum is only verified there, and a bomb could
@@ -368,6 +320,83 @@ fn unpack(file: File, dest: &Path, limits: &Limits, check: EntryCheck<'_>) -> Re
         }
     }
     Ok(files)
+}
+
+/// The entry's name and its plain relative path; `None` for what is skipped (the archive's own
+/// root `./`, a pax global header). Links and other types are refused.
+fn entry_path<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    kind: tar::EntryType,
+) -> Result<Option<(String, PathBuf)>> {
+    let raw = entry.path_bytes();
+    let name = std::str::from_utf8(&raw)
+        .map_err(|_| anyhow!("an entry name is not UTF-8"))?
+        .to_owned();
+    let rel = match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => {
+            clean_name(&name)?
+        }
+        // A pax global header only carries comments (e.g. from `git archive`).
+        tar::EntryType::XGlobalHeader => None,
+        tar::EntryType::Symlink | tar::EntryType::Link => {
+            bail!(
+                "the entry `{}` is a link: only regular files and folders are accepted",
+                printable(&name)
+            )
+        }
+        other => bail!(
+            "the entry `{}` has the unsupported type {other:?}",
+            printable(&name)
+        ),
+    };
+    Ok(rel.map(|rel| (name, rel)))
+}
+
+/// The unpacked total with a file of `size` added, within the limits of one file and the whole.
+fn within_limits(name: &str, size: u64, total: u64, limits: &Limits) -> Result<u64> {
+    if size > limits.max_file_bytes {
+        bail!(
+            "the entry `{}` is larger than {} bytes: the archive unpacks to more than allowed{LIMIT_WHY}",
+            printable(name),
+            limits.max_file_bytes
+        );
+    }
+    let total = total.saturating_add(size);
+    if total > limits.max_total_bytes {
+        bail!(
+            "the archive unpacks to more than {} bytes{LIMIT_WHY}",
+            limits.max_total_bytes
+        );
+    }
+    Ok(total)
+}
+
+/// Writes a regular file entry of `size` bytes to `target`, a new file dated `mtime`.
+fn write_entry(
+    entry: &mut impl Read,
+    target: &Path,
+    size: u64,
+    mtime: u64,
+    name: &str,
+) -> Result<()> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    // `create_new` never follows or reuses anything already there.
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    let written = io::copy(&mut entry.take(size), &mut out).map_err(io_err)?;
+    if written != size {
+        bail!("the entry `{}` is truncated", printable(name));
+    }
+    out.flush()?;
+    out.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+        .ok();
+    Ok(())
 }
 
 /// A plain relative path from an entry name, `None` for the archive's own root (`./`).

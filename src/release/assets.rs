@@ -85,6 +85,20 @@ impl GitHub {
             tokio::time::sleep(delay).await;
         };
 
+        self.replace_named(release, name, &uploaded, current, &what)
+            .await
+    }
+
+    /// Gives `uploaded` (under its temporary name) the name `name`: the old asset(s) of that name
+    /// deleted, then the rename. `current` is the release as read before the upload.
+    async fn replace_named(
+        &self,
+        release: &SessionRelease,
+        name: &str,
+        uploaded: &Asset,
+        current: SessionRelease,
+        what: &str,
+    ) -> Result<Asset> {
         // GitHub stores odd names renamed; the old copy of an odd name is under that form.
         let github_name = names::as_github_stores(name);
         let github_name = github_name.as_str();
@@ -270,25 +284,13 @@ impl GitHub {
         let handle = tokio::fs::File::open(file)
             .await
             .map_err(|e| Error::io(format!("{what}: opening {}", file.display()), e))?;
-        let hasher = Arc::new(Mutex::new(Sha256::new()));
-        let feed = hasher.clone();
-        let pulled = Arc::new(AtomicU64::new(0));
-        let counter = pulled.clone();
-        // What hyper pulls from the body is what the connection accepted: the upload's progress.
-        let stream =
-            tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024).map(move |chunk| {
-                if let Ok(bytes) = &chunk {
-                    feed.lock().unwrap().update(bytes);
-                    counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                }
-                chunk
-            });
+        let (body, hasher, pulled) = metered_body(handle);
         let request = self
             .http
             .github(Method::POST, url.as_str())
             .header(CONTENT_TYPE, content_type)
             .header(CONTENT_LENGTH, length)
-            .body(reqwest::Body::wrap_stream(stream));
+            .body(body);
         let host = host_of(url.as_str());
         self.http.count_one();
         let mut progress = Progress::new(self.http.policy.stall, self.http.budget_end(attempt));
@@ -297,42 +299,13 @@ impl GitHub {
             .watch_upload(what, &host, request.send(), &pulled, &mut progress, length)
             .await;
         if transport::http_debug() {
-            let shown =
-                transport::debug_request(&Method::POST, &url, HostRole::Uploads, Some(length));
-            let answer = match &outcome {
-                Ok(response) => transport::debug_status(response),
-                Err(Failed::Transport(e)) => transport::debug_failure(e),
-                Err(Failed::Ours(_)) => "failed (stalled)".to_owned(),
-            };
-            transport::debug_print(&shown, &answer, started);
+            debug_upload(&url, length, &outcome, started);
         }
         self.http.credit(progress.active());
-        let response = match outcome {
-            Ok(response) if response.status().is_success() => response,
-            Ok(response) => {
-                let err = api_error(what, response).await;
-                return Err(uploads_status(err, &host, (progress.moved, length)));
-            }
-            Err(Failed::Transport(e)) if e.is_connect() => {
-                return Err(network_error(
-                    what,
-                    HostRole::Uploads,
-                    &e,
-                    self.http.policy.stall,
-                ))
-            }
-            Err(Failed::Transport(e)) => {
-                let moved = (pulled.load(Ordering::Relaxed), Some(length));
-                return Err(broke(
-                    what,
-                    HostRole::Uploads,
-                    &host,
-                    moved,
-                    &transport_cause(&e),
-                ));
-            }
-            Err(Failed::Ours(err)) => return Err(err),
-        };
+        let moved = (progress.moved, pulled.load(Ordering::Relaxed));
+        let response = self
+            .upload_answer(what, &host, outcome, moved, length)
+            .await?;
         let answer = tokio::time::timeout(self.http.policy.answer_timeout, response.json());
         let mut asset: Asset = match answer.await {
             Ok(parsed) => parsed.map_err(|e| unexpected(what, e))?,
@@ -344,6 +317,39 @@ impl GitHub {
         asset.release_id = 0;
         let sha = hex::encode(hasher.lock().unwrap().clone().finalize());
         Ok((asset, sha))
+    }
+
+    /// The answer to an upload when it succeeded; else the failure in words that name the uploads
+    /// host and how far the body got (`moved`: as the stall watch and as the body counted it).
+    async fn upload_answer(
+        &self,
+        what: &str,
+        host: &str,
+        outcome: std::result::Result<reqwest::Response, Failed>,
+        (watched, pulled): (u64, u64),
+        length: u64,
+    ) -> Result<reqwest::Response> {
+        match outcome {
+            Ok(response) if response.status().is_success() => Ok(response),
+            Ok(response) => {
+                let err = api_error(what, response).await;
+                Err(uploads_status(err, host, (watched, length)))
+            }
+            Err(Failed::Transport(e)) if e.is_connect() => Err(network_error(
+                what,
+                HostRole::Uploads,
+                &e,
+                self.http.policy.stall,
+            )),
+            Err(Failed::Transport(e)) => Err(broke(
+                what,
+                HostRole::Uploads,
+                host,
+                (pulled, Some(length)),
+                &transport_cause(&e),
+            )),
+            Err(Failed::Ours(err)) => Err(err),
+        }
     }
 
     /// Drives the upload `sent` while the body moves; fails it when a window of the stall period
@@ -561,6 +567,41 @@ fn verify_uploaded(asset: &Asset, length: u64, sha: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The upload body streamed from `handle`, with the sha256 of what was sent and the count of bytes
+/// the connection pulled (what hyper pulls from the body is what the connection accepted: the
+/// upload's progress).
+fn metered_body(handle: tokio::fs::File) -> (reqwest::Body, Arc<Mutex<Sha256>>, Arc<AtomicU64>) {
+    let hasher = Arc::new(Mutex::new(Sha256::new()));
+    let feed = hasher.clone();
+    let pulled = Arc::new(AtomicU64::new(0));
+    let counter = pulled.clone();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024).map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                feed.lock().unwrap().update(bytes);
+                counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            chunk
+        });
+    (reqwest::Body::wrap_stream(stream), hasher, pulled)
+}
+
+/// `-vvv`: the upload request and how it ended.
+fn debug_upload(
+    url: &url::Url,
+    length: u64,
+    outcome: &std::result::Result<reqwest::Response, Failed>,
+    started: Instant,
+) {
+    let shown = transport::debug_request(&Method::POST, url, HostRole::Uploads, Some(length));
+    let answer = match outcome {
+        Ok(response) => transport::debug_status(response),
+        Err(Failed::Transport(e)) => transport::debug_failure(e),
+        Err(Failed::Ours(_)) => "failed (stalled)".to_owned(),
+    };
+    transport::debug_print(&shown, &answer, started);
 }
 
 #[cfg(test)]

@@ -404,7 +404,31 @@ impl Transport {
         if attempt >= self.policy.max_attempts {
             return None;
         }
-        let (reason, attempts) = match err {
+        let (reason, attempts) = self.retry_reason(err)?;
+        if attempt >= attempts {
+            return None;
+        }
+        let delay = self.backoff_for(err, attempt, replay)?;
+        if delay > self.policy.max_wait || Instant::now() + delay > self.deadline() {
+            return None;
+        }
+        // Said on stderr (terminals and Actions logs alike): a wait is never silent.
+        let note = format!(
+            "ccsync: {reason}, retrying in {} (attempt {} of {attempts})",
+            say_duration(delay),
+            attempt + 1
+        );
+        eprintln!(
+            "{}",
+            crate::neutral::message(&note, crate::actions::in_actions())
+        );
+        Some(delay)
+    }
+
+    /// What went wrong, in words, and how many attempts such a failure gets (`None`: not one to
+    /// retry).
+    fn retry_reason(&self, err: &Error) -> Option<(String, u32)> {
+        Some(match err {
             Error::Api {
                 rate_limited_until: Some(_),
                 ..
@@ -439,11 +463,12 @@ impl Transport {
                 self.policy.max_attempts,
             ),
             _ => return None,
-        };
-        if attempt >= attempts {
-            return None;
-        }
-        let delay = match err {
+        })
+    }
+
+    /// The wait before the next attempt after `err` (`None`: repeating the request is not safe).
+    fn backoff_for(&self, err: &Error, attempt: u32, replay: Replay) -> Option<Duration> {
+        Some(match err {
             // Rate limits are answered before GitHub does anything: always safe to repeat.
             Error::Api {
                 rate_limited_until: Some(_),
@@ -468,21 +493,7 @@ impl Transport {
                 self.policy.backoff(attempt)
             }
             _ => return None,
-        };
-        if delay > self.policy.max_wait || Instant::now() + delay > self.deadline() {
-            return None;
-        }
-        // Said on stderr (terminals and Actions logs alike): a wait is never silent.
-        let note = format!(
-            "ccsync: {reason}, retrying in {} (attempt {} of {attempts})",
-            say_duration(delay),
-            attempt + 1
-        );
-        eprintln!(
-            "{}",
-            crate::neutral::message(&note, crate::actions::in_actions())
-        );
-        Some(delay)
+        })
     }
 }
 

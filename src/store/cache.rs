@@ -717,62 +717,68 @@ fn decode(bytes: &[u8], claude_dir: &str) -> Option<HashMap<String, Entry>> {
         }
         name.truncate(shared);
         name.push_str(r.str()?);
-        let key = r.key()?;
-        let racy = r.flag()?;
-        let last_activity = if r.flag()? {
-            let secs = r.i64()?;
-            let nanos = r.u32()?;
-            Some(DateTime::<Utc>::from_timestamp(secs, nanos)?)
-        } else {
-            None
-        };
-        for prev in &mut prev {
-            match r.u32()? {
-                NONE => *prev = None,
-                SAME => {
-                    prev.as_ref()?;
-                }
-                n => {
-                    let at = u32::try_from(r.at).ok()?;
-                    std::str::from_utf8(r.take(n as usize)?).ok()?;
-                    *prev = Some((at, n));
-                }
-            }
-        }
-        let counts = match r.take(1)?[0] {
-            0 => None,
-            tag @ (1 | 2) => Some(Counts {
-                key: if tag == 2 { key } else { r.key()? },
-                total: r.u64()?,
-                lines_end: r.u64()?,
-                before: r.u64()?,
-                guard: r.u64()?,
-            }),
-            _ => return None,
-        };
-        let head_cwd = match r.take(1)?[0] {
-            0 => None,
-            1 => Some(None),
-            2 => Some(Some(r.str()?.to_owned())),
-            _ => return None,
-        };
-        let facts = Facts::Stored {
-            texts: prev,
-            last_activity,
-        };
-        let entry = Entry {
-            key,
-            racy,
-            facts,
-            counts,
-            head_cwd,
-            seen: false,
-        };
+        let entry = decode_entry(&mut r, &mut prev)?;
         if entries.insert(name.clone(), entry).is_some() {
             return None;
         }
     }
     r.b.is_empty().then_some(entries)
+}
+
+/// One entry after its name: its key and facts (`prev`: the texts of the entry before, which
+/// `SAME` refers to).
+fn decode_entry(r: &mut Reader<'_>, prev: &mut [Option<(u32, u32)>; 4]) -> Option<Entry> {
+    let key = r.key()?;
+    let racy = r.flag()?;
+    let last_activity = if r.flag()? {
+        let secs = r.i64()?;
+        let nanos = r.u32()?;
+        Some(DateTime::<Utc>::from_timestamp(secs, nanos)?)
+    } else {
+        None
+    };
+    for prev in prev.iter_mut() {
+        match r.u32()? {
+            NONE => *prev = None,
+            SAME => {
+                prev.as_ref()?;
+            }
+            n => {
+                let at = u32::try_from(r.at).ok()?;
+                std::str::from_utf8(r.take(n as usize)?).ok()?;
+                *prev = Some((at, n));
+            }
+        }
+    }
+    let counts = match r.take(1)?[0] {
+        0 => None,
+        tag @ (1 | 2) => Some(Counts {
+            key: if tag == 2 { key } else { r.key()? },
+            total: r.u64()?,
+            lines_end: r.u64()?,
+            before: r.u64()?,
+            guard: r.u64()?,
+        }),
+        _ => return None,
+    };
+    let head_cwd = match r.take(1)?[0] {
+        0 => None,
+        1 => Some(None),
+        2 => Some(Some(r.str()?.to_owned())),
+        _ => return None,
+    };
+    let facts = Facts::Stored {
+        texts: *prev,
+        last_activity,
+    };
+    Some(Entry {
+        key,
+        racy,
+        facts,
+        counts,
+        head_cwd,
+        seen: false,
+    })
 }
 
 struct Reader<'a> {

@@ -205,8 +205,10 @@ pub enum Written {
 }
 
 /// Writes `copy` over `base` (the current copy this writer compared against, `None` if the
-/// session had none), by the protocol. Errors before the commit point leave the old copy in
-/// charge; a temporary archive left behind is removed by this writer's next run.
+/// session had none), by the protocol: 1. the archive under a name of this writer, 2. the claim
+/// (the commit point), 3. the confirmation, 4. the roll-forward. Errors before the commit point
+/// leave the old copy in charge; a temporary archive left behind is removed by this writer's next
+/// run.
 #[allow(clippy::too_many_arguments)]
 pub fn write_copy(
     rt: &Runtime,
@@ -218,8 +220,16 @@ pub fn write_copy(
     cache: &MetaCache,
     warn: &dyn Fn(&str),
 ) -> anyhow::Result<Written> {
-    let id = copy.meta.session_id.clone();
-    let encrypted = copy.meta.archive.encryption != crate::bundle::metadata::Encryption::None;
+    let run = WriteRun {
+        rt,
+        gh,
+        release,
+        writer,
+        cache,
+        warn,
+        id: copy.meta.session_id.clone(),
+        scratch: copy.scratch,
+    };
     // Over a damaged copy (a forced write: its metadata reads, its archive does not match), claim
     // above that metadata's generation: our archive may be the very bytes it records, and a pair
     // of the same generation would beat our claim on every attempt.
@@ -238,15 +248,7 @@ pub fn write_copy(
     {
         return Ok(Written::Superseded);
     }
-
-    // 1. The archive under a name of this writer: nothing readable changes.
-    let temp_name = names::temp_archive_name(&id, writer.id(), &nonce(), encrypted);
-    let temp = rt
-        .block_on(gh.upload_new(release, &temp_name, copy.archive, copy.content_type))
-        .with_context(|| format!("cannot upload the archive of session {id}"))?;
-    writer.live.lock().unwrap().insert(temp.id);
-
-    // 2. The claim: the commit point.
+    let temp = run.upload_archive(&copy)?;
     let mut meta = copy.meta;
     if !copy.keep_generation {
         meta.settle_generation(generation);
@@ -255,104 +257,177 @@ pub fn write_copy(
             archive_sha256: b.meta.copy_sha256().to_owned(),
         });
     }
-    let claim_name = names::claim_asset_name(&id, generation);
-    let claim_file = copy.scratch.join(&claim_name);
-    std::fs::write(&claim_file, meta.to_json()).context("cannot write the metadata")?;
-    let mut attempts = 0;
-    let claim = loop {
-        attempts += 1;
+    let Some(claim) = run.claim(&meta, generation, &temp)? else {
+        return Ok(Written::Superseded);
+    };
+    let Some((now, layout)) = run.confirm(&claim, &temp)? else {
+        return Ok(Written::Superseded);
+    };
+    run.roll_forward(now, layout, &claim, &temp, meta)
+}
+
+/// One write: where it writes, and what it reads and says things through.
+struct WriteRun<'a> {
+    rt: &'a Runtime,
+    gh: &'a GitHub,
+    release: &'a SessionRelease,
+    writer: &'a Writer,
+    cache: &'a MetaCache,
+    warn: &'a dyn Fn(&str),
+    /// The session written.
+    id: String,
+    /// A folder for the claim file.
+    scratch: &'a Path,
+}
+
+impl WriteRun<'_> {
+    /// Step 1, the archive under a name of this writer: nothing readable changes.
+    fn upload_archive(&self, copy: &NewCopy) -> anyhow::Result<Asset> {
+        let id = &self.id;
+        let encrypted = copy.meta.archive.encryption != crate::bundle::metadata::Encryption::None;
+        let temp_name = names::temp_archive_name(id, self.writer.id(), &nonce(), encrypted);
+        let temp = self
+            .rt
+            .block_on(
+                self.gh
+                    .upload_new(self.release, &temp_name, copy.archive, copy.content_type),
+            )
+            .with_context(|| format!("cannot upload the archive of session {id}"))?;
+        self.writer.live.lock().unwrap().insert(temp.id);
+        Ok(temp)
+    }
+
+    /// Step 2, the claim of `generation`: the commit point. `None`: another writer holds it
+    /// (ours is superseded, and the temporary archive discarded).
+    fn claim(
+        &self,
+        meta: &Metadata,
+        generation: u64,
+        temp: &Asset,
+    ) -> anyhow::Result<Option<Asset>> {
+        let (rt, gh, id) = (self.rt, self.gh, self.id.as_str());
+        let claim_name = names::claim_asset_name(id, generation);
+        let claim_file = self.scratch.join(&claim_name);
+        std::fs::write(&claim_file, meta.to_json()).context("cannot write the metadata")?;
         // The label carries the session's summary (crate::catalog), so readers can pick the
         // newest session and order `--keep` without downloading every metadata asset.
-        let label = crate::catalog::metadata_label(&meta);
-        match rt.block_on(gh.upload_new_labeled(
-            release,
-            &claim_name,
-            Some(&label),
-            &claim_file,
-            "application/json",
-        )) {
-            Ok(claim) => break claim,
-            Err(e) if e.is_already_exists() && attempts < 3 => {
-                // Who holds the name? A complete copy of another writer: we lost. A half-written
-                // upload or a claim whose archive is gone can never complete: clear it, try again.
-                let now = rt.block_on(gh.release_as_stored(release))?;
-                match blocking_claim(rt, gh, &now, &id, &claim_name, copy.scratch, cache, warn) {
-                    Blocker::Gone | Blocker::Copy => {
-                        discard(rt, gh, &[&temp]);
-                        return Ok(Written::Superseded);
+        let label = crate::catalog::metadata_label(meta);
+        let mut attempts = 0;
+        let claim = loop {
+            attempts += 1;
+            match rt.block_on(gh.upload_new_labeled(
+                self.release,
+                &claim_name,
+                Some(&label),
+                &claim_file,
+                "application/json",
+            )) {
+                Ok(claim) => break claim,
+                Err(e) if e.is_already_exists() && attempts < 3 => {
+                    // Who holds the name? A complete copy of another writer: we lost. A
+                    // half-written upload or a claim whose archive is gone can never complete:
+                    // clear it, try again.
+                    let now = rt.block_on(gh.release_as_stored(self.release))?;
+                    let (scratch, cache, warn) = (self.scratch, self.cache, self.warn);
+                    match blocking_claim(rt, gh, &now, id, &claim_name, scratch, cache, warn) {
+                        Blocker::Gone | Blocker::Copy => {
+                            discard(rt, gh, &[temp]);
+                            return Ok(None);
+                        }
+                        Blocker::Dead(asset) => rt.block_on(gh.delete_asset(&asset))?,
                     }
-                    Blocker::Dead(asset) => rt.block_on(gh.delete_asset(&asset))?,
+                }
+                Err(e) if e.is_already_exists() => {
+                    discard(rt, gh, &[temp]);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    if !e.is_ambiguous() {
+                        discard(rt, gh, &[temp]);
+                    }
+                    return Err(e).with_context(|| format!("cannot upload {claim_name}"));
                 }
             }
-            Err(e) if e.is_already_exists() => {
-                discard(rt, gh, &[&temp]);
-                return Ok(Written::Superseded);
-            }
-            Err(e) => {
-                if !e.is_ambiguous() {
-                    discard(rt, gh, &[&temp]);
-                }
-                return Err(e).with_context(|| format!("cannot upload {claim_name}"));
-            }
-        }
-    };
-    cache.insert(claim.id, meta.clone());
-
-    // 3. Confirm: a stale writer can re-create a claim name after the winner renamed its claim
-    // away; its own read then shows the winner's copy, and it steps back. Judged by content, by
-    // the same rank readers use: an asset's name alone never beats a copy.
-    let now = rt.block_on(gh.release_as_stored(release))?;
-    // A stable metadata asset that appeared since we read (a winner that rolled forward) is read
-    // whatever else the release holds; claims count as far as they were read.
-    for asset in now.assets.iter().filter(|a| {
-        a.state == "uploaded"
-            && names::classify(&a.name) == Some((id.as_str(), Role::StableMetadata))
-    }) {
-        super::read_one(rt, gh, asset, &id, copy.scratch, warn, cache)?;
-    }
-    let known: HashSet<u64> = release
-        .assets
-        .iter()
-        .filter(|a| names::classify(&a.name).is_some_and(|(s, r)| s == id && r.is_metadata()))
-        .map(|a| a.id)
-        .collect();
-    let layout = cache.layout_of(&now.assets, &id);
-    if !confirmed(&now, layout.as_ref(), &claim, &temp, &known) {
-        // Claim first: without it the temporary archive is unreferenced litter.
-        discard(rt, gh, &[&claim, &temp]);
-        return Ok(Written::Superseded);
+        };
+        self.cache.insert(claim.id, meta.clone());
+        Ok(Some(claim))
     }
 
-    // 4. Roll forward, and remove what no copy needs any more.
-    let mut steps = layout
-        .map(|l| copies::repair_plan(&l, &writer.planner()))
-        .unwrap_or_default();
-    // Our own archive is never litter of our own write: when another writer's identical upload
-    // is the copy's archive, ours is its twin (that writer may yet delete its upload).
-    steps.retain(|s| !matches!(s, Step::Delete(a) if a.id == temp.id));
-    let done = match rt.block_on(apply_steps(gh, &steps)) {
-        Ok(()) => steps.len(),
-        Err(err) => {
-            warn(&format!(
-                "session {id} is stored completely, but finishing its names failed (the next ccsync run finishes it): {err:#}"
-            ));
-            0
+    /// Step 3, the confirmation: a stale writer can re-create a claim name after the winner
+    /// renamed its claim away; its own read then shows the winner's copy, and it steps back.
+    /// Judged by content, by the same rank readers use: an asset's name alone never beats a
+    /// copy. `None`: superseded (our claim and archive discarded).
+    fn confirm(
+        &self,
+        claim: &Asset,
+        temp: &Asset,
+    ) -> anyhow::Result<Option<(SessionRelease, Option<copies::SessionLayout>)>> {
+        let (rt, gh, id) = (self.rt, self.gh, self.id.as_str());
+        let now = rt.block_on(gh.release_as_stored(self.release))?;
+        // A stable metadata asset that appeared since we read (a winner that rolled forward) is
+        // read whatever else the release holds; claims count as far as they were read.
+        for asset in now.assets.iter().filter(|a| {
+            a.state == "uploaded" && names::classify(&a.name) == Some((id, Role::StableMetadata))
+        }) {
+            super::read_one(rt, gh, asset, id, self.scratch, self.warn, self.cache)?;
         }
-    };
-    let mut release_now = now;
-    apply_locally(&mut release_now, &steps[..done]);
-    release_now.assets.retain(|a| a.state == "uploaded");
-    // Success only for a copy that is current as the push ends.
-    let current = cache
-        .layout_of(&release_now.assets, &id)
-        .and_then(|l| l.current().map(|c| c.metadata_asset.id));
-    if current != Some(claim.id) {
-        return Ok(Written::Superseded);
+        let known: HashSet<u64> = self
+            .release
+            .assets
+            .iter()
+            .filter(|a| names::classify(&a.name).is_some_and(|(s, r)| s == id && r.is_metadata()))
+            .map(|a| a.id)
+            .collect();
+        let layout = self.cache.layout_of(&now.assets, id);
+        if !confirmed(&now, layout.as_ref(), claim, temp, &known) {
+            // Claim first: without it the temporary archive is unreferenced litter.
+            discard(rt, gh, &[claim, temp]);
+            return Ok(None);
+        }
+        Ok(Some((now, layout)))
     }
-    Ok(Written::Current {
-        release: Box::new(release_now),
-        meta: Box::new(meta),
-    })
+
+    /// Step 4, the roll-forward, removing what no copy needs any more. Success only for a copy
+    /// that is current as the write ends.
+    fn roll_forward(
+        &self,
+        now: SessionRelease,
+        layout: Option<copies::SessionLayout>,
+        claim: &Asset,
+        temp: &Asset,
+        meta: Metadata,
+    ) -> anyhow::Result<Written> {
+        let id = self.id.as_str();
+        let mut steps = layout
+            .map(|l| copies::repair_plan(&l, &self.writer.planner()))
+            .unwrap_or_default();
+        // Our own archive is never litter of our own write: when another writer's identical
+        // upload is the copy's archive, ours is its twin (that writer may yet delete its upload).
+        steps.retain(|s| !matches!(s, Step::Delete(a) if a.id == temp.id));
+        let done = match self.rt.block_on(apply_steps(self.gh, &steps)) {
+            Ok(()) => steps.len(),
+            Err(err) => {
+                (self.warn)(&format!(
+                    "session {id} is stored completely, but finishing its names failed (the next ccsync run finishes it): {err:#}"
+                ));
+                0
+            }
+        };
+        let mut release_now = now;
+        apply_locally(&mut release_now, &steps[..done]);
+        release_now.assets.retain(|a| a.state == "uploaded");
+        let current = self
+            .cache
+            .layout_of(&release_now.assets, id)
+            .and_then(|l| l.current().map(|c| c.metadata_asset.id));
+        if current != Some(claim.id) {
+            return Ok(Written::Superseded);
+        }
+        Ok(Written::Current {
+            release: Box::new(release_now),
+            meta: Box::new(meta),
+        })
+    }
 }
 
 /// A half-written claim older than this was cut off (its writer gave up or died).

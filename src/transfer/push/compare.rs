@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::write::is_ours;
 use crate::bundle::facts::{read_facts, SessionFacts};
 use crate::bundle::pack;
 use crate::exit::Exit;
@@ -402,4 +401,12 @@ fn state_changed_here(claude_dir: &Path, sources: &pack::Sources) -> anyhow::Res
         }
     }
     Ok(false)
+}
+
+/// Whether ccsync made the release: its description carries ccsync's marker.
+pub(super) fn is_ours(release: &SessionRelease) -> bool {
+    release
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains(names::BODY_MARKER))
 }

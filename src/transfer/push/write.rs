@@ -15,7 +15,7 @@ use crate::store::{self, LocalSession};
 use crate::stored::write::{self, NewCopy, Written};
 use crate::stored::{self, MetaCache, StoredSession};
 
-use super::compare::Compared;
+use super::compare::{is_ours, Compared};
 use super::pack::Packed;
 use super::{PushJob, PushOutcome, Run, MAX_ATTEMPTS};
 
@@ -239,14 +239,6 @@ fn with_archives(release: &SessionRelease) -> Vec<String> {
             })
         })
         .collect()
-}
-
-/// Whether ccsync made the release: its description carries ccsync's marker.
-pub(super) fn is_ours(release: &SessionRelease) -> bool {
-    release
-        .body
-        .as_deref()
-        .is_some_and(|b| b.contains(names::BODY_MARKER))
 }
 
 /// Remembers the memory files just uploaded (and the deletions) as this machine's last-synced

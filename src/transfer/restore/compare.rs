@@ -14,7 +14,6 @@ use crate::stored::StoredSession;
 use crate::sync::{self, Relation};
 use crate::ui::Ui;
 
-use super::install::note_branch;
 use super::{RestoreJob, RestoreOutcome, Target};
 
 /// What the comparison before the download found.
@@ -218,4 +217,14 @@ pub(super) fn keep_local(
     ui.info(&format!(
         "kept the local copy of session {id}: it {why} the stored one"
     ));
+}
+
+/// Notes that the branch's release holds session `id`, which makes it the branch's session for
+/// `discover` and `resume` even when its records name only a detached `HEAD` (store::belongs).
+pub(super) fn note_branch(ui: &Ui, project_dir: &Path, id: &str, branch: &str) {
+    if let Err(e) = crate::store::belongs::note_restored(project_dir, id, branch) {
+        ui.detail(&format!(
+            "could not note that session {id} is branch `{branch}`'s ({e}): `ccsync discover` may not name it"
+        ));
+    }
 }

@@ -3,8 +3,6 @@
 //! after it was saved; otherwise the stored copy's files are renamed into place, side files first
 //! and the session file last, with the state at this machine's places and memory by its rules.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -16,10 +14,11 @@ use crate::stored::StoredSession;
 use crate::sync::{self, Relation};
 use crate::ui::Ui;
 
-use super::compare::{keep_local, Compared};
+use super::compare::{keep_local, note_branch, Compared};
 use super::fetch::Fetched;
 use super::memory::{finish_memory, incoming};
 use super::rewrite::{path_map, rewrite_extracted, rewrite_memory};
+use super::state::same_bytes;
 use super::{state, RestoreJob, RestoreOutcome, Target};
 
 impl RestoreJob<'_> {
@@ -294,28 +293,6 @@ fn backup_replaced(
     Ok(saved)
 }
 
-/// Whether two files hold the same bytes (streamed, stopping at the first difference).
-pub(super) fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<bool> {
-    use std::io::Read;
-    let open = |p: &Path| File::open(p).with_context(|| format!("cannot read {}", p.display()));
-    let (fa, fb) = (open(a)?, open(b)?);
-    if fa.metadata()?.len() != fb.metadata()?.len() {
-        return Ok(false);
-    }
-    let (mut ra, mut rb) = (BufReader::new(fa), BufReader::new(fb));
-    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = ra.read(&mut ba)?;
-        if n == 0 {
-            return Ok(true);
-        }
-        rb.read_exact(&mut bb[..n])?;
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
-    }
-}
-
 /// Renames the rewritten files into the project folder: side files first, the session file
 /// last (its appearance marks a complete restore), each rename atomic, each installed file dated
 /// now (Claude Code sweeps old transcripts by modification time). Project memory is not among
@@ -333,14 +310,4 @@ fn install(
         store::install_staged(&staged.path().join(rel), &project_dir.join(rel))?;
     }
     Ok(())
-}
-
-/// Notes that the branch's release holds session `id`, which makes it the branch's session for
-/// `discover` and `resume` even when its records name only a detached `HEAD` (store::belongs).
-pub(super) fn note_branch(ui: &Ui, project_dir: &Path, id: &str, branch: &str) {
-    if let Err(e) = store::belongs::note_restored(project_dir, id, branch) {
-        ui.detail(&format!(
-            "could not note that session {id} is branch `{branch}`'s ({e}): `ccsync discover` may not name it"
-        ));
-    }
 }

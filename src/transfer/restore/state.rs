@@ -8,6 +8,8 @@
 //! `.ccsync-state/<kind>/`), and so is a local task of the session that the stored copy no longer
 //! has (a stale task would show in `TaskList`).
 
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -133,7 +135,7 @@ fn save_if_different(dst: &Path, src: &Path, backup: &Path, rel: &Path) -> anyho
         Ok(meta) => meta,
         Err(_) => return Ok(false),
     };
-    if meta.is_file() && super::install::same_bytes(dst, src)? {
+    if meta.is_file() && same_bytes(dst, src)? {
         return Ok(false);
     }
     save(dst, &backup.join(rel))?;
@@ -223,4 +225,26 @@ fn drop_stale_tasks(
         dropped += 1;
     }
     Ok(dropped)
+}
+
+/// Whether two files hold the same bytes (streamed, stopping at the first difference).
+pub(super) fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let open = |p: &Path| File::open(p).with_context(|| format!("cannot read {}", p.display()));
+    let (fa, fb) = (open(a)?, open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ra, mut rb) = (BufReader::new(fa), BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = ra.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        rb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
 }
