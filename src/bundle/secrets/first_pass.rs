@@ -192,6 +192,9 @@ impl FirstPass {
                 let lower = line.to_ascii_lowercase();
                 for (searcher, masks) in searchers {
                     for m in searcher.find_iter(&lower) {
+                        if never_a_secret(&lower, m.start(), m.end()) {
+                            continue;
+                        }
                         hits.triggers
                             .push((m.start(), masks[m.pattern().as_usize()]));
                     }
@@ -244,6 +247,20 @@ impl FirstPass {
     }
 }
 
+/// Whether the trigger at `start..end` of `lower` stands in a word that names no secret and that
+/// holds no keyword of any rule, so its windows need not be read: `token` in a name ending in
+/// `tokens` (`"input_tokens":` in every answer's usage, `max_tokens=`; `rules::secret_name`
+/// rejects them) and `auth` in `author`, `authored` (git log, `Co-Authored-By:`), not in
+/// `authorization`. The usage counts alone cost a fifth of the scan of a real transcript.
+fn never_a_secret(lower: &[u8], start: usize, end: usize) -> bool {
+    let word = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_');
+    match &lower[start..end] {
+        b"token" => lower.get(end) == Some(&b's') && !word(lower.get(end + 1)),
+        b"auth" => lower.get(end..end + 2) == Some(&b"or"[..]) && lower.get(end + 2) != Some(&b'i'),
+        _ => false,
+    }
+}
+
 /// Whether two keywords can overlap in a text: one holds the other, or an end of one (two
 /// characters or more) is a start of the other.
 pub fn overlap(a: &[u8], b: &[u8]) -> bool {
@@ -257,6 +274,34 @@ pub fn overlap(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::bundle::secrets::gitleaks::TIER;
+
+    /// Usage counts and authors raise no trigger; a secret's name beside them, and
+    /// `Authorization`, still do (and are redacted).
+    #[test]
+    fn counts_and_authors_are_skipped_and_secrets_beside_them_are_not() {
+        let scanner = crate::bundle::secrets::Scanner::new(vec![]);
+        let first = scanner.first_pass();
+        for quiet in [
+            r#"{"usage":{"input_tokens":3,"cache_read_input_tokens":1200,"output_tokens":9}}"#,
+            "Author: A <a@b.c>\nCo-Authored-By: Claude",
+        ] {
+            assert!(
+                first.run(quiet.as_bytes(), &TIER).triggers.is_empty(),
+                "{quiet}"
+            );
+        }
+        for line in [
+            r#"{"input_tokens":3,"GITHUB_TOKEN":"Qm7ZkW2pLx9RtV4nHs8JcY3dTb6"}"#,
+            r#"{"author":"a","Authorization":"Bearer Qm7ZkW2pLx9RtV4nHs8JcY3dTb6"}"#,
+            "max_tokens=5 api_tokens_secret=Qm7ZkW2pLx9RtV4nHs8JcY3dTb6",
+        ] {
+            let (out, rules) = scanner.redact_line(line);
+            assert!(
+                !rules.is_empty() && !out.contains("Qm7ZkW2pLx9R"),
+                "{line}: {out}"
+            );
+        }
+    }
 
     /// The pass finds every tier keyword the tier's own automaton finds, hidden inside or
     /// across a built-in trigger or not.
