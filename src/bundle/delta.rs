@@ -296,6 +296,49 @@ pub fn changes(
     Ok(Some(out))
 }
 
+/// What a push's part packs: its entries (the transcript's new lines first) and where each is
+/// read from, and what it records beside them.
+pub struct PartContents {
+    pub entries: Vec<PathBuf>,
+    pub sources: super::pack::Sources,
+    pub changes: Changes,
+}
+
+/// The contents of a part over `stored` (a copy the local session continues): the transcript
+/// lines after its `lines` (copied into `scratch`) and the entries new or changed by its
+/// manifest. `None` when no part can be written: the stored copy counted no lines or has no
+/// manifest (before 0.3), or the local transcript does not start with exactly its records.
+pub fn part_contents(
+    stored: &Metadata,
+    local: &Roots,
+    entries: &[PathBuf],
+    sources: &super::pack::Sources,
+    scratch: &Path,
+) -> anyhow::Result<Option<PartContents>> {
+    let Some(after) = stored.after() else {
+        return Ok(None);
+    };
+    let transcript = transcript_rel(&stored.session_id);
+    let Some(offset) = transcript_tail(&sources.path(&transcript), &after)? else {
+        return Ok(None);
+    };
+    let Some(changes) = changes(stored, local, entries, &|rel| sources.path(rel))? else {
+        return Ok(None);
+    };
+    let tail = scratch.join(format!("tail-{}", transcript.display()));
+    copy_tail(&sources.path(&transcript), offset, &tail)?;
+    let mut sources = sources.clone();
+    sources.elsewhere.insert(transcript.clone(), tail);
+    let entries = std::iter::once(transcript)
+        .chain(changes.changed.iter().cloned())
+        .collect();
+    Ok(Some(PartContents {
+        entries,
+        sources,
+        changes,
+    }))
+}
+
 /// Applies one extracted part (`part_dir`, its `files`) onto the assembled copy in `copy_dir`:
 /// its transcript lines appended (there must be exactly `lines` of them), its other files put in
 /// place of the old ones, and `removed` deleted. Returns the files the part brought.

@@ -34,6 +34,55 @@ pub fn takes_part(stored: &Metadata, part_size: u64) -> bool {
         && total.saturating_mul(100) <= stored.archive.size.saturating_mul(MAX_PARTS_PERCENT)
 }
 
+/// The metadata of a copy that is `stored` plus one part: `packed` is the metadata push wrote
+/// for the part alone (its `archive` the part, its facts and roots the whole session's and this
+/// writer's), `changes` what the part carries beside the transcript. `None` when the chain must
+/// be compacted instead ([`takes_part`]) or the metadata would come near its cap.
+pub fn extend(
+    stored: &Metadata,
+    packed: &Metadata,
+    changes: &crate::bundle::delta::Changes,
+) -> Option<Metadata> {
+    let generation = stored.generation.checked_add(1)?;
+    if !takes_part(stored, packed.archive.size) {
+        return None;
+    }
+    let encrypted = packed.archive.encryption != Encryption::None;
+    let part = Part {
+        generation,
+        name: crate::release::names::part_asset_name(&stored.session_id, generation, encrypted),
+        size: packed.archive.size,
+        sha256: packed.archive.sha256.clone(),
+        unpacked_size: packed.unpacked_size?,
+        roots: packed.roots(),
+        after: packed.after()?,
+        removed: changes.removed.clone(),
+    };
+    let mut chain = match &stored.chain {
+        Some(chain) => chain.clone(),
+        None => crate::bundle::metadata::Chain {
+            base: crate::bundle::metadata::Base {
+                generation: stored.generation,
+                after: stored.after()?,
+                roots: stored.roots(),
+            },
+            parts: Vec::new(),
+        },
+    };
+    chain.parts.push(part);
+    let mut meta = packed.clone();
+    meta.format = crate::bundle::metadata::FORMAT_CHAIN;
+    meta.archive = stored.archive.clone();
+    meta.unpacked_size = stored.unpacked_size;
+    meta.generation = generation;
+    meta.chain = Some(chain);
+    let mut manifest = changes.unchanged.clone();
+    manifest.extend(packed.manifest.clone().unwrap_or_default());
+    meta.manifest = Some(manifest);
+    let cap = crate::bundle::metadata::MAX_METADATA_BYTES * 3 / 4;
+    (meta.to_json().len() <= cap).then_some(meta)
+}
+
 /// One link of a chain: the base (index 0) or a part.
 struct Link<'a> {
     generation: u64,

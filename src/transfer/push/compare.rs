@@ -44,6 +44,7 @@ impl Compared {
             relation: sync::relation_label(self.relation),
             records: self.facts.records,
             archive_size: None,
+            copy: None,
             encrypted: job.passphrase.is_some(),
             secrets_redacted: 0,
             release_url: release.map(|r| r.html_url.clone()),

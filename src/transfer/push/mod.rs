@@ -13,6 +13,7 @@
 //! read and the session's facts are gathered.
 
 mod compare;
+mod delta;
 mod find;
 mod pack;
 mod write;
@@ -49,7 +50,11 @@ pub struct PushOutcome {
     /// How the local copy stood against the stored one before the push (`absent` if none).
     pub relation: &'static str,
     pub records: u64,
+    /// Bytes of the archive uploaded (or that would be): the whole session for a full copy, the
+    /// part for a delta.
     pub archive_size: Option<u64>,
+    /// `full` or `delta` (docs/write-protocol.md, "Delta copies"); `null` when nothing is uploaded.
+    pub copy: Option<&'static str>,
     pub encrypted: bool,
     pub secrets_redacted: usize,
     pub release_url: Option<String>,
@@ -237,12 +242,15 @@ impl PushJob<'_> {
             return Ok(Some(outcome));
         }
         self.check_encryption(stored.as_ref())?;
-        if packed.is_none() {
+        // Only what the stored copy lacks, when it can be a part of its chain.
+        let delta = self.try_delta(run, &compared, stored.as_ref())?;
+        if packed.is_none() && delta.is_none() {
             let scan = prescan.take().flatten();
             *packed = Some(self.pack(run, &compared, scan)?);
         }
-        let packed = packed.as_ref().expect("packed above");
-        outcome.archive_size = Some(packed.meta.archive.size);
+        let packed = delta.as_ref().or(packed.as_ref()).expect("packed above");
+        outcome.archive_size = Some(packed.upload_size());
+        outcome.copy = Some(if packed.delta { "delta" } else { "full" });
         outcome.secrets_redacted = packed.findings.len();
         if self.args.dry_run {
             self.say_dry_run(run.session, &compared, packed);

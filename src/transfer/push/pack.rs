@@ -17,14 +17,17 @@ use crate::release::names;
 use crate::store;
 
 use super::compare::Compared;
+use super::find::Contents;
 use super::{PushJob, Run};
 
 /// A packed session ready to upload.
 pub(super) struct Packed {
-    _dir: tempfile::TempDir,
+    pub(super) _dir: tempfile::TempDir,
     pub archive: PathBuf,
     pub meta: Metadata,
     pub findings: Vec<Finding>,
+    /// `archive` is a delta part of `meta`'s chain ([`super::delta`]), not the whole session.
+    pub delta: bool,
 }
 
 impl PushJob<'_> {
@@ -33,6 +36,17 @@ impl PushJob<'_> {
     pub(super) fn pack(
         &self,
         run: &Run<'_>,
+        compared: &Compared,
+        prescan: Option<Prescan>,
+    ) -> anyhow::Result<Packed> {
+        self.pack_contents(run, &run.contents, compared, prescan)
+    }
+
+    /// [`PushJob::pack`] of `contents` (the session's files, or a delta part's).
+    pub(super) fn pack_contents(
+        &self,
+        run: &Run<'_>,
+        contents: &Contents<'_>,
         compared: &Compared,
         prescan: Option<Prescan>,
     ) -> anyhow::Result<Packed> {
@@ -49,8 +63,7 @@ impl PushJob<'_> {
         // Memory the stored copy deleted (and unchanged here) stays out of the upload.
         let side = &compared.side;
         let kept = |rel: &Path| !side.left_out.iter().any(|out| out == rel);
-        let entries: Vec<PathBuf> = run
-            .contents
+        let entries: Vec<PathBuf> = contents
             .entries
             .iter()
             .filter(|rel| kept(rel))
@@ -61,15 +74,17 @@ impl PushJob<'_> {
             all
         });
         self.refuse_scanned(&session.id, scanned.as_deref())?;
-        let mut packed = self.write_archive(run, dir.path(), &entries, scanned.as_deref())?;
+        let archive = (dir.path(), &entries[..], contents.sources);
+        let mut packed = self.write_archive(run, archive, scanned.as_deref())?;
         let findings = std::mem::take(&mut packed.findings);
         self.report_findings(&session.id, &findings)?;
-        let meta = self.metadata(run, compared, &packed);
+        let meta = self.metadata(run, contents.sources, compared, &packed);
         Ok(Packed {
             _dir: dir,
             archive: packed.path,
             meta,
             findings,
+            delta: false,
         })
     }
 
@@ -90,8 +105,7 @@ impl PushJob<'_> {
     fn write_archive(
         &self,
         run: &Run<'_>,
-        dir: &Path,
-        entries: &[PathBuf],
+        (dir, entries, sources): (&Path, &[PathBuf], &pack::Sources),
         scanned: Option<&[Scanned]>,
     ) -> anyhow::Result<PackedArchive> {
         let session = run.session;
@@ -100,7 +114,7 @@ impl PushJob<'_> {
             &pack::ArchiveJob {
                 dir,
                 session_id: &session.id,
-                sources: run.contents.sources,
+                sources,
                 entries,
                 scanned,
                 scanner: self.scanner,
@@ -141,9 +155,14 @@ impl PushJob<'_> {
     }
 
     /// The metadata of the packed archive: where it was pushed from, what it holds.
-    fn metadata(&self, run: &Run<'_>, compared: &Compared, packed: &PackedArchive) -> Metadata {
+    fn metadata(
+        &self,
+        run: &Run<'_>,
+        sources: &pack::Sources,
+        compared: &Compared,
+        packed: &PackedArchive,
+    ) -> Metadata {
         let (session, facts, side) = (run.session, &compared.facts, &compared.side);
-        let sources = run.contents.sources;
         let encryption = packed.encryption;
         Metadata {
             format: FORMAT,

@@ -26,7 +26,7 @@ impl PushJob<'_> {
             "dry run: would upload session {} ({}, {}) to the draft release `{}`{}",
             session.id,
             crate::ui::count(compared.facts.records, "record"),
-            crate::ui::human_size(packed.meta.archive.size),
+            packed.size_text(),
             names::tag_for(self.branch),
             if self.passphrase.is_some() {
                 ", encrypted"
@@ -65,8 +65,8 @@ impl PushJob<'_> {
         let session = run.session;
         let progress = Step::spinner(
             ui,
-            &format!("uploading {}", packed.meta.archive.name),
-            Some(packed.meta.archive.size),
+            &format!("uploading {}", packed.upload_name()),
+            Some(packed.upload_size()),
         );
         let written = write::write_copy(
             self.rt,
@@ -129,7 +129,7 @@ impl PushJob<'_> {
             "pushed session {} ({}, {}{}) to {}",
             session.id,
             crate::ui::count(compared.facts.records, "record"),
-            crate::ui::human_size(packed.meta.archive.size),
+            packed.size_text(),
             if self.passphrase.is_some() {
                 ", encrypted"
             } else {
