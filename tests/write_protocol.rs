@@ -43,13 +43,23 @@ fn valid_copies(fake: &FakeGitHub) -> BTreeSet<u64> {
         ) else {
             continue;
         };
-        let matched = assets.iter().any(|a| {
-            a.name.starts_with("claude-session-")
-                && !a.name.starts_with("claude-session-metadata-")
-                && a.data.len() as u64 == size
-                && hex::encode(Sha256::digest(&a.data)) == sha
+        let held = |sha: &str, size: u64| {
+            assets.iter().any(|a| {
+                a.name.starts_with("claude-session-")
+                    && !a.name.starts_with("claude-session-metadata-")
+                    && a.data.len() as u64 == size
+                    && hex::encode(Sha256::digest(&a.data)) == sha
+            })
+        };
+        // A chain (format 2) is complete only with every part it lists.
+        let parts = value["chain"]["parts"].as_array().cloned().unwrap_or_default();
+        let parts_held = parts.iter().all(|p| {
+            held(
+                p["sha256"].as_str().unwrap_or_default(),
+                p["size"].as_u64().unwrap_or(u64::MAX),
+            )
         });
-        if matched {
+        if held(sha, size) && parts_held {
             found.insert(value["records"].as_u64().unwrap());
         }
     }
@@ -81,10 +91,33 @@ struct Story {
     second: Machine,
 }
 
+/// v1 stored as ccsync 0.2 stored it (no manifest, no line count): the push of v2 writes a full
+/// copy.
 fn story() -> Story {
+    let mut story = story_of_delta();
+    let meta_name = format!("claude-session-metadata-{}.json", story.id);
+    for (name, data) in &mut story.v1_assets {
+        if *name == meta_name {
+            let mut value: Value = serde_json::from_slice(data).unwrap();
+            let object = value.as_object_mut().unwrap();
+            object.remove("manifest");
+            object.remove("lines");
+            *data = serde_json::to_vec_pretty(&value).unwrap();
+        }
+    }
+    story
+}
+
+/// v1 stored by this ccsync: the push of v2 writes a delta part over it.
+fn story_of_delta() -> Story {
     let fake = FakeGitHub::start(Options::default());
     let laptop = Machine::new();
-    let session = SessionBuilder::new(&laptop.env.repo).turns(3);
+    // Output that compresses like real tool output, so a turn is small next to the archive and
+    // the next push can be a delta part.
+    let output: String = (0..400).map(|_| support::sessions::new_id()).collect();
+    let session = SessionBuilder::new(&laptop.env.repo)
+        .turns(3)
+        .user(&output);
     let file = session.write_to(&laptop.project_dir());
     assert_ok(&laptop.ccsync(&fake, &["release-push"]));
     let v1_assets = fake
@@ -279,15 +312,28 @@ fn check_after_failure(story: &Story, fake: &FakeGitHub, what: &str) {
 /// Rerunning the push finishes the job: exactly the two stable assets, holding v2, and no
 /// temporary folder of the killed run.
 fn check_rerun(story: &Story, fake: &FakeGitHub, what: &str) {
+    check_rerun_ends_in(story, fake, what, &stable_names(story, false));
+}
+
+/// The assets of the steady state: the stable pair, and the part of generation 2 for a delta.
+fn stable_names(story: &Story, delta: bool) -> Vec<String> {
+    let mut names = vec![
+        format!("claude-session-{}.tar.gz [uploaded]", story.id),
+        format!("claude-session-metadata-{}.json [uploaded]", story.id),
+    ];
+    if delta {
+        names.insert(0, format!("claude-session-{}.d2.tar.gz [uploaded]", story.id));
+    }
+    names
+}
+
+fn check_rerun_ends_in(story: &Story, fake: &FakeGitHub, what: &str, want: &[String]) {
     let rerun = story.second.ccsync(fake, &["release-push"]);
     assert_ok(&rerun);
     let names = asset_names(fake);
     assert_eq!(
         names,
-        vec![
-            format!("claude-session-{}.tar.gz [uploaded]", story.id),
-            format!("claude-session-metadata-{}.json [uploaded]", story.id),
-        ],
+        want,
         "{what}: after the rerun\n{}",
         text(&rerun)
     );
@@ -312,7 +358,16 @@ fn check_rerun(story: &Story, fake: &FakeGitHub, what: &str) {
 
 #[test]
 fn a_replace_push_that_stops_at_any_request_loses_nothing_and_a_rerun_finishes_it() {
-    let story = story();
+    every_request_of_a_push_fails_in_turn(&story(), false);
+}
+
+/// The same for a push that writes a delta part (docs/write-protocol.md, "A delta write").
+#[test]
+fn a_delta_push_that_stops_at_any_request_loses_nothing_and_a_rerun_finishes_it() {
+    every_request_of_a_push_fails_in_turn(&story_of_delta(), true);
+}
+
+fn every_request_of_a_push_fails_in_turn(story: &Story, delta: bool) {
 
     // The healthy replace-push, to enumerate its mutating requests.
     let fake = fake_with_v1(&story);
@@ -320,12 +375,16 @@ fn a_replace_push_that_stops_at_any_request_loses_nothing_and_a_rerun_finishes_i
     assert_ok(&story.second.ccsync(&fake, &["release-push"]));
     let targets = targets(&fake.requests());
     assert_eq!(valid_copies(&fake), BTreeSet::from([story.v2_records]));
+    assert_eq!(asset_names(&fake), stable_names(story, delta));
     let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
     eprintln!("mutating requests of a healthy replace-push: {labels:#?}");
     assert!(
         targets.len() >= 6,
         "a replace uploads an archive and a claim and renames both: {labels:#?}"
     );
+    // A delta push renames its part to `.d2` and never touches the base archive.
+    let renames_part = labels.iter().any(|l| l.starts_with("PATCH") && l.contains(".d2.tar.gz"));
+    assert_eq!(renames_part, delta, "{labels:#?}");
     drop(fake);
 
     for (k, target) in targets.iter().enumerate() {
@@ -363,8 +422,8 @@ fn a_replace_push_that_stops_at_any_request_loses_nothing_and_a_rerun_finishes_i
                 }
             }
             fake.clear_faults();
-            check_after_failure(&story, &fake, &what);
-            check_rerun(&story, &fake, &what);
+            check_after_failure(story, &fake, &what);
+            check_rerun_ends_in(story, &fake, &what, &stable_names(story, delta));
         }
     }
 }
@@ -411,14 +470,8 @@ fn check_race(
         winner_uuids,
         "{what}"
     );
-    assert_eq!(
-        asset_names(fake),
-        vec![
-            format!("claude-session-{}.tar.gz [uploaded]", story.id),
-            format!("claude-session-metadata-{}.json [uploaded]", story.id),
-        ],
-        "{what}"
-    );
+    let delta = text(outputs[winner]).contains("delta");
+    assert_eq!(asset_names(fake), stable_names(story, delta), "{what}");
     // The loser's records are still on its machine, and its push still says why it stops.
     let again = machines[loser].ccsync(fake, &["release-push"]);
     assert_eq!(code(&again), 4, "{what}: {}", text(&again));
@@ -426,12 +479,21 @@ fn check_race(
 
 #[test]
 fn two_diverged_pushes_that_claim_at_the_same_instant_never_both_win() {
-    let story = story();
-    for round in 0..6 {
+    diverged_pushes_claim_at_the_same_instant(&story(), false, 6);
+}
+
+/// The same for two delta parts written from the same parent.
+#[test]
+fn two_diverged_delta_pushes_that_claim_at_the_same_instant_never_both_win() {
+    diverged_pushes_claim_at_the_same_instant(&story_of_delta(), true, 4);
+}
+
+fn diverged_pushes_claim_at_the_same_instant(story: &Story, delta: bool, rounds: usize) {
+    for round in 0..rounds {
         let what = format!("round {round}");
-        let fake = fake_with_v1(&story);
-        let a = continued(&story, 2, "2026-03-01T00:00:00Z");
-        let b = continued(&story, 3, "2026-03-02T00:00:00Z");
+        let fake = fake_with_v1(story);
+        let a = continued(story, 2, "2026-03-01T00:00:00Z");
+        let b = continued(story, 3, "2026-03-02T00:00:00Z");
         // Both claims of the next generation wait for each other, then land at the same instant.
         fake.add_fault(
             Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
@@ -455,7 +517,8 @@ fn two_diverged_pushes_that_claim_at_the_same_instant_never_both_win() {
             fake.pending_faults().is_empty(),
             "{what}: both reached the claim"
         );
-        check_race(&story, &fake, [&a, &b], [&first, &second], &what);
+        check_race(story, &fake, [&a, &b], [&first, &second], &what);
+        assert_eq!(asset_names(&fake), stable_names(story, delta), "{what}");
     }
 }
 

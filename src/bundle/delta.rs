@@ -378,8 +378,33 @@ pub fn apply_part(
     Ok(())
 }
 
+/// Puts the complete lines of `local` (this machine's transcript, at the link a delta restore
+/// starts from) before the lines in `staged` (the parts' lines, already mapped to this machine):
+/// `staged` then holds the whole transcript the chain describes.
+pub fn prepend_local(local: &Path, staged: &Path) -> anyhow::Result<()> {
+    let file = File::open(local).with_context(|| format!("cannot read {}", local.display()))?;
+    let complete = crate::store::records::complete_lines_len(&file)
+        .with_context(|| format!("cannot read {}", local.display()))?;
+    let joined = staged.with_extension("jsonl.joined");
+    let mut out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        File::create(&joined).with_context(|| format!("cannot write {}", joined.display()))?,
+    );
+    std::io::copy(&mut BufReader::new(file).take(complete), &mut out)
+        .with_context(|| format!("cannot copy {}", local.display()))?;
+    if staged.exists() {
+        let mut tail = File::open(staged).with_context(|| format!("cannot read {}", staged.display()))?;
+        std::io::copy(&mut tail, &mut out)?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", joined.display()))?;
+    drop(out);
+    std::fs::rename(&joined, staged)
+        .with_context(|| format!("cannot write {}", staged.display()))
+}
+
 /// A `removed` entry of a part's metadata: a plain relative path, nothing else.
-fn checked_rel(name: &str) -> anyhow::Result<PathBuf> {
+pub fn checked_rel(name: &str) -> anyhow::Result<PathBuf> {
     let rel = PathBuf::from(name);
     let plain = !name.is_empty()
         && rel

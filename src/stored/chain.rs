@@ -131,6 +131,21 @@ pub fn local_link(meta: &Metadata, local: &After, synced: Option<&str>) -> Optio
     synced_one.or_else(|| matching.first().copied())
 }
 
+/// The files the parts after link `k` delete and no later part brings back (`brought`: the
+/// files of the assembled parts), for a restore that starts from link `k`.
+pub fn removed_after(meta: &Metadata, k: usize, brought: &[PathBuf]) -> Vec<String> {
+    let mut removed: Vec<String> = meta
+        .parts()
+        .iter()
+        .skip(k)
+        .flat_map(|p| p.removed.iter().cloned())
+        .filter(|name| !brought.iter().any(|b| delta::rel_text(b) == *name))
+        .collect();
+    removed.sort();
+    removed.dedup();
+    removed
+}
+
 /// The generation of link `k` of `meta`'s chain.
 pub fn link_generation(meta: &Metadata, k: usize) -> Option<u64> {
     links(meta).get(k).map(|l| l.generation)
@@ -216,7 +231,7 @@ pub fn fetch_chain(
 }
 
 /// Checks the assembled transcript against the metadata: the chain is the copy it describes.
-fn check_transcript(meta: &Metadata, path: &Path) -> anyhow::Result<()> {
+pub fn check_transcript(meta: &Metadata, path: &Path) -> anyhow::Result<()> {
     let facts = bundle::facts::read_facts(path, None)?;
     let same = facts.chain.count() == meta.uuid_count
         && facts.records == meta.records
