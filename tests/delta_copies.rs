@@ -86,7 +86,8 @@ fn push_json(machine: &Machine, fake: &FakeGitHub, extra: &[&str]) -> Value {
     args.extend_from_slice(extra);
     let out = machine.ccsync(fake, &args);
     assert_ok(&out);
-    let all: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let all: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
     all[0].clone()
 }
 
@@ -134,7 +135,10 @@ fn a_turn_travels_as_a_delta_both_ways_at_different_paths() {
     let base_size = first["archiveSize"].as_u64().unwrap();
     let meta = stable_metadata(&fake, &id);
     assert_eq!(meta["format"], 1);
-    assert!(meta["lines"].as_u64().is_some() && meta["manifest"].is_object(), "{meta}");
+    assert!(
+        meta["lines"].as_u64().is_some() && meta["manifest"].is_object(),
+        "{meta}"
+    );
 
     // CI restores the full copy at its own paths, continues, pushes a delta.
     let ci = Machine::new();
@@ -142,24 +146,46 @@ fn a_turn_travels_as_a_delta_both_ways_at_different_paths() {
     continue_session(&ci, &id, "2026-02-01T00:00:00Z", 3, "ci turn");
     let mark = fake.requests().len();
     let pushed = push_json(&ci, &fake, &[]);
-    assert_eq!((pushed["action"].as_str(), pushed["copy"].as_str()), (Some("uploaded"), Some("delta")), "{pushed}");
+    assert_eq!(
+        (pushed["action"].as_str(), pushed["copy"].as_str()),
+        (Some("uploaded"), Some("delta")),
+        "{pushed}"
+    );
     let part = format!("claude-session-{id}.d2.tar.gz");
-    assert!(asset_names(&fake).contains(&part), "{:?}", asset_names(&fake));
+    assert!(
+        asset_names(&fake).contains(&part),
+        "{:?}",
+        asset_names(&fake)
+    );
     let sent = uploaded(&fake, mark);
     assert!(
         sent < base_size / 4 && sent <= asset_size(&fake, &part) + 64 * 1024,
         "a delta push uploaded {sent} bytes (base {base_size})"
     );
     let meta = stable_metadata(&fake, &id);
-    assert_eq!((meta["format"].as_u64(), meta["generation"].as_u64()), (Some(2), Some(2)), "{meta}");
+    assert_eq!(
+        (meta["format"].as_u64(), meta["generation"].as_u64()),
+        (Some(2), Some(2)),
+        "{meta}"
+    );
 
     // The laptop, which holds generation 1, restores: only the part comes down.
     let mark = downloads(&fake);
     assert_ok(&laptop.ccsync(&fake, &["release-restore"]));
     let got = downloaded(&fake, &mark);
-    assert!(got < base_size / 4, "the laptop downloaded {got} bytes (base {base_size})");
-    let want = at_paths_of(&std::fs::read_to_string(ci.session_file(&id)).unwrap(), &ci, &laptop);
-    assert_eq!(std::fs::read_to_string(laptop.session_file(&id)).unwrap(), want);
+    assert!(
+        got < base_size / 4,
+        "the laptop downloaded {got} bytes (base {base_size})"
+    );
+    let want = at_paths_of(
+        &std::fs::read_to_string(ci.session_file(&id)).unwrap(),
+        &ci,
+        &laptop,
+    );
+    assert_eq!(
+        std::fs::read_to_string(laptop.session_file(&id)).unwrap(),
+        want
+    );
 
     // And back again: the laptop's turn is generation 3; a fresh machine assembles the chain.
     continue_session(&laptop, &id, "2026-03-01T00:00:00Z", 2, "laptop turn");
@@ -169,15 +195,186 @@ fn a_turn_travels_as_a_delta_both_ways_at_different_paths() {
     let mark = downloads(&fake);
     assert_ok(&fresh.ccsync(&fake, &["release-restore"]));
     let got = downloaded(&fake, &mark);
-    assert!(got > base_size && got <= base_size * 2, "{got} (base {base_size})");
-    let want = at_paths_of(&std::fs::read_to_string(laptop.session_file(&id)).unwrap(), &laptop, &fresh);
-    assert_eq!(std::fs::read_to_string(fresh.session_file(&id)).unwrap(), want);
+    assert!(
+        got > base_size && got <= base_size * 2,
+        "{got} (base {base_size})"
+    );
+    let want = at_paths_of(
+        &std::fs::read_to_string(laptop.session_file(&id)).unwrap(),
+        &laptop,
+        &fresh,
+    );
+    assert_eq!(
+        std::fs::read_to_string(fresh.session_file(&id)).unwrap(),
+        want
+    );
     // CI holds generation 2: it fetches part 3 only, and is equal afterwards.
     let mark = downloads(&fake);
     assert_ok(&ci.ccsync(&fake, &["release-restore"]));
     assert!(downloaded(&fake, &mark) < base_size / 4);
-    let want = at_paths_of(&std::fs::read_to_string(laptop.session_file(&id)).unwrap(), &laptop, &ci);
+    let want = at_paths_of(
+        &std::fs::read_to_string(laptop.session_file(&id)).unwrap(),
+        &laptop,
+        &ci,
+    );
     assert_eq!(std::fs::read_to_string(ci.session_file(&id)).unwrap(), want);
     let again = push_json(&ci, &fake, &[]);
     assert_eq!(again["action"], "up-to-date", "{again}");
+}
+
+/// `machine` runs ccsync with `env` set.
+fn run_with(
+    machine: &Machine,
+    fake: &FakeGitHub,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd = machine.command(fake, args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    support::assert_no_token(&out);
+    out
+}
+
+fn parts_of(fake: &FakeGitHub) -> Vec<String> {
+    asset_names(fake)
+        .into_iter()
+        .filter(|n| n.contains(".d") && n.contains(".tar.gz"))
+        .collect()
+}
+
+/// Encrypted, with a secret in the new records: the part is encrypted, carries the secret only
+/// redacted, and the other side installs exactly that.
+#[test]
+fn an_encrypted_delta_with_a_redacted_secret_round_trips() {
+    let fake = FakeGitHub::start(Options::default());
+    let pass = [("CCSYNC_PASSPHRASE", "correct horse battery staple")];
+    let laptop = Machine::new();
+    let session = big_session(&laptop, 128);
+    let id = session.id.clone();
+    session.write_to(&laptop.project_dir());
+    assert_ok(&run_with(&laptop, &fake, &pass, &["release-push"]));
+    let ci = Machine::new();
+    assert_ok(&run_with(&ci, &fake, &pass, &["release-restore"]));
+    let secret = "ghp_7Qm2Zk9Lp4Xw8Rt3Vn6Hs1Jc5Yd0Fb2Gk7NqW";
+    continue_session(
+        &ci,
+        &id,
+        "2026-02-01T00:00:00Z",
+        2,
+        &format!("deploy with {secret} now"),
+    );
+    let out = run_with(&ci, &fake, &pass, &["release-push", "--json"]);
+    assert_ok(&out);
+    let pushed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            pushed[0]["copy"].as_str(),
+            pushed[0]["encrypted"].as_bool(),
+            pushed[0]["secretsRedacted"].as_u64()
+        ),
+        (Some("delta"), Some(true), Some(1)),
+        "{}",
+        text(&out)
+    );
+    let part = format!("claude-session-{id}.d2.tar.gz.age");
+    assert!(
+        asset_names(&fake).contains(&part),
+        "{:?}",
+        asset_names(&fake)
+    );
+    let stored: Vec<u8> = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .find(|a| a.name == part)
+        .unwrap()
+        .data;
+    assert!(
+        stored.starts_with(b"age-encryption.org/v1"),
+        "the part is encrypted"
+    );
+
+    // Without the passphrase: a clear error, nothing installed.
+    let before = std::fs::read(laptop.session_file(&id)).unwrap();
+    let out = laptop.ccsync(&fake, &["release-restore"]);
+    assert_ne!(support::machine::code(&out), 0, "{}", text(&out));
+    assert_eq!(std::fs::read(laptop.session_file(&id)).unwrap(), before);
+    // With it: only the part comes down, the secret redacted in the new records only.
+    let mark = downloads(&fake);
+    assert_ok(&run_with(&laptop, &fake, &pass, &["release-restore"]));
+    assert!(
+        downloaded(&fake, &mark)
+            < asset_size(&fake, &format!("claude-session-{id}.tar.gz.age")) / 4
+    );
+    let got = std::fs::read_to_string(laptop.session_file(&id)).unwrap();
+    assert!(
+        !got.contains(secret) && got.contains("[REDACTED:"),
+        "the secret travelled"
+    );
+    assert!(got.starts_with(&String::from_utf8(before).unwrap()));
+    let ci_text = std::fs::read_to_string(ci.session_file(&id)).unwrap();
+    assert_eq!(got.lines().count(), ci_text.lines().count());
+}
+
+/// Twenty turns, alternating between two machines at different paths, each restoring the other's
+/// turn first: the chain is compacted (at most 16 parts, the old parts gone), and a fresh machine
+/// gets the very bytes a full copy of the same session gives.
+#[test]
+fn twenty_alternating_turns_compact_and_a_fresh_restore_equals_a_full_one() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = big_session(&laptop, 256);
+    let id = session.id.clone();
+    session.write_to(&laptop.project_dir());
+    assert_ok(&laptop.ccsync(&fake, &["release-push"]));
+    let ci = Machine::new();
+    let sides = [&ci, &laptop];
+    let (mut most_parts, mut compacted) = (0, false);
+    for turn in 0..20 {
+        let side = sides[turn % 2];
+        assert_ok(&side.ccsync(&fake, &["release-restore"]));
+        let at = format!("2026-02-{:02}T00:00:00Z", turn + 1);
+        continue_session(side, &id, &at, 2, &format!("turn {turn}"));
+        let pushed = push_json(side, &fake, &[]);
+        let parts = parts_of(&fake);
+        if pushed["copy"] == "full" {
+            assert!(
+                parts.is_empty(),
+                "turn {turn}: the old chain stays: {parts:?}"
+            );
+            compacted = true;
+        }
+        most_parts = most_parts.max(parts.len());
+    }
+    assert!(
+        compacted && most_parts <= 16,
+        "compacted {compacted}, parts up to {most_parts}"
+    );
+    let last = sides[19 % 2];
+    // The chain as it stands now (make sure it is one).
+    if parts_of(&fake).is_empty() {
+        continue_session(last, &id, "2026-03-01T00:00:00Z", 1, "one more");
+        assert_eq!(push_json(last, &fake, &[])["copy"], "delta");
+    }
+    let fresh = Machine::new();
+    assert_ok(&fresh.ccsync(&fake, &["release-restore"]));
+    let chained = std::fs::read_to_string(fresh.session_file(&id)).unwrap();
+    // The same session as one full copy (--force), restored by another fresh machine.
+    assert_eq!(push_json(last, &fake, &["--force"])["copy"], "full");
+    assert!(parts_of(&fake).is_empty(), "{:?}", asset_names(&fake));
+    let other = Machine::new();
+    assert_ok(&other.ccsync(&fake, &["release-restore"]));
+    let full = std::fs::read_to_string(other.session_file(&id)).unwrap();
+    assert_eq!(chained, at_paths_of(&full, &other, &fresh));
+    assert_eq!(
+        chained,
+        at_paths_of(
+            &std::fs::read_to_string(last.session_file(&id)).unwrap(),
+            last,
+            &fresh
+        )
+    );
 }

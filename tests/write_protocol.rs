@@ -52,7 +52,10 @@ fn valid_copies(fake: &FakeGitHub) -> BTreeSet<u64> {
             })
         };
         // A chain (format 2) is complete only with every part it lists.
-        let parts = value["chain"]["parts"].as_array().cloned().unwrap_or_default();
+        let parts = value["chain"]["parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let parts_held = parts.iter().all(|p| {
             held(
                 p["sha256"].as_str().unwrap_or_default(),
@@ -115,9 +118,7 @@ fn story_of_delta() -> Story {
     // Output that compresses like real tool output, so a turn is small next to the archive and
     // the next push can be a delta part.
     let output: String = (0..400).map(|_| support::sessions::new_id()).collect();
-    let session = SessionBuilder::new(&laptop.env.repo)
-        .turns(3)
-        .user(&output);
+    let session = SessionBuilder::new(&laptop.env.repo).turns(3).user(&output);
     let file = session.write_to(&laptop.project_dir());
     assert_ok(&laptop.ccsync(&fake, &["release-push"]));
     let v1_assets = fake
@@ -322,7 +323,10 @@ fn stable_names(story: &Story, delta: bool) -> Vec<String> {
         format!("claude-session-metadata-{}.json [uploaded]", story.id),
     ];
     if delta {
-        names.insert(0, format!("claude-session-{}.d2.tar.gz [uploaded]", story.id));
+        names.insert(
+            0,
+            format!("claude-session-{}.d2.tar.gz [uploaded]", story.id),
+        );
     }
     names
 }
@@ -331,12 +335,7 @@ fn check_rerun_ends_in(story: &Story, fake: &FakeGitHub, what: &str, want: &[Str
     let rerun = story.second.ccsync(fake, &["release-push"]);
     assert_ok(&rerun);
     let names = asset_names(fake);
-    assert_eq!(
-        names,
-        want,
-        "{what}: after the rerun\n{}",
-        text(&rerun)
-    );
+    assert_eq!(names, want, "{what}: after the rerun\n{}", text(&rerun));
     assert_eq!(
         valid_copies(fake),
         BTreeSet::from([story.v2_records]),
@@ -368,9 +367,8 @@ fn a_delta_push_that_stops_at_any_request_loses_nothing_and_a_rerun_finishes_it(
 }
 
 fn every_request_of_a_push_fails_in_turn(story: &Story, delta: bool) {
-
     // The healthy replace-push, to enumerate its mutating requests.
-    let fake = fake_with_v1(&story);
+    let fake = fake_with_v1(story);
     fake.clear_requests();
     assert_ok(&story.second.ccsync(&fake, &["release-push"]));
     let targets = targets(&fake.requests());
@@ -383,7 +381,9 @@ fn every_request_of_a_push_fails_in_turn(story: &Story, delta: bool) {
         "a replace uploads an archive and a claim and renames both: {labels:#?}"
     );
     // A delta push renames its part to `.d2` and never touches the base archive.
-    let renames_part = labels.iter().any(|l| l.starts_with("PATCH") && l.contains(".d2.tar.gz"));
+    let renames_part = labels
+        .iter()
+        .any(|l| l.starts_with("PATCH") && l.contains(".d2.tar.gz"));
     assert_eq!(renames_part, delta, "{labels:#?}");
     drop(fake);
 
@@ -394,7 +394,7 @@ fn every_request_of_a_push_fails_in_turn(story: &Story, delta: bool) {
             Failure::KilledAfter,
         ] {
             let what = format!("request {k} ({}) {failure:?}", target.label);
-            let fake = fake_with_v1(&story);
+            let fake = fake_with_v1(story);
             match failure {
                 Failure::Persistent => {
                     fake.add_fault(target.fault(FaultKind::Status).status(500).always());

@@ -393,14 +393,14 @@ pub fn prepend_local(local: &Path, staged: &Path) -> anyhow::Result<()> {
     std::io::copy(&mut BufReader::new(file).take(complete), &mut out)
         .with_context(|| format!("cannot copy {}", local.display()))?;
     if staged.exists() {
-        let mut tail = File::open(staged).with_context(|| format!("cannot read {}", staged.display()))?;
+        let mut tail =
+            File::open(staged).with_context(|| format!("cannot read {}", staged.display()))?;
         std::io::copy(&mut tail, &mut out)?;
     }
     out.flush()
         .with_context(|| format!("cannot write {}", joined.display()))?;
     drop(out);
-    std::fs::rename(&joined, staged)
-        .with_context(|| format!("cannot write {}", staged.display()))
+    std::fs::rename(&joined, staged).with_context(|| format!("cannot write {}", staged.display()))
 }
 
 /// A `removed` entry of a part's metadata: a plain relative path, nothing else.

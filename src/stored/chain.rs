@@ -146,6 +146,91 @@ pub fn removed_after(meta: &Metadata, k: usize, brought: &[PathBuf]) -> Vec<Stri
     removed
 }
 
+/// A restore that starts from a link of the chain this machine's transcript already equals: it
+/// downloads only the parts after it ([`fetch_chain`]), puts the local transcript before their
+/// lines, and deletes what they removed.
+pub struct FromLink {
+    pub link: usize,
+    /// This machine's transcript (at `link`).
+    pub local: PathBuf,
+}
+
+impl FromLink {
+    /// When `stored` is a chain and the local transcript (`facts` of `session_file`) equals one
+    /// of its links below the last; `synced` is the copy sha256 this machine last synced.
+    pub fn find(
+        stored: &StoredSession,
+        facts: Option<&crate::bundle::facts::SessionFacts>,
+        session_file: &Path,
+        synced: Option<&str>,
+    ) -> Option<FromLink> {
+        let facts = facts?;
+        let local = After {
+            records: facts.records,
+            lines: facts.lines,
+            uuid_count: facts.chain.count(),
+            uuid_chain_sha256: facts.chain.sha256_hex(),
+        };
+        let link = local_link(&stored.meta, &local, synced)?;
+        Some(FromLink {
+            link,
+            local: session_file.to_path_buf(),
+        })
+    }
+
+    /// The parts after the link, verified, extracted and assembled in the metadata's roots.
+    pub fn fetch(
+        &self,
+        rt: &Runtime,
+        gh: &GitHub,
+        stored: &StoredSession,
+        scratch: &Path,
+        extract_parent: &Path,
+        passphrase: Option<&str>,
+    ) -> anyhow::Result<Extracted> {
+        fetch_chain(
+            rt,
+            gh,
+            stored,
+            Some(self.link),
+            Some(&self.local),
+            scratch,
+            extract_parent,
+            passphrase,
+        )
+    }
+
+    /// The staged transcript (the parts' lines, mapped here) made whole: the local transcript
+    /// before them, then checked against the metadata before anything is installed.
+    pub fn complete(&self, meta: &Metadata, staged: &Path) -> anyhow::Result<()> {
+        delta::prepend_local(&self.local, staged)?;
+        check_transcript(meta, staged)
+    }
+
+    /// After the install: the files of the project folder the parts removed (`brought`: what
+    /// they carry). Memory goes by its own rules and state stays (docs/write-protocol.md).
+    pub fn remove_gone(
+        &self,
+        meta: &Metadata,
+        brought: &[PathBuf],
+        project_dir: &Path,
+    ) -> anyhow::Result<()> {
+        for name in removed_after(meta, self.link, brought) {
+            let rel = delta::checked_rel(&name)?;
+            if crate::memory::is_memory(&rel) || crate::store::state::is_state(&rel) {
+                continue;
+            }
+            match std::fs::remove_file(project_dir.join(&rel)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove {name}"))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The generation of link `k` of `meta`'s chain.
 pub fn link_generation(meta: &Metadata, k: usize) -> Option<u64> {
     links(meta).get(k).map(|l| l.generation)

@@ -510,8 +510,14 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
                 }
             }
         };
-        if litter && litter_left > 0 {
-            litter_left -= 1;
+        // The archives and parts of a copy just replaced are bounded by what its metadata may
+        // list: they all go at once (a compacted chain leaves no tail of parts); other litter
+        // goes a few at a time.
+        let of_old_copy = of_old_copies.contains(&asset.id);
+        if litter && (of_old_copy || litter_left > 0) {
+            if !of_old_copy {
+                litter_left -= 1;
+            }
             steps.push(Step::Delete(asset.clone()));
         }
     }

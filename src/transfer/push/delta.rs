@@ -36,7 +36,10 @@ impl PushJob<'_> {
             return Ok(None);
         };
         let fits = !self.args.force
-            && matches!(compared.relation, Some(Relation::LocalAhead | Relation::Equal))
+            && matches!(
+                compared.relation,
+                Some(Relation::LocalAhead | Relation::Equal)
+            )
             && stored.encrypted() == self.passphrase.is_some()
             && stored.meta.manifest.is_some();
         if !fits {

@@ -10,6 +10,7 @@ use crate::memory::incoming::Lineage;
 use crate::memory::SyncRecord;
 use crate::neutral;
 use crate::release::SessionRelease;
+use crate::stored::chain::FromLink;
 use crate::stored::StoredSession;
 use crate::sync::{self, Relation};
 use crate::ui::Ui;
@@ -27,6 +28,9 @@ pub(super) struct Compared {
     pub lineage: Lineage,
     /// This machine's sync record (memory and state last synced).
     pub record: SyncRecord,
+    /// The local transcript is an earlier generation of the stored chain: only the later parts
+    /// are fetched (docs/write-protocol.md, "Reading a chain").
+    pub from_link: Option<FromLink>,
 }
 
 impl RestoreJob<'_> {
@@ -124,12 +128,17 @@ impl RestoreJob<'_> {
             }
         }
 
+        let from_link = quick
+            .is_none()
+            .then(|| FromLink::find(stored, local.as_ref(), &session_file, record.copy(&id)))
+            .flatten();
         Ok(Some(Compared {
             local,
             quick,
             from_branch,
             lineage,
             record,
+            from_link,
         }))
     }
 }
@@ -140,6 +149,8 @@ impl Compared {
         Ok(match (&self.local, self.quick) {
             (None, _) => None,
             (Some(_), Some(relation)) => Some(relation),
+            // An earlier link of the chain: the stored copy continues it.
+            (Some(_), None) if self.from_link.is_some() => Some(Relation::RemoteAhead),
             (Some(local), None) => {
                 let remote = read_facts(stored_transcript, None)?;
                 Some(sync::compare_sets(&local.chain, &remote.chain))

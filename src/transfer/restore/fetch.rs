@@ -11,6 +11,7 @@ use crate::bundle::Extracted;
 use crate::neutral;
 use crate::progress::Step;
 use crate::scratch::RunDir;
+use crate::stored::chain::FromLink;
 use crate::stored::{self, StoredSession};
 
 use super::{RestoreJob, Target};
@@ -29,6 +30,7 @@ impl RestoreJob<'_> {
         &self,
         stored: &StoredSession,
         target: &Target,
+        from_link: Option<&FromLink>,
         scratch: &Path,
     ) -> anyhow::Result<Fetched> {
         let (ui, rt, gh) = (self.ui, self.rt, self.gh);
@@ -49,14 +51,12 @@ impl RestoreJob<'_> {
             &scratch.join(&stored.meta.archive.name),
             Some(stored.meta.archive.size),
         );
-        let extracted = stored::fetch_archive(
-            rt,
-            gh,
-            stored,
-            scratch,
-            staging.path(),
-            target.passphrase.as_deref().or(prompted.as_deref()),
-        )?;
+        let passphrase = target.passphrase.as_deref().or(prompted.as_deref());
+        // A chain whose earlier generation this machine holds: only the later parts come down.
+        let extracted = match from_link {
+            Some(from) => from.fetch(rt, gh, stored, scratch, staging.path(), passphrase)?,
+            None => stored::fetch_archive(rt, gh, stored, scratch, staging.path(), passphrase)?,
+        };
         drop(progress);
         refuse_foreign_agent_files(&extracted, &target.project_dir, &id)?;
         let session_rel = PathBuf::from(format!("{id}.jsonl"));

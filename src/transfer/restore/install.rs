@@ -118,6 +118,9 @@ impl RestoreJob<'_> {
         let id = stored.meta.session_id.clone();
         let (extracted, session_rel) = (&fetched.extracted, &fetched.session_rel);
         let rewritten = rewrite_extracted(extracted, &path_map(stored, target))?;
+        if let Some(from) = &compared.from_link {
+            from.complete(&stored.meta, &rewritten.path().join(session_rel))?;
+        }
         // The session's state installs at this machine's own places (restore::state), the rest into
         // the project folder.
         let (state_files, files): (Vec<PathBuf>, Vec<PathBuf>) = extracted
@@ -138,7 +141,8 @@ impl RestoreJob<'_> {
         }
         let side_saved = outcome.side_backup.is_some();
         let winner = state::Winner::Stored {
-            prune_tasks: stored.meta.claude_dir.is_some(),
+            // A delta brings only the state files that changed: the local ones it lacks stay.
+            prune_tasks: stored.meta.claude_dir.is_some() && compared.from_link.is_none(),
         };
         install_state(
             ui,
@@ -150,6 +154,9 @@ impl RestoreJob<'_> {
         )?;
         let report = incoming(rewritten.path(), extracted, stored, target, compared)?;
         install(&rewritten, &files, &target.project_dir, session_rel)?;
+        if let Some(from) = &compared.from_link {
+            from.remove_gone(&stored.meta, &extracted.files, &target.project_dir)?;
+        }
         outcome.action = "installed";
         note_branch(ui, &target.project_dir, &id, self.branch);
         finish_memory(

@@ -263,7 +263,7 @@ impl RestoreJob<'_> {
         let Some(compared) = self.compare(&mut outcome, &release, &stored, target)? else {
             return Ok(outcome);
         };
-        let fetched = self.fetch(&stored, target, scratch.path())?;
+        let fetched = self.fetch(&stored, target, compared.from_link.as_ref(), scratch.path())?;
         self.install(outcome, &stored, target, compared, &fetched)
     }
 }
