@@ -231,6 +231,13 @@ impl FromLink {
     }
 }
 
+/// Bytes a restore downloads from link `from` on (`None`: the whole copy, base first).
+pub fn download_size(meta: &Metadata, from: Option<usize>) -> u64 {
+    let parts = meta.parts().iter().skip(from.unwrap_or(0)).map(|p| p.size);
+    let base = if from.is_none() { meta.archive.size } else { 0 };
+    parts.fold(base, u64::saturating_add)
+}
+
 /// The generation of link `k` of `meta`'s chain.
 pub fn link_generation(meta: &Metadata, k: usize) -> Option<u64> {
     links(meta).get(k).map(|l| l.generation)

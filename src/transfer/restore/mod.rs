@@ -63,6 +63,11 @@ pub struct RestoreOutcome {
     pub memory: Option<crate::memory::incoming::MemoryReport>,
     /// HTTP requests to GitHub (API, downloads).
     pub api_requests: u64,
+    /// What was downloaded: `full` (the archive, or a chain's base and parts) or `delta` (only
+    /// the parts after the generation this machine held); `null` when nothing was.
+    pub copy: Option<&'static str>,
+    /// Bytes of the archives and parts downloaded (`null` when nothing was).
+    pub download_size: Option<u64>,
 }
 
 impl RestoreOutcome {
@@ -263,7 +268,11 @@ impl RestoreJob<'_> {
         let Some(compared) = self.compare(&mut outcome, &release, &stored, target)? else {
             return Ok(outcome);
         };
-        let fetched = self.fetch(&stored, target, compared.from_link.as_ref(), scratch.path())?;
+        let from_link = compared.from_link.as_ref();
+        let fetched = self.fetch(&stored, target, from_link, scratch.path())?;
+        outcome.copy = Some(if from_link.is_some() { "delta" } else { "full" });
+        let from = from_link.map(|f| f.link);
+        outcome.download_size = Some(crate::stored::chain::download_size(&stored.meta, from));
         self.install(outcome, &stored, target, compared, &fetched)
     }
 }
