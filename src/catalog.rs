@@ -105,23 +105,30 @@ const TABLE_RULE: &str = "|---|---|---|---|---|---|---|";
 /// The release body: a marker that says ccsync owns the release, and a table of its sessions
 /// (given newest first).
 pub fn render_body<'a>(branch: &str, sessions: impl IntoIterator<Item = &'a Metadata>) -> String {
-    let mut body = body_head(branch);
+    let mut rows = String::new();
+    let mut chains = false;
     for meta in sessions {
-        body.push_str(&body_row(meta));
-        body.push('\n');
+        chains |= meta.chain.is_some();
+        rows.push_str(&body_row(meta));
+        rows.push('\n');
     }
-    body
+    let marker = if chains {
+        names::BODY_MARKER_CHAINS
+    } else {
+        names::BODY_MARKER
+    };
+    body_head(branch, marker) + &rows
 }
 
 /// Branch names and metadata fields are data (anyone with write access can shape them): each is
 /// rendered as a Markdown-safe code span or escaped text, one line per row.
-fn body_head(branch: &str) -> String {
+fn body_head(branch: &str, marker: &str) -> String {
     format!(
         "{}\nClaude Code sessions of branch {}, stored by [ccsync](https://github.com/ccsync/claude-session-bridge). \
          This release stays a draft: only people with write access see it.\n\n\
          Restore the newest with {}.\n\n\
          {TABLE_HEADER}\n{TABLE_RULE}\n",
-        names::BODY_MARKER,
+        marker,
         markdown_code(branch, false),
         markdown_code(&format!("ccsync release-restore --branch {branch}"), false),
     )
@@ -165,9 +172,15 @@ pub fn update_body(
     present: &[String],
 ) -> Option<String> {
     let existing = existing?;
-    if !existing.starts_with(names::BODY_MARKER) {
-        return None;
-    }
+    let marker = names::body_marker_of(existing)?;
+    // A release that holds a chain says so to older ccsync (names::BODY_MARKER_CHAINS).
+    let upgraded;
+    let existing = if pushed.chain.is_some() && marker == names::BODY_MARKER {
+        upgraded = existing.replacen(names::BODY_MARKER, names::BODY_MARKER_CHAINS, 1);
+        upgraded.as_str()
+    } else {
+        existing
+    };
     let lines: Vec<&str> = existing.lines().collect();
     let header = lines.iter().position(|l| l.trim() == TABLE_HEADER)?;
     if lines.get(header + 1).map(|l| l.trim()) != Some(TABLE_RULE) {
@@ -196,7 +209,8 @@ pub fn update_body(
         return None;
     }
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut body = body_head(branch);
+    let marker = names::body_marker_of(existing).unwrap_or(names::BODY_MARKER);
+    let mut body = body_head(branch, marker);
     for (_, _, row) in rows {
         body.push_str(&row);
         body.push('\n');
@@ -212,7 +226,7 @@ pub fn update_body(
 /// ours (then it stays as it is until the next push renders it).
 pub fn drop_rows(existing: Option<&str>, present: &[String]) -> Option<String> {
     let existing = existing?;
-    if !existing.starts_with(names::BODY_MARKER) || !existing.contains(TABLE_HEADER) {
+    if names::body_marker_of(existing).is_none() || !existing.contains(TABLE_HEADER) {
         return None;
     }
     let mut body = String::with_capacity(existing.len());

@@ -168,11 +168,29 @@ fn a_turn_travels_as_a_delta_both_ways_at_different_paths() {
         (Some(2), Some(2)),
         "{meta}"
     );
+    // Older ccsync calls a release holding a chain foreign (its prune leaves it alone).
+    let body = fake.releases("octo", "app")[0]
+        .body
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        body.starts_with("<!-- ccsync:session-release:2 -->"),
+        "{body}"
+    );
 
     // The laptop, which holds generation 1, restores: only the part comes down.
     let mark = downloads(&fake);
-    assert_ok(&laptop.ccsync(&fake, &["release-restore"]));
+    let out = laptop.ccsync(&fake, &["release-restore", "--json"]);
+    assert_ok(&out);
+    let restored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(restored["copy"], "delta", "{restored}");
     let got = downloaded(&fake, &mark);
+    // What it says it downloaded: the part (the rest is the stable metadata).
+    let part_size = restored["downloadSize"].as_u64().unwrap();
+    assert!(
+        part_size == asset_size(&fake, &part) && got - part_size < 16 << 10,
+        "{got} {part_size}"
+    );
     assert!(
         got < base_size / 4,
         "the laptop downloaded {got} bytes (base {base_size})"

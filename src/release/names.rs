@@ -10,6 +10,23 @@ pub const TAG_PREFIX: &str = "claude-sessions-";
 /// releases that carry it.
 pub const BODY_MARKER: &str = "<!-- ccsync:session-release -->";
 
+/// The marker of a release that holds a chain of delta parts (docs/write-protocol.md, "Delta
+/// copies"): ccsync 0.1 and 0.2 call such a release foreign, so their `release-prune` never
+/// deletes a chain they cannot read, and 0.2's push leaves the release alone.
+pub const BODY_MARKER_CHAINS: &str = "<!-- ccsync:session-release:2 -->";
+
+/// Whether a release body carries one of ccsync's markers.
+pub fn is_ours_body(body: &str) -> bool {
+    body.contains(BODY_MARKER) || body.contains(BODY_MARKER_CHAINS)
+}
+
+/// The marker a body starts with (the chains' marker, or the plain one), if any.
+pub fn body_marker_of(body: &str) -> Option<&'static str> {
+    [BODY_MARKER_CHAINS, BODY_MARKER]
+        .into_iter()
+        .find(|m| body.starts_with(m))
+}
+
 const ARCHIVE_PREFIX: &str = "claude-session-";
 const METADATA_PREFIX: &str = "claude-session-metadata-";
 

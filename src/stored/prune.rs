@@ -221,11 +221,7 @@ fn foreign_reason(release: &SessionRelease) -> Option<&'static str> {
     if !release.draft {
         return Some("published");
     }
-    if !release
-        .body
-        .as_deref()
-        .is_some_and(|b| b.contains(names::BODY_MARKER))
-    {
+    if !release.body.as_deref().is_some_and(names::is_ours_body) {
         return Some("no-marker");
     }
     None

@@ -406,8 +406,5 @@ fn state_changed_here(claude_dir: &Path, sources: &pack::Sources) -> anyhow::Res
 
 /// Whether ccsync made the release: its description carries ccsync's marker.
 pub(super) fn is_ours(release: &SessionRelease) -> bool {
-    release
-        .body
-        .as_deref()
-        .is_some_and(|b| b.contains(names::BODY_MARKER))
+    release.body.as_deref().is_some_and(names::is_ours_body)
 }
