@@ -522,6 +522,69 @@ fn diverged_pushes_claim_at_the_same_instant(story: &Story, delta: bool, rounds:
     }
 }
 
+/// Two delta pushes from the same parent, one continuing the other: their claims meet at the same
+/// instant. The shorter one loses and exits 4 (the stored copy is ahead of it), or wins and the
+/// longer one re-bases: it compares with the new copy and writes its part over it. Either way the
+/// stored copy ends as the longer session and nothing is lost.
+#[test]
+fn a_delta_push_that_loses_the_claim_rebases_onto_the_winner() {
+    let story = story_of_delta();
+    for round in 0..4 {
+        let what = format!("round {round}");
+        let fake = fake_with_v1(&story);
+        let more = SessionBuilder::new("/elsewhere")
+            .id(&story.id)
+            .at("2026-03-01T00:00:00Z")
+            .turns(2);
+        let short_text = format!("{}{}", story.v1_text, more.text());
+        let short = Machine::with_session(&story.id, &short_text);
+        let longer = SessionBuilder::new("/elsewhere")
+            .id(&story.id)
+            .at("2026-03-02T00:00:00Z")
+            .turns(1);
+        let long = Machine::with_session(&story.id, &format!("{short_text}{}", longer.text()));
+        fake.add_fault(
+            Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
+                .on(Host::Uploads)
+                .query("name=claude-session-metadata-*")
+                .parties(2),
+        );
+        let spawn = |m: &Machine| {
+            m.command(&fake, &["release-push"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(&short), spawn(&long));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert_eq!(code(&b), 0, "{what}: the longer push\n{}", text(&b));
+        match code(&a) {
+            0 => assert!(
+                text(&b).contains("comparing with its copy again"),
+                "{what}: {}",
+                text(&b)
+            ),
+            4 => assert!(text(&a).contains("newer copy"), "{what}: {}", text(&a)),
+            other => panic!("{what}: the shorter push exited {other}\n{}", text(&a)),
+        }
+        let third = Machine::new();
+        assert_ok(&third.ccsync(&fake, &["release-restore"]));
+        assert_eq!(
+            uuids(&third.session_file(&story.id)),
+            uuids(&long.session_file(&story.id)),
+            "{what}"
+        );
+        let names = asset_names(&fake);
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.contains(".tmp-") && !n.contains(&format!("{}.g", story.id))),
+            "{what}: {names:?}"
+        );
+    }
+}
+
 /// The stale writer: it read generation N, then its claim of N+1 arrives only after the winner
 /// claimed N+1, confirmed and renamed its claim away (the name is free again). Its own
 /// confirmation sees the winner's copy: it removes its claim and archive and exits 4.

@@ -81,6 +81,21 @@ impl PushJob<'_> {
         }))
     }
 
+    /// The secret scan of the session's files, here and now (the one on its own thread was
+    /// stopped for a delta part that was not written after all).
+    pub(super) fn scan_now(&self, run: &Run<'_>) -> pack::Prescan {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let cancel = AtomicBool::new(false);
+        let contents = &run.contents;
+        let _ = tx.send(prescan(
+            contents.sources,
+            contents.entries,
+            self.scanner,
+            &cancel,
+        ));
+        rx
+    }
+
     /// This machine's roots for the session, as its metadata records them.
     fn roots(&self, session: &LocalSession, compared: &Compared, sources: &pack::Sources) -> Roots {
         Roots {

@@ -151,6 +151,8 @@ struct Run<'a> {
     writer: &'a Writer,
     scratch: &'a Path,
     cache: MetaCache,
+    /// Stops the scan of the whole session when a delta part (scanned on its own) is written.
+    scan_stop: &'a AtomicBool,
 }
 
 /// Writes a push tries before it gives up on other pushes that keep winning.
@@ -173,7 +175,7 @@ impl PushJob<'_> {
                 });
                 rx
             });
-            self.push_scanned(session, &entries, &sources, prescan)
+            self.push_scanned(session, (&entries, &sources), prescan, &cancel)
         });
         let mut outcome = match outcome {
             // The memory files changed under the scan: everything again, once.
@@ -196,9 +198,9 @@ impl PushJob<'_> {
     fn push_scanned(
         &self,
         session: &LocalSession,
-        entries: &[PathBuf],
-        sources: &crate::bundle::pack::Sources,
+        (entries, sources): (&[PathBuf], &crate::bundle::pack::Sources),
         prescan: Option<Prescan>,
+        scan_stop: &AtomicBool,
     ) -> anyhow::Result<PushOutcome> {
         let ui = self.ctx.ui;
         let scratch = RunDir::in_temp()?;
@@ -215,6 +217,7 @@ impl PushJob<'_> {
             writer: &writer,
             scratch: scratch.path(),
             cache: MetaCache::default(),
+            scan_stop,
         };
         let mut prescan = Some(prescan);
         let mut packed: Option<Packed> = None;
@@ -244,8 +247,18 @@ impl PushJob<'_> {
         self.check_encryption(stored.as_ref())?;
         // Only what the stored copy lacks, when it can be a part of its chain.
         let delta = self.try_delta(run, &compared, stored.as_ref())?;
+        if delta.is_some() {
+            run.scan_stop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if packed.is_none() && delta.is_none() {
-            let scan = prescan.take().flatten();
+            let scan = match prescan.take().flatten() {
+                // A delta attempt stopped the scan; another writer won, and this is a full copy.
+                Some(_) if run.scan_stop.load(std::sync::atomic::Ordering::Relaxed) => {
+                    Some(self.scan_now(run))
+                }
+                scan => scan,
+            };
             *packed = Some(self.pack(run, &compared, scan)?);
         }
         let packed = delta.as_ref().or(packed.as_ref()).expect("packed above");
