@@ -33,14 +33,41 @@ fn push(env: &TestEnv, fake: &FakeGitHub, extra: &[&str]) -> Output {
 }
 
 /// The files of the session archive stored in the fake's release, by entry name.
+/// The files of the stored copy: the archive, and (a chain, docs/write-protocol.md "Delta
+/// copies") its parts applied in order: the transcript's lines appended, other files replaced.
 fn stored_archive(fake: &FakeGitHub, id: &str) -> Option<Vec<(String, Vec<u8>)>> {
     let name = format!("claude-session-{id}.tar.gz");
     let release = fake
         .releases("octo", "app")
         .into_iter()
         .find(|r| r.tag_name == "claude-sessions-main")?;
-    let asset = release.assets.into_iter().find(|a| a.name == name)?;
-    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(&asset.data[..]));
+    let base = release.assets.iter().find(|a| a.name == name)?;
+    let mut out = untar(&base.data);
+    let part_prefix = format!("claude-session-{id}.d");
+    let mut parts: Vec<(u64, &[u8])> = release
+        .assets
+        .iter()
+        .filter_map(|a| {
+            let generation = a.name.strip_prefix(&part_prefix)?.strip_suffix(".tar.gz")?;
+            Some((generation.parse().ok()?, &a.data[..]))
+        })
+        .collect();
+    parts.sort();
+    let transcript = format!("{id}.jsonl");
+    for (_, data) in parts {
+        for (path, bytes) in untar(data) {
+            match out.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, old)) if path == transcript => old.extend(bytes),
+                Some((_, old)) => *old = bytes,
+                None => out.push((path, bytes)),
+            }
+        }
+    }
+    Some(out)
+}
+
+fn untar(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(data));
     let mut out = Vec::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
@@ -52,7 +79,7 @@ fn stored_archive(fake: &FakeGitHub, id: &str) -> Option<Vec<(String, Vec<u8>)>>
         entry.read_to_end(&mut data).unwrap();
         out.push((path, data));
     }
-    Some(out)
+    out
 }
 
 fn file_of<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
