@@ -763,6 +763,91 @@ pub fn secret_name(name: &[u8]) -> bool {
         .any(|(i, word)| secret_word(word, i.checked_sub(1).map(|p| words[p])))
 }
 
+/// Words before `key` that make it no secret: database and cache keys, public halves, ids,
+/// keyboard and translation keys.
+const NOT_SECRET_KEY_QUALIFIERS: &[&[u8]] = &[
+    b"public",
+    b"pub",
+    b"primary",
+    b"foreign",
+    b"sort",
+    b"partition",
+    b"cache",
+    b"idempotency",
+    b"unique",
+    b"composite",
+    b"hash",
+    b"lookup",
+    b"map",
+    b"dict",
+    b"row",
+    b"routing",
+    b"shard",
+    b"object",
+    b"s3",
+    b"bucket",
+    b"index",
+    b"ssh",
+    b"host",
+    b"kms",
+    b"i18n",
+    b"translation",
+    b"locale",
+    b"item",
+    b"group",
+    b"message",
+    b"event",
+    b"hot",
+    b"registry",
+    b"sign",
+    b"gpg",
+    b"pgp",
+    b"dedup",
+    b"dedupe",
+    b"natural",
+    b"surrogate",
+    b"entry",
+    b"field",
+    b"column",
+    b"table",
+    b"query",
+    b"param",
+    b"header",
+    b"config",
+    b"setting",
+    b"settings",
+    b"feature",
+    b"flag",
+    b"state",
+    b"storage",
+    b"react",
+    b"list",
+    b"node",
+    b"tree",
+    b"sequence",
+    b"schema",
+];
+
+/// Whether a name is a provider's key (`ALCHEMY_KEY`, `atera_key`): `key` after a word that is
+/// not a database, cache or public key's. Its value must look generated
+/// ([`super::entropy::spaced_value`]), as the name alone says less than `API_KEY` does.
+pub fn provider_key_name(name: &[u8]) -> bool {
+    let name = name.to_ascii_lowercase();
+    let words: Vec<&[u8]> = name
+        .trim_ascii()
+        .split(|&b| matches!(b, b'_' | b'-' | b'.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words[..] {
+        [.., previous, b"key"] => {
+            previous.iter().all(u8::is_ascii_alphanumeric)
+                && !previous.iter().all(u8::is_ascii_digit)
+                && !NOT_SECRET_KEY_QUALIFIERS.contains(&previous)
+        }
+        _ => false,
+    }
+}
+
 /// Whether one word of a name (after `previous`) names a secret.
 fn secret_word(word: &[u8], previous: Option<&[u8]>) -> bool {
     if SECRET_WORDS.contains(&word) {

@@ -20,7 +20,8 @@ use super::forms::literal_forms;
 use super::gitleaks::{self, KeywordHit};
 use super::normalise::{lex_of, segments_as, Lex, LexCursor, Segment, View};
 use super::rules::{
-    key_material, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
+    key_material, provider_key_name, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS,
+    MAX_VALUE, RULES,
 };
 
 /// The rule name of the extra literals (the token ccsync itself holds).
@@ -928,7 +929,8 @@ fn assignment(text: &[u8], start: usize, end: usize, name: Option<(usize, usize)
         } else {
             s
         };
-        secret_name(&text[s..e])
+        let name = &text[s..e];
+        (secret_name(name) || provider_key_name(name) && entropy::spaced_value(value))
             && entropy::secret_value(value)
             && gitleaks::TIER.keeps_assignment(text, s..end, start..end)
     })
