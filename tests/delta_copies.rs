@@ -396,3 +396,103 @@ fn twenty_alternating_turns_compact_and_a_fresh_restore_equals_a_full_one() {
         )
     );
 }
+
+/// The entries of a part asset (gzip'd tar).
+fn part_entries(fake: &FakeGitHub, name: &str) -> Vec<String> {
+    let data = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .find(|a| a.name == name)
+        .unwrap()
+        .data;
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(&data[..]));
+    let mut names: Vec<String> = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Side files travel in a part only when new or changed (a file that differs only by the paths
+/// a restore mapped is unchanged), deletions travel as `removed`, and the laptop ends with CI's
+/// side files and memory.
+#[test]
+fn side_files_and_memory_travel_in_a_part_only_when_they_changed() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = big_session(&laptop, 128);
+    let id = session.id.clone();
+    session.write_to(&laptop.project_dir());
+    session.write_side_folder_2_1(&laptop.project_dir(), "a1");
+    assert_ok(&laptop.ccsync(&fake, &["release-push"]));
+
+    let ci = Machine::new();
+    assert_ok(&ci.ccsync(&fake, &["release-restore"]));
+    let side = |m: &Machine, rel: &str| m.project_dir().join(&id).join(rel);
+    let agent = "subagents/agent-a1.jsonl";
+    // Restored at CI's paths: the subagent transcript names CI's folder now.
+    let ci_agent = std::fs::read_to_string(side(&ci, agent)).unwrap();
+    assert!(
+        ci_agent.contains(&*ci.env.repo.to_string_lossy()),
+        "{ci_agent}"
+    );
+    std::fs::write(side(&ci, "tool-results/toolu_01.txt"), "changed output\n").unwrap();
+    std::fs::write(side(&ci, "tool-results/toolu_02.txt"), "new output\n").unwrap();
+    std::fs::remove_file(side(&ci, "subagents/agent-a1.meta.json")).unwrap();
+    std::fs::create_dir_all(ci.project_dir().join("memory")).unwrap();
+    std::fs::write(ci.project_dir().join("memory/ci.md"), "# learned on CI\n").unwrap();
+    continue_session(&ci, &id, "2026-02-01T00:00:00Z", 1, "ci turn");
+    assert_eq!(push_json(&ci, &fake, &[])["copy"], "delta");
+
+    let part = format!("claude-session-{id}.d2.tar.gz");
+    let mut want = vec![
+        format!("{id}.jsonl"),
+        format!("{id}/tool-results/toolu_01.txt"),
+        format!("{id}/tool-results/toolu_02.txt"),
+        "memory/ci.md".to_owned(),
+    ];
+    want.sort();
+    assert_eq!(part_entries(&fake, &part), want);
+    let meta = stable_metadata(&fake, &id);
+    assert_eq!(
+        meta["chain"]["parts"][0]["removed"],
+        serde_json::json!([format!("{id}/subagents/agent-a1.meta.json")]),
+        "{meta}"
+    );
+
+    let mark = downloads(&fake);
+    assert_ok(&laptop.ccsync(&fake, &["release-restore"]));
+    let got = downloaded(&fake, &mark);
+    assert!(
+        got - asset_size(&fake, &part) < 16 << 10,
+        "the laptop downloaded {got} bytes"
+    );
+    let read = |m: &Machine, rel: &str| std::fs::read_to_string(side(m, rel)).ok();
+    assert_eq!(
+        read(&laptop, "tool-results/toolu_01.txt").as_deref(),
+        Some("changed output\n")
+    );
+    assert_eq!(
+        read(&laptop, "tool-results/toolu_02.txt").as_deref(),
+        Some("new output\n")
+    );
+    assert_eq!(read(&laptop, "subagents/agent-a1.meta.json"), None);
+    assert_eq!(
+        read(&laptop, agent),
+        Some(at_paths_of(&ci_agent, &ci, &laptop))
+    );
+    let memory = std::fs::read_to_string(laptop.project_dir().join("memory/ci.md")).unwrap();
+    assert_eq!(memory, "# learned on CI\n");
+    let want = at_paths_of(
+        &std::fs::read_to_string(ci.session_file(&id)).unwrap(),
+        &ci,
+        &laptop,
+    );
+    assert_eq!(
+        std::fs::read_to_string(laptop.session_file(&id)).unwrap(),
+        want
+    );
+}
