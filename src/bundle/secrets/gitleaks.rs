@@ -1,9 +1,10 @@
 //! The second tier of the scan: gitleaks' maintained rule set (`gitleaks/gitleaks.toml`, MIT,
 //! vendored unmodified with its licence; `gitleaks/VERSION` names the commit), loaded as data.
 //!
-//! It runs after the built-in rules, on the same decoded and normalised texts, and only where one
-//! of a rule's keywords occurs (one case-insensitive automaton over all keywords, as gitleaks
-//! does): each rule runs in windows around its own keywords, so the work per line stays bounded
+//! It runs beside the built-in rules, on the same decoded and normalised views, and only where
+//! one of a rule's keywords occurs (found by the scan's one keyword pass, `super::first_pass`, as
+//! gitleaks gates its rules): each rule runs in windows around its own keywords
+//! ([`Tier::find_near`]), so the work per line stays bounded
 //! by the line's length times a constant. A match is kept as gitleaks keeps it (the rule's secret
 //! group, its entropy threshold, its and the global allow-lists and stop-words) and only when it
 //! is no placeholder ([`super::entropy::placeholder`]).
