@@ -168,6 +168,38 @@ fn allow_of(def: &AllowDef) -> Option<Allow> {
     })
 }
 
+/// Why a rule of the file is not run, if it is not. Two-letter keywords (`ey`, `sk`, `s.`, `q~`)
+/// occur in nearly every line and would make the gate useless: a rule keeps its longer keywords,
+/// and one that has none (jwt, twilio-api-key, azure-ad-client-secret) is left to the built-in
+/// rules, which cover these families.
+fn skip_reason(def: &mut RuleDef) -> Option<String> {
+    let all = def.keywords.len();
+    def.keywords.retain(|k| k.len() >= 3);
+    if EXCLUDED.contains(&def.id.as_str()) {
+        Some("false alarms the built-in secret-assignment rule avoids".to_owned())
+    } else if def.path.is_some() {
+        Some("needs a file path, which a transcript line has not".to_owned())
+    } else if def.keywords.is_empty() && all > 0 {
+        Some("its only keywords are two letters long (a built-in rule covers it)".to_owned())
+    } else if def.keywords.is_empty() {
+        Some("has no keywords to gate it".to_owned())
+    } else {
+        None
+    }
+}
+
+/// A rule of the file with `pattern` (compiled on first use).
+fn rule_of(def: &RuleDef, pattern: &str) -> Rule {
+    Rule {
+        id: Box::leak(def.id.clone().into_boxed_str()),
+        pattern: pattern.to_owned(),
+        compiled: OnceLock::new(),
+        secret_group: def.secret_group.unwrap_or(0),
+        entropy: def.entropy.unwrap_or(0.0),
+        allows: def.allowlists.iter().filter_map(allow_of).collect(),
+    }
+}
+
 impl Tier {
     fn load() -> Tier {
         let config: Config = toml::from_str(CONFIG).expect("the vendored gitleaks.toml parses");
@@ -178,36 +210,10 @@ impl Tier {
         let mut keyword_rules: Vec<Vec<u16>> = Vec::new();
         let mut set_aside = Vec::new();
         for mut def in config.rules {
-            // Two-letter keywords (`ey`, `sk`, `s.`, `q~`) occur in nearly every line and would
-            // make the gate useless: a rule keeps its longer keywords, and one that has none
-            // (jwt, twilio-api-key, azure-ad-client-secret) is left to the built-in rules, which
-            // cover these families.
-            let all = def.keywords.len();
-            def.keywords.retain(|k| k.len() >= 3);
-            let why = if EXCLUDED.contains(&def.id.as_str()) {
-                Some("false alarms the built-in secret-assignment rule avoids".to_owned())
-            } else if def.path.is_some() {
-                Some("needs a file path, which a transcript line has not".to_owned())
-            } else if def.keywords.is_empty() && all > 0 {
-                Some(
-                    "its only keywords are two letters long (a built-in rule covers it)".to_owned(),
-                )
-            } else if def.keywords.is_empty() {
-                Some("has no keywords to gate it".to_owned())
-            } else {
-                None
-            };
+            let why = skip_reason(&mut def);
             if let Some(why) = why {
                 if def.path.is_none() {
-                    let id: &'static str = Box::leak(def.id.clone().into_boxed_str());
-                    set_aside.extend(def.regex.as_deref().map(|pattern| Rule {
-                        id,
-                        pattern: pattern.to_owned(),
-                        compiled: OnceLock::new(),
-                        secret_group: def.secret_group.unwrap_or(0),
-                        entropy: def.entropy.unwrap_or(0.0),
-                        allows: def.allowlists.iter().filter_map(allow_of).collect(),
-                    }));
+                    set_aside.extend(def.regex.as_deref().map(|pattern| rule_of(&def, pattern)));
                 }
                 skipped.push((def.id, why));
                 continue;
@@ -227,14 +233,7 @@ impl Tier {
                     }
                 }
             }
-            rules.push(Rule {
-                id: Box::leak(def.id.into_boxed_str()),
-                pattern: pattern.to_owned(),
-                compiled: OnceLock::new(),
-                secret_group: def.secret_group.unwrap_or(0),
-                entropy: def.entropy.unwrap_or(0.0),
-                allows: def.allowlists.iter().filter_map(allow_of).collect(),
-            });
+            rules.push(rule_of(&def, pattern));
         }
         let keyword_list = keywords;
         let keywords = AhoCorasick::builder()
