@@ -380,20 +380,13 @@ fn older_than_an_hour(asset: &Asset, now: DateTime<Utc>) -> bool {
         .is_some_and(|t| now - t.with_timezone(&Utc) > STALE_AFTER)
 }
 
-/// Litter removed per session and run, at most: junk anyone can upload in bulk costs each run a
-/// bounded number of requests, and goes over a few runs.
-pub const MAX_LITTER_PER_RUN: usize = 4;
-
-/// The steps that bring the current copy under the stable names (in the protocol's order: old
-/// archive, archive rename, old metadata, metadata rename), then remove what can never be part
-/// of a copy again. Empty in the steady state. Only the draft of the current copy is touched
-/// (names are unique per draft; other drafts are the merge's, [`super::merge`]).
-pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
+/// The part of `layout` in the draft of the current copy (else of the lowest release id).
+fn home_draft(layout: &SessionLayout) -> SessionLayout {
     let home = layout
         .current()
         .map(Copy::release_id)
         .or_else(|| layout.assets.iter().map(|(a, _)| a.release_id).min());
-    let layout = &SessionLayout {
+    SessionLayout {
         session_id: layout.session_id.clone(),
         assets: layout
             .assets
@@ -408,65 +401,108 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
             .cloned()
             .collect(),
         judged: layout.judged.clone(),
-    };
-    let mut steps = Vec::new();
-    let mut keep: HashSet<u64> = HashSet::new();
-    if let Some(current) = layout.current() {
-        let encrypted = current.meta.archive.encryption != Encryption::None;
-        let archive_name = names::archive_asset_name(&layout.session_id, encrypted);
-        let metadata_name = names::metadata_asset_name(&layout.session_id);
-        keep.insert(current.archive_asset.id);
-        keep.insert(current.metadata_asset.id);
-        keep.extend(current.parts.iter().map(|p| p.id));
-        // The parts first: a chain's part under its final name before the metadata names it
-        // stable (docs/write-protocol.md, "A delta write").
-        let part_names: Vec<(String, &Asset)> = current
-            .meta
-            .parts()
-            .iter()
-            .zip(&current.parts)
-            .map(|(part, asset)| {
-                let name = names::part_asset_name(&layout.session_id, part.generation, encrypted);
-                (name, asset)
-            })
-            .collect();
-        let targets = std::iter::once((&archive_name, &current.archive_asset))
-            .chain(part_names.iter().map(|(name, asset)| (name, *asset)))
-            .chain(std::iter::once((&metadata_name, &current.metadata_asset)));
-        for (target, ours) in targets {
-            if &ours.name == target {
-                continue;
-            }
-            for (other, _) in layout
-                .assets
-                .iter()
-                .filter(|(a, _)| &a.name == target && !keep.contains(&a.id))
-            {
-                steps.push(Step::Delete(other.clone()));
-            }
-            steps.push(Step::Rename(ours.clone(), target.clone()));
-        }
     }
-    let current_generation = layout.current().map(Copy::generation);
-    // Archives of copies that are not current: they go with their metadata.
-    let of_old_copies: HashSet<u64> = layout
-        .copies
+}
+
+/// The steps that bring the current copy under the stable names; `keep` gets the assets it uses.
+fn stable_names(layout: &SessionLayout, keep: &mut HashSet<u64>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let Some(current) = layout.current() else {
+        return steps;
+    };
+    let encrypted = current.meta.archive.encryption != Encryption::None;
+    let archive_name = names::archive_asset_name(&layout.session_id, encrypted);
+    let metadata_name = names::metadata_asset_name(&layout.session_id);
+    keep.insert(current.archive_asset.id);
+    keep.insert(current.metadata_asset.id);
+    keep.extend(current.parts.iter().map(|p| p.id));
+    // The parts first: a chain's part under its final name before the metadata names it
+    // stable (docs/write-protocol.md, "A delta write").
+    let part_names: Vec<(String, &Asset)> = current
+        .meta
+        .parts()
         .iter()
-        .skip(1)
-        .flat_map(|c| c.archives().map(|a| a.id))
-        .collect();
-    let referenced: HashSet<u64> = layout
-        .copies
-        .iter()
-        .flat_map(|c| c.archives().map(|a| a.id))
-        .collect();
-    let renamed: HashSet<u64> = steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Delete(a) => Some(a.id),
-            Step::Rename(..) => None,
+        .zip(&current.parts)
+        .map(|(part, asset)| {
+            let name = names::part_asset_name(&layout.session_id, part.generation, encrypted);
+            (name, asset)
         })
         .collect();
+    let targets = std::iter::once((&archive_name, &current.archive_asset))
+        .chain(part_names.iter().map(|(name, asset)| (name, *asset)))
+        .chain(std::iter::once((&metadata_name, &current.metadata_asset)));
+    for (target, ours) in targets {
+        if &ours.name == target {
+            continue;
+        }
+        for (other, _) in layout
+            .assets
+            .iter()
+            .filter(|(a, _)| &a.name == target && !keep.contains(&a.id))
+        {
+            steps.push(Step::Delete(other.clone()));
+        }
+        steps.push(Step::Rename(ours.clone(), target.clone()));
+    }
+    steps
+}
+
+/// What the litter rules need to know of the layout's assets.
+struct Known {
+    /// Archives (and parts) of copies that are not current: they go with their metadata.
+    of_old_copies: HashSet<u64>,
+    /// Archives (and parts) any copy uses.
+    referenced: HashSet<u64>,
+    /// Assets `steps` already delete.
+    renamed: HashSet<u64>,
+}
+
+impl Known {
+    fn of(layout: &SessionLayout, steps: &[Step]) -> Known {
+        let of_old_copies: HashSet<u64> = layout
+            .copies
+            .iter()
+            .skip(1)
+            .flat_map(|c| c.archives().map(|a| a.id))
+            .collect();
+        let referenced: HashSet<u64> = layout
+            .copies
+            .iter()
+            .flat_map(|c| c.archives().map(|a| a.id))
+            .collect();
+        let renamed: HashSet<u64> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Delete(a) => Some(a.id),
+                Step::Rename(..) => None,
+            })
+            .collect();
+        Known {
+            of_old_copies,
+            referenced,
+            renamed,
+        }
+    }
+}
+
+/// Litter removed per session and run, at most: junk anyone can upload in bulk costs each run a
+/// bounded number of requests, and goes over a few runs.
+pub const MAX_LITTER_PER_RUN: usize = 4;
+
+/// The steps that bring the current copy under the stable names (in the protocol's order: old
+/// archive, archive rename, old metadata, metadata rename), then remove what can never be part
+/// of a copy again. Empty in the steady state. Only the draft of the current copy is touched
+/// (names are unique per draft; other drafts are the merge's, [`super::merge`]).
+pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
+    let layout = &home_draft(layout);
+    let mut keep: HashSet<u64> = HashSet::new();
+    let mut steps = stable_names(layout, &mut keep);
+    let current_generation = layout.current().map(Copy::generation);
+    let Known {
+        of_old_copies,
+        referenced,
+        renamed,
+    } = Known::of(layout, &steps);
     let mut litter_left = MAX_LITTER_PER_RUN;
     for (asset, role) in &layout.assets {
         if keep.contains(&asset.id) || renamed.contains(&asset.id) {
@@ -629,18 +665,13 @@ mod tests {
         }
     }
 
-    /// The protocol's states of a replace (v1 at generation 0 by ccsync 0.1 -> v2 at generation
-    /// 1): in each, a complete copy exists and the one with v2 wins once its claim is up; applying
-    /// the repair plan from any of them ends in exactly the stable pair of the winner.
-    #[test]
-    fn every_intermediate_state_has_a_copy_and_rolls_forward_to_the_stable_pair() {
-        let stable_archive = names::archive_asset_name(ID, false);
-        let stable_meta = names::metadata_asset_name(ID);
-        let temp = names::temp_archive_name(ID, "w1", "n1", false);
-        let claim = names::claim_asset_name(ID, 1);
-        // (state builder, the version readers must use)
-        type Build = fn(&mut Release, &str, &str, &str, &str);
-        let states: Vec<(&str, Build, u64)> = vec![
+    /// A builder of one state of a replace: (release, stable archive, stable metadata, temporary
+    /// archive, claim).
+    type Build = fn(&mut Release, &str, &str, &str, &str);
+
+    /// The states of a replace, in order, each with the version readers must use.
+    fn replace_states() -> Vec<(&'static str, Build, u64)> {
+        vec![
             (
                 "start",
                 |r, a, m, _, _| {
@@ -702,8 +733,19 @@ mod tests {
                 },
                 2,
             ),
-        ];
-        for (label, build, want) in states {
+        ]
+    }
+
+    /// The protocol's states of a replace (v1 at generation 0 by ccsync 0.1 -> v2 at generation
+    /// 1): in each, a complete copy exists and the one with v2 wins once its claim is up; applying
+    /// the repair plan from any of them ends in exactly the stable pair of the winner.
+    #[test]
+    fn every_intermediate_state_has_a_copy_and_rolls_forward_to_the_stable_pair() {
+        let stable_archive = names::archive_asset_name(ID, false);
+        let stable_meta = names::metadata_asset_name(ID);
+        let temp = names::temp_archive_name(ID, "w1", "n1", false);
+        let claim = names::claim_asset_name(ID, 1);
+        for (label, build, want) in replace_states() {
             let mut release = Release::new();
             build(&mut release, &stable_archive, &stable_meta, &temp, &claim);
             assert_eq!(release.current_version(), Some(want), "{label}");

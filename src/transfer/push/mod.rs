@@ -1,8 +1,8 @@
 //! The push pipeline: packs a local session and stores it in the branch's draft release.
 //!
 //! [`push_sessions`] runs, for each session chosen, the steps of its own module in order:
-//! [`find`] the session and the files it carries → [`compare`] with the stored copy (uuid rule)
-//! → [`pack`] into a temporary file (secrets redacted, optionally encrypted) → [`write`] by the
+//! `find` the session and the files it carries → `compare` with the stored copy (uuid rule)
+//! → `pack` into a temporary file (secrets redacted, optionally encrypted) → `write` by the
 //! write protocol, then drop sessions beyond `--keep`.
 //!
 //! The order protects every copy: compare with the stored copy first, upload the archive and then

@@ -1,11 +1,11 @@
 //! The restore pipeline: downloads a stored session, verifies it, maps its paths to this machine
 //! and installs it in the project folder of the directory where `claude` will run.
 //!
-//! [`restore_session`] runs the steps of its own modules in order: [`find`] the stored session
-//! → [`compare`] it with the local copy (uuid rule; nothing is downloaded when the metadata shows
-//! the local copy equal or ahead) → [`fetch`] the archive (verified, extracted beside the target)
-//! → [`install`] it ([`rewrite`]: paths mapped; [`state`]: the session's state at this machine's
-//! places; [`memory`]: project memory by its own rules).
+//! [`restore_session`] runs the steps of its own modules in order: `find` the stored session
+//! → `compare` it with the local copy (uuid rule; nothing is downloaded when the metadata shows
+//! the local copy equal or ahead) → `fetch` the archive (verified, extracted beside the target)
+//! → `install` it (`rewrite`: paths mapped; `state`: the session's state at this machine's
+//! places; `memory`: project memory by its own rules).
 //!
 //! Nothing is written before the archive's size and sha256 match its metadata; the archive is
 //! extracted into a temporary folder beside the target and renamed into place, side data first
