@@ -496,3 +496,34 @@ fn side_files_and_memory_travel_in_a_part_only_when_they_changed() {
         want
     );
 }
+
+/// A push whose only change is memory writes a part without transcript lines; the other side
+/// gets the memory (its transcript is already the same).
+#[test]
+fn a_memory_only_change_is_a_part_without_lines() {
+    let fake = FakeGitHub::start(Options::default());
+    let laptop = Machine::new();
+    let session = big_session(&laptop, 128);
+    let id = session.id.clone();
+    session.write_to(&laptop.project_dir());
+    assert_ok(&laptop.ccsync(&fake, &["release-push"]));
+    let ci = Machine::new();
+    assert_ok(&ci.ccsync(&fake, &["release-restore"]));
+    std::fs::create_dir_all(ci.project_dir().join("memory")).unwrap();
+    std::fs::write(ci.project_dir().join("memory/ci.md"), "# only memory\n").unwrap();
+    let pushed = push_json(&ci, &fake, &[]);
+    assert_eq!(
+        (pushed["relation"].as_str(), pushed["copy"].as_str()),
+        (Some("equal"), Some("delta")),
+        "{pushed}"
+    );
+    let part = format!("claude-session-{id}.d2.tar.gz");
+    assert_eq!(
+        part_entries(&fake, &part),
+        vec![format!("{id}.jsonl"), "memory/ci.md".to_owned()]
+    );
+    assert_ok(&laptop.ccsync(&fake, &["release-restore"]));
+    let memory = std::fs::read_to_string(laptop.project_dir().join("memory/ci.md")).unwrap();
+    assert_eq!(memory, "# only memory\n");
+    assert_eq!(push_json(&laptop, &fake, &[])["action"], "up-to-date");
+}
