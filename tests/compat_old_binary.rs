@@ -288,7 +288,7 @@ fn crafted_chain(at: &str) -> Chain {
     let last = full.last_timestamp().format("%Y-%m-%dT%H:%M:%S%.3fZ");
     meta["lastTimestamp"] = json!(last.to_string());
 
-    delete_asset(&laptop, stored.id);
+    support::delete_asset(&laptop.fake.api_url(), stored.id);
     let fake = &laptop.fake;
     let data = serde_json::to_vec_pretty(&meta).unwrap();
     fake.seed_asset("octo", "app", release.id, &meta_name, &data, "uploaded");
@@ -299,26 +299,6 @@ fn crafted_chain(at: &str) -> Chain {
         base,
         full,
     }
-}
-
-fn delete_asset(laptop: &Laptop, asset_id: u64) {
-    let url = format!(
-        "{}/repos/octo/app/releases/assets/{asset_id}",
-        laptop.fake.api_url()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let answer = reqwest::Client::new()
-            .delete(url)
-            .bearer_auth(support::TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success());
-    });
 }
 
 /// Every release and asset the fake holds: release id and tag, each asset's id, name, state and

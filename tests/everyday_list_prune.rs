@@ -271,25 +271,6 @@ fn list_with_a_read_only_token_says_drafts_are_invisible() {
 }
 
 /// Deletes an asset through the API, as anyone with write access could.
-fn delete_asset(laptop: &Laptop, asset_id: u64) {
-    let url = format!(
-        "{}/repos/octo/app/releases/assets/{asset_id}",
-        laptop.fake.api_url()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let answer = reqwest::Client::new()
-            .delete(url)
-            .bearer_auth(support::TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success());
-    });
-}
 
 /// A session whose archive no metadata describes (its metadata gone, as an older ccsync's
 /// interrupted replace left it, or invalid, or made by a newer ccsync) has no known age: however old
@@ -304,7 +285,7 @@ fn prune_older_than_keeps_a_release_holding_a_session_it_cannot_date() {
         let release = laptop.fake.releases("octo", "app").remove(0);
         let meta_name = format!("claude-session-metadata-{}.json", session.id);
         let meta = release.assets.iter().find(|a| a.name == meta_name).unwrap();
-        delete_asset(&laptop, meta.id);
+        support::delete_asset(&laptop.fake.api_url(), meta.id);
         if let Some(bytes) = metadata {
             laptop
                 .fake

@@ -256,23 +256,7 @@ fn damage_archive(laptop: &Laptop, id: &str) {
                 .map(|a| (r.id, a.id))
         })
         .unwrap();
-    let url = format!(
-        "{}/repos/octo/app/releases/assets/{asset_id}",
-        laptop.fake.api_url()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let answer = reqwest::Client::new()
-            .delete(url)
-            .bearer_auth(support::TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success());
-    });
+    support::delete_asset(&laptop.fake.api_url(), asset_id);
     laptop.fake.seed_asset(
         "octo",
         "app",

@@ -14,6 +14,24 @@ use std::process::Output;
 /// The token every test hands to ccsync. The harness asserts it never appears in any output.
 pub const TOKEN: &str = "ghs_TESTTOKEN0never0printed0XYZ123456789";
 
+/// Deletes a release asset through the fake's API, as a user or another tool would.
+pub fn delete_asset(api_url: &str, asset_id: u64) {
+    let url = format!("{api_url}/repos/octo/app/releases/assets/{asset_id}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let answer = reqwest::Client::new()
+            .delete(url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+}
+
 /// A temporary home with a Claude folder and a git repository, and a way to run `ccsync` in it
 /// with no `GITHUB_*` variable of the machine leaking in.
 pub struct TestEnv {

@@ -10,10 +10,8 @@ use std::sync::mpsc;
 use anyhow::Context as _;
 
 use crate::bundle::delta;
-use crate::bundle::metadata::Roots;
 use crate::bundle::pack::{self, prescan};
 use crate::cli::SecretsMode;
-use crate::store::{self, LocalSession};
 use crate::stored::{chain, StoredSession};
 use crate::sync::Relation;
 
@@ -94,27 +92,6 @@ impl PushJob<'_> {
             &cancel,
         ));
         rx
-    }
-
-    /// This machine's roots for the session, as its metadata records them.
-    fn roots(&self, session: &LocalSession, compared: &Compared, sources: &pack::Sources) -> Roots {
-        Roots {
-            cwd: compared
-                .facts
-                .cwd
-                .clone()
-                .or_else(|| session.cwd.clone())
-                .unwrap_or_else(|| self.origin.root.to_string_lossy().into_owned()),
-            repo_root: self.origin.root.to_string_lossy().into_owned(),
-            claude_project_dir: Some(session.project_dir.to_string_lossy().into_owned()),
-            claude_dir: Some(store::path_text(self.claude_dir)),
-            claude_temp_dir: Some(store::path_text(
-                &sources
-                    .temp_root
-                    .clone()
-                    .unwrap_or_else(store::state::temp_root),
-            )),
-        }
     }
 }
 

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono::Utc;
 
-use crate::bundle::metadata::{ArchiveInfo, Encryption, Metadata, PushedFrom, Tool, FORMAT};
+use crate::bundle::metadata::{ArchiveInfo, Encryption, Metadata, PushedFrom, Roots, Tool, FORMAT};
 use crate::bundle::pack::{self, PackedArchive, Prescan, Scanned};
 use crate::bundle::Finding;
 use crate::cli::SecretsMode;
 use crate::exit::Exit;
 use crate::progress::Step;
 use crate::release::names;
-use crate::store;
+use crate::store::{self, LocalSession};
 
 use super::compare::Compared;
 use super::find::Contents;
@@ -154,23 +154,16 @@ impl PushJob<'_> {
         Ok(())
     }
 
-    /// The metadata of the packed archive: where it was pushed from, what it holds.
-    fn metadata(
+    /// This machine's roots for the session, as its metadata records them.
+    pub(super) fn roots(
         &self,
-        run: &Run<'_>,
-        sources: &pack::Sources,
+        session: &LocalSession,
         compared: &Compared,
-        packed: &PackedArchive,
-    ) -> Metadata {
-        let (session, facts, side) = (run.session, &compared.facts, &compared.side);
-        let encryption = packed.encryption;
-        Metadata {
-            format: FORMAT,
-            session_id: session.id.clone(),
-            git_branch: self.branch.to_owned(),
-            repository: self.origin.repo.to_string(),
-            commit: self.origin.commit.clone(),
-            cwd: facts
+        sources: &pack::Sources,
+    ) -> Roots {
+        Roots {
+            cwd: compared
+                .facts
                 .cwd
                 .clone()
                 .or_else(|| session.cwd.clone())
@@ -184,6 +177,31 @@ impl PushJob<'_> {
                     .clone()
                     .unwrap_or_else(store::state::temp_root),
             )),
+        }
+    }
+
+    /// The metadata of the packed archive: where it was pushed from, what it holds.
+    fn metadata(
+        &self,
+        run: &Run<'_>,
+        sources: &pack::Sources,
+        compared: &Compared,
+        packed: &PackedArchive,
+    ) -> Metadata {
+        let (session, facts, side) = (run.session, &compared.facts, &compared.side);
+        let encryption = packed.encryption;
+        let roots = self.roots(session, compared, sources);
+        Metadata {
+            format: FORMAT,
+            session_id: session.id.clone(),
+            git_branch: self.branch.to_owned(),
+            repository: self.origin.repo.to_string(),
+            commit: self.origin.commit.clone(),
+            cwd: roots.cwd,
+            repo_root: roots.repo_root,
+            claude_project_dir: roots.claude_project_dir,
+            claude_dir: roots.claude_dir,
+            claude_temp_dir: roots.claude_temp_dir,
             last_timestamp: facts.last_timestamp.clone(),
             records: facts.records,
             lines: Some(facts.lines),
