@@ -270,8 +270,6 @@ fn list_with_a_read_only_token_says_drafts_are_invisible() {
     );
 }
 
-/// Deletes an asset through the API, as anyone with write access could.
-
 /// A session whose archive no metadata describes (its metadata gone, as an older ccsync's
 /// interrupted replace left it, or invalid, or made by a newer ccsync) has no known age: however old
 /// its release, `--older-than` keeps it and says why; `release-prune --session` still removes it.
