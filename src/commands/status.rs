@@ -5,7 +5,6 @@
 //! Nothing is written anywhere.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -15,8 +14,8 @@ use crate::config::Context;
 use crate::neutral::text;
 use crate::release::GitHub;
 use crate::store::LocalSession;
-use crate::stored::{self, StoredSession};
-use crate::sync::{self, Relation};
+use crate::stored;
+use crate::sync;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -125,7 +124,15 @@ fn branch_status(
         let facts = read_facts(&local.path, copy.map(|s| s.meta.uuid_count))?;
         let relation = match copy {
             None => None,
-            Some(copy) => Some(relation(rt, gh, &facts, copy, scratch.path(), passphrase)?),
+            Some(copy) => Some(stored::relation_to_copy(
+                rt,
+                gh,
+                &facts,
+                copy,
+                scratch.path(),
+                passphrase,
+                || (),
+            )?),
         };
         out.push(SessionStatus {
             session_id: local.id.clone(),
@@ -144,28 +151,6 @@ fn branch_status(
         });
     }
     Ok(out)
-}
-
-/// The uuid rule: from the stored metadata when it decides, else against the stored copy.
-fn relation(
-    rt: &tokio::runtime::Runtime,
-    gh: &GitHub,
-    local: &crate::bundle::facts::SessionFacts,
-    stored: &StoredSession,
-    scratch: &Path,
-    passphrase: Option<&str>,
-) -> anyhow::Result<Relation> {
-    if let Some(relation) = sync::relation_from_summary(
-        &local.chain,
-        stored.meta.uuid_count,
-        &stored.meta.uuid_chain_sha256,
-    ) {
-        return Ok(relation);
-    }
-    let extracted = stored::fetch_archive(rt, gh, stored, scratch, scratch, passphrase)?;
-    let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
-    let remote = read_facts(&remote_file, None)?;
-    Ok(sync::compare_sets(&local.chain, &remote.chain))
 }
 
 fn report(ctx: &Context, out: &StatusJson, branch: Option<&str>) -> anyhow::Result<()> {

@@ -487,6 +487,33 @@ async fn read_metadata(gh: &GitHub, asset: &Asset, scratch: &Path) -> anyhow::Re
     Metadata::parse(&bytes)
 }
 
+/// The uuid rule between a local session's facts and a stored copy: from the stored metadata's
+/// summary when it decides, else record by record against the downloaded copy. `downloading`
+/// runs just before that download (a progress line); what it returns lives until the download ends.
+pub fn relation_to_copy<G>(
+    rt: &Runtime,
+    gh: &GitHub,
+    local: &bundle::facts::SessionFacts,
+    stored: &StoredSession,
+    scratch: &Path,
+    passphrase: Option<&str>,
+    downloading: impl FnOnce() -> G,
+) -> anyhow::Result<crate::sync::Relation> {
+    if let Some(relation) = crate::sync::relation_from_summary(
+        &local.chain,
+        stored.meta.uuid_count,
+        &stored.meta.uuid_chain_sha256,
+    ) {
+        return Ok(relation);
+    }
+    let guard = downloading();
+    let extracted = fetch_archive(rt, gh, stored, scratch, scratch, passphrase)?;
+    drop(guard);
+    let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
+    let remote = bundle::facts::read_facts(&remote_file, None)?;
+    Ok(crate::sync::compare_sets(&local.chain, &remote.chain))
+}
+
 /// Downloads a stored session's archive into `scratch`, verifies its size and sha256 against the
 /// metadata, decrypts it when needed and extracts it into a temporary folder inside
 /// `extract_parent` (same file system as the install target, so the install can rename).

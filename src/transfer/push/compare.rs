@@ -270,28 +270,25 @@ impl PushJob<'_> {
         stored: &StoredSession,
         scratch: &Path,
     ) -> anyhow::Result<Relation> {
-        if let Some(relation) = sync::relation_from_summary(
-            &local.chain,
-            stored.meta.uuid_count,
-            &stored.meta.uuid_chain_sha256,
-        ) {
-            return Ok(relation);
-        }
-        self.ctx
-            .ui
-            .detail("comparing with the stored copy record by record");
-        let progress = Step::watch_file(
-            self.ctx.ui,
-            &format!("downloading {}", stored.meta.archive.name),
-            &scratch.join(&stored.meta.archive.name),
-            Some(stored.meta.archive.size),
-        );
-        let extracted =
-            stored::fetch_archive(self.rt, self.gh, stored, scratch, scratch, self.passphrase)?;
-        drop(progress);
-        let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
-        let remote = read_facts(&remote_file, None)?;
-        Ok(sync::compare_sets(&local.chain, &remote.chain))
+        stored::relation_to_copy(
+            self.rt,
+            self.gh,
+            local,
+            stored,
+            scratch,
+            self.passphrase,
+            || {
+                self.ctx
+                    .ui
+                    .detail("comparing with the stored copy record by record");
+                Step::watch_file(
+                    self.ctx.ui,
+                    &format!("downloading {}", stored.meta.archive.name),
+                    &scratch.join(&stored.meta.archive.name),
+                    Some(stored.meta.archive.size),
+                )
+            },
+        )
     }
 
     /// Whether the comparison calls for an upload: an equal copy only when memory or state
