@@ -98,6 +98,18 @@ impl Rule {
             .as_ref()
     }
 
+    /// The secret in a match, as gitleaks takes it: the rule's secret group, else its first
+    /// non-empty group, else the whole match.
+    fn secret<'t>(&self, caps: &regex::bytes::Captures<'t>) -> regex::bytes::Match<'t> {
+        let whole = caps.get(0).expect("group 0 always matches");
+        if self.secret_group > 0 {
+            caps.get(self.secret_group)
+        } else {
+            caps.iter().skip(1).flatten().find(|m| !m.is_empty())
+        }
+        .unwrap_or(whole)
+    }
+
     /// Whether the rule's pattern matches somewhere in `text` (for tests that check a sample
     /// they drew is one the rule describes).
     pub fn is_match(&self, text: &[u8]) -> bool {
@@ -306,12 +318,7 @@ impl Tier {
             };
             regex.captures_iter(text).any(|caps| {
                 let whole = caps.get(0).expect("group 0 always matches");
-                let secret = if rule.secret_group > 0 {
-                    caps.get(rule.secret_group)
-                } else {
-                    caps.iter().skip(1).flatten().find(|m| !m.is_empty())
-                }
-                .unwrap_or(whole);
+                let secret = rule.secret(&caps);
                 !secret.is_empty() && self.keep(rule, text, whole.range(), secret.range())
             })
         })
@@ -406,12 +413,7 @@ impl Tier {
                 }
             }
             let whole = caps.get(0).expect("group 0 always matches");
-            let secret = if rule.secret_group > 0 {
-                caps.get(rule.secret_group)
-            } else {
-                caps.iter().skip(1).flatten().find(|m| !m.is_empty())
-            }
-            .unwrap_or(whole);
+            let secret = rule.secret(&caps);
             if !secret.is_empty() && self.keep(rule, text, whole.range(), secret.range()) {
                 found.push((secret.start(), secret.end(), index));
             }
