@@ -382,7 +382,7 @@ impl Scanner {
     /// on the same decoded and normalised views; the tier's findings count only where the
     /// built-in rules found nothing.
     fn scan_part(&self, line: &[u8], lex: Lex) -> LineScan {
-        let hits = self.first.run(line, &gitleaks::TIER);
+        let hits = self.first.run(line);
         if hits.is_empty() {
             return LineScan::default();
         }
@@ -417,7 +417,7 @@ impl Scanner {
                     self.scan_view(&normalised, mask, None, &mut found);
                 }
                 if !tier_hits.is_empty() {
-                    let in_normalised = gitleaks::TIER.keyword_hits(&normalised.text);
+                    let in_normalised = self.first.tier_hits(&normalised.text);
                     self.tier_in_view(&normalised, &in_normalised, &mut tier_found);
                 }
             }
