@@ -2,8 +2,8 @@
 //! against what this ccsync stores: the current ccsync restores and continues what ccsync 0.1 and
 //! 0.2.1 wrote and they restore and continue its full copies, and the older releases meet a chain
 //! copy (docs/write-protocol.md, "Delta copies"): never "same" or "up to date", a restore refused
-//! with "upgrade ccsync", nothing changed. What they still do wrong to a chain is measured by the
-//! `#[ignore]`d tests (run with `--ignored`).
+//! with "upgrade ccsync", and nothing of the chain changed: ccsync 0.1's push at worst stores its
+//! own full copy beside it, and this ccsync then keeps the copy ahead by the uuid rule.
 
 mod everyday_support;
 mod support;
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use everyday_support::{stderr, stdout, Laptop};
-use serde_json::{json, Value};
-use support::hostile::{sha256_hex, tar_gz};
+use serde_json::Value;
+use support::hostile::sha256_hex;
 use support::machine::uuids;
 use support::sessions::SessionBuilder;
 use support::sessions::{claude_path, project_folder};
@@ -187,12 +187,11 @@ fn full_copies_of_this_ccsync_restore_and_continue_with_older_ccsync() {
 
 // ---- A chain copy (docs/write-protocol.md, "Delta copies") against the older releases ----------
 
-/// A release holding one session as a chain: the base (a full copy this ccsync pushed as
-/// generation 1) and a part that adds one turn, under format-2 stable metadata. Written by this ccsync's own
-/// push when it writes delta parts (so the test follows the layout delta pushes really write),
-/// else crafted as docs/write-protocol.md lays it out (base under the stable archive name, part
-/// `claude-session-<uuid>.d2.tar.gz`). Every asset is two hours old, so no leftover rule protects
-/// it by its youth.
+/// A release holding one session as a chain, written by this ccsync's push: the base (a full
+/// copy pushed as generation 1, renamed `claude-session-<uuid>.d1.tar.gz` when the chain began)
+/// and a part that adds one turn (`.d2`), under `claude-session-chain-<uuid>.json`, with the
+/// signpost under the stable names (docs/write-protocol.md, "Delta copies"). Every asset is two
+/// hours old, so no leftover rule protects it by its youth.
 struct Chain {
     laptop: Laptop,
     id: String,
@@ -206,96 +205,29 @@ fn chain_copy() -> Chain {
     chain_copy_at("2026-03-01T10:00:00Z")
 }
 
-/// [`chain_copy`] of a session whose first record is dated `at`.
+/// [`chain_copy`] of a session whose first record is dated `at`: the base pushed with 40 turns,
+/// so that one more turn is a small part next to it (a push compacts a chain whose parts outgrow
+/// half the base), then that turn pushed as a part.
 fn chain_copy_at(at: &str) -> Chain {
-    let chain = pushed_chain(at).unwrap_or_else(|| crafted_chain(at));
-    let fake = &chain.laptop.fake;
-    for asset in &fake.releases("octo", "app")[0].assets {
-        fake.age_asset(asset.id, 2 * 3600);
-    }
-    chain
-}
-
-/// The laptop with the base pushed (generation 1): 40 turns, so that one more turn is a small
-/// part next to it (a push compacts a chain whose parts outgrow half the base).
-fn base_pushed(at: &str) -> (Laptop, SessionBuilder, SessionBuilder) {
     let laptop = Laptop::new();
     let base = laptop.session("main", at).turns(40);
     base.write_to(&laptop.project_dir());
     laptop.push("main", &base.id);
     let full = base.clone().turns(1);
-    (laptop, base, full)
-}
-
-/// Whether this ccsync writes delta parts, probed once per test run.
-static WRITES_CHAINS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
-/// The chain as this ccsync's push writes it, or `None` when its push writes a full copy.
-fn pushed_chain(at: &str) -> Option<Chain> {
-    if WRITES_CHAINS.get() == Some(&false) {
-        return None;
-    }
-    let (laptop, base, full) = base_pushed(at);
     full.write_to(&laptop.project_dir());
     laptop.push("main", &base.id);
-    let chained = laptop.stored_metadata(&base.id).expect("stored")["format"] == 2;
-    WRITES_CHAINS.get_or_init(|| chained);
-    chained.then(|| Chain {
+    let stored = laptop.stored_metadata(&base.id).expect("stored");
+    assert_eq!(
+        stored["format"], 2,
+        "the second push wrote a part: {stored}"
+    );
+    let fake = &laptop.fake;
+    for asset in &fake.releases("octo", "app")[0].assets {
+        fake.age_asset(asset.id, 2 * 3600);
+    }
+    Chain {
         id: base.id.clone(),
         laptop,
-        base,
-        full,
-    })
-}
-
-/// The chain crafted from a pushed base as docs/write-protocol.md lays it out.
-fn crafted_chain(at: &str) -> Chain {
-    let (laptop, base, full) = base_pushed(at);
-    let id = base.id.clone();
-    let appended = full.text().as_bytes()[base.text().len()..].to_vec();
-    let (part, unpacked) = tar_gz(&[(&format!("{id}.jsonl"), appended)]);
-    let part_name = format!("claude-session-{id}.d2.tar.gz");
-
-    let release = laptop.fake.releases("octo", "app").remove(0);
-    let meta_name = format!("claude-session-metadata-{id}.json");
-    let stored = release.assets.iter().find(|a| a.name == meta_name).unwrap();
-    let mut meta: Value = serde_json::from_slice(&stored.data).unwrap();
-    let roots = json!({
-        "cwd": meta["cwd"], "repoRoot": meta["repoRoot"],
-        "claudeProjectDir": meta["claudeProjectDir"], "claudeDir": meta["claudeDir"],
-        "claudeTempDir": meta["claudeTempDir"],
-    });
-    let after = |s: &SessionBuilder| {
-        let chain: String = s.uuids.iter().map(|u| format!("{u}\n")).collect();
-        json!({"records": s.line_count(), "lines": s.line_count(),
-               "uuidCount": s.uuids.len(), "uuidChainSha256": sha256_hex(chain.as_bytes())})
-    };
-    let (base_after, full_after) = (after(&base), after(&full));
-    meta["chain"] = json!({
-        "base": {"generation": meta["generation"], "after": base_after, "roots": roots},
-        "parts": [{"generation": 2, "name": part_name, "size": part.len(),
-                   "sha256": sha256_hex(&part), "unpackedSize": unpacked,
-                   "roots": roots, "after": full_after}],
-    });
-    meta["parent"] =
-        json!({"generation": meta["generation"], "archiveSha256": meta["archive"]["sha256"]});
-    meta["format"] = json!(2);
-    meta["generation"] = json!(2);
-    for field in ["records", "lines", "uuidCount", "uuidChainSha256"] {
-        meta[field] = full_after[field].clone();
-    }
-    meta["lastUuid"] = json!(full.uuids.last());
-    let last = full.last_timestamp().format("%Y-%m-%dT%H:%M:%S%.3fZ");
-    meta["lastTimestamp"] = json!(last.to_string());
-
-    support::delete_asset(&laptop.fake.api_url(), stored.id);
-    let fake = &laptop.fake;
-    let data = serde_json::to_vec_pretty(&meta).unwrap();
-    fake.seed_asset("octo", "app", release.id, &meta_name, &data, "uploaded");
-    fake.seed_asset("octo", "app", release.id, &part_name, &part, "uploaded");
-    Chain {
-        laptop,
-        id,
         base,
         full,
     }
@@ -332,19 +264,34 @@ enum Local {
     Same,
     /// One more turn than the chain.
     Ahead,
+    /// The base's records and a turn of its own: diverged from the chain.
+    Diverged,
+}
+
+impl Local {
+    /// The session this laptop holds, written to its project folder (`None`: removed).
+    fn write(self, chain: &Chain) -> Option<SessionBuilder> {
+        let dir = chain.laptop.project_dir();
+        let session = match self {
+            Local::None => {
+                std::fs::remove_dir_all(&dir).unwrap();
+                return None;
+            }
+            Local::Behind => chain.base.clone(),
+            Local::Same => chain.full.clone(),
+            Local::Ahead => chain.full.clone().turns(1),
+            Local::Diverged => chain.base.clone().turns(1),
+        };
+        session.write_to(&dir);
+        Some(session)
+    }
 }
 
 /// A fresh chain, the laptop holding `local`, then `args` (`ID` stands for the session id) run by
 /// `binary`: the output, and the release's assets before and after.
 fn against_chain(binary: &Path, local: Local, args: &[&str]) -> (Output, Assets, Assets) {
     let chain = chain_copy();
-    let dir = chain.laptop.project_dir();
-    match local {
-        Local::None => std::fs::remove_dir_all(&dir).unwrap(),
-        Local::Behind => drop(chain.base.write_to(&dir)),
-        Local::Same => drop(chain.full.write_to(&dir)),
-        Local::Ahead => drop(chain.full.clone().turns(1).write_to(&dir)),
-    }
+    local.write(&chain);
     let args: Vec<&str> = args
         .iter()
         .map(|a| if *a == "ID" { chain.id.as_str() } else { a })
@@ -461,27 +408,135 @@ fn ccsync_0_2_refuses_to_push_over_a_chain() {
     }
 }
 
-/// KNOWN DEFECT of the chain layout (ignored until the layout changes): ccsync 0.1 skips metadata
-/// it cannot read and replaces, by name, whatever it finds under its two stable names. Its push
-/// exits 0 ("pushed"), deletes the chain's base and metadata and uploads its own full copy; the
-/// part stays behind, referenced by nothing. From a laptop that was behind, the chain's newer
-/// records are gone from the release.
+/// What the stable metadata name holds (a chain's signpost, or a full copy's metadata).
+fn stable_metadata(laptop: &Laptop, id: &str) -> Option<Value> {
+    let name = format!("claude-session-metadata-{id}.json");
+    laptop
+        .fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .find(|a| a.name == name)
+        .map(|a| serde_json::from_slice(&a.data).unwrap())
+}
+
+/// The assets of the chain: every asset of the release but those under the two names ccsync 0.1
+/// writes (`claude-session-<uuid>.tar.gz`, `claude-session-metadata-<uuid>.json`).
+fn chain_assets(assets: &Assets, id: &str) -> Assets {
+    let old_names = [
+        format!("claude-session-{id}.tar.gz"),
+        format!("claude-session-metadata-{id}.json"),
+    ];
+    assets
+        .iter()
+        .map(|(release, tag, assets)| {
+            let kept = assets
+                .iter()
+                .filter(|(_, name, _, _)| !old_names.contains(name))
+                .cloned()
+                .collect();
+            (*release, tag.clone(), kept)
+        })
+        .collect()
+}
+
+/// ccsync 0.1 skips metadata it cannot read (the chain's signpost) and replaces by name whatever
+/// it finds under its two stable names: its push stores its own full copy there (exit 0, never
+/// "up to date") beside the chain, whose assets live under names 0.1 never writes or deletes
+/// and stay exactly as they were, whatever the laptop holds. This ccsync then applies the uuid
+/// rule between the two copies: a fresh machine restores the one that holds the other's records
+/// (the chain, or 0.1's copy from a laptop that was ahead); the laptop's push is up to date, a
+/// copy that supersedes both, or the conflict of a laptop behind; two copies that diverged are a
+/// conflict for restore and push, nothing removed, until `--force` from one side.
 #[test]
-#[ignore = "ccsync 0.1's push replaces a chain under the stable names (see the comment)"]
 fn ccsync_0_1_never_pushes_over_a_chain() {
     let Some(binary) = old_binary(&V0_1) else {
         return;
     };
-    let mut changed = Vec::new();
-    for local in [Local::Same, Local::Ahead, Local::Behind] {
+    for local in [Local::Same, Local::Ahead, Local::Behind, Local::Diverged] {
         let what = format!("ccsync 0.1.0 release-push, local {local:?}");
-        let (output, before, after) = against_chain(&binary, local, &["release-push"]);
+        let chain = chain_copy();
+        let held = local.write(&chain).unwrap();
+        let before = assets(&chain.laptop);
+        let laptop = &chain.laptop;
+        let output = run_on(laptop, &laptop.env, Some(&binary), &["release-push"], &[]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
         assert_never_up_to_date(&output, &what);
-        if after != before {
-            changed.push(format!("{what}: exit {:?}", output.status.code()));
-        }
+        let after = assets(laptop);
+        assert_eq!(
+            chain_assets(&after, &chain.id),
+            chain_assets(&before, &chain.id),
+            "{what}: the chain changed"
+        );
+        let beside = stable_metadata(laptop, &chain.id).unwrap();
+        assert_eq!(beside["tool"]["version"], "0.1.0", "{what}: {beside}");
+        this_ccsync_after_0_1_pushed_beside(&chain, local, &held, &what);
     }
-    assert!(changed.is_empty(), "the release changed: {changed:#?}");
+}
+
+/// The uuid rule between a chain and ccsync 0.1's copy beside it, applied by this ccsync.
+fn this_ccsync_after_0_1_pushed_beside(
+    chain: &Chain,
+    local: Local,
+    held: &SessionBuilder,
+    what: &str,
+) {
+    let laptop = &chain.laptop;
+    let id = chain.id.as_str();
+    let restore = ["release-restore", "--session", id];
+    let fresh_restore = || {
+        let fresh = TestEnv::with_repo_path("runner/work/app/app");
+        let output = run_on(laptop, &fresh, None, &restore, &[]);
+        let file = project_folder(&fresh.claude_dir, &fresh.repo).join(format!("{id}.jsonl"));
+        (output, file.is_file().then(|| uuids(&file)))
+    };
+    let (output, restored) = fresh_restore();
+    let ahead = match local {
+        Local::Same | Local::Behind => &chain.full,
+        Local::Ahead => held,
+        _ => {
+            // Diverged: a conflict, nothing installed, nothing removed.
+            let before = assets(laptop);
+            assert_eq!(output.status.code(), Some(4), "{what}: {}", stderr(&output));
+            assert!(stderr(&output).contains("diverged"), "{what}");
+            assert_eq!(restored, None, "{what}");
+            let push = run_on(laptop, &laptop.env, None, &["release-push"], &[]);
+            assert_eq!(push.status.code(), Some(4), "{what}: {}", stderr(&push));
+            assert!(stderr(&push).contains("diverged"), "{what}");
+            assert_eq!(
+                assets(laptop),
+                before,
+                "{what}: a conflict removed something"
+            );
+            let force = ["release-push", "--force"];
+            let push = run_on(laptop, &laptop.env, None, &force, &[]);
+            assert_eq!(push.status.code(), Some(0), "{what}: {}", stderr(&push));
+            assert_eq!(fresh_restore().1.as_ref(), Some(&held.uuids), "{what}");
+            return;
+        }
+    };
+    assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
+    assert_eq!(restored.as_ref(), Some(&ahead.uuids), "{what}");
+    // The laptop pushes with this ccsync: up to date (it holds the chain), a copy that
+    // supersedes both (it holds 0.1's copy, ahead), or the conflict of a machine behind.
+    let push = run_on(laptop, &laptop.env, None, &["release-push", "--json"], &[]);
+    let code = push.status.code();
+    match local {
+        Local::Behind => assert_eq!(code, Some(4), "{what}: {}", stderr(&push)),
+        _ => assert_eq!(code, Some(0), "{what}: {}", stderr(&push)),
+    }
+    let action = serde_json::from_str::<Value>(&stdout(&push))
+        .ok()
+        .and_then(|v| v[0]["action"].as_str().map(str::to_owned));
+    if matches!(local, Local::Ahead) {
+        assert_eq!(action.as_deref(), Some("uploaded"), "{what}");
+    }
+    // One copy is left, the one ahead: 0.1's copy went once a copy holding it was current.
+    let stable = stable_metadata(laptop, id).unwrap();
+    assert_ne!(stable["tool"]["version"], "0.1.0", "{what}: {stable}");
+    let stored = laptop.stored_metadata(id).unwrap();
+    assert_eq!(stored["uuidCount"], ahead.uuids.len(), "{what}: {stored}");
+    assert_eq!(fresh_restore().1.as_ref(), Some(&ahead.uuids), "{what}");
 }
 
 /// A chain pushed to today in a release made 60 days ago: this ccsync keeps it under

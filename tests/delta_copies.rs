@@ -68,16 +68,24 @@ fn asset_size(fake: &FakeGitHub, name: &str) -> u64 {
         .map_or(0, |a| a.data.len() as u64)
 }
 
+/// The current metadata: a chain's (its own name, ccsync 0.1 and 0.2 never write it), else the
+/// stable one.
 fn stable_metadata(fake: &FakeGitHub, id: &str) -> Value {
-    let name = format!("claude-session-metadata-{id}.json");
-    let data = fake
+    let names = [
+        format!("claude-session-chain-{id}.json"),
+        format!("claude-session-metadata-{id}.json"),
+    ];
+    let assets: Vec<_> = fake
         .releases("octo", "app")
         .into_iter()
         .flat_map(|r| r.assets)
-        .find(|a| a.name == name)
-        .expect("stable metadata")
+        .collect();
+    let data = &names
+        .iter()
+        .find_map(|name| assets.iter().find(|a| &a.name == name))
+        .expect("stored metadata")
         .data;
-    serde_json::from_slice(&data).unwrap()
+    serde_json::from_slice(data).unwrap()
 }
 
 /// One push's `--json` object.
@@ -256,10 +264,19 @@ fn run_with(
     out
 }
 
+/// The chain's links but its base (`.d<G>` names: the base is one too, by its generation).
 fn parts_of(fake: &FakeGitHub) -> Vec<String> {
+    let bases: Vec<String> = fake
+        .releases("octo", "app")
+        .into_iter()
+        .flat_map(|r| r.assets)
+        .filter(|a| a.name.starts_with("claude-session-chain-"))
+        .map(|a| serde_json::from_slice::<Value>(&a.data).unwrap()["archive"]["name"].to_string())
+        .map(|name| name.trim_matches('"').to_owned())
+        .collect();
     asset_names(fake)
         .into_iter()
-        .filter(|n| n.contains(".d") && n.contains(".tar.gz"))
+        .filter(|n| n.contains(".d") && n.contains(".tar.gz") && !bases.contains(n))
         .collect()
 }
 
@@ -325,7 +342,7 @@ fn an_encrypted_delta_with_a_redacted_secret_round_trips() {
     assert_ok(&run_with(&laptop, &fake, &pass, &["release-restore"]));
     assert!(
         downloaded(&fake, &mark)
-            < asset_size(&fake, &format!("claude-session-{id}.tar.gz.age")) / 4
+            < asset_size(&fake, &format!("claude-session-{id}.d1.tar.gz.age")) / 4
     );
     let got = std::fs::read_to_string(laptop.session_file(&id)).unwrap();
     assert!(

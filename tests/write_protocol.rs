@@ -30,10 +30,11 @@ fn valid_copies(fake: &FakeGitHub) -> BTreeSet<u64> {
         .filter(|a| a.state == "uploaded")
         .collect();
     let mut found = BTreeSet::new();
-    for meta in assets
-        .iter()
-        .filter(|a| a.name.starts_with("claude-session-metadata-") && a.name.contains(".json"))
-    {
+    let is_metadata = |name: &str| {
+        (name.starts_with("claude-session-metadata-") || name.starts_with("claude-session-chain-"))
+            && name.contains(".json")
+    };
+    for meta in assets.iter().filter(|a| is_metadata(&a.name)) {
         let Ok(value) = serde_json::from_slice::<Value>(&meta.data) else {
             continue;
         };
@@ -46,7 +47,7 @@ fn valid_copies(fake: &FakeGitHub) -> BTreeSet<u64> {
         let held = |sha: &str, size: u64| {
             assets.iter().any(|a| {
                 a.name.starts_with("claude-session-")
-                    && !a.name.starts_with("claude-session-metadata-")
+                    && !is_metadata(&a.name)
                     && a.data.len() as u64 == size
                     && hex::encode(Sha256::digest(&a.data)) == sha
             })
@@ -316,19 +317,48 @@ fn check_rerun(story: &Story, fake: &FakeGitHub, what: &str) {
     check_rerun_ends_in(story, fake, what, &stable_names(story, false));
 }
 
-/// The assets of the steady state: the stable pair, and the part of generation 2 for a delta.
+/// The assets of the steady state: the stable pair; for a delta the chain under names ccsync
+/// 0.1 and 0.2 never write (the base `.d1`, the part `.d2`, the chain's metadata) and the
+/// signpost under both stable names.
 fn stable_names(story: &Story, delta: bool) -> Vec<String> {
-    let mut names = vec![
-        format!("claude-session-{}.tar.gz [uploaded]", story.id),
-        format!("claude-session-metadata-{}.json [uploaded]", story.id),
-    ];
-    if delta {
-        names.insert(
-            0,
-            format!("claude-session-{}.d2.tar.gz [uploaded]", story.id),
-        );
-    }
+    let id = &story.id;
+    let mut names = if delta {
+        vec![
+            format!("claude-session-{id}.d1.tar.gz [uploaded]"),
+            format!("claude-session-{id}.d2.tar.gz [uploaded]"),
+            format!("claude-session-chain-{id}.json [uploaded]"),
+            format!("claude-session-metadata-{id}.json [uploaded]"),
+            format!("claude-session-{id}.tar.gz [uploaded]"),
+        ]
+    } else {
+        vec![
+            format!("claude-session-{id}.tar.gz [uploaded]"),
+            format!("claude-session-metadata-{id}.json [uploaded]"),
+        ]
+    };
+    names.sort();
     names
+}
+
+/// Under the stable names of a chain: the signpost, format 2, that older ccsync refuses with
+/// "upgrade ccsync".
+fn assert_signpost(story: &Story, fake: &FakeGitHub, what: &str) {
+    let id = &story.id;
+    for name in [
+        format!("claude-session-metadata-{id}.json"),
+        format!("claude-session-{id}.tar.gz"),
+    ] {
+        let data = fake
+            .releases("octo", "app")
+            .into_iter()
+            .flat_map(|r| r.assets)
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("{what}: no signpost {name}"))
+            .data;
+        let value: Value = serde_json::from_slice(&data).unwrap();
+        assert_eq!(value["format"], 2, "{what}: {value}");
+        assert!(value.get("archive").is_none(), "{what}: {value}");
+    }
 }
 
 fn check_rerun_ends_in(story: &Story, fake: &FakeGitHub, what: &str, want: &[String]) {
@@ -336,6 +366,9 @@ fn check_rerun_ends_in(story: &Story, fake: &FakeGitHub, what: &str, want: &[Str
     assert_ok(&rerun);
     let names = asset_names(fake);
     assert_eq!(names, want, "{what}: after the rerun\n{}", text(&rerun));
+    if names.iter().any(|n| n.starts_with("claude-session-chain-")) {
+        assert_signpost(story, fake, what);
+    }
     assert_eq!(
         valid_copies(fake),
         BTreeSet::from([story.v2_records]),
@@ -380,11 +413,27 @@ fn every_request_of_a_push_fails_in_turn(story: &Story, delta: bool) {
         targets.len() >= 6,
         "a replace uploads an archive and a claim and renames both: {labels:#?}"
     );
-    // A delta push renames its part to `.d2` and never touches the base archive.
-    let renames_part = labels
+    // The first delta push renames its part to `.d2`, the full copy it continues to the base's
+    // `.d1` and its claim to the chain's metadata name, and puts the signpost under the stable
+    // metadata name (docs/write-protocol.md, "A delta write"): each of those requests fails and
+    // is killed in turn below.
+    let renames = |what: &str| {
+        labels
+            .iter()
+            .any(|l| l.starts_with("PATCH") && l.contains(what))
+    };
+    for renamed in [".d2.tar.gz", ".d1.tar.gz", "claude-session-chain-"] {
+        assert_eq!(renames(renamed), delta, "{renamed}: {labels:#?}");
+    }
+    let signposts = labels
         .iter()
-        .any(|l| l.starts_with("PATCH") && l.contains(".d2.tar.gz"));
-    assert_eq!(renames_part, delta, "{labels:#?}");
+        .filter(|l| {
+            l.starts_with("POST")
+                && (l.ends_with(&format!("metadata-{}.json", story.id))
+                    || l.ends_with(&format!("claude-session-{}.tar.gz", story.id)))
+        })
+        .count();
+    assert_eq!(signposts, 2 * usize::from(delta), "{labels:#?}");
     drop(fake);
 
     for (k, target) in targets.iter().enumerate() {

@@ -22,6 +22,18 @@ pub const FORMAT_CHAIN: u32 = 2;
 /// Parts a chain may list (a writer compacts long before: [`crate::stored::chain`]).
 pub const MAX_PARTS: usize = 64;
 
+/// The signpost ccsync leaves under the stable metadata name while a session is stored as a
+/// chain (docs/write-protocol.md, "Delta copies"): format 2, so ccsync 0.1 and 0.2 refuse it
+/// with "made by a newer ccsync: upgrade ccsync" and never call the session "same" or "up to
+/// date"; far smaller than real metadata ([`crate::stored::copies::MIN_METADATA_BYTES`]), so this
+/// ccsync knows it by its size without reading it.
+pub fn signpost(session_id: &str) -> String {
+    format!(
+        "{{\"format\": {FORMAT_CHAIN}, \"sessionId\": \"{session_id}\", \"chainMetadata\": \"{}\"}}\n",
+        crate::release::names::chain_metadata_asset_name(session_id)
+    )
+}
+
 /// Metadata files larger than this are refused unread.
 pub const MAX_METADATA_BYTES: usize = 1 << 20;
 
@@ -86,6 +98,12 @@ pub struct Metadata {
     /// The copy this one replaced, if any (room for a later delta asset that names its parent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Parent>,
+    /// A copy an older ccsync (one that does not know chains) stored beside a chain, that this
+    /// copy's writer found its local session to hold (docs/write-protocol.md, "Older ccsync
+    /// beside a chain"): once this copy is current, that one may go by the leftover rules.
+    /// Absent before 0.4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<Parent>,
     /// Side content (project memory, relative to the project folder: `memory/B.md`) that a pusher
     /// deleted since it last synced, carried forward by later pushes while the file stays
     /// deleted: a restore deletes it on its side too, and a push does not put it back
@@ -300,6 +318,27 @@ impl Metadata {
             .map_or(&self.archive.sha256, |p| &p.sha256)
     }
 
+    /// Whether its writer knew chains (0.3 and later: a chain, or a manifest on a full copy).
+    /// ccsync 0.1 and 0.2 cannot read a chain, so a copy of theirs beside one may hold records
+    /// it lacks, or lack records it holds (docs/write-protocol.md, "Older ccsync beside a chain").
+    pub fn knows_chains(&self) -> bool {
+        self.chain.is_some() || self.manifest.is_some()
+    }
+
+    /// The transcript states this copy passed through that its metadata records: each link of a
+    /// chain (the base, then after each part), and the copy's own; as (uuid count, uuid chain
+    /// sha256).
+    pub fn known_states(&self) -> Vec<(u64, &str)> {
+        let mut states: Vec<(u64, &str)> = Vec::new();
+        if let Some(chain) = &self.chain {
+            let after =
+                std::iter::once(&chain.base.after).chain(chain.parts.iter().map(|p| &p.after));
+            states.extend(after.map(|a| (a.uuid_count, a.uuid_chain_sha256.as_str())));
+        }
+        states.push((self.uuid_count, self.uuid_chain_sha256.as_str()));
+        states
+    }
+
     /// The parts of the chain (none for a full copy).
     pub fn parts(&self) -> &[Part] {
         self.chain.as_ref().map_or(&[][..], |c| &c.parts[..])
@@ -394,11 +433,12 @@ impl Metadata {
                 bail!("`{field}` {value} is out of range (at most {max})");
             }
         }
-        if let Some(parent) = &self.parent {
-            if parent.generation >= self.generation {
+        for (field, link) in [("parent", &self.parent), ("supersedes", &self.supersedes)] {
+            let Some(link) = link else { continue };
+            if link.generation >= self.generation {
                 bail!(
-                    "`parent.generation` {} is not below `generation` {}",
-                    parent.generation,
+                    "`{field}.generation` {} is not below `generation` {}",
+                    link.generation,
                     self.generation
                 );
             }
@@ -488,6 +528,7 @@ pub(crate) mod tests {
                 generation: 2,
                 archive_sha256: "ef".repeat(32),
             }),
+            supersedes: None,
             deleted_side_files: vec!["memory/old.md".into()],
             chain: None,
             manifest: None,

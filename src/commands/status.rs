@@ -124,7 +124,7 @@ fn branch_status(
         let facts = read_facts(&local.path, copy.map(|s| s.meta.uuid_count))?;
         let relation = match copy {
             None => None,
-            Some(copy) => Some(stored::relation_to_copy(
+            Some(copy) => Some(stored::beside::relation_to_stored(
                 rt,
                 gh,
                 &facts,

@@ -29,6 +29,10 @@ pub fn body_marker_of(body: &str) -> Option<&'static str> {
 
 const ARCHIVE_PREFIX: &str = "claude-session-";
 const METADATA_PREFIX: &str = "claude-session-metadata-";
+/// The metadata of a chain (docs/write-protocol.md, "Delta copies"): a name ccsync 0.1 and 0.2
+/// neither read nor write nor delete (theirs end in `.tar.gz`, `.tar.gz.age` or start with
+/// [`METADATA_PREFIX`]), so an old push can add its own copy beside a chain but never replace it.
+const CHAIN_METADATA_PREFIX: &str = "claude-session-chain-";
 
 /// Marks an asset being uploaded under a temporary name: `<final name>.ccsync-tmp-<nonce>`.
 const TEMP_MARKER: &str = ".ccsync-tmp-";
@@ -96,6 +100,11 @@ pub fn metadata_asset_name(session_id: &str) -> String {
     format!("{METADATA_PREFIX}{session_id}.json")
 }
 
+/// `claude-session-chain-<uuid>.json`: the metadata of a chain copy.
+pub fn chain_metadata_asset_name(session_id: &str) -> String {
+    format!("{CHAIN_METADATA_PREFIX}{session_id}.json")
+}
+
 /// Which part of a session an asset name holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AssetKind {
@@ -137,9 +146,12 @@ pub enum Role {
     TempArchive { writer: String, encrypted: bool },
     /// ccsync 0.1's `<stable name>.ccsync-tmp-<nonce>`, of an archive or of a metadata file.
     LegacyTemp { metadata: bool },
-    /// `claude-session-<uuid>.d<G>.tar.gz` (`.age`): the delta part generation G wrote
-    /// (docs/write-protocol.md, "Delta copies").
+    /// `claude-session-<uuid>.d<G>.tar.gz` (`.age`): a link of a chain: the delta part
+    /// generation G wrote, or the base when G is the base's generation (docs/write-protocol.md,
+    /// "Delta copies").
     Part { generation: u64, encrypted: bool },
+    /// `claude-session-chain-<uuid>.json`: the metadata of the current chain, rolled forward.
+    ChainMetadata,
 }
 
 impl Role {
@@ -147,7 +159,10 @@ impl Role {
     pub fn is_metadata(&self) -> bool {
         matches!(
             self,
-            Role::StableMetadata | Role::Claim { .. } | Role::LegacyTemp { metadata: true }
+            Role::StableMetadata
+                | Role::ChainMetadata
+                | Role::Claim { .. }
+                | Role::LegacyTemp { metadata: true }
         )
     }
 
@@ -172,6 +187,10 @@ pub fn classify(name: &str) -> Option<(&str, Role)> {
                 AssetKind::Archive { encrypted } => Role::StableArchive { encrypted },
             },
         ));
+    }
+    if let Some(rest) = name.strip_prefix(CHAIN_METADATA_PREFIX) {
+        let id = rest.strip_suffix(".json")?;
+        return (!id.is_empty() && !id.contains('.')).then_some((id, Role::ChainMetadata));
     }
     if let Some(rest) = name.strip_prefix(METADATA_PREFIX) {
         let (id, generation) = rest.strip_suffix(".json")?.split_once(CLAIM_MARKER)?;
@@ -229,7 +248,8 @@ const CLAIM_MARKER: &str = ".g";
 /// Marks a delta part: `claude-session-<uuid>.d<G>.tar.gz`.
 const PART_MARKER: &str = ".d";
 
-/// `claude-session-<uuid>.d<G>.tar.gz`, or `.tar.gz.age` when encrypted.
+/// `claude-session-<uuid>.d<G>.tar.gz`, or `.tar.gz.age` when encrypted: the part generation G
+/// wrote, or a chain's base of generation G (a full archive renamed when its chain began).
 pub fn part_asset_name(session_id: &str, generation: u64, encrypted: bool) -> String {
     let suffix = if encrypted { ".tar.gz.age" } else { ".tar.gz" };
     format!("{ARCHIVE_PREFIX}{session_id}{PART_MARKER}{generation}{suffix}")
@@ -390,6 +410,7 @@ mod tests {
             ),
             (metadata_asset_name(id), Role::StableMetadata),
             (claim_asset_name(id, 7), Role::Claim { generation: 7 }),
+            (chain_metadata_asset_name(id), Role::ChainMetadata),
             (
                 temp_archive_name(id, "ab12cd34", "0f0f", false),
                 Role::TempArchive {

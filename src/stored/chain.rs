@@ -73,6 +73,13 @@ pub fn extend(
     let mut meta = packed.clone();
     meta.format = crate::bundle::metadata::FORMAT_CHAIN;
     meta.archive = stored.archive.clone();
+    // The base lives under a link name (`.d<B>`), which ccsync 0.1 and 0.2 never write over;
+    // the roll-forward renames a full copy's archive there (matched by content meanwhile).
+    meta.archive.name = crate::release::names::part_asset_name(
+        &stored.session_id,
+        chain.base.generation,
+        encrypted,
+    );
     meta.unpacked_size = stored.unpacked_size;
     meta.generation = generation;
     meta.chain = Some(chain);

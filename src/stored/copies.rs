@@ -43,9 +43,9 @@ impl Copy {
         self.meta.generation
     }
 
-    /// Under the stable metadata name.
+    /// Under its final metadata name: the stable one (a full copy), or the chain's.
     pub fn stable(&self) -> bool {
-        self.role == Role::StableMetadata
+        matches!(self.role, Role::StableMetadata | Role::ChainMetadata)
     }
 
     /// The draft that holds it.
@@ -106,6 +106,58 @@ pub fn diverged(a: &Copy, b: &Copy) -> bool {
     })
 }
 
+/// Whether `x` provably holds every record of `y`, from their metadata alone: the same content;
+/// `y` is what `x` replaced (`parent`) or found its writer to hold (`supersedes`); `y`'s
+/// transcript is one `x` passed through (a link of its chain, or its own); `y` is `x`'s base; or
+/// the write protocol orders them (both written by a ccsync that knows chains, or both by one that
+/// does not: the higher generation compared with the lower before it wrote). ccsync 0.1 and 0.2
+/// cannot read a chain, so a copy of theirs and a chain are ordered only by these facts
+/// (docs/write-protocol.md, "Older ccsync beside a chain").
+pub fn contains(x: &Copy, y: &Copy) -> bool {
+    let (xm, ym) = (&x.meta, &y.meta);
+    let names_y = |link: &Option<crate::bundle::metadata::Parent>| {
+        link.as_ref().is_some_and(|p| {
+            p.generation == ym.generation && p.archive_sha256.eq_ignore_ascii_case(ym.copy_sha256())
+        })
+    };
+    let passed_through = xm.known_states().iter().any(|(count, sha)| {
+        *count == ym.uuid_count && sha.eq_ignore_ascii_case(&ym.uuid_chain_sha256)
+    });
+    let is_base = xm.chain.is_some() && xm.archive.sha256.eq_ignore_ascii_case(ym.copy_sha256());
+    if x.same_content(y)
+        || names_y(&xm.parent)
+        || names_y(&xm.supersedes)
+        || passed_through
+        || is_base
+    {
+        return true;
+    }
+    let ordered = xm.generation > ym.generation;
+    match (xm.knows_chains(), ym.knows_chains()) {
+        // An old ccsync's copy never read a chain; it may have read a full copy.
+        (false, true) => ym.chain.is_none() && ordered,
+        // Our writer compared with the current copy: an old ccsync's copy under the stable names
+        // that it did not name came beside (after it read, or beside a chain it could not read).
+        (true, false) => y.role != Role::StableMetadata && ordered,
+        _ => ordered,
+    }
+}
+
+/// The copies of the current copy's draft that it does not provably hold ([`contains`]): an
+/// older ccsync's full copy beside a chain, or the chain beside it. Nothing of them is removed,
+/// and readers choose between them and the current copy by the uuid rule, on their content.
+pub fn beside(layout: &SessionLayout) -> Vec<&Copy> {
+    let Some(current) = layout.current() else {
+        return Vec::new();
+    };
+    layout
+        .copies
+        .iter()
+        .skip(1)
+        .filter(|c| c.release_id() == current.release_id() && !contains(current, c))
+        .collect()
+}
+
 /// Everything of one session in a release.
 #[derive(Debug, Clone)]
 pub struct SessionLayout {
@@ -143,8 +195,19 @@ pub const MAX_CLAIM_READS: usize = 8;
 /// either; a broken stable metadata is read, to say so), and in a draft that holds an archive of
 /// its session (no archive, no copy).
 pub(crate) fn may_describe_a_copy(asset: &Asset, id: &str, assets: &[Asset]) -> bool {
-    let claim = matches!(names::classify(&asset.name), Some((_, Role::Claim { .. })));
-    let floor = if claim { MIN_METADATA_BYTES } else { 0 };
+    // Claims, and the stable name's signpost over a chain, are smaller than real metadata.
+    let small_is_no_copy = matches!(
+        names::classify(&asset.name),
+        Some((
+            _,
+            Role::Claim { .. } | Role::StableMetadata | Role::ChainMetadata
+        ))
+    );
+    let floor = if small_is_no_copy {
+        MIN_METADATA_BYTES
+    } else {
+        0
+    };
     asset.state == "uploaded"
         && (floor..=crate::bundle::metadata::MAX_METADATA_BYTES as u64).contains(&asset.size)
         && assets.iter().any(|a| {
@@ -309,7 +372,10 @@ fn layout_of(
         if !role.is_metadata() || asset.state != "uploaded" {
             continue;
         }
-        if junk.contains(&asset.id) {
+        // Junk, or the signpost under the stable name ([`crate::bundle::metadata::signpost`]):
+        // known to be no copy without a read.
+        let signpost = *role == Role::StableMetadata && asset.size < MIN_METADATA_BYTES;
+        if junk.contains(&asset.id) || signpost {
             judged.insert(asset.id);
             continue;
         }
@@ -358,6 +424,15 @@ fn layout_of(
 pub enum Step {
     Delete(Asset),
     Rename(Asset, String),
+    /// Uploads the signpost ([`crate::bundle::metadata::signpost`]) of a chain under a stable
+    /// name of `session_id` in draft `release_id`: the metadata's, or with `archive` the plain
+    /// archive's (ccsync 0.2 reads a session's metadata only beside an archive of its own names).
+    /// Best effort: a name taken meanwhile stays.
+    Signpost {
+        release_id: u64,
+        session_id: String,
+        archive: bool,
+    },
 }
 
 /// Who plans, for the cleanup of leftovers.
@@ -404,53 +479,165 @@ fn home_draft(layout: &SessionLayout) -> SessionLayout {
     }
 }
 
-/// The steps that bring the current copy under the stable names; `keep` gets the assets it uses.
+/// The steps that bring the current copy under its final names; `keep` gets the assets it and
+/// the copies beside it ([`beside`]) use. A full copy's are the stable names; a chain's are
+/// names ccsync 0.1 and 0.2 never write or delete: the base and each part `.d<G>`, the metadata
+/// `claude-session-chain-<uuid>.json`, with the signpost under the stable metadata name
+/// (docs/write-protocol.md, "Delta copies"). A name held by a copy beside stays as it is.
 fn stable_names(layout: &SessionLayout, keep: &mut HashSet<u64>) -> Vec<Step> {
     let mut steps = Vec::new();
     let Some(current) = layout.current() else {
         return steps;
     };
+    let id = layout.session_id.as_str();
     let encrypted = current.meta.archive.encryption != Encryption::None;
-    let archive_name = names::archive_asset_name(&layout.session_id, encrypted);
-    let metadata_name = names::metadata_asset_name(&layout.session_id);
-    keep.insert(current.archive_asset.id);
-    keep.insert(current.metadata_asset.id);
-    keep.extend(current.parts.iter().map(|p| p.id));
-    // The parts first: a chain's part under its final name before the metadata names it
-    // stable (docs/write-protocol.md, "A delta write").
-    let part_names: Vec<(String, &Asset)> = current
-        .meta
-        .parts()
-        .iter()
-        .zip(&current.parts)
-        .map(|(part, asset)| {
-            let name = names::part_asset_name(&layout.session_id, part.generation, encrypted);
-            (name, asset)
-        })
-        .collect();
-    let targets = std::iter::once((&archive_name, &current.archive_asset))
-        .chain(part_names.iter().map(|(name, asset)| (name, *asset)))
-        .chain(std::iter::once((&metadata_name, &current.metadata_asset)));
-    for (target, ours) in targets {
-        if &ours.name == target {
-            continue;
-        }
-        for (other, _) in layout
-            .assets
-            .iter()
-            .filter(|(a, _)| &a.name == target && !keep.contains(&a.id))
-        {
-            steps.push(Step::Delete(other.clone()));
-        }
-        steps.push(Step::Rename(ours.clone(), target.clone()));
+    for copy in std::iter::once(current).chain(beside(layout)) {
+        keep.insert(copy.metadata_asset.id);
+        keep.extend(copy.archives().map(|a| a.id));
+    }
+    let chain = current.meta.chain.as_ref();
+    let (archive_name, metadata_name) = match chain {
+        Some(chain) => (
+            names::part_asset_name(id, chain.base.generation, encrypted),
+            names::chain_metadata_asset_name(id),
+        ),
+        None => (
+            names::archive_asset_name(id, encrypted),
+            names::metadata_asset_name(id),
+        ),
+    };
+    rename_into(
+        layout,
+        keep,
+        &mut steps,
+        &archive_name,
+        &current.archive_asset,
+    );
+    if chain.is_some() {
+        steps.extend(signpost_steps(layout, keep, current, true));
+        steps.extend(signpost_steps(layout, keep, current, false));
+    }
+    // The parts under their final names before the metadata does (docs/write-protocol.md, "A
+    // delta write").
+    for (part, asset) in current.meta.parts().iter().zip(&current.parts) {
+        let name = names::part_asset_name(id, part.generation, encrypted);
+        rename_into(layout, keep, &mut steps, &name, asset);
+    }
+    rename_into(
+        layout,
+        keep,
+        &mut steps,
+        &metadata_name,
+        &current.metadata_asset,
+    );
+    // A chain of ccsync 0.3 under the stable metadata name gets its signpost once it moved.
+    if chain.is_some() && current.metadata_asset.name == names::metadata_asset_name(id) {
+        steps.push(Step::Signpost {
+            release_id: current.release_id(),
+            session_id: id.to_owned(),
+            archive: false,
+        });
     }
     steps
 }
 
+/// Renames `ours` to `target`, deleting first what else holds that name, unless a kept asset
+/// (of the current copy or one beside it) holds it: then `ours` keeps its name (it is matched
+/// by content).
+fn rename_into(
+    layout: &SessionLayout,
+    keep: &HashSet<u64>,
+    steps: &mut Vec<Step>,
+    target: &str,
+    ours: &Asset,
+) {
+    if ours.name == target {
+        return;
+    }
+    let holders: Vec<&Asset> = layout
+        .assets
+        .iter()
+        .map(|(a, _)| a)
+        .filter(|a| a.name == target)
+        .collect();
+    if holders.iter().any(|a| keep.contains(&a.id)) {
+        return;
+    }
+    steps.extend(holders.into_iter().map(|a| Step::Delete(a.clone())));
+    steps.push(Step::Rename(ours.clone(), target.to_owned()));
+}
+
+/// The signpost under a stable name of a chain (the metadata's, or with `archive` the plain
+/// archive's): uploaded where the name is free (or just renamed away from: the base), put in
+/// place of an asset that is no copy's or of a copy the chain holds; a copy beside the chain, a
+/// signpost already there, or metadata not read stay. The current copy's own metadata under the
+/// stable name (ccsync 0.3's layout) gets it after its rename ([`stable_names`]).
+fn signpost_steps(
+    layout: &SessionLayout,
+    keep: &HashSet<u64>,
+    current: &Copy,
+    archive: bool,
+) -> Vec<Step> {
+    let id = &layout.session_id;
+    let (name, ours) = if archive {
+        (names::archive_asset_name(id, false), &current.archive_asset)
+    } else {
+        (names::metadata_asset_name(id), &current.metadata_asset)
+    };
+    let signpost = Step::Signpost {
+        release_id: current.release_id(),
+        session_id: id.clone(),
+        archive,
+    };
+    let Some(holder) = layout
+        .assets
+        .iter()
+        .map(|(a, _)| a)
+        .find(|a| a.name == name)
+    else {
+        return vec![signpost];
+    };
+    if holder.id == ours.id {
+        return if archive { vec![signpost] } else { Vec::new() };
+    }
+    let replaceable = holder.state == "uploaded"
+        && !keep.contains(&holder.id)
+        && !is_signpost(holder, id)
+        && (archive
+            || (holder.size >= MIN_METADATA_BYTES
+                && (layout.judged.contains(&holder.id)
+                    || layout
+                        .copies
+                        .iter()
+                        .any(|c| c.metadata_asset.id == holder.id))));
+    if replaceable {
+        vec![Step::Delete(holder.clone()), signpost]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether `asset` holds exactly the signpost of session `id` (by size, and GitHub's digest when
+/// it gives one).
+pub fn is_signpost(asset: &Asset, id: &str) -> bool {
+    use sha2::Digest;
+    let text = crate::bundle::metadata::signpost(id);
+    asset.size == text.len() as u64
+        && asset.digest.as_deref().is_none_or(|d| {
+            let sha = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+            d.strip_prefix("sha256:")
+                .is_some_and(|d| d.eq_ignore_ascii_case(&sha))
+        })
+}
+
 /// What the litter rules need to know of the layout's assets.
 struct Known {
-    /// Archives (and parts) of copies that are not current: they go with their metadata.
+    /// Archives (and parts) of copies that are not current and not beside it: they go with
+    /// their metadata.
     of_old_copies: HashSet<u64>,
+    /// The metadata of those copies under a chain's metadata name (a chain a compaction or a
+    /// newer chain replaced).
+    old_chain_metadata: HashSet<u64>,
     /// Archives (and parts) any copy uses.
     referenced: HashSet<u64>,
     /// Assets `steps` already delete.
@@ -459,11 +646,18 @@ struct Known {
 
 impl Known {
     fn of(layout: &SessionLayout, steps: &[Step]) -> Known {
-        let of_old_copies: HashSet<u64> = layout
-            .copies
-            .iter()
-            .skip(1)
-            .flat_map(|c| c.archives().map(|a| a.id))
+        let beside: HashSet<u64> = beside(layout).iter().map(|c| c.metadata_asset.id).collect();
+        let old = || {
+            layout
+                .copies
+                .iter()
+                .skip(1)
+                .filter(|c| !beside.contains(&c.metadata_asset.id))
+        };
+        let of_old_copies: HashSet<u64> = old().flat_map(|c| c.archives().map(|a| a.id)).collect();
+        let old_chain_metadata: HashSet<u64> = old()
+            .filter(|c| c.role == Role::ChainMetadata)
+            .map(|c| c.metadata_asset.id)
             .collect();
         let referenced: HashSet<u64> = layout
             .copies
@@ -474,11 +668,12 @@ impl Known {
             .iter()
             .filter_map(|s| match s {
                 Step::Delete(a) => Some(a.id),
-                Step::Rename(..) => None,
+                Step::Rename(..) | Step::Signpost { .. } => None,
             })
             .collect();
         Known {
             of_old_copies,
+            old_chain_metadata,
             referenced,
             renamed,
         }
@@ -498,8 +693,10 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
     let mut keep: HashSet<u64> = HashSet::new();
     let mut steps = stable_names(layout, &mut keep);
     let current_generation = layout.current().map(Copy::generation);
+    let current_is_chain = layout.current().is_some_and(|c| c.meta.chain.is_some());
     let Known {
         of_old_copies,
+        old_chain_metadata,
         referenced,
         renamed,
     } = Known::of(layout, &steps);
@@ -518,8 +715,19 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
             match role {
                 // A stable name that is not the current copy's (the other archive format, or
                 // metadata when no copy is complete) goes only once a current copy exists.
-                Role::StableArchive { .. } => current_generation.is_some(),
+                // The signpost stays while a chain is current.
+                Role::StableArchive { .. } => {
+                    current_generation.is_some()
+                        && !(current_is_chain && is_signpost(asset, &layout.session_id))
+                }
                 Role::StableMetadata => false,
+                // A chain's metadata that is not current: of a chain replaced (it goes with its
+                // parts), or read and no copy. One not read stays.
+                Role::ChainMetadata => {
+                    current_generation.is_some()
+                        && (old_chain_metadata.contains(&asset.id)
+                            || layout.judged.contains(&asset.id))
+                }
                 // A claim that is not current lost a race or can never complete (judged so from
                 // its content: one not read stays).
                 Role::Claim { generation } => {
@@ -549,7 +757,8 @@ pub fn repair_plan(layout: &SessionLayout, planner: &Planner) -> Vec<Step> {
         // The archives and parts of a copy just replaced are bounded by what its metadata may
         // list: they all go at once (a compacted chain leaves no tail of parts); other litter
         // goes a few at a time.
-        let of_old_copy = of_old_copies.contains(&asset.id);
+        let of_old_copy =
+            of_old_copies.contains(&asset.id) || old_chain_metadata.contains(&asset.id);
         if litter && (of_old_copy || litter_left > 0) {
             if !of_old_copy {
                 litter_left -= 1;
@@ -596,6 +805,8 @@ mod tests {
         m.archive.size = 100 + u64::from(version);
         m.archive.sha256 = format!("{version:02x}").repeat(32);
         m.generation = generation;
+        // Written by a ccsync that knows chains (a manifest), as this one writes.
+        m.manifest = Some(Default::default());
         m
     }
 
@@ -624,7 +835,7 @@ mod tests {
 
         fn metadata(&mut self, name: &str, generation: u64, version: u8) -> Asset {
             self.next_id += 1;
-            let a = asset(self.next_id, name, 1, &"00".repeat(32), "uploaded");
+            let a = asset(self.next_id, name, 1000, &"00".repeat(32), "uploaded");
             self.metas.insert(a.id, meta(generation, version));
             self.assets.push(a.clone());
             a
@@ -646,6 +857,27 @@ mod tests {
                         );
                         if let Some(x) = self.assets.iter_mut().find(|x| x.id == a.id) {
                             x.name = name.clone();
+                        }
+                    }
+                    Step::Signpost {
+                        session_id,
+                        archive,
+                        ..
+                    } => {
+                        let name = if *archive {
+                            names::archive_asset_name(session_id, false)
+                        } else {
+                            names::metadata_asset_name(session_id)
+                        };
+                        if !self.assets.iter().any(|x| x.name == name) {
+                            self.next_id += 1;
+                            let size = crate::bundle::metadata::signpost(session_id).len() as u64;
+                            let text = crate::bundle::metadata::signpost(session_id);
+                            let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                                text.as_bytes(),
+                            ));
+                            let a = asset(self.next_id, &name, size, &sha, "uploaded");
+                            self.assets.push(a);
                         }
                     }
                 }
@@ -883,6 +1115,17 @@ mod tests {
 
     /// A chain of generation `generation`: the base `base` (an archive of [`meta`]'s version) and
     /// one part per (generation, version), each `200 + version` bytes.
+    /// The two signposts of a chain in draft 1.
+    fn signposts() -> Vec<Step> {
+        [true, false]
+            .map(|archive| Step::Signpost {
+                release_id: 1,
+                session_id: ID.into(),
+                archive,
+            })
+            .to_vec()
+    }
+
     fn chain_meta(generation: u64, base: u8, parts: &[(u64, u8)]) -> Metadata {
         use crate::bundle::metadata::{After, Base, Chain, Part};
         let after = || After {
@@ -933,7 +1176,7 @@ mod tests {
 
         fn chain(&mut self, name: &str, meta: Metadata) -> Asset {
             self.next_id += 1;
-            let a = asset(self.next_id, name, 1, &"00".repeat(32), "uploaded");
+            let a = asset(self.next_id, name, 1000, &"00".repeat(32), "uploaded");
             self.metas.insert(a.id, meta);
             self.assets.push(a.clone());
             a
@@ -965,10 +1208,14 @@ mod tests {
             names::part_asset_name(ID, 2, false),
         );
         let claim = names::claim_asset_name(ID, 2);
+        let (base, chain_name) = (
+            names::part_asset_name(ID, 1, false),
+            names::chain_metadata_asset_name(ID),
+        );
         let new = || chain_meta(2, 1, &[(2, 7)]);
         let build = |step: usize| {
             let mut r = Release::new();
-            r.archive(&stable_archive, 1);
+            r.archive(if step < 6 { &stable_archive } else { &base }, 1);
             if step < 4 {
                 r.metadata(&stable_meta, 1, 1);
             }
@@ -985,16 +1232,29 @@ mod tests {
                     r.part(&part, 7);
                     r.chain(&claim, new());
                 }
-                _ => {
+                // The layout of ccsync 0.3: the chain under the stable names.
+                5 => {
                     r.part(&part, 7);
                     r.chain(&stable_meta, new());
+                }
+                // Rolled forward: names ccsync 0.1 and 0.2 never write, and the signpost.
+                _ => {
+                    r.part(&part, 7);
+                    r.chain(&chain_name, new());
+                    r.apply(&signposts());
                 }
             }
             r
         };
-        let mut want_final = vec![stable_archive.clone(), part.clone(), stable_meta.clone()];
+        let mut want_final = vec![
+            base.clone(),
+            part.clone(),
+            chain_name.clone(),
+            stable_meta.clone(),
+            stable_archive.clone(),
+        ];
         want_final.sort();
-        for step in 0..=5 {
+        for step in 0..=6 {
             let release = build(step);
             let want = if step < 2 { 1 } else { 2 };
             assert_eq!(release.current_generation(), Some(want), "step {step}");
@@ -1010,7 +1270,10 @@ mod tests {
                 assert_eq!(done.sorted_names(), want_final, "step {step}");
                 let current = done.layout().current().unwrap().clone();
                 assert_eq!(current.parts.len(), 1);
-                assert_eq!(current.archive_asset.name, stable_archive);
+                assert_eq!(current.archive_asset.name, base);
+                assert_eq!(current.metadata_asset.name, chain_name);
+                let signpost = done.assets.iter().find(|a| a.name == stable_meta).unwrap();
+                assert!(signpost.size < MIN_METADATA_BYTES);
             }
             assert!(
                 repair_plan(&done.layout(), &reader()).is_empty(),
@@ -1023,11 +1286,14 @@ mod tests {
     /// read yet may use it) stays; after a compaction the old chain's parts go.
     #[test]
     fn parts_count_only_complete_and_go_only_when_no_chain_can_use_them() {
-        let stable_meta = names::metadata_asset_name(ID);
         let mut r = Release::new();
-        r.archive(&names::archive_asset_name(ID, false), 1);
+        r.archive(&names::part_asset_name(ID, 1, false), 1);
         r.part(&names::part_asset_name(ID, 2, false), 2);
-        r.chain(&stable_meta, chain_meta(3, 1, &[(2, 2), (3, 3)]));
+        r.chain(
+            &names::chain_metadata_asset_name(ID),
+            chain_meta(3, 1, &[(2, 2), (3, 3)]),
+        );
+        r.apply(&signposts());
         assert!(r.layout().current().is_none(), "part 3 is missing");
         let third = r.part(&names::part_asset_name(ID, 3, false), 3);
         assert_eq!(r.current_generation(), Some(3));
@@ -1092,5 +1358,80 @@ mod tests {
         // A reader does not know "own": it leaves the young temporary archive of `me` too.
         let plan = repair_plan(&release.layout(), &reader());
         assert!(!plan.contains(&Step::Delete(own)));
+    }
+
+    /// A chain (current, generation 3) with ccsync 0.1's full copy beside it under the stable
+    /// names: `transcript` its uuid count and chain sha256 (the chain's own is 1400 "cd…", its
+    /// base's 1 "11…").
+    fn chain_with_old_copy_beside(transcript: (u64, &str)) -> (Release, Asset, Asset) {
+        let mut r = Release::new();
+        r.archive(&names::part_asset_name(ID, 1, false), 1);
+        r.part(&names::part_asset_name(ID, 2, false), 2);
+        r.part(&names::part_asset_name(ID, 3, false), 3);
+        r.chain(
+            &names::chain_metadata_asset_name(ID),
+            chain_meta(3, 1, &[(2, 2), (3, 3)]),
+        );
+        let archive = r.archive(&names::archive_asset_name(ID, false), 9);
+        let metadata = r.metadata(&names::metadata_asset_name(ID), 0, 9);
+        let old = r.metas.get_mut(&metadata.id).unwrap();
+        old.manifest = None;
+        old.uuid_count = transcript.0;
+        old.uuid_chain_sha256 = transcript.1.repeat(32);
+        (r, archive, metadata)
+    }
+
+    /// An older ccsync's copy beside a chain that the chain's metadata does not show it holds:
+    /// both stay, whole, under their names (no signpost takes the stable names), and readers are
+    /// told of it; one whose transcript is a link of the chain goes, and the signposts return.
+    #[test]
+    fn an_old_copy_beside_a_chain_stays_until_a_copy_holds_it() {
+        let (r, archive, metadata) = chain_with_old_copy_beside((1400, "ee"));
+        let layout = r.layout();
+        assert_eq!(layout.current().map(Copy::generation), Some(3));
+        let kept: Vec<u64> = beside(&layout)
+            .iter()
+            .map(|c| c.metadata_asset.id)
+            .collect();
+        assert_eq!(kept, vec![metadata.id]);
+        assert!(repair_plan(&layout, &reader()).is_empty());
+
+        // Its transcript is the chain's base (a laptop that was behind): held, so it goes.
+        for held in [(1, "11"), (1400, "cd")] {
+            let (mut r, archive, metadata) = chain_with_old_copy_beside(held);
+            assert!(beside(&r.layout()).is_empty(), "{held:?}");
+            let plan = repair_plan(&r.layout(), &reader());
+            assert!(plan.contains(&Step::Delete(archive.clone())), "{held:?}");
+            assert!(plan.contains(&Step::Delete(metadata.clone())), "{held:?}");
+            r.apply(&plan);
+            assert_eq!(r.current_generation(), Some(3));
+            for name in [
+                names::archive_asset_name(ID, false),
+                names::metadata_asset_name(ID),
+            ] {
+                let signpost = r.assets.iter().find(|a| a.name == name).unwrap();
+                assert!(is_signpost(signpost, ID), "{name}");
+            }
+            assert!(repair_plan(&r.layout(), &reader()).is_empty());
+        }
+
+        // A newer copy whose writer found it holds the old one (`supersedes`): the old one goes.
+        let mut r = r;
+        r.part(&names::temp_archive_name(ID, "w1", "n1", false), 4);
+        let mut newer = chain_meta(4, 1, &[(2, 2), (3, 3), (4, 4)]);
+        newer.parent = Some(crate::bundle::metadata::Parent {
+            generation: 3,
+            archive_sha256: "03".repeat(32),
+        });
+        let old = &r.metas[&metadata.id];
+        newer.supersedes = Some(crate::bundle::metadata::Parent {
+            generation: old.generation,
+            archive_sha256: old.copy_sha256().to_owned(),
+        });
+        r.chain(&names::claim_asset_name(ID, 4), newer);
+        assert!(beside(&r.layout()).is_empty());
+        let plan = repair_plan(&r.layout(), &reader());
+        assert!(plan.contains(&Step::Delete(archive)));
+        assert!(plan.contains(&Step::Delete(metadata)));
     }
 }

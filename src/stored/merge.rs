@@ -162,6 +162,7 @@ impl Merger<'_> {
             parts: c.parts.clone(),
             assets: Vec::new(),
             repair: Vec::new(),
+            beside: None,
         });
         let lock;
         let writer = if session_id == self.own_session {
@@ -231,7 +232,10 @@ fn need_of(layout: &copies::SessionLayout, kept: u64, force: bool) -> Need {
     // duplicate stays.
     let unread = layout.assets.iter().any(|(a, role)| {
         a.release_id != kept
-            && *role == names::Role::StableMetadata
+            && matches!(
+                role,
+                names::Role::StableMetadata | names::Role::ChainMetadata
+            )
             && copies::may_describe_a_copy(a, &layout.session_id, &assets_of(layout))
             && !layout.judged.contains(&a.id)
             && !layout.copies.iter().any(|c| c.metadata_asset.id == a.id)

@@ -14,6 +14,7 @@
 //! already read (an asset's bytes never change under its id: GitHub cannot overwrite an asset), so a
 //! push reads each metadata asset at most once.
 
+pub mod beside;
 pub mod chain;
 pub mod copies;
 pub mod listing;
@@ -47,6 +48,10 @@ pub struct StoredSession {
     /// The steps that finish an interrupted write and remove leftovers (as a reader sees them);
     /// empty in the steady state.
     pub repair: Vec<Step>,
+    /// A copy beside this one that it does not provably hold (an older ccsync's full copy beside
+    /// a chain, or the chain beside it: [`copies::beside`]): readers choose between the two by the
+    /// uuid rule on their content ([`beside::choose`]).
+    pub beside: Option<Box<StoredSession>>,
 }
 
 impl StoredSession {
@@ -80,14 +85,25 @@ impl StoredSession {
 
     fn from_layout(layout: &SessionLayout, planner: &Planner) -> Option<StoredSession> {
         let current = layout.current()?;
-        Some(StoredSession {
-            meta: current.meta.clone(),
-            metadata_asset: current.metadata_asset.clone(),
-            archive_asset: current.archive_asset.clone(),
-            parts: current.parts.clone(),
+        let mut stored = StoredSession::of_copy(layout, current);
+        stored.repair = copies::repair_plan(layout, planner);
+        stored.beside = copies::beside(layout)
+            .first()
+            .map(|c| Box::new(StoredSession::of_copy(layout, c)));
+        Some(stored)
+    }
+
+    /// `copy` of `layout` as a stored session (nothing to repair, nothing beside).
+    pub(crate) fn of_copy(layout: &SessionLayout, copy: &copies::Copy) -> StoredSession {
+        StoredSession {
+            meta: copy.meta.clone(),
+            metadata_asset: copy.metadata_asset.clone(),
+            archive_asset: copy.archive_asset.clone(),
+            parts: copy.parts.clone(),
             assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
-            repair: copies::repair_plan(layout, planner),
-        })
+            repair: Vec::new(),
+            beside: None,
+        }
     }
 }
 
@@ -335,7 +351,11 @@ fn fetch_metadata(
             Err(err)
                 if err.is::<crate::bundle::metadata::NewerFormat>()
                     && crate::release::names::classify(&asset.name).is_some_and(|(_, role)| {
-                        role == crate::release::names::Role::StableMetadata
+                        matches!(
+                            role,
+                            crate::release::names::Role::StableMetadata
+                                | crate::release::names::Role::ChainMetadata
+                        )
                     }) =>
             {
                 return Err(err).with_context(|| {
@@ -388,12 +408,13 @@ pub fn damaged_sessions(
         })
         .filter_map(|l| {
             let (_, meta) = l.assets.iter().find_map(|(asset, role)| {
-                (*role == Role::StableMetadata)
+                matches!(role, Role::StableMetadata | Role::ChainMetadata)
                     .then(|| metas.get(&asset.id).map(|m| (asset, m.clone())))
                     .flatten()
             })?;
             let archive = l.assets.iter().find(|(a, role)| {
-                matches!(role, Role::StableArchive { .. }) && a.state == "uploaded"
+                a.state == "uploaded"
+                    && (a.name == meta.archive.name || matches!(role, Role::StableArchive { .. }))
             });
             let problem = match archive {
                 None => format!(
@@ -444,12 +465,13 @@ fn is_download_failure(err: &anyhow::Error) -> bool {
 pub fn finish_writes(
     rt: &Runtime,
     gh: &GitHub,
+    release: &SessionRelease,
     sessions: &[StoredSession],
     warn: &dyn Fn(&str),
 ) -> bool {
     let mut changed = false;
     for session in sessions.iter().filter(|s| !s.repair.is_empty()) {
-        match rt.block_on(apply_steps(gh, &session.repair)) {
+        match rt.block_on(apply_steps(gh, release, &session.repair)) {
             Ok(()) => changed = true,
             Err(err) => warn(&format!(
                 "could not finish the stored copy of session {} (the next ccsync run will): {err:#}",
@@ -461,8 +483,14 @@ pub fn finish_writes(
 }
 
 /// Runs steps in order, stopping at the first failure (later steps assume the earlier ones). A
-/// gone asset counts as done; a rename onto a name taken meanwhile stops here.
-pub(crate) async fn apply_steps(gh: &GitHub, steps: &[Step]) -> crate::release::Result<()> {
+/// gone asset counts as done; a rename onto a name taken meanwhile stops here. A signpost is
+/// best effort (a name taken meanwhile, by an older ccsync's copy, stays): nothing depends on
+/// it. `release` is the release (or merged view) the steps' assets were read from.
+pub(crate) async fn apply_steps(
+    gh: &GitHub,
+    release: &SessionRelease,
+    steps: &[Step],
+) -> crate::release::Result<()> {
     for step in steps {
         match step {
             Step::Delete(asset) => gh.delete_asset(asset).await?,
@@ -471,8 +499,46 @@ pub(crate) async fn apply_steps(gh: &GitHub, steps: &[Step]) -> crate::release::
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
             },
+            Step::Signpost {
+                release_id,
+                session_id,
+                archive,
+            } => {
+                let _ = upload_signpost(gh, release, *release_id, session_id, *archive).await;
+            }
         }
     }
+    Ok(())
+}
+
+/// Uploads the signpost of `session_id`'s chain into draft `release_id` of `release`.
+async fn upload_signpost(
+    gh: &GitHub,
+    release: &SessionRelease,
+    release_id: u64,
+    session_id: &str,
+    archive: bool,
+) -> anyhow::Result<()> {
+    let mut draft = release.clone();
+    if release_id != release.id {
+        // A duplicate draft of a merged view: its upload URL differs only by the id.
+        draft.upload_url = draft.upload_url.replacen(
+            &format!("/releases/{}/", release.id),
+            &format!("/releases/{release_id}/"),
+            1,
+        );
+        draft.id = release_id;
+    }
+    let file = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
+    std::fs::write(file.path(), bundle::metadata::signpost(session_id))
+        .context("cannot write the signpost")?;
+    let name = if archive {
+        crate::release::names::archive_asset_name(session_id, false)
+    } else {
+        crate::release::names::metadata_asset_name(session_id)
+    };
+    gh.upload_new(&draft, &name, file.path(), "application/json")
+        .await?;
     Ok(())
 }
 

@@ -132,7 +132,7 @@ pub fn prepare(
         Vec::new()
     };
     if !steps.is_empty() {
-        if let Err(err) = rt.block_on(apply_steps(gh, &steps)) {
+        if let Err(err) = rt.block_on(apply_steps(gh, release, &steps)) {
             warn(&format!(
                 "could not finish the stored copy of session {session_id} (continuing with it as it is): {err:#}"
             ));
@@ -151,14 +151,18 @@ pub fn prepare(
         }
         asset
     };
-    Ok(Some(StoredSession {
-        meta: current.meta.clone(),
-        metadata_asset: renamed(&current.metadata_asset),
-        archive_asset: renamed(&current.archive_asset),
-        parts: current.parts.iter().map(renamed).collect(),
-        assets: layout.assets.iter().map(|(a, _)| a.clone()).collect(),
-        repair: Vec::new(),
-    }))
+    let stored_as_renamed = |copy: &copies::Copy| {
+        let mut stored = StoredSession::of_copy(&layout, copy);
+        stored.metadata_asset = renamed(&copy.metadata_asset);
+        stored.archive_asset = renamed(&copy.archive_asset);
+        stored.parts = copy.parts.iter().map(renamed).collect();
+        stored
+    };
+    let mut stored = stored_as_renamed(current);
+    stored.beside = copies::beside(&layout)
+        .first()
+        .map(|c| Box::new(stored_as_renamed(c)));
+    Ok(Some(stored))
 }
 
 /// An archive of the session under its stable name that no metadata describes, when the session
@@ -176,7 +180,11 @@ pub fn orphan_archive(
     layout
         .assets
         .iter()
-        .find(|(a, role)| a.state == "uploaded" && matches!(role, Role::StableArchive { .. }))
+        .find(|(a, role)| {
+            a.state == "uploaded"
+                && matches!(role, Role::StableArchive { .. })
+                && !copies::is_signpost(a, session_id)
+        })
         .map(|(a, _)| a.clone())
 }
 
@@ -253,6 +261,12 @@ pub fn write_copy(
     if !copy.keep_generation {
         meta.settle_generation(generation);
         meta.parent = base.map(|b| Parent {
+            generation: b.meta.generation,
+            archive_sha256: b.meta.copy_sha256().to_owned(),
+        });
+        // The writer compared with the copy beside too (an older ccsync's beside a chain): this
+        // copy holds it, which lets the leftover rules remove it (docs/write-protocol.md).
+        meta.supersedes = base.and_then(|b| b.beside.as_deref()).map(|b| Parent {
             generation: b.meta.generation,
             archive_sha256: b.meta.copy_sha256().to_owned(),
         });
@@ -367,7 +381,11 @@ impl WriteRun<'_> {
         // A stable metadata asset that appeared since we read (a winner that rolled forward) is
         // read whatever else the release holds; claims count as far as they were read.
         for asset in now.assets.iter().filter(|a| {
-            a.state == "uploaded" && names::classify(&a.name) == Some((id, Role::StableMetadata))
+            a.state == "uploaded"
+                && matches!(
+                    names::classify(&a.name),
+                    Some((of, Role::StableMetadata | Role::ChainMetadata)) if of == id
+                )
         }) {
             super::read_one(rt, gh, asset, id, self.scratch, self.warn, self.cache)?;
         }
@@ -404,7 +422,7 @@ impl WriteRun<'_> {
         // Our own archive is never litter of our own write: when another writer's identical
         // upload is the copy's archive, ours is its twin (that writer may yet delete its upload).
         steps.retain(|s| !matches!(s, Step::Delete(a) if a.id == temp.id));
-        let done = match self.rt.block_on(apply_steps(self.gh, &steps)) {
+        let done = match self.rt.block_on(apply_steps(self.gh, &now, &steps)) {
             Ok(()) => steps.len(),
             Err(err) => {
                 (self.warn)(&format!(
@@ -523,7 +541,7 @@ fn confirmed(
         .iter()
         .any(|c| c.metadata_asset.id != claim.id && c.generation() >= ours.generation());
     let unjudged_stable = layout.assets.iter().any(|(a, role)| {
-        *role == Role::StableMetadata
+        matches!(role, Role::StableMetadata | Role::ChainMetadata)
             && a.state == "uploaded"
             && !known.contains(&a.id)
             && !layout.judged.contains(&a.id)
@@ -576,6 +594,8 @@ fn apply_locally(release: &mut SessionRelease, steps: &[Step]) {
                     a.name = name.clone();
                 }
             }
+            // Read again by whoever needs it; nothing here depends on it.
+            Step::Signpost { .. } => {}
         }
     }
 }

@@ -101,14 +101,21 @@ impl Laptop {
     }
 
     /// The stored metadata of session `id` in the fake.
+    /// The stored metadata of session `id`: a chain's (`claude-session-chain-<id>.json`, while
+    /// the stable name holds its signpost), else the stable metadata.
     pub fn stored_metadata(&self, id: &str) -> Option<Value> {
-        let name = format!("claude-session-metadata-{id}.json");
-        self.fake
-            .releases("octo", "app")
-            .iter()
-            .flat_map(|r| r.assets.iter())
-            .find(|a| a.name == name)
-            .map(|a| serde_json::from_slice(&a.data).unwrap())
+        let names = [
+            format!("claude-session-chain-{id}.json"),
+            format!("claude-session-metadata-{id}.json"),
+        ];
+        let releases = self.fake.releases("octo", "app");
+        names.iter().find_map(|name| {
+            releases
+                .iter()
+                .flat_map(|r| r.assets.iter())
+                .find(|a| &a.name == name)
+                .map(|a| serde_json::from_slice(&a.data).unwrap())
+        })
     }
 }
 

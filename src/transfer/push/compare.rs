@@ -270,7 +270,7 @@ impl PushJob<'_> {
         stored: &StoredSession,
         scratch: &Path,
     ) -> anyhow::Result<Relation> {
-        stored::relation_to_copy(
+        stored::beside::relation_to_stored(
             self.rt,
             self.gh,
             local,

@@ -226,6 +226,7 @@ impl PushJob<'_> {
             // Set by the write protocol when the copy is written.
             generation: 0,
             parent: None,
+            supersedes: None,
             deleted_side_files: side.deleted.clone(),
             chain: None,
             manifest: crate::bundle::delta::manifest_of(&session.id, &packed.entry_sha256),

@@ -234,7 +234,9 @@ fn with_archives(release: &SessionRelease) -> Vec<String> {
                 a.state == "uploaded"
                     && matches!(
                         role,
-                        names::Role::StableArchive { .. } | names::Role::TempArchive { .. }
+                        names::Role::StableArchive { .. }
+                            | names::Role::TempArchive { .. }
+                            | names::Role::Part { .. }
                     )
             })
         })

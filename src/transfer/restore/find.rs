@@ -138,7 +138,7 @@ fn choose_session(
     refuse_damaged(release, &read.damaged, only, sessions.first())?;
     // A push that stopped after its commit point left a complete copy under temporary names:
     // finish it for everyone (downloads go by asset id, so `sessions` stays valid).
-    stored::finish_writes(rt, gh, &sessions, warn);
+    stored::finish_writes(rt, gh, release, &sessions, warn);
     Ok(match &args.session {
         Some(id) => sessions.into_iter().find(|s| &s.meta.session_id == id),
         None => sessions.into_iter().next(),

@@ -263,6 +263,19 @@ impl RestoreJob<'_> {
             }
         };
         release_found.set(true);
+        // An older ccsync's copy beside a chain: the one that holds the other's records.
+        let stored = match crate::stored::beside::choose(
+            self.rt,
+            self.gh,
+            &stored,
+            scratch.path(),
+            target.passphrase.as_deref(),
+        )? {
+            crate::stored::beside::Choice::Use(chosen) => *chosen,
+            crate::stored::beside::Choice::Diverged => {
+                return Err(crate::stored::beside::diverged_error(&stored, self.branch))
+            }
+        };
         let target = self.check_found(&mut outcome, &release, &stored, target)?;
         let target = &target;
         let Some(compared) = self.compare(&mut outcome, &release, &stored, target)? else {
