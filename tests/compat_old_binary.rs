@@ -483,6 +483,35 @@ fn this_ccsync_after_0_1_pushed_beside(
 ) {
     let laptop = &chain.laptop;
     let id = chain.id.as_str();
+    let json = |args: &[&str]| {
+        let output = run_on(laptop, &laptop.env, None, args, &[]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
+        serde_json::from_str::<Value>(&stdout(&output)).unwrap()
+    };
+    // The laptop's status against both copies.
+    let status = json(&["status", "--json"]);
+    let want = match local {
+        Local::Same => "equal",
+        Local::Ahead => "local-ahead",
+        Local::Behind => "remote-ahead",
+        _ => "diverged",
+    };
+    assert_eq!(status["sessions"][0]["status"], want, "{what}: {status}");
+    if !matches!(local, Local::Diverged) {
+        // What is shown and listed is the copy ahead.
+        let records = if matches!(local, Local::Ahead) {
+            held.line_count()
+        } else {
+            chain.full.line_count()
+        };
+        let shown = json(&["release-show", "--session", id, "--json"]);
+        assert_eq!(shown["records"], records, "{what}: {shown}");
+        let listed = json(&["release-list", "--json"]);
+        assert_eq!(
+            listed["sessions"][0]["records"], records,
+            "{what}: {listed}"
+        );
+    }
     let restore = ["release-restore", "--session", id];
     let fresh_restore = || {
         let fresh = TestEnv::with_repo_path("runner/work/app/app");

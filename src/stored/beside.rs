@@ -55,6 +55,33 @@ pub fn choose(
     }
 }
 
+/// What a reader that only shows a session uses (`release-list`, `release-show`,
+/// `release-export`): with a copy beside, the one [`choose`] takes; when that cannot be told
+/// (diverged, or encrypted without the passphrase), the current copy, with a warning.
+pub fn chosen_or_current(
+    rt: &Runtime,
+    gh: &GitHub,
+    stored: StoredSession,
+    scratch: &Path,
+    warn: &dyn Fn(&str),
+) -> StoredSession {
+    if stored.beside.is_none() {
+        return stored;
+    }
+    let passphrase = crate::passphrase::from_env("read").ok().flatten();
+    let why = match choose(rt, gh, &stored, scratch, passphrase.as_deref()) {
+        Ok(Choice::Use(chosen)) => return *chosen,
+        Ok(Choice::Diverged) => "they diverged".to_owned(),
+        Err(err) => format!("{err:#}"),
+    };
+    warn(&format!(
+        "session {} has two copies in its release (an older ccsync stored one beside this \
+         ccsync's), and which is ahead cannot be told ({why}): using the newer write",
+        stored.meta.session_id
+    ));
+    stored
+}
+
 /// The uuid rule between a local session and what the release holds of it: the current copy,
 /// and the copy beside it if any. With one beside, the local session is ahead only when it
 /// holds every record of both (a push then writes a copy that supersedes both), equal or behind

@@ -28,33 +28,6 @@ pub struct Listing {
     pub damaged: Vec<(SessionRelease, Damaged)>,
 }
 
-/// The copy listed of `stored`: with an older ccsync's copy beside it, the one that holds the
-/// other's records ([`super::beside::choose`]); when that cannot be told (diverged, or encrypted
-/// without the passphrase), the current copy, with a warning.
-fn listed_copy(
-    rt: &Runtime,
-    gh: &GitHub,
-    stored: StoredSession,
-    scratch: &std::path::Path,
-    warn: &dyn Fn(&str),
-) -> StoredSession {
-    if stored.beside.is_none() {
-        return stored;
-    }
-    let passphrase = crate::passphrase::from_env("list").ok().flatten();
-    let why = match super::beside::choose(rt, gh, &stored, scratch, passphrase.as_deref()) {
-        Ok(super::beside::Choice::Use(chosen)) => return *chosen,
-        Ok(super::beside::Choice::Diverged) => "they diverged".to_owned(),
-        Err(err) => format!("{err:#}"),
-    };
-    warn(&format!(
-        "session {} has two copies in its release (an older ccsync stored one beside this \
-         ccsync's), and which is ahead cannot be told ({why}): listing the newer write",
-        stored.meta.session_id
-    ));
-    stored
-}
-
 /// Reads the session releases of `branch` (every branch's without one), finishing interrupted
 /// pushes on the way (best effort). `warn` hears what cannot be read.
 pub fn list(
@@ -90,7 +63,7 @@ pub fn list(
         // Finishes interrupted pushes (complete copies under temporary names), best effort.
         super::finish_writes(rt, gh, release, &read.sessions, warn);
         for stored in read.sessions {
-            let stored = listed_copy(rt, gh, stored, scratch.path(), warn);
+            let stored = super::beside::chosen_or_current(rt, gh, stored, scratch.path(), warn);
             listing.add(&branch, release, stored);
         }
     }

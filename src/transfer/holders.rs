@@ -235,7 +235,12 @@ fn read_copies(
             &|m| ctx.ui.warn(m),
             Some(id),
         )?;
-        match read.sessions.into_iter().next() {
+        let warn = |m: &str| ctx.ui.warn(m);
+        let first = read.sessions.into_iter().next();
+        // An older ccsync's copy beside a chain: the one that holds the other's records.
+        let first =
+            first.map(|s| stored::beside::chosen_or_current(rt, gh, s, scratch.path(), &warn));
+        match first {
             Some(stored) => match copies
                 .iter()
                 .position(|(r, _)| r.tag_name == release.tag_name)
