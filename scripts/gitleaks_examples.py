@@ -1,6 +1,8 @@
-# Extracts the per-rule examples of gitleaks (cmd/generate/config/rules/*.go) into
-# tests/secret_corpus/gitleaks_examples.jsonl: python3 scripts/gitleaks_examples.py GITLEAKS_CLONE OUT.
-# The test (tests/secrets_gitleaks_corpus.rs) draws every value afresh from them.
+# Extracts the per-rule examples of gitleaks (cmd/generate/config/rules/*.go) into a file outside
+# this repository (data taken from other repositories is not committed), to measure the scan
+# locally: python3 scripts/gitleaks_examples.py GITLEAKS_CLONE OUT, then
+# CCSYNC_SCANNER_EXAMPLES=OUT cargo test --release --test secrets_gitleaks_corpus -- --nocapture
+# (the test draws every value afresh from them).
 import json, re, subprocess, sys
 G = sys.argv[1]  # a clone of github.com/gitleaks/gitleaks
 files = subprocess.run(['git','-C',G,'ls-tree','--name-only','HEAD','cmd/generate/config/rules/'],capture_output=True,text=True).stdout.split()

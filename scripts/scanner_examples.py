@@ -1,5 +1,5 @@
 # Extracts the public per-rule examples of Betterleaks (cmd/generate/config/rules/*.go, MIT) and
-# Kingfisher (data/rules/*.yml, Apache-2.0) into tests/secret_corpus/scanner_examples.jsonl,
+# Kingfisher (data/rules/*.yml, Apache-2.0) into a file outside this repository (not committed),
 # each row with the rule's own pattern so the test keeps only values the rule describes:
 #   python3 scripts/scanner_examples.py BETTERLEAKS_CLONE KINGFISHER_CLONE OUT
 # Betterleaks' rule files have gitleaks' layout: scripts/gitleaks_examples.py reads them.

@@ -42,7 +42,10 @@ fn stored_archive(fake: &FakeGitHub, id: &str) -> Option<Vec<(String, Vec<u8>)>>
         .into_iter()
         .find(|r| r.tag_name == "claude-sessions-main")?;
     let base = release.assets.iter().find(|a| a.name == name)?;
-    let mut out = untar(&base.data);
+    // A chain's stable name holds a small signpost, its base is its first `.d<B>` part
+    // (docs/write-protocol.md): then every part is applied in order, the base first.
+    let gzip = base.data.starts_with(&[0x1f, 0x8b]);
+    let mut out = if gzip { untar(&base.data) } else { Vec::new() };
     let part_prefix = format!("claude-session-{id}.d");
     let mut parts: Vec<(u64, &[u8])> = release
         .assets

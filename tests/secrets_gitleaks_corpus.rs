@@ -1,21 +1,26 @@
-//! An independent recall and false-alarm measure: gitleaks' own per-rule examples
-//! (`secret_corpus/gitleaks_examples.jsonl`, extracted from its rule definitions: sample-secret
-//! templates, true positives and false positives), with every value drawn afresh (template
-//! classes sampled, the random-looking runs of literal examples redrawn with characters of the
-//! same class, prefixes kept) and kept only when the rule's own pattern still describes it, then
-//! placed in the 8 shapes a transcript holds text in. The same for the examples of Betterleaks
-//! and Kingfisher where they are on this machine (see [`scanner_examples`]). Run with
-//! `--nocapture` for the figures.
+//! Recall and false alarms of the scan on samples drawn from the provider rules' own data, and
+//! (where they are on this machine) on independent examples.
+//!
+//! The committed corpus is generated the way gitleaks' `GenerateSampleSecrets` builds samples:
+//! for every rule the provider tier runs (Betterleaks' rule set, vendored), an identifier from
+//! the rule's keywords and a value drawn fresh from the rule's secret capture group
+//! (`secret_corpus/regex_sample.rs`), written as code and configuration write them (`FORMS`),
+//! kept when the rule's own pattern finds that value in it and its own filter keeps it (else
+//! a sample of the whole pattern), then placed in the 8 shapes a transcript holds text in;
+//! beside them a hand-written set of negatives (placeholders, names, public values) in the same
+//! 8 shapes and 2 MB of ordinary output. The independent measure reads the public per-rule
+//! examples of gitleaks, Betterleaks and Kingfisher from a file this repository does not hold
+//! (see [`scanner_examples`]). Run with `--nocapture` for the figures.
 
+#[path = "secret_corpus/regex_sample.rs"]
+mod regex_sample;
 mod secret_corpus;
 
 use std::collections::BTreeMap;
 
-use ccsync::bundle::secrets::gitleaks::TIER;
+use ccsync::bundle::secrets::provider_rules::TIER;
 use ccsync::bundle::secrets::{redact_file, Scanner};
 use secret_corpus::{benign_lines, plant, Context, Rng, Secret, PLACES};
-
-const EXAMPLES: &str = include_str!("secret_corpus/gitleaks_examples.jsonl");
 
 /// The 21 common families (by rule id prefix); every other rule is the long tail.
 const COMMON: &[&str] = &[
@@ -322,7 +327,7 @@ impl Figures {
         );
         println!("{what}: false redactions by rule: {:?}", self.false_by_rule);
         println!(
-            "{what}: redactions of negatives gitleaks reports too: {:?} ({:.2} per \
+            "{what}: redactions of negatives a provider rule reports too: {:?} ({:.2} per \
              MB; {:.2} per MB counting them as false)",
             self.secret_shaped,
             self.secret_shaped.values().sum::<usize>() as f64 / self.megabytes,
@@ -339,6 +344,9 @@ impl Figures {
         );
     }
 }
+
+static LABEL: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\[REDACTED:[^\]]*\]").unwrap());
 
 /// Plants every positive and negative in the 8 shapes and scans them, with `benign` text.
 fn measure(positives: &[Positive], negatives: &[String], benign: &str) -> Figures {
@@ -362,6 +370,8 @@ fn measure(positives: &[Positive], negatives: &[String], benign: &str) -> Figure
         for place in PLACES {
             let sample = plant(&secret, place, Context::Plain, n);
             let (out, found) = scan(&scanner, dir.path(), &sample.content, &sample.file);
+            // (A label names its rule, which may hold a value's start: `configcat-sdk-...`.)
+            let out = LABEL.replace_all(&out, "[REDACTED]");
             // A literal example holds its secret somewhere in its text: redacted means found.
             let ok = if literal {
                 !found.is_empty()
@@ -408,7 +418,7 @@ fn measure(positives: &[Positive], negatives: &[String], benign: &str) -> Figure
             }
             if !found.is_empty() {
                 let shaped = if TIER.reports(text.as_bytes()) {
-                    "(gitleaks reports it) "
+                    "(a provider rule reports it) "
                 } else {
                     ""
                 };
@@ -428,43 +438,176 @@ fn measure(positives: &[Positive], negatives: &[String], benign: &str) -> Figure
     figures
 }
 
+/// An identifier for a rule's samples, as gitleaks names them after the provider: its first
+/// keyword that can be part of a name, else the provider its id names.
+fn identifier(index: usize) -> String {
+    TIER.keywords_of(index)
+        .into_iter()
+        .find(|k| k.len() >= 3 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .map_or_else(|| family(TIER.rules[index].id), str::to_owned)
+}
+
+/// One sample for every rule the provider tier runs: a value drawn from the rule's secret group
+/// next to an identifier in one of `FORMS`, or, where the rule wants more around its value, a
+/// draw of its whole pattern; kept when the rule finds that value and its own filter keeps it.
+/// Also the rules no sample was found for.
+fn generated(rng: &mut Rng) -> (Vec<Positive>, Vec<&'static str>) {
+    let (mut positives, mut unsampled) = (Vec::new(), Vec::new());
+    for (index, rule) in TIER.rules.iter().enumerate() {
+        let Some(hir) = regex_sample::parse(rule.pattern()) else {
+            unsampled.push(rule.id);
+            continue;
+        };
+        // (A pattern without groups is its secret whole.)
+        let group = u32::try_from(rule.secret_group().max(1)).unwrap();
+        let secret = regex_sample::group(&hir, group).or(Some(&hir)
+            .filter(|_| regex::Regex::new(rule.pattern()).map_or(true, |r| r.captures_len() == 1)));
+        let ident = identifier(index);
+        let keywords = TIER.keywords_of(index);
+        let found = (0..48).find_map(|attempt| {
+            let text = match secret {
+                Some(secret) if attempt < 24 => {
+                    let value = regex_sample::draw(rng, secret);
+                    FORMS[(index + attempt) % FORMS.len()]
+                        .replace("{i}", &ident)
+                        .replace("{s}", &value)
+                }
+                _ => regex_sample::draw(rng, &hir),
+            };
+            let lower = text.to_ascii_lowercase();
+            match rule.secret_in(text.as_bytes()) {
+                // As Betterleaks runs a rule: only where one of its keywords occurs. The value's
+                // start must not be in its name too (the name would count as a piece left).
+                Some((range, true))
+                    if range.len() >= 8
+                        && !text.contains('\n')
+                        && keywords.iter().any(|k| lower.contains(k))
+                        && text.matches(&text[range.start..range.start + 8]).count() == 1 =>
+                {
+                    let value = text[range].to_owned();
+                    Some(Positive {
+                        rule: rule.id.to_owned(),
+                        text,
+                        value,
+                    })
+                }
+                _ => None,
+            }
+        });
+        match found {
+            Some(positive) => positives.push(positive),
+            None => unsampled.push(rule.id),
+        }
+    }
+    (positives, unsampled)
+}
+
+/// Negatives written by hand: the issue's placeholders and names, placeholders of many
+/// providers' documentation, references, identifiers and public values. None may be redacted.
+const NEGATIVES: &[&str] = &[
+    // The issue's.
+    "export GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "const key = \"AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";",
+    "ANTHROPIC_API_KEY=sk-ant-api03-abc123xyz-...",
+    "hf_requiredCharacteristicTypesForDisplayMetadata",
+    "notes = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
+    "SLACK_BOT_TOKEN=xoxb-12345-abcd234",
+    // Placeholders: x, *, 0 runs, repeated and sequential characters, words.
+    "OPENAI_API_KEY=sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "STRIPE_SECRET_KEY=sk_live_****************************",
+    "GITLAB_TOKEN=glpat-00000000000000000000",
+    "DOPPLER_TOKEN=dp.pt.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "SENDGRID_API_KEY=SG.xxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "NPM_TOKEN=npm_0000000000000000000000000000000000000000",
+    "HF_TOKEN=hf_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "token = \"ghp_abcdefghijklmnopqrstuvwxyz0123456789\"",
+    "DIGITALOCEAN_TOKEN=dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "PULUMI_ACCESS_TOKEN=pul-1234567890123456789012345678901234567890",
+    "api_key: your-api-key-here",
+    "SECRET_KEY=changeme",
+    "password: example-password",
+    "AUTH_TOKEN=<YOUR_AUTH_TOKEN>",
+    "client_secret = \"{{ client_secret }}\"",
+    "LINEAR_API_KEY=lin_api_YOUR_LINEAR_API_KEY_GOES_HERE",
+    "export NEW_RELIC_LICENSE_KEY=your_new_relic_license_key",
+    "SHOPIFY_ACCESS_TOKEN=shpat_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "TWILIO_AUTH_TOKEN=your_auth_token",
+    "DATADOG_API_KEY=<DATADOG_API_KEY>",
+    "# Replace sk_test_REPLACE_WITH_YOUR_KEY with your key",
+    // Documented example values.
+    "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    // References.
+    "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
+    "token = os.environ[\"SLACK_BOT_TOKEN\"]",
+    "const apiKey = process.env.OPENAI_API_KEY;",
+    "Authorization: Bearer $TOKEN",
+    "password = settings.DATABASE_PASSWORD",
+    // Identifiers and public values near a provider's name.
+    "import { SlackTokenProvider } from '@slack/oauth';",
+    "stripe_publishable_key = pk_live_ZmlsZS1uYW1lLWlzLXB1YmxpYw",
+    "\"resolved\": \"https://registry.npmjs.org/@octokit/auth-token/-/auth-token-4.0.0.tgz\"",
+    "sentry_dsn_public_key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq8e9Vx2fKp3dL7mN4rT6wY1bZ0cX5sQ9uJ8hG2aF3k'",
+    "commit 3f9c2b1e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e (HEAD -> main, origin/main)",
+    "request-id: 4b7f2c1e-9a3d-4e8f-b6c5-1d2e3f4a5b6c",
+    "stripeAccountId = \"acct_1032D82eZvKYlo2C\"",
+    "max_tokens: 4096, input_tokens: 1200, cache_read_input_tokens: 23000",
+    "tokenizer = AutoTokenizer.from_pretrained(\"meta-llama/Llama-3.1-8B\")",
+    "--- PASS: TestTokenRefresh (0.02s)",
+    "key_id = \"projects/my-project/locations/global/keyRings/ring/cryptoKeys/key\"",
+    "csrf_token = \"Jq3Vn8Rt2Wz6Yb1Xc4Hs7Kd9\"",
+    "public_key = \"MCowBQYDK2VwAyEAq8e9Vx2fKp3dL7mN4rT6wY1bZ0cX5sQ9uJ8hG2aF3kA=\"",
+    "integrity sha512-Q7w2Zk9Lp4X3Rt8Vn1Hs6Jc3Yd5Fb0GkQ7w2Zk9Lp4X3Rt8Vn1Hs6Jc3Yd5Fb0Gk==",
+    "sha256:3b0a6f0e7c554d7e9a110000000b3e013b0a6f0e7c554d7e9a110000000b3e01",
+    "The Datadog agent reads its api key from datadog.yaml; see the docs.",
+    "heroku: the key is stored in the HEROKU_API_KEY config var of the app",
+];
+
 #[test]
-fn gitleaks_examples_drawn_afresh_are_redacted_and_its_negatives_left_alone() {
+fn samples_drawn_from_the_provider_rules_are_redacted_and_negatives_left_alone() {
     let mut rng = Rng::new(2026);
-    let is_match = |row: &serde_json::Value, text: &str| {
-        let rule = TIER.rule(row["rule"].as_str().unwrap())?;
-        Some(rule.is_match(text.as_bytes()))
-    };
-    let (positives, negatives) = corpus(&mut rng, EXAMPLES, &is_match);
+    let (positives, unsampled) = generated(&mut rng);
+    println!(
+        "{} rules run, {} sampled, {} without a sample: {unsampled:?}",
+        TIER.rules.len(),
+        positives.len(),
+        unsampled.len()
+    );
+    let negatives: Vec<String> = NEGATIVES.iter().map(|n| (*n).to_owned()).collect();
     let benign = benign_lines(11, 2_000_000).join("\n") + "\n";
     let figures = measure(&positives, &negatives, &benign);
-    figures.print("gitleaks");
+    figures.print("provider rules");
+    assert!(
+        positives.len() * 10 >= TIER.rules.len() * 9,
+        "samples for only {} of {} rules: {unsampled:?}",
+        positives.len(),
+        TIER.rules.len()
+    );
     let (common, tail) = (figures.pct(true), figures.pct(false));
-    // Measured: see docs/secrets.md; the thresholds guard against regressions.
+    // Measured: see docs/secrets.md; the floors guard against regressions.
     assert!(
         common >= 99.0,
         "common recall {common:.1}%: {:?}",
         figures.missed
     );
     assert!(
-        tail >= 98.0,
+        tail >= 97.0,
         "long-tail recall {tail:.1}%: {:?}",
         figures.missed
     );
+    let weak: Vec<_> = figures
+        .families
+        .iter()
+        .filter(|(_, (n, ok))| ok * 4 < n * 3)
+        .collect();
+    assert!(weak.is_empty(), "families below 75%: {weak:?}");
+    // Not one of the hand-written negatives is redacted, in any shape.
+    assert!(figures.alarms.is_empty(), "{:#?}", figures.alarms);
     let per_mb = figures.false_per_mb();
     assert!(
-        per_mb <= 2.0,
+        per_mb <= 0.5,
         "{per_mb:.2} false redactions per MB: {:?}",
         figures.false_by_rule
-    );
-    let all = figures
-        .false_by_rule
-        .values()
-        .chain(figures.secret_shaped.values());
-    let all_per_mb = all.sum::<usize>() as f64 / figures.megabytes;
-    assert!(
-        all_per_mb <= 10.0,
-        "{all_per_mb:.2} redactions of negatives per MB"
     );
 }
 
@@ -491,7 +634,9 @@ fn betterleaks_and_kingfisher_examples_drawn_afresh_are_redacted_and_negatives_l
     let mut rng = Rng::new(2027);
     let mut patterns: BTreeMap<String, Option<regex::bytes::Regex>> = BTreeMap::new();
     let is_match = |row: &serde_json::Value, text: &str| {
-        let pattern = row["pattern"].as_str()?;
+        // (gitleaks' rows name no pattern: its rule of the same id in the tier, if any.)
+        let own = || TIER.rule(row["rule"].as_str()?).map(|r| r.pattern());
+        let pattern = row["pattern"].as_str().or_else(own)?;
         let regex = patterns
             .entry(pattern.to_owned())
             .or_insert_with(|| compile(pattern));

@@ -2,7 +2,7 @@
 //!
 //! The line is lower-cased once; SIMD searches (Teddy, from `aho-corasick`) look in that copy for
 //! the built-in rules' triggers, each mapped to the rules it makes candidates, and one automaton
-//! for the gitleaks tier's keywords; what must keep its case (the token ccsync holds, Azure's
+//! for the provider tier's keywords; what must keep its case (the token ccsync holds, Azure's
 //! `Q~`, ...) is found in the raw line. A line without any hit costs nothing more. The scan then
 //! decodes only the strings hits fall in, once for both tiers, and runs each rule only in
 //! windows around its own keywords. Where the CPU lacks the SIMD, automata do the same, slower.
@@ -12,7 +12,7 @@ use aho_corasick::packed::{self, Searcher};
 use aho_corasick::{dfa, AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind};
 use memchr::memmem::Finder;
 
-use super::gitleaks::KeywordHit;
+use super::provider_rules::KeywordHit;
 
 /// A set of built-in rules, one bit each.
 pub type Mask = u128;
@@ -66,7 +66,7 @@ impl KeywordTable {
 pub struct Hits {
     /// Where a trigger starts and the built-in rules it makes candidates, in order.
     pub triggers: Vec<(usize, Mask)>,
-    /// The gitleaks tier's keywords, in order of their start.
+    /// The provider tier's keywords, in order of their start.
     pub tier: Vec<KeywordHit>,
 }
 
@@ -110,7 +110,7 @@ fn simd_searcher<P: AsRef<[u8]>>(patterns: &[P]) -> Option<Searcher> {
 
 impl FirstPass {
     /// `triggers` (lower case): what every built-in keyword holds one of; `raw`: byte strings to
-    /// find in the raw line with their rules; `tier`: the gitleaks tier's keywords (lower case,
+    /// find in the raw line with their rules; `tier`: the provider tier's keywords (lower case,
     /// in the order [`Tier::keywords`] gives them).
     pub fn new(
         mut table: KeywordTable,
@@ -444,7 +444,7 @@ pub fn overlap(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{escaped_forms, TierKeywords, SHORT_TEXT, STREAMS};
-    use crate::bundle::secrets::gitleaks::TIER;
+    use crate::bundle::secrets::provider_rules::TIER;
 
     /// Every occurrence of every form of every keyword, found at every position.
     fn naive(keywords: &[String], text: &[u8]) -> Vec<(usize, usize, u16)> {

@@ -12,14 +12,14 @@
 //! - [`first_pass`]: the one keyword pass over a line that picks the rules of both tiers
 //! - [`scan`]: matching, merging and replacing in one line
 //! - [`entropy`]: whether a value looks random enough to be a secret
-//! - [`gitleaks`]: the second tier, gitleaks' maintained rule set loaded as data
+//! - [`provider_rules`]: the second tier, Betterleaks' maintained rule set loaded as data
 //! - [`forms`]: the forms the token ccsync holds takes in a transcript (JSON, base64, hex)
 
 pub mod entropy;
 pub mod first_pass;
 pub mod forms;
-pub mod gitleaks;
 pub mod normalise;
+pub mod provider_rules;
 pub mod rules;
 pub mod scan;
 

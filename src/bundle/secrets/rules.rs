@@ -45,8 +45,8 @@ pub enum Check {
     /// A password given on a command line or in `.netrc`: not a placeholder, a reference or a
     /// prompt.
     Password,
-    /// A token of a family gitleaks also judges: not a placeholder, and kept by the judgement
-    /// (entropy, allow-lists) of gitleaks' rule of that id.
+    /// A token of a family the provider tier (Betterleaks) also judges: not a placeholder, and kept by the judgement
+    /// (entropy, allow-lists) of the provider tier's rule of that id.
     Judged(&'static str),
     /// A Google API key: [`Check::Judged`] by `gcp-api-key`, and not inside a longer token (a key
     /// is 39 characters; digits or a few characters glued on are allowed, a letter before it or
@@ -747,6 +747,7 @@ pub fn secret_name(name: &[u8]) -> bool {
     // Tokens that are public by design or guard a form, not an account: `publicToken`,
     // `PUBLISHABLE_KEY`, `csrf-token`.
     if words[0].starts_with(b"public")
+        || words.iter().any(|w| w.starts_with(b"publishable"))
         || words
             .iter()
             .any(|w| [&b"csrf"[..], b"xsrf", b"csrftoken", b"xsrftoken"].contains(w))
@@ -768,6 +769,7 @@ pub fn secret_name(name: &[u8]) -> bool {
 const NOT_SECRET_KEY_QUALIFIERS: &[&[u8]] = &[
     b"public",
     b"pub",
+    b"publishable",
     b"primary",
     b"foreign",
     b"sort",

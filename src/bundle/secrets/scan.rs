@@ -17,8 +17,8 @@ use regex::bytes::Regex;
 use super::entropy;
 use super::first_pass::{FirstPass, Hits, KeywordTable, Mask};
 use super::forms::literal_forms;
-use super::gitleaks::{self, KeywordHit};
 use super::normalise::{lex_of, segments_as, Lex, LexCursor, Segment, View};
+use super::provider_rules::{self, KeywordHit};
 use super::rules::{
     key_material, provider_key_name, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS,
     MAX_VALUE, RULES,
@@ -219,7 +219,7 @@ impl Compiled {
 /// The compiled rules plus the literals to redact.
 pub struct Scanner {
     rules: Vec<Compiled>,
-    /// The one keyword pass over a line, for the built-in rules and gitleaks' tier.
+    /// The one keyword pass over a line, for the built-in rules and the provider tier.
     first: FirstPass,
     /// The rules that also read a JSON line's raw text (see [`structural`]).
     structural: Mask,
@@ -301,7 +301,7 @@ impl Scanner {
             let mask = FirstPass::table_rules(&table, trigger.as_bytes());
             raw.push((trigger.as_bytes().to_vec(), mask));
         }
-        let first = FirstPass::new(table, TRIGGERS, raw, gitleaks::TIER.keywords());
+        let first = FirstPass::new(table, TRIGGERS, raw, provider_rules::TIER.keywords());
         let name_led = rules
             .iter()
             .enumerate()
@@ -343,7 +343,7 @@ impl Scanner {
     pub fn rule_of(&self, hit: &Hit) -> &'static str {
         match self.rules.get(hit.rule) {
             Some(rule) => rule.name,
-            None => gitleaks::TIER.rules[hit.rule - self.rules.len()].id,
+            None => provider_rules::TIER.rules[hit.rule - self.rules.len()].id,
         }
     }
 
@@ -413,7 +413,7 @@ impl Scanner {
     }
 
     /// [`Scanner::scan`] of a line, or of a part of a long line lexed as `lex`: one keyword
-    /// pass, then, in the segments it found keywords in, the built-in rules and gitleaks' rules
+    /// pass, then, in the segments it found keywords in, the built-in rules and the provider rules
     /// on the same decoded and normalised views; the tier's findings count only where the
     /// built-in rules found nothing.
     fn scan_part(&self, line: &[u8], lex: Lex) -> LineScan {
@@ -460,11 +460,14 @@ impl Scanner {
             scan.open_key_block |= plain_line && open;
         }
         scan.hits = merge(found, line);
-        // Only what the built-in rules did not already redact.
+        // Only what the built-in rules did not already redact whole: a tier match that reaches
+        // past a built-in one (a connection string around its key) widens it.
         let builtin = &scan.hits;
         tier_found.retain(|h| {
             let i = builtin.partition_point(|b| b.end <= h.start);
-            builtin.get(i).is_none_or(|b| b.start >= h.end)
+            builtin
+                .get(i)
+                .is_none_or(|b| h.start < b.start || b.end < h.end)
         });
         if !tier_found.is_empty() {
             tier_found.extend(scan.hits.iter().copied());
@@ -528,7 +531,7 @@ impl Scanner {
         self.scan_view(view, mask, Some(in_view), found)
     }
 
-    /// gitleaks' rules on `view` around `hits`, raw positions of the line (mapped into it).
+    /// The provider rules on `view` around `hits`, raw positions of the line (mapped into it).
     fn tier_in_view(&self, view: &View, hits: &[KeywordHit], found: &mut Vec<Hit>) {
         if hits.is_empty() {
             return;
@@ -544,7 +547,7 @@ impl Scanner {
         self.tier_spans(&view.text, &mapped, |s, e| view.raw_span(s, e), found);
     }
 
-    /// gitleaks' rules on `text` around `hits` (positions in `text`), the spans mapped back.
+    /// The provider rules on `text` around `hits` (positions in `text`), the spans mapped back.
     fn tier_spans(
         &self,
         text: &[u8],
@@ -553,7 +556,7 @@ impl Scanner {
         found: &mut Vec<Hit>,
     ) {
         let mut spans = Vec::new();
-        gitleaks::TIER.find_near(text, hits, &mut spans);
+        provider_rules::TIER.find_near(text, hits, &mut spans);
         for (start, end, rule) in spans {
             let (start, end) = raw_span(start, end);
             found.push(Hit {
@@ -1008,7 +1011,7 @@ fn check(
 }
 
 /// An assignment: a secret-like name (capture 1), a value that passes the value test and
-/// gitleaks' allow-lists for assignments.
+/// generic-api-key's allow-lists for assignments (provider tier).
 fn assignment(text: &[u8], start: usize, end: usize, name: Option<(usize, usize)>) -> bool {
     let value = &text[start..end];
     name.is_some_and(|(s, e)| {
@@ -1022,11 +1025,11 @@ fn assignment(text: &[u8], start: usize, end: usize, name: Option<(usize, usize)
         let name = &text[s..e];
         (secret_name(name) || provider_key_name(name) && entropy::spaced_value(value))
             && entropy::secret_value(value)
-            && gitleaks::TIER.keeps_assignment(text, s..end, start..end)
+            && provider_rules::TIER.keeps_assignment(text, s..end, start..end)
     })
 }
 
-/// The checks of token families that also ask what gitleaks' rule of the family judges, or
+/// The checks of token families that also ask what the provider tier's rule of the family judges, or
 /// look at the bytes around the match.
 fn family_check(kind: Check, text: &[u8], start: usize, end: usize) -> bool {
     let value = &text[start..end];
@@ -1035,7 +1038,7 @@ fn family_check(kind: Check, text: &[u8], start: usize, end: usize) -> bool {
         .is_some_and(|i| text[i].is_ascii_alphabetic());
     match kind {
         Check::Judged(id) => {
-            !entropy::placeholder(value) && gitleaks::TIER.keeps(id, text, start..end)
+            !entropy::placeholder(value) && provider_rules::TIER.keeps(id, text, start..end)
         }
         Check::GoogleKey => {
             let longer = text[end..]
