@@ -109,10 +109,9 @@ pub fn diverged(a: &Copy, b: &Copy) -> bool {
 /// Whether `x` provably holds every record of `y`, from their metadata alone: the same content;
 /// `y` is what `x` replaced (`parent`) or found its writer to hold (`supersedes`); `y`'s
 /// transcript is one `x` passed through (a link of its chain, or its own); `y` is `x`'s base; or
-/// the write protocol orders them (both written by a ccsync that knows chains, or both by one that
-/// does not: the higher generation compared with the lower before it wrote). ccsync 0.1 and 0.2
-/// cannot read a chain, so a copy of theirs and a chain are ordered only by these facts
-/// (docs/write-protocol.md, "Older ccsync beside a chain").
+/// the write protocol orders them by generation (the higher one's writer compared with the lower
+/// before it wrote). ccsync 0.1 and 0.2 cannot read a chain, so a copy of theirs and a chain are
+/// ordered only by these facts (docs/write-protocol.md, "Older ccsync beside a chain").
 pub fn contains(x: &Copy, y: &Copy) -> bool {
     let (xm, ym) = (&x.meta, &y.meta);
     let names_y = |link: &Option<crate::bundle::metadata::Parent>| {
@@ -136,9 +135,10 @@ pub fn contains(x: &Copy, y: &Copy) -> bool {
     match (xm.knows_chains(), ym.knows_chains()) {
         // An old ccsync's copy never read a chain; it may have read a full copy.
         (false, true) => ym.chain.is_none() && ordered,
-        // Our writer compared with the current copy: an old ccsync's copy under the stable names
-        // that it did not name came beside (after it read, or beside a chain it could not read).
-        (true, false) => y.role != Role::StableMetadata && ordered,
+        // Our writer compared with the copy it replaced; but an old ccsync's copy under the
+        // stable names beside a chain that did not name it came after the chain (its writer could
+        // not read the chain, and a chain never takes the stable names).
+        (true, false) => ordered && !(y.role == Role::StableMetadata && xm.chain.is_some()),
         _ => ordered,
     }
 }
@@ -1433,5 +1433,18 @@ mod tests {
         let plan = repair_plan(&r.layout(), &reader());
         assert!(plan.contains(&Step::Delete(archive)));
         assert!(plan.contains(&Step::Delete(metadata)));
+
+        // A full copy of this ccsync above an older one's (a merge of duplicate drafts carries
+        // one without naming it): ordered by generation, as before chains.
+        let mut r = Release::new();
+        let old_archive = r.archive(&names::archive_asset_name(ID, false), 1);
+        let old = r.metadata(&names::metadata_asset_name(ID), 3, 1);
+        let m = r.metas.get_mut(&old.id).unwrap();
+        (m.manifest, m.uuid_chain_sha256) = (None, "ee".repeat(32));
+        r.archive(&names::temp_archive_name(ID, "w1", "n1", false), 2);
+        r.metadata(&names::claim_asset_name(ID, 5), 5, 2);
+        assert!(beside(&r.layout()).is_empty());
+        let plan = repair_plan(&r.layout(), &reader());
+        assert!(plan.contains(&Step::Delete(old_archive)) && plan.contains(&Step::Delete(old)));
     }
 }
