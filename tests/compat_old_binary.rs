@@ -209,13 +209,22 @@ fn chain_copy() -> Chain {
 /// so that one more turn is a small part next to it (a push compacts a chain whose parts outgrow
 /// half the base), then that turn pushed as a part.
 fn chain_copy_at(at: &str) -> Chain {
+    chain_copy_with(at, &[])
+}
+
+/// [`chain_copy_at`], pushed with `envs` (a passphrase: an encrypted chain).
+fn chain_copy_with(at: &str, envs: &[(&str, &str)]) -> Chain {
     let laptop = Laptop::new();
     let base = laptop.session("main", at).turns(40);
-    base.write_to(&laptop.project_dir());
-    laptop.push("main", &base.id);
+    let push = |session: &SessionBuilder| {
+        session.write_to(&laptop.project_dir());
+        let args = ["release-push", "--branch", "main", "--session", &base.id];
+        let output = run_on(&laptop, &laptop.env, None, &args, envs);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    };
+    push(&base);
     let full = base.clone().turns(1);
-    full.write_to(&laptop.project_dir());
-    laptop.push("main", &base.id);
+    push(&full);
     let stored = laptop.stored_metadata(&base.id).expect("stored");
     assert_eq!(
         stored["format"], 2,
@@ -421,10 +430,11 @@ fn stable_metadata(laptop: &Laptop, id: &str) -> Option<Value> {
 }
 
 /// The assets of the chain: every asset of the release but those under the two names ccsync 0.1
-/// writes (`claude-session-<uuid>.tar.gz`, `claude-session-metadata-<uuid>.json`).
+/// writes (`claude-session-<uuid>.tar.gz` or `.tar.gz.age`, `claude-session-metadata-<uuid>.json`).
 fn chain_assets(assets: &Assets, id: &str) -> Assets {
     let old_names = [
         format!("claude-session-{id}.tar.gz"),
+        format!("claude-session-{id}.tar.gz.age"),
         format!("claude-session-metadata-{id}.json"),
     ];
     assets
@@ -453,13 +463,30 @@ fn ccsync_0_1_never_pushes_over_a_chain() {
     let Some(binary) = old_binary(&V0_1) else {
         return;
     };
-    for local in [Local::Same, Local::Ahead, Local::Behind, Local::Diverged] {
-        let what = format!("ccsync 0.1.0 release-push, local {local:?}");
-        let chain = chain_copy();
+    let all = [Local::Same, Local::Ahead, Local::Behind, Local::Diverged];
+    old_push_beside_a_chain(&binary, &all, &[]);
+}
+
+/// The same with encryption: the chain's links and 0.1's copy are `.age` (0.1 deletes the plain
+/// archive name, the signpost, as its other format), and this ccsync decrypts 0.1's copy to
+/// compare it. (A laptop ahead and one behind: each encrypted run costs scrypt's work.)
+#[test]
+fn ccsync_0_1_never_pushes_over_an_encrypted_chain() {
+    let Some(binary) = old_binary(&V0_1) else {
+        return;
+    };
+    let pass = [("CCSYNC_PASSPHRASE", "correct horse battery staple")];
+    old_push_beside_a_chain(&binary, &[Local::Ahead, Local::Behind], &pass);
+}
+
+fn old_push_beside_a_chain(binary: &Path, locals: &[Local], envs: &[(&str, &str)]) {
+    for &local in locals {
+        let what = format!("ccsync 0.1.0 release-push {envs:?}, local {local:?}");
+        let chain = chain_copy_with("2026-03-01T10:00:00Z", envs);
         let held = local.write(&chain).unwrap();
         let before = assets(&chain.laptop);
         let laptop = &chain.laptop;
-        let output = run_on(laptop, &laptop.env, Some(&binary), &["release-push"], &[]);
+        let output = run_on(laptop, &laptop.env, Some(binary), &["release-push"], envs);
         assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
         assert_never_up_to_date(&output, &what);
         let after = assets(laptop);
@@ -470,7 +497,7 @@ fn ccsync_0_1_never_pushes_over_a_chain() {
         );
         let beside = stable_metadata(laptop, &chain.id).unwrap();
         assert_eq!(beside["tool"]["version"], "0.1.0", "{what}: {beside}");
-        this_ccsync_after_0_1_pushed_beside(&chain, local, &held, &what);
+        this_ccsync_after_0_1_pushed_beside(&chain, local, &held, envs, &what);
     }
 }
 
@@ -479,12 +506,13 @@ fn this_ccsync_after_0_1_pushed_beside(
     chain: &Chain,
     local: Local,
     held: &SessionBuilder,
+    envs: &[(&str, &str)],
     what: &str,
 ) {
     let laptop = &chain.laptop;
     let id = chain.id.as_str();
     let json = |args: &[&str]| {
-        let output = run_on(laptop, &laptop.env, None, args, &[]);
+        let output = run_on(laptop, &laptop.env, None, args, envs);
         assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
         serde_json::from_str::<Value>(&stdout(&output)).unwrap()
     };
@@ -515,7 +543,7 @@ fn this_ccsync_after_0_1_pushed_beside(
     let restore = ["release-restore", "--session", id];
     let fresh_restore = || {
         let fresh = TestEnv::with_repo_path("runner/work/app/app");
-        let output = run_on(laptop, &fresh, None, &restore, &[]);
+        let output = run_on(laptop, &fresh, None, &restore, envs);
         let file = project_folder(&fresh.claude_dir, &fresh.repo).join(format!("{id}.jsonl"));
         (output, file.is_file().then(|| uuids(&file)))
     };
@@ -529,7 +557,7 @@ fn this_ccsync_after_0_1_pushed_beside(
             assert_eq!(output.status.code(), Some(4), "{what}: {}", stderr(&output));
             assert!(stderr(&output).contains("diverged"), "{what}");
             assert_eq!(restored, None, "{what}");
-            let push = run_on(laptop, &laptop.env, None, &["release-push"], &[]);
+            let push = run_on(laptop, &laptop.env, None, &["release-push"], envs);
             assert_eq!(push.status.code(), Some(4), "{what}: {}", stderr(&push));
             assert!(stderr(&push).contains("diverged"), "{what}");
             assert_eq!(
@@ -538,7 +566,7 @@ fn this_ccsync_after_0_1_pushed_beside(
                 "{what}: a conflict removed something"
             );
             let force = ["release-push", "--force"];
-            let push = run_on(laptop, &laptop.env, None, &force, &[]);
+            let push = run_on(laptop, &laptop.env, None, &force, envs);
             assert_eq!(push.status.code(), Some(0), "{what}: {}", stderr(&push));
             assert_eq!(fresh_restore().1.as_ref(), Some(&held.uuids), "{what}");
             return;
@@ -548,7 +576,7 @@ fn this_ccsync_after_0_1_pushed_beside(
     assert_eq!(restored.as_ref(), Some(&ahead.uuids), "{what}");
     // The laptop pushes with this ccsync: up to date (it holds the chain), a copy that
     // supersedes both (it holds 0.1's copy, ahead), or the conflict of a machine behind.
-    let push = run_on(laptop, &laptop.env, None, &["release-push", "--json"], &[]);
+    let push = run_on(laptop, &laptop.env, None, &["release-push", "--json"], envs);
     let code = push.status.code();
     match local {
         Local::Behind => assert_eq!(code, Some(4), "{what}: {}", stderr(&push)),
