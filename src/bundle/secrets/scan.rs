@@ -1,8 +1,8 @@
 //! Finding secrets in one raw line and replacing them.
 //!
-//! One trigger pass (SIMD, ASCII case ignored) over the raw line picks the rules that can match
-//! at all, the segments they can match in and, for rules that read a value's surroundings, the
-//! windows they run in; a line without triggers costs nothing more. Each picked segment is read
+//! One trigger pass (one DFA walk, ASCII case ignored) over the raw line picks the rules that can
+//! match at all, the segments they can match in and, for rules that read a value's surroundings,
+//! the windows they run in; a line without triggers costs nothing more. Each picked segment is read
 //! as its decoded text and, when anything hides in it, as its normalised text
 //! ([`super::normalise`]); matches from both map back to raw spans, which are merged and replaced
 //! by `[REDACTED:<rule>]` (text that needs no JSON escaping).
@@ -30,9 +30,8 @@ pub const TOKEN_RULE: &str = "ccsync-token";
 /// Literals shorter than this are ignored: they would redact ordinary words.
 const MIN_LITERAL_LEN: usize = 8;
 
-/// What the first pass over a line looks for (lower case): every keyword of every rule holds one
-/// of these (a test checks it), so a line without any holds no secret. At most 64, the limit of
-/// the SIMD searcher.
+/// What the first pass over a line looks for (lower case, case ignored): every keyword of every
+/// rule holds one of these (a test checks it), so a line without any holds no secret.
 pub const TRIGGERS: &[&str] = &[
     "-----begin",
     "---- begin",
@@ -99,10 +98,9 @@ pub const TRIGGERS: &[&str] = &[
     "%3a",
 ];
 
-/// Triggers looked for in the raw line, case kept (by `memmem`): those shorter than three bytes,
-/// which would coarsen the SIMD search's fingerprints for every trigger (`8Q~` of an Azure
-/// client secret), and those of the long tail, which the SIMD search (at most 64 triggers) has
-/// no room for; each is matched by its rules in this case only.
+/// Triggers looked for in the raw line with their case kept (the pass finds them with case
+/// ignored and keeps those in this case): each is matched by its rules in this case only
+/// (`Q~` of an Azure client secret, the long tail's prefixes).
 pub const RAW_TRIGGERS: &[&str] = &[
     "Q~",
     "SWMTKN-",
@@ -328,7 +326,7 @@ impl Scanner {
         names
     }
 
-    /// Whether the first pass over a line is the SIMD search (else the automaton).
+    /// Whether the first pass over a line is fast everywhere (it is; see [`FirstPass::fast`]).
     pub fn fast_first_pass(&self) -> bool {
         self.first.fast()
     }
@@ -448,12 +446,15 @@ impl Scanner {
             let open = self.scan_segment(&view, *seg, mask, &hits.triggers, &mut found);
             self.tier_in_view(&view, tier_hits, &mut tier_found);
             if let Some(normalised) = view.normalised() {
+                // Normalised text may hold keywords its raw text hides: one more pass.
+                let again = self.first.run(&normalised.text);
                 if mask != 0 {
-                    self.scan_view(&normalised, mask, None, &mut found);
+                    self.scan_view(&normalised, mask, Some(again.triggers), &mut found);
                 }
                 if !tier_hits.is_empty() {
-                    let in_normalised = self.first.tier_hits(&normalised.text);
-                    self.tier_in_view(&normalised, &in_normalised, &mut tier_found);
+                    // (Positions in the normalised text itself, not in the raw line.)
+                    let raw_span = |s, e| normalised.raw_span(s, e);
+                    self.tier_spans(&normalised.text, &again.tier, raw_span, &mut tier_found);
                 }
             }
             let plain_line = !seg.string && seg.start == 0 && seg.end == line.len();
