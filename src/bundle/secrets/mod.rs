@@ -126,7 +126,7 @@ pub fn scan_lines(
         open: key_block_open,
         timed_out: false,
     };
-    for line in lines.split_inclusive(|&b| b == b'\n') {
+    for line in whole_lines(lines) {
         if scanner.expired() {
             scan.timed_out = true;
             break;
@@ -142,6 +142,21 @@ pub fn scan_lines(
     scan.key_block_open = key_block.open;
     scan.timed_out |= key_block.timed_out;
     scan
+}
+
+/// `lines` cut after each `\n` (the last line may lack one), each end found by `memchr` (a
+/// byte-wise split had cost as much as a cheap rule).
+fn whole_lines(lines: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = lines;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        Some(line)
+    })
 }
 
 /// A line's body and its ending (`\n`, `\r\n`, or none at the end of a file).
@@ -283,6 +298,15 @@ pub(crate) mod tests {
 
     fn record(text: &str) -> String {
         serde_json::json!({"type":"user","message":{"content":[{"type":"tool_result","content": text}]}}).to_string()
+    }
+
+    #[test]
+    fn whole_lines_keep_their_endings() {
+        for text in [&b""[..], b"a", b"a\n", b"\n\n", b"a\r\nb\nc", b"a\nb\n"] {
+            let ours: Vec<&[u8]> = whole_lines(text).collect();
+            let split: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(ours, split, "{text:?}");
+        }
     }
 
     #[test]
