@@ -286,6 +286,8 @@ struct Figures {
     recall: BTreeMap<bool, (usize, usize)>,
     /// (planted, redacted) per provider.
     families: BTreeMap<String, (usize, usize)>,
+    /// (planted, redacted) per source of the examples (Kingfisher's ids start `kingfisher.`).
+    sources: BTreeMap<&'static str, (usize, usize)>,
     missed: BTreeMap<String, usize>,
     /// One missed text per rule (its first 100 characters).
     missed_example: BTreeMap<String, String>,
@@ -336,6 +338,9 @@ impl Figures {
                 / self.megabytes
         );
         println!("{what}: negatives redacted: {:#?}", self.alarms);
+        println!("{what}: by source (rule id prefix): {:?}", self.sources);
+        let common: BTreeMap<_, _> = self.families.iter().filter(|(f, _)| common(f)).collect();
+        println!("{what}: common families: {common:?}");
         let partial: BTreeMap<_, _> = self.families.iter().filter(|(_, (n, ok))| ok < n).collect();
         println!(
             "{what}: {} providers, {} of them below 100%: {partial:?}",
@@ -378,9 +383,15 @@ fn measure(positives: &[Positive], negatives: &[String], benign: &str) -> Figure
             } else {
                 !sample.forbidden.iter().any(|f| out.contains(f.as_str()))
             };
+            let source = if positive.rule.starts_with("kingfisher.") {
+                "kingfisher"
+            } else {
+                "other"
+            };
             for entry in [
                 figures.recall.entry(common(&positive.rule)).or_default(),
                 figures.families.entry(family(&positive.rule)).or_default(),
+                figures.sources.entry(source).or_default(),
             ] {
                 entry.0 += 1;
                 entry.1 += usize::from(ok);
@@ -651,21 +662,22 @@ fn betterleaks_and_kingfisher_examples_drawn_afresh_are_redacted_and_negatives_l
     let figures = measure(&positives, &negatives, &benign);
     figures.print("betterleaks+kingfisher");
     let (common, tail) = (figures.pct(true), figures.pct(false));
-    // Measured (docs/secrets.md): short of the goals (95% / 85% / 2 per MB) on this
-    // corpus; the thresholds guard against regressions.
+    // Measured (docs/secrets.md): short of the goals (95% / 85% / 2 per MB) on the
+    // Betterleaks and Kingfisher examples; the thresholds guard against regressions (they hold
+    // for gitleaks' examples too).
     assert!(
         common >= 88.0,
         "common recall {common:.1}%: {:?}",
         figures.missed
     );
     assert!(
-        tail >= 58.0,
+        tail >= 60.0,
         "long-tail recall {tail:.1}%: {:?}",
         figures.missed
     );
     let per_mb = figures.false_per_mb();
     assert!(
-        per_mb <= 9.0,
+        per_mb <= 3.0,
         "{per_mb:.2} false redactions per MB: {:?}",
         figures.false_by_rule
     );

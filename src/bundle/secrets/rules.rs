@@ -557,18 +557,8 @@ pub const RULES: &[RuleDef] = &[
     // `boxSECRET <value>`): the value must look generated (see `entropy::spaced_value`).
     rule(
         "secret-assignment",
-        &[
-            "pass",
-            "pwd",
-            "secret",
-            "token",
-            "api_key",
-            "apikey",
-            "accesskey",
-            "privatekey",
-            "credential",
-        ],
-        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|api_?key|access_?key|private_?key|credential)[A-Za-z0-9_.-]*)[\x22']?[ \t]+[\x22'`]?",
+        &["pass", "pwd", "secret", "token", "key", "credential"],
+        r"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential)[A-Za-z0-9_.-]*)[\x22']?[ \t]+[\x22'`]?",
         Value(assigned_value_byte, 16),
         Check::SpacedAssignment,
     ),
@@ -830,21 +820,31 @@ const NOT_SECRET_KEY_QUALIFIERS: &[&[u8]] = &[
     b"schema",
 ];
 
-/// Whether a name is a provider's key (`ALCHEMY_KEY`, `atera_key`): `key` after a word that is
-/// not a database, cache or public key's. Its value must look generated
+/// Whether a name is a provider's key (`ALCHEMY_KEY`, `atera_key`, `coinlayerKEY`): `key` after
+/// a word that is not a database, cache or public key's. Its value must look generated
 /// ([`super::entropy::spaced_value`]), as the name alone says less than `API_KEY` does.
-pub fn provider_key_name(name: &[u8]) -> bool {
-    let name = name.to_ascii_lowercase();
+pub fn provider_key_name(raw: &[u8]) -> bool {
+    let name = raw.to_ascii_lowercase();
     let words: Vec<&[u8]> = name
         .trim_ascii()
         .split(|&b| matches!(b, b'_' | b'-' | b'.'))
         .filter(|w| !w.is_empty())
         .collect();
+    let qualifies = |previous: &[u8]| {
+        !previous.is_empty()
+            && previous.iter().all(u8::is_ascii_alphanumeric)
+            && !previous.iter().all(u8::is_ascii_digit)
+            && !NOT_SECRET_KEY_QUALIFIERS.contains(&previous)
+    };
     match words[..] {
-        [.., previous, b"key"] => {
-            previous.iter().all(u8::is_ascii_alphanumeric)
-                && !previous.iter().all(u8::is_ascii_digit)
-                && !NOT_SECRET_KEY_QUALIFIERS.contains(&previous)
+        [.., previous, b"key"] => qualifies(previous),
+        // `coinlayerKEY`, `apitemplateKey`: `key` glued on in another case (not `monkey`).
+        [.., last] if last.len() > 3 && last.ends_with(b"key") => {
+            let raw = raw.trim_ascii();
+            let cut = raw.len() - 3;
+            matches!(&raw[cut..], b"Key" | b"KEY")
+                && (raw[cut - 1].is_ascii_lowercase() || raw[cut - 1].is_ascii_digit())
+                && qualifies(&last[..last.len() - 3])
         }
         _ => false,
     }
@@ -917,6 +917,25 @@ pub fn strip_line_number(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider's key glued on in another case is one (`coinlayerKEY`, `apitemplateKey`);
+    /// `monkey`, `cacheKey` and `publishableKey` are not.
+    #[test]
+    fn provider_keys_glued_on_in_another_case() {
+        for name in ["ALCHEMY_KEY", "coinlayerKEY", "apitemplateKey", "app2Key"] {
+            assert!(provider_key_name(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "monkey",
+            "cacheKey",
+            "publishableKey",
+            "primary_key",
+            "KEY",
+            "Key",
+        ] {
+            assert!(!provider_key_name(name.as_bytes()), "{name}");
+        }
+    }
 
     #[test]
     fn every_rule_compiles_and_names_lower_case_keywords() {
