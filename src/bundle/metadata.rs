@@ -25,8 +25,8 @@ pub const MAX_PARTS: usize = 64;
 /// The signpost ccsync leaves under the stable metadata name while a session is stored as a
 /// chain (docs/write-protocol.md, "Delta copies"): format 2, so ccsync 0.1 and 0.2 refuse it
 /// with "made by a newer ccsync: upgrade ccsync" and never call the session "same" or "up to
-/// date"; far smaller than real metadata ([`crate::stored::copies::MIN_METADATA_BYTES`]), so this
-/// ccsync knows it by its size without reading it.
+/// date"; its bytes follow from the session id, so this ccsync knows it by its size and digest
+/// without reading it ([`crate::stored::copies::is_signpost`]).
 pub fn signpost(session_id: &str) -> String {
     format!(
         "{{\"format\": {FORMAT_CHAIN}, \"sessionId\": \"{session_id}\", \"chainMetadata\": \"{}\"}}\n",

@@ -195,20 +195,18 @@ pub const MAX_CLAIM_READS: usize = 8;
 /// either; a broken stable metadata is read, to say so), and in a draft that holds an archive of
 /// its session (no archive, no copy).
 pub(crate) fn may_describe_a_copy(asset: &Asset, id: &str, assets: &[Asset]) -> bool {
-    // Claims, and the stable name's signpost over a chain, are smaller than real metadata.
-    let small_is_no_copy = matches!(
-        names::classify(&asset.name),
-        Some((
-            _,
-            Role::Claim { .. } | Role::StableMetadata | Role::ChainMetadata
-        ))
-    );
+    // Claims and chain metadata are larger than this when real. A small stable metadata is read
+    // (broken metadata is reported), unless it is exactly the signpost over a chain.
+    let role = names::classify(&asset.name).map(|(_, role)| role);
+    let small_is_no_copy = matches!(role, Some(Role::Claim { .. } | Role::ChainMetadata));
     let floor = if small_is_no_copy {
         MIN_METADATA_BYTES
     } else {
         0
     };
-    asset.state == "uploaded"
+    let signpost = role == Some(Role::StableMetadata) && is_signpost(asset, id);
+    !signpost
+        && asset.state == "uploaded"
         && (floor..=crate::bundle::metadata::MAX_METADATA_BYTES as u64).contains(&asset.size)
         && assets.iter().any(|a| {
             a.release_id == asset.release_id
@@ -374,7 +372,7 @@ fn layout_of(
         }
         // Junk, or the signpost under the stable name ([`crate::bundle::metadata::signpost`]):
         // known to be no copy without a read.
-        let signpost = *role == Role::StableMetadata && asset.size < MIN_METADATA_BYTES;
+        let signpost = *role == Role::StableMetadata && is_signpost(asset, session_id);
         if junk.contains(&asset.id) || signpost {
             judged.insert(asset.id);
             continue;
