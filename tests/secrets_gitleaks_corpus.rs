@@ -572,6 +572,8 @@ const NEGATIVES: &[&str] = &[
     "sha256:3b0a6f0e7c554d7e9a110000000b3e013b0a6f0e7c554d7e9a110000000b3e01",
     "The Datadog agent reads its api key from datadog.yaml; see the docs.",
     "heroku: the key is stored in the HEROKU_API_KEY config var of the app",
+    // Another provider's prefix ending in `sk-`, not OpenAI's.
+    "ticket desk-Q7w2Zk9Lp4X3Rt8Vn1Hs6Jc3Yd5Fb0GkM4tW8pL2xR6nB9vZ3cKd7Hq",
 ];
 
 #[test]
@@ -663,8 +665,8 @@ fn betterleaks_and_kingfisher_examples_drawn_afresh_are_redacted_and_negatives_l
     figures.print("betterleaks+kingfisher");
     let (common, tail) = (figures.pct(true), figures.pct(false));
     // Measured (docs/secrets.md): short of the goals (95% / 85% / 2 per MB) on the
-    // Betterleaks and Kingfisher examples; the thresholds guard against regressions (they hold
-    // for gitleaks' examples too).
+    // Betterleaks and Kingfisher examples but the false redactions; the thresholds guard against
+    // regressions (they hold for gitleaks' examples too).
     assert!(
         common >= 88.0,
         "common recall {common:.1}%: {:?}",
@@ -677,7 +679,7 @@ fn betterleaks_and_kingfisher_examples_drawn_afresh_are_redacted_and_negatives_l
     );
     let per_mb = figures.false_per_mb();
     assert!(
-        per_mb <= 3.0,
+        per_mb <= 1.0,
         "{per_mb:.2} false redactions per MB: {:?}",
         figures.false_by_rule
     );

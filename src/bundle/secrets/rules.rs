@@ -359,7 +359,8 @@ pub const RULES: &[RuleDef] = &[
         &["sk-"],
         r"sk-[A-Za-z0-9]{48}",
         Group(0),
-        Check::Mixed,
+        // (Not the end of another provider's prefix: `bsk-...`, nor of a word: `task-...`.)
+        Check::NoLetterBefore,
     ),
     rule(
         "huggingface-token",
