@@ -912,3 +912,13 @@ pub fn benign_lines(seed: u64, bytes: usize) -> Vec<String> {
     }
     out
 }
+
+/// The placeholders and names issue 21 saw redacted: none of them may be.
+pub const ISSUE_FALSE_ALARMS: &[&str] = &[
+    "export GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "const key = \"AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";",
+    "ANTHROPIC_API_KEY=sk-ant-api03-abc123xyz-...",
+    "hf_requiredCharacteristicTypesForDisplayMetadata",
+    "notes = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
+    "SLACK_BOT_TOKEN=xoxb-12345-abcd234",
+];
