@@ -84,6 +84,7 @@ pub const TRIGGERS: &[&str] = &[
     "eyj",
     "aws",
     "secret",
+    "private",
     "token",
     "pass",
     "pwd",
