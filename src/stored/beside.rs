@@ -46,7 +46,7 @@ pub fn choose(
     } else {
         (other, stored)
     };
-    let facts = transcript_facts(rt, gh, full, scratch, passphrase)?;
+    let facts = super::transcript_facts(rt, gh, full, scratch, passphrase)?;
     match super::relation_to_copy(rt, gh, &facts, chain, scratch, passphrase, || ())? {
         // The full copy holds the chain's records; equal, the chain is the newer write.
         Relation::LocalAhead => alone(full),
@@ -112,19 +112,6 @@ pub fn relation_to_stored<G>(
         Choice::Use(_) => beside,
         Choice::Diverged => Relation::Diverged,
     })
-}
-
-/// The facts of a full copy's transcript (downloaded, verified, extracted into `scratch`).
-fn transcript_facts(
-    rt: &Runtime,
-    gh: &GitHub,
-    full: &StoredSession,
-    scratch: &Path,
-    passphrase: Option<&str>,
-) -> anyhow::Result<SessionFacts> {
-    let extracted = super::fetch_archive(rt, gh, full, scratch, scratch, passphrase)?;
-    let transcript = extracted.path(Path::new(&format!("{}.jsonl", full.meta.session_id)));
-    crate::bundle::facts::read_facts(&transcript, None)
 }
 
 /// The divergence between a chain and an older ccsync's copy beside it, with the way out: a

@@ -573,11 +573,22 @@ pub fn relation_to_copy<G>(
         return Ok(relation);
     }
     let guard = downloading();
-    let extracted = fetch_archive(rt, gh, stored, scratch, scratch, passphrase)?;
+    let remote = transcript_facts(rt, gh, stored, scratch, passphrase)?;
     drop(guard);
-    let remote_file = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
-    let remote = bundle::facts::read_facts(&remote_file, None)?;
     Ok(crate::sync::compare_sets(&local.chain, &remote.chain))
+}
+
+/// The facts of a stored copy's transcript (downloaded, verified, extracted into `scratch`).
+pub(crate) fn transcript_facts(
+    rt: &Runtime,
+    gh: &GitHub,
+    stored: &StoredSession,
+    scratch: &Path,
+    passphrase: Option<&str>,
+) -> anyhow::Result<bundle::facts::SessionFacts> {
+    let extracted = fetch_archive(rt, gh, stored, scratch, scratch, passphrase)?;
+    let transcript = extracted.path(Path::new(&format!("{}.jsonl", stored.meta.session_id)));
+    bundle::facts::read_facts(&transcript, None)
 }
 
 /// Downloads a stored session's archive into `scratch`, verifies its size and sha256 against the
