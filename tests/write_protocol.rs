@@ -537,31 +537,40 @@ fn two_diverged_delta_pushes_that_claim_at_the_same_instant_never_both_win() {
     diverged_pushes_claim_at_the_same_instant(&story_of_delta(), true, 4);
 }
 
+/// `release-push` from `a` and `b` at once; both claims of the next generation wait for each
+/// other, then land at the same instant. Their outputs, in that order.
+fn push_both_at_the_claim(
+    fake: &FakeGitHub,
+    a: &Machine,
+    b: &Machine,
+) -> (std::process::Output, std::process::Output) {
+    fake.add_fault(
+        Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
+            .on(Host::Uploads)
+            .query("name=claude-session-metadata-*")
+            .parties(2),
+    );
+    let spawn = |m: &Machine| {
+        m.command(fake, &["release-push"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(a), spawn(b));
+    (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    )
+}
+
 fn diverged_pushes_claim_at_the_same_instant(story: &Story, delta: bool, rounds: usize) {
     for round in 0..rounds {
         let what = format!("round {round}");
         let fake = fake_with_v1(story);
         let a = continued(story, 2, "2026-03-01T00:00:00Z");
         let b = continued(story, 3, "2026-03-02T00:00:00Z");
-        // Both claims of the next generation wait for each other, then land at the same instant.
-        fake.add_fault(
-            Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
-                .on(Host::Uploads)
-                .query("name=claude-session-metadata-*")
-                .parties(2),
-        );
-        let spawn = |m: &Machine| {
-            m.command(&fake, &["release-push"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (first, second) = (spawn(&a), spawn(&b));
-        let (first, second) = (
-            first.wait_with_output().unwrap(),
-            second.wait_with_output().unwrap(),
-        );
+        let (first, second) = push_both_at_the_claim(&fake, &a, &b);
         assert!(
             fake.pending_faults().is_empty(),
             "{what}: both reached the claim"
@@ -592,21 +601,7 @@ fn a_delta_push_that_loses_the_claim_rebases_onto_the_winner() {
             .at("2026-03-02T00:00:00Z")
             .turns(1);
         let long = Machine::with_session(&story.id, &format!("{short_text}{}", longer.text()));
-        fake.add_fault(
-            Fault::new("POST", "/repos/*/releases/*/assets", FaultKind::Barrier)
-                .on(Host::Uploads)
-                .query("name=claude-session-metadata-*")
-                .parties(2),
-        );
-        let spawn = |m: &Machine| {
-            m.command(&fake, &["release-push"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (a, b) = (spawn(&short), spawn(&long));
-        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let (a, b) = push_both_at_the_claim(&fake, &short, &long);
         assert_eq!(code(&b), 0, "{what}: the longer push\n{}", text(&b));
         match code(&a) {
             0 => assert!(
