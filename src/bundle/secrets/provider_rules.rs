@@ -150,8 +150,10 @@ struct AssignmentAllows {
 /// The loaded rule set.
 pub struct Tier {
     pub rules: Vec<Rule>,
-    keywords: AhoCorasick,
-    /// The keywords the automaton looks for, lower case, in its order.
+    /// An automaton over `keyword_list`, built on first use: the scan finds keywords in its own
+    /// first pass, so only [`Tier::keyword_hits`] (a search of its own) needs it.
+    keywords: OnceLock<AhoCorasick>,
+    /// The keywords, lower case, in their order (a keyword's number is its index here).
     keyword_list: Vec<String>,
     /// For each keyword, the rules it gates.
     keyword_rules: Vec<Vec<u16>>,
@@ -316,17 +318,10 @@ impl Tier {
             }
             rules.push(rule_of(&def));
         }
-        let keyword_list = keywords;
-        let keywords = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .match_kind(MatchKind::Standard)
-            .build(&keyword_list)
-            .expect("keywords compile");
         Tier {
             rules,
-            keywords,
-            keyword_list,
+            keywords: OnceLock::new(),
+            keyword_list: keywords,
             keyword_rules,
             global,
             assignment,
@@ -413,7 +408,15 @@ impl Tier {
     /// Where keywords occur in `text` (overlaps included): for text the first pass did not
     /// read (normalised text, which may reveal keywords its raw text hides).
     pub fn keyword_hits(&self, text: &[u8]) -> Vec<KeywordHit> {
-        self.keywords
+        let automaton = self.keywords.get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .build(&self.keyword_list)
+                .expect("keywords compile")
+        });
+        automaton
             .find_overlapping_iter(text)
             .map(|m| KeywordHit {
                 start: m.start(),
