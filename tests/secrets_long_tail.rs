@@ -293,3 +293,169 @@ fn the_issues_placeholders_and_names_are_left_alone_in_every_place() {
     }
     assert!(alarms.is_empty(), "{alarms:#?}");
 }
+
+/// The form of hundreds of providers' keys that no rule set names one by one (a provider's
+/// name, a credential word, a generated value: `coinapi ACCESS <uuid>`, `boxSECRET <hex>`,
+/// `cloudplanSECRET-<value>`), and the long tail's prefixes Betterleaks' rules miss or read too
+/// narrowly, one value each, drawn fresh.
+fn provider_forms(rng: &mut Rng) -> Vec<Secret> {
+    const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let uuid = |rng: &mut Rng| {
+        format!(
+            "{}-{}-{}-{}-{}",
+            rng.hex(8),
+            rng.hex(4),
+            rng.hex(4),
+            rng.hex(4),
+            rng.hex(12)
+        )
+    };
+    let crypt = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut forms: Vec<(&'static str, String, String)> = Vec::new();
+    let mut add = |family: &'static str, text: String, value: String| {
+        forms.push((family, text, value));
+    };
+    let v = uuid(rng);
+    add("secret-assignment", format!("coinapi ACCESS {v}"), v);
+    let v = uuid(rng);
+    add("secret-assignment", format!("bugsnag secret {v}"), v);
+    let v = rng.hex(32);
+    add("secret-assignment", format!("boxSECRET {v}"), v);
+    let v = format!("{}{}", rng.from(UPPER, 16), rng.digits(16));
+    add("secret-assignment", format!("cloudplanSECRET-{v}"), v);
+    let v = rng.hex(32);
+    add("secret-assignment", format!("detectifyKEY={v}"), v);
+    let v = lower_alnum(rng, 32);
+    add("secret-assignment", format!("taxjar key: {v}"), v);
+    let v = rng.hex(32);
+    add("secret-assignment", format!("spoonacularACCESS key {v}"), v);
+    let v = rng.digits(32);
+    add("secret-assignment", format!("AXONAUT_API_KEY={v}"), v);
+    let v = rng.from(UPPER, 24);
+    add("secret-assignment", format!("oanda SECRET key {v}"), v);
+    let v = uuid(rng);
+    add("secret-assignment", format!("squarespace-secret-{v}"), v);
+    let v = format!("{}-{}-{}", rng.hex(8), rng.hex(4), lower_alnum(rng, 12));
+    add("secret-assignment", format!("privacy_token={v}"), v);
+    let v = format!("PMAK-{}-{}", rng.alnum(24), rng.alnum(34));
+    add("postman-api-key", v.clone(), v);
+    let v = format!("NF-{}", rng.alnum(32));
+    add("nightfall-api-key", format!("export NIGHTFALL={v}"), v);
+    let v = format!("odt_{}", rng.alnum(32));
+    add("dependency-track-api-key", format!("X-Api-Key: {v}"), v);
+    let v = format!("1000.{}.{}", rng.hex(32), rng.hex(32));
+    add("zoho-token", format!("refresh {v}"), v);
+    let v = format!("VF.DM.{}.{}", rng.hex(24), rng.alnum(16));
+    add("voiceflow-api-key", v.clone(), v);
+    let v = format!("tfp_{}", rng.alnum(44));
+    add("typeform-token", v.clone(), v);
+    let v = format!("tkn.v1_{}=", rng.b64(68));
+    add("teamwork-token", format!("teamwork {v}"), v);
+    let v = format!("{}_{}_mmk", rng.alnum(6), rng.alnum(29));
+    add("maxmind-license-key", v.clone(), v);
+    let v = format!("LTAI{}", rng.alnum(20));
+    add("alibaba-access-key-id", format!("AccessKeyId: {v}"), v);
+    let v = format!("00{}", rng.b64url(40));
+    add("okta-api-token", format!("Authorization: SSWS {v}"), v);
+    let v = format!("oy2{}", lower_alnum(rng, 43));
+    add("nuget-api-key", format!("dotnet nuget push -k {v}"), v);
+    let v = format!("pub-c-{}", uuid(rng));
+    add("pubnub-key", v.clone(), v);
+    let v = format!("pul-{}", lower_alnum(rng, 40));
+    add("pulumi-token", format!("PULUMI_ACCESS_TOKEN={v}"), v);
+    let v = format!("sq0csp-{}", rng.b64url(43));
+    add("square-token", v.clone(), v);
+    let v = format!("pk_{}_{}", rng.digits(7), rng.upper(32));
+    add("clickup-token", v.clone(), v);
+    let v = format!("CFPAT-{}", rng.b64url(43));
+    add("contentful-token", v.clone(), v);
+    let v = format!("r8_{}", rng.alnum(37));
+    add("replicate-token", v.clone(), v);
+    let v = format!("sgp_{}_{}", rng.hex(16), rng.hex(40));
+    add("sourcegraph-token", v.clone(), v);
+    let v = format!("pat-na1-{}", uuid(rng));
+    add("hubspot-token", v.clone(), v);
+    let v = format!("dp.ct.{}", rng.alnum(43));
+    add("doppler-token", v.clone(), v);
+    let v = format!(
+        "{}@{}/IncomingWebhook/{}/{}",
+        uuid(rng),
+        uuid(rng),
+        rng.hex(32),
+        uuid(rng)
+    );
+    add(
+        "microsoft-teams-webhook",
+        format!("https://outlook.office.com/webhook/{v}"),
+        v,
+    );
+    let v = rng.alnum(20);
+    add(
+        "thingsboard-token",
+        format!("curl http://thingsboard.cloud/api/v1/{v}/telemetry"),
+        v,
+    );
+    let v = format!("sk_{}", rng.hex(48));
+    add("elevenlabs-api-key", format!("xi-api-key: {v}"), v);
+    let v = format!("$2b$12${}", rng.from(crypt, 53));
+    add("password-hash", format!("admin:{v}"), v);
+    let v = format!("$6${}${}", rng.from(crypt, 16), rng.from(crypt, 86));
+    add("password-hash", format!("root:{v}:19000:0:99999:7:::"), v);
+    let v = format!(
+        "$krb5asrep$23$svc@CORP.LOCAL:{}${}",
+        rng.hex(32),
+        rng.hex(200)
+    );
+    add("password-hash", v.clone(), v);
+    let v = lower_alnum(rng, 52);
+    add("azure-devops-pat", format!("ado_pat = \"{v}\""), v);
+    forms
+        .into_iter()
+        .map(|(family, text, value)| secret(family, text, value))
+        .collect()
+}
+
+/// Prose and code around credential words and prefixes that must stay as written.
+const PROVIDER_FORMS_BENIGN: &[&str] = &[
+    "Cache restored from key: Linux-cargo-3f2a9c81d7e64b05a1c2d3e4",
+    "git checkout -b my-app-access-control-v2-migration-2024",
+    "gpg: key 3AA5C34371567BD2: public key \"Dev <dev@example.org>\" imported",
+    "256 SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 host key (ED25519)",
+    "the private key lives at ~/.ssh/id_ed25519",
+    "{\"private\": true, \"name\": \"web\"}",
+    "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29x",
+    "max_tokens 4096, input_tokens 1234567890123456789012",
+    "monkey-3f2a9c81d7e64b05a1c2d3e4f5a6b7c8",
+    "const taskKey = buildTaskKeyFromParams2024(params)",
+    "Updated 1000.0 of 1000.5 units",
+];
+
+#[test]
+fn providers_credential_words_and_prefixes_are_redacted_in_every_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let scanner = Scanner::new(Vec::new());
+    let mut rng = Rng::new(2112);
+    let mut misses = Vec::new();
+    for (n, secret) in provider_forms(&mut rng).iter().enumerate() {
+        for place in PLACES {
+            let sample = plant(secret, place, Context::Plain, n);
+            let (out, _) = scan(&scanner, dir.path(), &sample.content, &sample.file);
+            if sample.forbidden.iter().any(|f| out.contains(f.as_str())) {
+                misses.push(format!("{place:?}: {}", secret.text));
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{} missed: {misses:#?}", misses.len());
+    let mut alarms = Vec::new();
+    for (n, text) in PROVIDER_FORMS_BENIGN.iter().enumerate() {
+        let benign = secret("benign", (*text).to_owned(), (*text).to_owned());
+        for place in PLACES {
+            let sample = plant(&benign, place, Context::Plain, n);
+            let (_, found) = scan(&scanner, dir.path(), &sample.content, &sample.file);
+            if found > 0 {
+                alarms.push(format!("{place:?}: {text}"));
+            }
+        }
+    }
+    assert!(alarms.is_empty(), "{alarms:#?}");
+}

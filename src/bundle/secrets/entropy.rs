@@ -171,7 +171,11 @@ fn made_up_digits(value: &[u8]) -> bool {
     value
         .split(|b| !b.is_ascii_digit())
         .filter(|run| run.len() >= 4)
-        .any(|run| run.windows(2).all(|p| p[1] == p[0] + 1) || run.windows(2).all(|p| p[1] == p[0]))
+        .any(|run| {
+            run.windows(2).all(|p| p[1] == p[0] + 1)
+                // (Four alike happen by chance in a long random value.)
+                || run.windows(2).all(|p| p[1] == p[0]) && (value.len() < 32 || run.len() >= 6)
+        })
 }
 
 /// Words where a random part should be: the whole value made of camelCase words without digits
@@ -194,11 +198,16 @@ fn words_for_a_value(value: &[u8]) -> bool {
     let mut parts = value.split(|&b| matches!(b, b'_' | b'-' | b'.'));
     let last = parts.next_back().unwrap_or_default();
     let several = parts.next().is_some();
+    // (Words hold vowels: one in four letters or more, where random letters hold one in five.)
+    let vowels = last
+        .iter()
+        .filter(|b| matches!(b.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u'))
+        .count();
     several
         && last.len() >= 12
         && last.iter().all(u8::is_ascii_alphabetic)
-        && (last.iter().all(u8::is_ascii_uppercase)
-            || last.iter().all(u8::is_ascii_lowercase)
+        && (vowels * 4 >= last.len()
+            && (last.iter().all(u8::is_ascii_uppercase) || last.iter().all(u8::is_ascii_lowercase))
             || camel_words(last) && last.iter().filter(|b| b.is_ascii_uppercase()).count() >= 3)
 }
 
@@ -228,12 +237,27 @@ fn strongly_random(value: &[u8]) -> bool {
     let lower = value.to_ascii_lowercase();
     value.len() >= 24
         && !matches!(value[0], b'$' | b'/' | b'~' | b'.')
+        && !call(value)
         && classes(value) >= 3
         && shannon(value) >= 4.2
         && !REFERENCES
             .iter()
             .any(|r| memchr::memmem::find(&lower, r.as_bytes()).is_some())
         && !placeholder(value)
+}
+
+/// Code that calls a function (`buildTaskKeyFromParams2024(params)`, `os.urandom(32);`): a
+/// name, then arguments in parentheses to the end.
+fn call(value: &[u8]) -> bool {
+    let Some(open) = memchr::memchr(b'(', value) else {
+        return false;
+    };
+    let body = value.strip_suffix(b";").unwrap_or(value);
+    open > 0
+        && body.ends_with(b")")
+        && value[..open]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'$'))
 }
 
 /// A name followed by a version (`jjwt-jackson-0.11.2`, `react-18.2.0`): a dependency, not a
@@ -316,6 +340,121 @@ pub fn spaced_value(value: &[u8]) -> bool {
         && !lower.starts_with(b"http")
         // A path, unless base64 (which ends in `=` where it is padded).
         && (!value.contains(&b'/') || value.ends_with(b"="))
+}
+
+/// A value after a provider's credential word (`coinapi ACCESS <value>`,
+/// `cloudplanSECRET-<value>`) looks generated ([`random_by_alphabet`]), and is no URL, path,
+/// hash with its algorithm (`sha256:...`), code, version, placeholder or base64 of text.
+pub fn generated_value(value: &[u8]) -> bool {
+    const NOT_GENERATED: &[&str] = &[
+        "://",
+        "${",
+        "$(",
+        "{{",
+        "process.env",
+        "environ",
+        "getenv",
+        "sha1",
+        "sha256",
+        "sha512",
+        "sha384",
+        "md5",
+        "(",
+        ")",
+        "[",
+        "]",
+        "<",
+        ">",
+    ];
+    let value = trim_quotes(value);
+    if placeholder(value) {
+        return false;
+    }
+    let value = value
+        .strip_suffix(b":")
+        .or(value.strip_suffix(b"."))
+        .unwrap_or(value);
+    if value.len() < 16
+        || value.len() > 512
+        || matches!(
+            value[0],
+            b'$' | b'%' | b'/' | b'~' | b'#' | b'@' | b'.' | b'-' | b'{' | b'<'
+        )
+    {
+        return false;
+    }
+    let lower = value.to_ascii_lowercase();
+    !(NOT_GENERATED
+        .iter()
+        .any(|r| memchr::memmem::find(&lower, r.as_bytes()).is_some())
+        || (value.contains(&b'/') && !value.ends_with(b"="))
+        || placeholder(value)
+        || versioned_name(value))
+        && random_by_alphabet(value, &lower)
+        && !encoded_text(value)
+}
+
+/// Random by the measure of its own alphabet: hex (a uuid too) of 16 digits or more with 3 bits
+/// of entropy a character, 20 digits or more with 2.7, else letters and digits (or 20 letters or
+/// more) with 3.5 bits a character and, where separators join parts, no more vowels than random
+/// letters hold (so no kebab-case words, `control-v2-migration-2024`).
+fn random_by_alphabet(value: &[u8], lower: &[u8]) -> bool {
+    let alnum = || value.iter().filter(|b| b.is_ascii_alphanumeric());
+    let has_letter = alnum().any(u8::is_ascii_alphabetic);
+    let has_digit = alnum().any(u8::is_ascii_digit);
+    if value.iter().all(|&b| b.is_ascii_hexdigit() || b == b'-') && has_letter {
+        return alnum().count() >= 16 && has_digit && shannon(lower) >= 3.0;
+    }
+    if !has_letter {
+        let digits: Vec<u8> = alnum().copied().collect();
+        return digits.len() >= 20
+            && value.iter().all(|&b| b.is_ascii_digit() || b == b'-')
+            && shannon(&digits) >= 2.7;
+    }
+    let letters = lower.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let vowels = lower
+        .iter()
+        .filter(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
+        .count();
+    // Words joined by separators read as words: their letters hold vowels as prose does (a
+    // random token's hold one in five).
+    let separated = value.iter().any(|&b| matches!(b, b'-' | b'_' | b'.'));
+    let random_letters = vowels * 10 < letters * 3;
+    if has_digit {
+        shannon(value) >= 3.5 && (random_letters || !separated) && !identifier(value)
+    } else {
+        // Letters alone: long, very random, not camelCase words.
+        let one_case =
+            !value.iter().any(u8::is_ascii_uppercase) || !value.iter().any(u8::is_ascii_lowercase);
+        letters >= 20
+            && shannon(value) >= 3.5
+            && random_letters
+            && (one_case || !camel_words(value))
+    }
+}
+
+/// Base64 of readable text (`YmVkcm9jay5hbWF6b25hd3M...`, `bedrock.amazonaws...`): encoded
+/// words, where a generated key decodes to random bytes.
+fn encoded_text(value: &[u8]) -> bool {
+    use base64::Engine as _;
+    let body = value
+        .strip_suffix(b"==")
+        .or(value.strip_suffix(b"="))
+        .unwrap_or(value);
+    let usable = body.len() / 4 * 4;
+    if usable < 16 {
+        return false;
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines.iter().any(|engine| {
+        engine.decode(&body[..usable]).is_ok_and(|text| {
+            text.iter()
+                .all(|&b| b == b'\n' || (0x20..0x7f).contains(&b))
+        })
+    })
 }
 
 fn trim_quotes(value: &[u8]) -> &[u8] {
@@ -420,6 +559,33 @@ mod tests {
             "v1.2.3.4",
         ] {
             assert!(!secret_value(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn generated_values_by_their_alphabet() {
+        for v in [
+            "7262a8c9896aab6024beafb9a2f848f2",
+            "dd6ef3ae-06a8-9e66-5af0-189ef1714401",
+            "73159000452687597821018555130155",
+            "rukzocrlemtyhtespixsjiacdvjr",
+            "FQZY6443YJOU3353MIHT5226TNGL5436",
+            "ziej2395-xt23-99zp-hakl-oglkbgsmgqvz",
+        ] {
+            assert!(generated_value(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "control-v2-migration-2024",
+            "successfullyconfigured",
+            "buildTaskKeyFromParams2024(params)",
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "YmVkcm9jay5hbWF6b25hd3MuY29x",
+            "https://example.org/a/b/c/d",
+            "12345678901234567890",
+            "0123456789abcdef0123",
+            "ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...",
+        ] {
+            assert!(!generated_value(v.as_bytes()), "{v}");
         }
     }
 

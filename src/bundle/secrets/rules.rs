@@ -30,6 +30,11 @@ pub enum Check {
     /// Capture 1 is a secret-like name (see [`secret_name`]) and the value passes
     /// [`super::entropy::secret_value`].
     Assignment,
+    /// Capture 1 ends in a credential word (`key`, `secret`, `token`, `access`, `private`)
+    /// that a provider's name leads (glued on, `boxSECRET`, `codakey`, or the word before,
+    /// `bugsnag secret`, see [`provider_credential_name`]) and the value looks generated
+    /// ([`super::entropy::generated_value`]).
+    ProviderCredential,
     /// Base64 of `user:password`.
     BasicAuth,
     /// A URL password that is not a placeholder.
@@ -114,6 +119,11 @@ fn not_space_or_quote(b: u8) -> bool {
     !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b'\\'))
 }
 
+/// A value in a connection string runs to its `;` (or a quote or space around the string).
+fn connection_value_byte(b: u8) -> bool {
+    !(b.is_ascii_whitespace() || matches!(b, b';' | b'"' | b'\'' | b'`' | b'\\'))
+}
+
 fn xml_text_byte(b: u8) -> bool {
     !(b.is_ascii_whitespace() || b == b'<')
 }
@@ -137,6 +147,7 @@ pub fn structural(check: Check) -> bool {
         Check::AwsSecret
             | Check::Assignment
             | Check::SpacedAssignment
+            | Check::ProviderCredential
             | Check::BasicAuth
             | Check::Near(..)
             | Check::SecretValue
@@ -171,6 +182,208 @@ pub const RULES: &[RuleDef] = &[
         Check::None,
     ),
     // Tokens with a documented prefix.
+    // The long tail's prefixes that Betterleaks' rules miss or read narrower than the providers
+    // issue them (Kingfisher's rules name these forms).
+    rule(
+        "postman-api-key",
+        &["pmak-"],
+        r"PMAK-[A-Za-z0-9]{24}-[A-Za-z0-9]{34}",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "nightfall-api-key",
+        &["nf-"],
+        r"\bNF-[A-Za-z0-9]{32}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "dependency-track-api-key",
+        &["odt_"],
+        r"\bodt_[A-Za-z0-9]{32}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "zoho-token",
+        &["1000."],
+        r"\b1000\.[a-f0-9]{32}\.[a-f0-9]{32}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "voiceflow-api-key",
+        &["vf.dm."],
+        r"\bVF\.DM\.[a-f0-9]{24}\.[A-Za-z0-9]{16}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "typeform-token",
+        &["tfp_"],
+        r"\btfp_[A-Za-z0-9_.=-]{40,64}",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "teamwork-token",
+        &["tkn.v1_"],
+        r"\btkn\.v1_[A-Za-z0-9+/=_-]{40,}",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "maxmind-license-key",
+        &["_mmk"],
+        r"\b[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "alibaba-access-key-id",
+        &["ltai"],
+        r"\bLTAI[A-Za-z0-9]{20}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "okta-api-token",
+        &["ssws"],
+        r"(?i:ssws)[ \t]+([A-Za-z0-9_-]{40,44})\b",
+        Group(1),
+        Check::Mixed,
+    ),
+    rule(
+        "nuget-api-key",
+        &["oy2"],
+        r"\boy2[a-z0-9]{43}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "pubnub-key",
+        &["pub-c-", "sub-c-"],
+        r"\b(?:pub|sub)-c-[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}\b",
+        Group(0),
+        Check::None,
+    ),
+    rule(
+        "pulumi-token",
+        &["pul-"],
+        r"\bpul-[a-z0-9]{40}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "square-token",
+        &["sq0"],
+        r"\bsq0(?:csp|idp|atp)-[A-Za-z0-9_-]{22,43}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "clickup-token",
+        &["pk_"],
+        r"\bpk_[0-9]{6,8}_[A-Z0-9]{32}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "contentful-token",
+        &["cfpat-"],
+        r"\bCFPAT-[A-Za-z0-9_-]{43}",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "replicate-token",
+        &["r8_"],
+        r"\br8_[A-Za-z0-9]{37}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "flexport-token",
+        &["shltm_"],
+        r"\bshltm_[A-Za-z0-9]{40}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "fleetbase-token",
+        &["flb_live_"],
+        r"\bflb_live_[A-Za-z0-9]{20}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "sourcegraph-token",
+        &["sgp_", "slk_"],
+        r"\b(?:sgp_(?:[a-f0-9]{16}_)?(?:local_)?[a-f0-9]{40}|slk_[a-f0-9]{64})\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "hubspot-token",
+        &["pat-na1-", "pat-eu1-"],
+        r"\bpat-(?:na|eu)1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        Group(0),
+        Check::None,
+    ),
+    rule(
+        "doppler-token",
+        &[
+            "dp.ct.",
+            "dp.pt.",
+            "dp.st.",
+            "dp.sa.",
+            "dp.scim.",
+            "dp.audit.",
+        ],
+        r"\bdp\.(?:ct|pt|st(?:\.[a-z0-9_-]{2,35})?|sa|scim|audit)\.[A-Za-z0-9]{40,44}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    rule(
+        "microsoft-teams-webhook",
+        &["office.com/webhook", "office365.com/webhook"],
+        r"(?:outlook\.office(?:365)?\.com|webhook\.office\.com)/webhook(?:b2)?/([A-Za-z0-9@/_-]{40,})",
+        Group(1),
+        Check::None,
+    ),
+    rule(
+        "thingsboard-token",
+        &["thingsboard"],
+        r"(?i:thingsboard)[A-Za-z0-9.-]*/api/v1/([A-Za-z0-9]{20})/",
+        Group(1),
+        Check::Mixed,
+    ),
+    rule(
+        "elevenlabs-api-key",
+        &["sk_"],
+        r"\bsk_[a-f0-9]{48}\b",
+        Group(0),
+        Check::Mixed,
+    ),
+    // Password hashes (crypt(3): MD5, bcrypt, SHA-256/512, Cisco types 8 and 9) and Kerberos
+    // hashes as cracking tools write them: a password is as good as recovered from them.
+    rule(
+        "password-hash",
+        &[
+            "$1$", "$2a$", "$2b$", "$2x$", "$2y$", "$2$", "$5$", "$6$", "$8$", "$9$",
+        ],
+        r"\$(?:1\$[./A-Za-z0-9]{0,8}\$[./A-Za-z0-9]{22}|2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}|[56]\$(?:rounds=[0-9]+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|[89]\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43})",
+        Group(0),
+        Check::None,
+    ),
+    rule(
+        "password-hash",
+        &["$krb5"],
+        r"\$krb5(?:asrep|tgs|pa)\$[0-9]+\$[^\s\x22']{40,}",
+        Group(0),
+        Check::None,
+    ),
     rule(
         "github-token",
         &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
@@ -254,8 +467,8 @@ pub const RULES: &[RuleDef] = &[
     ),
     rule(
         "azure-devops-pat",
-        &["azure", "devops"],
-        r"[a-z0-9]{52}|[A-Za-z0-9]{52}",
+        &["azure", "devops", "ado_pat"],
+        r"[A-Za-z0-9]{84}|[a-z0-9]{52}|[A-Za-z0-9]{52}",
         Group(0),
         Check::Near(&["azure", "devops", "ado_pat", "visualstudio.com"], 160),
     ),
@@ -572,6 +785,17 @@ pub const RULES: &[RuleDef] = &[
         Value(assigned_value_byte, 16),
         Check::SpacedAssignment,
     ),
+    // A provider's name, a credential word and a generated value, with spaces, `-`, `:` or `=`
+    // between (`coinapi ACCESS <uuid>`, `cloudplanSECRET-<value>`, `taxjar key: <value>`,
+    // `detectifyKEY=<hex>`): the form of hundreds of providers' keys that no rule set names
+    // one by one.
+    rule(
+        "secret-assignment",
+        &["key", "secret", "token", "access", "private"],
+        r"(?i)([A-Za-z0-9_.-]*(?:key|secret|token|access|private))(?:[ \t]+(?:key|secret|token|access|private|code)\b)*[\x22']?(?:[ \t]*(?::=|=>|[:=])[ \t]*|[ \t]+|-)[\x22'`]?",
+        Value(assigned_value_byte, 16),
+        Check::ProviderCredential,
+    ),
     // The same names in other forms: `System.setProperty("X_TOKEN", "...")`, .NET's
     // `<add key="DbPassword" value="..." />`, XML elements `<xToken>...</xToken>`.
     rule(
@@ -594,6 +818,22 @@ pub const RULES: &[RuleDef] = &[
         r"(?i)<([A-Za-z0-9_.:-]*(?:pass|pwd|secret|token|key|credential)[A-Za-z0-9_.:-]*)>",
         Value(xml_text_byte, 8),
         Check::Assignment,
+    ),
+    // A connection string's password after its user (`User Id=app;Password=...;`,
+    // `Uid=app;Pwd=...;`): there even `Pwd` alone names one.
+    rule(
+        "connection-string-password",
+        &[
+            "uid=",
+            "user=",
+            "userid=",
+            "user id=",
+            "user_id=",
+            "username=",
+        ],
+        r"(?i)(?:^|[;\s\x22'(])(?:user(?:[ _]?id)?|uid|username)[ \t]*=[ \t]*[^;\n]{1,100};[^\n]{0,60}?(?:password|pwd)[ \t]*=[ \t]*",
+        Value(connection_value_byte, 6),
+        Check::Password,
     ),
     // Passwords on command lines and in `.netrc`.
     rule(
@@ -860,6 +1100,185 @@ pub fn provider_key_name(raw: &[u8]) -> bool {
     }
 }
 
+/// Credential words that end a provider's key name ([`provider_credential_name`]).
+const CREDENTIAL_WORDS: &[&[u8]] = &[b"key", b"secret", b"token", b"access", b"private"];
+
+/// Words that stand before a credential word without naming a provider: articles,
+/// prepositions, verbs and adjectives of prose (`from key: ...`, `the secret ...`), and what
+/// makes a key public or no secret ([`NOT_SECRET_KEY_QUALIFIERS`]).
+const NOT_PROVIDER_WORDS: &[&[u8]] = &[
+    b"the",
+    b"this",
+    b"that",
+    b"these",
+    b"those",
+    b"your",
+    b"our",
+    b"their",
+    b"its",
+    b"his",
+    b"her",
+    b"my",
+    b"from",
+    b"with",
+    b"without",
+    b"for",
+    b"into",
+    b"onto",
+    b"and",
+    b"not",
+    b"new",
+    b"old",
+    b"any",
+    b"some",
+    b"each",
+    b"every",
+    b"same",
+    b"other",
+    b"which",
+    b"what",
+    b"where",
+    b"when",
+    b"is",
+    b"are",
+    b"was",
+    b"were",
+    b"been",
+    b"has",
+    b"have",
+    b"had",
+    b"use",
+    b"uses",
+    b"using",
+    b"used",
+    b"get",
+    b"gets",
+    b"got",
+    b"set",
+    b"sets",
+    b"via",
+    b"per",
+    b"one",
+    b"two",
+    b"missing",
+    b"invalid",
+    b"valid",
+    b"expired",
+    b"wrong",
+    b"bad",
+    b"empty",
+    b"unknown",
+    b"default",
+    b"given",
+    b"saved",
+    b"restored",
+    b"loaded",
+    b"found",
+    b"matched",
+    b"created",
+    b"deleted",
+    b"removed",
+    b"added",
+    b"updated",
+    b"rotated",
+    b"generated",
+    b"fingerprint",
+    b"rsa",
+    b"dsa",
+    b"ecdsa",
+    b"ed25519",
+    b"gpg",
+    b"pgp",
+    b"ssh",
+    b"public",
+    b"host",
+    b"cache",
+    b"id",
+    b"hash",
+    b"commit",
+    b"sha",
+    b"file",
+    b"path",
+    b"name",
+    b"type",
+    b"then",
+    b"than",
+    b"also",
+    b"only",
+    b"just",
+    b"like",
+    b"csrf",
+    b"xsrf",
+    b"page",
+    b"next",
+    b"continuation",
+    b"cursor",
+];
+
+/// English words that end in a credential word without being a provider's key (`monkey`).
+const GLUED_WORDS: &[&[u8]] = &[
+    b"monkey", b"donkey", b"turkey", b"hockey", b"jockey", b"whiskey", b"turnkey", b"hotkey",
+    b"lackey", b"keykey",
+];
+
+/// Whether a name ending in a credential word is a provider's key: the words before the last
+/// credential words name a provider (`boxSECRET`, `codakey`, `hiveage-secret-KEY`,
+/// `zonka-key-ACCESS`), or, when the name is only credential words (`ACCESS`, `secret KEY`),
+/// the word before it in the text does (`previous`, `bugsnag`). A provider's word has three
+/// letters or more and is no word of prose ([`NOT_PROVIDER_WORDS`]).
+pub fn provider_credential_name(raw: &[u8], previous: Option<&[u8]>) -> bool {
+    let name = raw.trim_ascii();
+    let lower = name.to_ascii_lowercase();
+    if GLUED_WORDS.iter().any(|w| lower.ends_with(w)) {
+        return false;
+    }
+    // Strip credential words (and the separators before them) from the end.
+    let mut cut = lower.len();
+    let mut stripped = 0;
+    loop {
+        let rest = &lower[..cut];
+        let Some(word) = CREDENTIAL_WORDS.iter().find(|w| rest.ends_with(w)) else {
+            break;
+        };
+        cut -= word.len();
+        stripped += 1;
+        while cut > 0 && matches!(lower[cut - 1], b'_' | b'-' | b'.') {
+            cut -= 1;
+        }
+    }
+    if stripped == 0 {
+        return false;
+    }
+    let provider = if cut > 0 {
+        let mut words = lower[..cut].split(|&b| matches!(b, b'_' | b'-' | b'.'));
+        words.rfind(|w| !w.is_empty())
+    } else {
+        previous.map(|p| {
+            let p = p.trim_ascii();
+            let end = p
+                .iter()
+                .rposition(u8::is_ascii_alphanumeric)
+                .map_or(0, |i| i + 1);
+            let p = &p[..end];
+            let start = p
+                .iter()
+                .rposition(|&b| matches!(b, b'_' | b'-' | b'.' | b'/'))
+                .map_or(0, |i| i + 1);
+            &p[start..]
+        })
+    };
+    let Some(provider) = provider else {
+        return false;
+    };
+    let provider = provider.to_ascii_lowercase();
+    provider.len() >= 3
+        && provider.iter().all(u8::is_ascii_alphanumeric)
+        && provider.iter().any(u8::is_ascii_alphabetic)
+        && !NOT_PROVIDER_WORDS.contains(&&provider[..])
+        && !NOT_SECRET_KEY_QUALIFIERS.contains(&&provider[..])
+        && !CREDENTIAL_WORDS.contains(&&provider[..])
+}
+
 /// Whether one word of a name (after `previous`) names a secret.
 fn secret_word(word: &[u8], previous: Option<&[u8]>) -> bool {
     if SECRET_WORDS.contains(&word) {
@@ -932,6 +1351,42 @@ pub fn strip_line_number(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider's name leads its credential words, glued on or as the word before; prose,
+    /// public keys, caches and plain credential words do not.
+    #[test]
+    fn provider_credential_names() {
+        for (name, before) in [
+            ("boxSECRET", None),
+            ("codakey", None),
+            ("hiveage-secret-KEY", None),
+            ("ACCESS", Some("coinapi")),
+            ("key", Some("spoonacularACCESS")),
+            ("secret", Some("bugsnag")),
+            ("KEY", Some("api")),
+        ] {
+            assert!(
+                provider_credential_name(name.as_bytes(), before.map(str::as_bytes)),
+                "{name}"
+            );
+        }
+        for (name, before) in [
+            ("key", None),
+            ("SECRET", None),
+            ("key", Some("the")),
+            ("key", Some("gpg:")),
+            ("key", Some("cache")),
+            ("monkey", None),
+            ("token", Some("csrf")),
+            ("access", Some("public")),
+            ("nvkey", None),
+        ] {
+            assert!(
+                !provider_credential_name(name.as_bytes(), before.map(str::as_bytes)),
+                "{name} after {before:?}"
+            );
+        }
+    }
 
     /// A provider's key glued on in another case is one (`coinlayerKEY`, `apitemplateKey`);
     /// `monkey`, `cacheKey` and `publishableKey` are not.

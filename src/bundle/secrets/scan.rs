@@ -20,8 +20,8 @@ use super::forms::literal_forms;
 use super::normalise::{lex_of, segments_as, Lex, LexCursor, Segment, View};
 use super::provider_rules::{self, KeywordHit};
 use super::rules::{
-    key_material, provider_key_name, secret_name, structural, Check, Secret, ENCODED_KEYWORD_PARTS,
-    MAX_VALUE, RULES,
+    key_material, provider_credential_name, provider_key_name, secret_name, structural, Check,
+    Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
 };
 
 /// The rule name of the extra literals (the token ccsync itself holds).
@@ -90,6 +90,48 @@ pub const TRIGGERS: &[&str] = &[
     "pwd",
     "key",
     "auth",
+    "ado_pat",
+    "uid=",
+    "user=",
+    "userid=",
+    "user id=",
+    "user_id=",
+    "username=",
+    "pmak-",
+    "odt_",
+    "1000.",
+    "vf.dm.",
+    "tfp_",
+    "tkn.v1_",
+    "_mmk",
+    "ltai",
+    "ssws",
+    "oy2",
+    "pub-c-",
+    "sub-c-",
+    "pul-",
+    "sq0",
+    "pk_",
+    "cfpat-",
+    "r8_",
+    "shltm_",
+    "flb_live_",
+    "sgp_",
+    "slk_",
+    "pat-na1-",
+    "pat-eu1-",
+    "dp.",
+    "office.com/webhook",
+    "office365.com/webhook",
+    "thingsboard",
+    "sk_",
+    "$1$",
+    "$2",
+    "$5$",
+    "$6$",
+    "$8$",
+    "$9$",
+    "$krb5",
     "credential",
     "bearer",
     "basic",
@@ -103,6 +145,10 @@ pub const TRIGGERS: &[&str] = &[
 /// ignored and keeps those in this case): each is matched by its rules in this case only
 /// (`Q~` of an Azure client secret, the long tail's prefixes).
 pub const RAW_TRIGGERS: &[&str] = &[
+    // (A provider's `ACCESS <value>`; `access` in any case is too common a word in prose and
+    // code to be looked at everywhere.)
+    "ACCESS",
+    "NF-",
     "Q~",
     "SWMTKN-",
     "SWMKEY-",
@@ -154,6 +200,7 @@ fn token_rule(extra_literals: &[String]) -> Option<(Compiled, Vec<String>)> {
         secret: Secret::Group(0),
         check: Check::Literal,
         anchored: None,
+        run_filter: any_run,
     };
     Some((rule, forms))
 }
@@ -185,7 +232,47 @@ struct Compiled {
     /// For a rule whose matches start with a name (see [`NAME_LED`]): its pattern anchored at
     /// the start of the text, run at the start of each name that holds a keyword.
     anchored: Option<Regex>,
+    /// For a name-led rule: whether the run of name bytes `text[start..end]` can start a match
+    /// its check keeps at all (a cheap look before the pattern runs, which costs thousands of
+    /// instructions a try).
+    run_filter: fn(&[u8], usize, usize) -> bool,
 }
+
+/// Every run may start a match.
+fn any_run(_: &[u8], _: usize, _: usize) -> bool {
+    true
+}
+
+/// Whether a run ends in a credential word before a quote, a space or an operator, or holds
+/// one right before a `-` (`bugsnag_secret"`, `coinapi ACCESS `, `cloudplanSECRET-<value>`):
+/// where a [`Check::ProviderCredential`] match can start. A run of credential words alone
+/// needs a word before it on the line (`"token": ...` in JSON has none). (`input_tokens`,
+/// `accessibility`, `api_key)` cannot start one either.)
+fn credential_run(text: &[u8], start: usize, end: usize) -> bool {
+    let run = &text[start..end];
+    let glued_dash = run
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'-' && ends_in_credential_word(&run[..i]));
+    if glued_dash {
+        return true;
+    }
+    let separated = matches!(
+        text.get(end),
+        Some(b'"' | b'\'' | b' ' | b'\t' | b':' | b'=')
+    );
+    let word_before = start > 0 && matches!(text[start - 1], b' ' | b'\t' | b'=' | b':');
+    separated && ends_in_credential_word(run) && (word_before || !only_credential_words(run))
+}
+
+/// Whether `part` ends in `key`, `secret`, `token`, `access` or `private` (any case).
+fn ends_in_credential_word(part: &[u8]) -> bool {
+    CREDENTIAL_WORDS
+        .iter()
+        .any(|w| part.len() >= w.len() && part[part.len() - w.len()..].eq_ignore_ascii_case(w))
+}
+
+const CREDENTIAL_WORDS: [&[u8]; 5] = [b"key", b"secret", b"token", b"access", b"private"];
 
 /// How the patterns of the secret-assignment rules start: a name made of these bytes that
 /// holds one of the keywords of the alternation that follows (each of them one of the first
@@ -205,12 +292,17 @@ impl Compiled {
         let anchored = pattern
             .starts_with(NAME_LED)
             .then(|| Regex::new(&format!(r"\A(?:{pattern})")).expect("built-in rule compiles"));
+        let run_filter = match check {
+            Check::ProviderCredential => credential_run,
+            _ => any_run,
+        };
         Compiled {
             name,
             regex: Regex::new(pattern).expect("built-in rule compiles"),
             secret,
             check,
             anchored,
+            run_filter,
         }
     }
 }
@@ -635,6 +727,9 @@ impl Scanner {
             let end = at + text[at..].iter().take_while(|&&b| name_byte(b)).count();
             count_work(end - start);
             resume = end;
+            if !(rule.run_filter)(text, start, end) {
+                continue;
+            }
             let part = &text[start..];
             let Some(caps) = anchored.captures(part) else {
                 continue;
@@ -1002,6 +1097,19 @@ fn check(
         Check::SpacedAssignment => {
             entropy::spaced_value(value) && assignment(text, start, end, name)
         }
+        Check::ProviderCredential => name.is_some_and(|(s, e)| {
+            // (As in `assignment`: a name right after an escape, `\nboxSECRET`.)
+            let s = if s > 0 && text[s - 1] == b'\\' && s < e {
+                s + 1
+            } else {
+                s
+            };
+            // (Nor a label an earlier redaction left: `[REDACTED:aws-access-token]`.)
+            !text[..s].ends_with(b"REDACTED:")
+                && provider_credential_name(&text[s..e], word_before(text, s))
+                && entropy::generated_value(value)
+                && provider_rules::TIER.keeps_assignment(text, s..end, start..end)
+        }),
         Check::BasicAuth => basic_auth(value),
         Check::Base64PrivateKey => base64_private_key(value),
         Check::Password => cli_password(value),
@@ -1029,6 +1137,58 @@ fn assignment(text: &[u8], start: usize, end: usize, name: Option<(usize, usize)
             && entropy::secret_value(value)
             && provider_rules::TIER.keeps_assignment(text, s..end, start..end)
     })
+}
+
+/// The word before a name that is only credential words (`bugsnag` in `bugsnag secret KEY
+/// <value>`): on the same line, past spaces and the credential words themselves.
+fn word_before(text: &[u8], mut at: usize) -> Option<&[u8]> {
+    for _ in 0..3 {
+        let end = at
+            - text[..at]
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+        let start = end
+            - text[..end]
+                .iter()
+                .rev()
+                .take_while(|&&b| name_byte(b) || b == b':')
+                .count();
+        // (In a JSON line's raw text a word may follow an escape: `\ngpg: key ...`.)
+        let escaped = start > 0 && text[start - 1] == b'\\' && end - start > 1;
+        let word = &text[start + usize::from(escaped)..end];
+        if word.is_empty() || end == at {
+            return None;
+        }
+        if !provider_credential_name(word, None) && !only_credential_words(word) {
+            return Some(word);
+        }
+        at = start;
+    }
+    None
+}
+
+/// `SECRET`, `private KEY:`, `access-token`: credential words and separators only.
+fn only_credential_words(word: &[u8]) -> bool {
+    let mut rest = word;
+    loop {
+        while let [head @ .., last] = rest {
+            if last.is_ascii_alphanumeric() {
+                break;
+            }
+            rest = head;
+        }
+        if rest.is_empty() {
+            return true;
+        }
+        let Some(w) = CREDENTIAL_WORDS.iter().find(|w| {
+            rest.len() >= w.len() && rest[rest.len() - w.len()..].eq_ignore_ascii_case(w)
+        }) else {
+            return false;
+        };
+        rest = &rest[..rest.len() - w.len()];
+    }
 }
 
 /// The checks of token families that also ask what the provider tier's rule of the family judges, or
@@ -1111,9 +1271,12 @@ fn cli_password(value: &[u8]) -> bool {
     (6..=128).contains(&value.len())
         && !matches!(
             value[0],
-            b'$' | b'%' | b'<' | b'{' | b'-' | b'/' | b'~' | b'`'
+            b'$' | b'%' | b'<' | b'{' | b'-' | b'/' | b'~' | b'`' | b'#' | b'@'
         )
         && !entropy::placeholder(value)
+        // (Templates and names of passwords: `#{datastore[DBPASSWORD]}`, `myPassword`.)
+        && !value.contains(&b'{')
+        && memchr::memmem::find(&lower, b"password").is_none()
         && !matches!(
             &lower[..],
             b"password" | b"passwd" | b"secret" | b"changeme" | b"admin" | b"******"
@@ -1195,9 +1358,10 @@ pub(super) fn is_json(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// The rules tried at names: the name-and-operator and the name-and-spaces forms of
-    /// secret-assignment, and every keyword of their alternation holds a trigger of the first
-    /// pass (else a name holding only that keyword would never be tried).
+    /// The rules tried at names: the name-and-operator, the name-and-spaces and the
+    /// provider-credential forms of secret-assignment, and every keyword of their alternation
+    /// holds a trigger of the first pass (else a name holding only that keyword would never be
+    /// tried; `access` is tried where written `ACCESS`, a trigger kept in its case).
     #[test]
     fn name_led_rules_are_tried_at_every_name_their_pattern_can_match() {
         let scanner = Scanner::new(vec![]);
@@ -1208,7 +1372,7 @@ mod tests {
             .filter(|(i, _)| scanner.name_led & (1 << i) != 0)
             .map(|(_, r)| r)
             .collect();
-        assert_eq!(led.len(), 2);
+        assert_eq!(led.len(), 3);
         for rule in led {
             assert_eq!(rule.name, "secret-assignment");
             let pattern = rule.regex.as_str();
@@ -1216,8 +1380,10 @@ mod tests {
                 [NAME_LED.len()..pattern[NAME_LED.len()..].find(')').unwrap() + NAME_LED.len()];
             for word in words.split('|') {
                 let word = word.replace("_?", "").to_ascii_lowercase();
+                let cased = RAW_TRIGGERS.iter().map(|t| t.to_ascii_lowercase());
                 assert!(
-                    TRIGGERS.iter().any(|t| word.contains(t)),
+                    TRIGGERS.iter().any(|t| word.contains(t))
+                        || cased.into_iter().any(|t| word == t),
                     "{word} of {pattern} holds no trigger"
                 );
             }
@@ -1260,6 +1426,11 @@ mod tests {
             "$",
             "\n",
             "a_b_c",
+            "bugsnag",
+            "ACCESS",
+            "cloudplanSECRET",
+            "9e9264cd3603fd4c56939740272ddce7",
+            "dd6ef3ae-06a8-9e66-5af0-189ef1714401",
         ];
         let mut seed = 11u32;
         let mut next = || {
