@@ -409,6 +409,11 @@ fn provider_forms(rng: &mut Rng) -> Vec<Secret> {
     add("password-hash", v.clone(), v);
     let v = lower_alnum(rng, 52);
     add("azure-devops-pat", format!("ado_pat = \"{v}\""), v);
+    let v = format!("{}:x{}", rng.digits(10), rng.b64url(34));
+    add("telegram-bot-token", format!("telegram: {v}"), v);
+    // (14 hex digits: ipinfo's token.)
+    let v = format!("{}a1", rng.hex(12));
+    add("secret-assignment", format!("ipinfo_secret key={v}"), v);
     forms
         .into_iter()
         .map(|(family, text, value)| secret(family, text, value))

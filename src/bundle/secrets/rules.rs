@@ -617,6 +617,14 @@ pub const RULES: &[RuleDef] = &[
         Group(0),
         Check::None,
     ),
+    // (A bot token whose secret part does not start `AA`, next to Telegram's name.)
+    rule(
+        "telegram-bot-token",
+        &["telegram"],
+        r"\b[0-9]{8,10}:[0-9A-Za-z_-]{35}\b",
+        Group(0),
+        Check::Near(&["telegram"], 120),
+    ),
     rule(
         "azure-storage-key",
         &["accountkey", "sharedaccesskey"],
@@ -793,7 +801,7 @@ pub const RULES: &[RuleDef] = &[
         "secret-assignment",
         &["key", "secret", "token", "access", "private"],
         r"(?i)([A-Za-z0-9_.-]*(?:key|secret|token|access|private))(?:[ \t]+(?:key|secret|token|access|private|code)\b)*[\x22']?(?:[ \t]*(?::=|=>|[:=])[ \t]*|[ \t]+|-)[\x22'`]?",
-        Value(assigned_value_byte, 16),
+        Value(assigned_value_byte, 14),
         Check::ProviderCredential,
     ),
     // The same names in other forms: `System.setProperty("X_TOKEN", "...")`, .NET's
@@ -1249,6 +1257,10 @@ pub fn provider_credential_name(raw: &[u8], previous: Option<&[u8]>) -> bool {
     if stripped == 0 {
         return false;
     }
+    // The word before names the provider's credential itself (`ipinfo_secret key=...`).
+    if cut == 0 && previous.is_some_and(|p| provider_credential_name(p, None)) {
+        return true;
+    }
     let provider = if cut > 0 {
         let mut words = lower[..cut].split(|&b| matches!(b, b'_' | b'-' | b'.'));
         words.rfind(|w| !w.is_empty())
@@ -1364,6 +1376,7 @@ mod tests {
             ("key", Some("spoonacularACCESS")),
             ("secret", Some("bugsnag")),
             ("KEY", Some("api")),
+            ("key", Some("ipinfo_secret")),
         ] {
             assert!(
                 provider_credential_name(name.as_bytes(), before.map(str::as_bytes)),

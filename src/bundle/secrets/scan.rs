@@ -91,6 +91,7 @@ pub const TRIGGERS: &[&str] = &[
     "key",
     "auth",
     "ado_pat",
+    "telegram",
     "uid=",
     "user=",
     "userid=",
