@@ -1109,7 +1109,7 @@ pub fn provider_key_name(raw: &[u8]) -> bool {
 }
 
 /// Credential words that end a provider's key name ([`provider_credential_name`]).
-const CREDENTIAL_WORDS: &[&[u8]] = &[b"key", b"secret", b"token", b"access", b"private"];
+pub const CREDENTIAL_WORDS: &[&[u8]] = &[b"key", b"secret", b"token", b"access", b"private"];
 
 /// Words that stand before a credential word without naming a provider: articles,
 /// prepositions, verbs and adjectives of prose (`from key: ...`, `the secret ...`), and what

@@ -21,7 +21,7 @@ use super::normalise::{lex_of, segments_as, Lex, LexCursor, Segment, View};
 use super::provider_rules::{self, KeywordHit};
 use super::rules::{
     key_material, provider_credential_name, provider_key_name, secret_name, structural, Check,
-    Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
+    Secret, CREDENTIAL_WORDS, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
 };
 
 /// The rule name of the extra literals (the token ccsync itself holds).
@@ -272,8 +272,6 @@ fn ends_in_credential_word(part: &[u8]) -> bool {
         .iter()
         .any(|w| part.len() >= w.len() && part[part.len() - w.len()..].eq_ignore_ascii_case(w))
 }
-
-const CREDENTIAL_WORDS: [&[u8]; 5] = [b"key", b"secret", b"token", b"access", b"private"];
 
 /// How the patterns of the secret-assignment rules start: a name made of these bytes that
 /// holds one of the keywords of the alternation that follows (each of them one of the first
