@@ -423,8 +423,10 @@ fn strip_ansi(src: &View) -> Option<View> {
                     }
                 }
             }
-            Some(_) => i + 2,
-            None => i + 1,
+            // A two-byte escape ends in a byte of 0x30-0x7e; before a space, a quote or other
+            // punctuation only the ESC goes (`ESC "auth"` keeps its quote, which a rule reads).
+            Some(c) if (0x30..=0x7e).contains(c) => i + 2,
+            Some(_) | None => i + 1,
         };
         b.copy(plain, i);
         at = end;
@@ -513,5 +515,15 @@ mod tests {
         let d = full.text.len() - 1;
         let (s, t) = full.raw_span(d - 1, d + 1);
         assert_eq!(&line[s..t], br"%41\u001b[31mD");
+    }
+
+    /// An ESC before a quote or a space is no two-byte escape: only the ESC goes, so the
+    /// quote that starts `"auth": "..."` stays for the rule that reads it.
+    #[test]
+    fn an_escape_before_punctuation_keeps_the_punctuation() {
+        let line = br#"{"k":"a\u001b\"auth\" \u001bMx\u001b y"}"#;
+        let seg = segments(line)[3];
+        let full = View::of_segment(line, seg).normalised().unwrap();
+        assert_eq!(full.text, br#"a"auth" x y"#);
     }
 }
