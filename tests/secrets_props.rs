@@ -78,7 +78,8 @@ proptest! {
             );
         }
         let (out, rules) = scanner().redact_bytes(bytes);
-        prop_assert_eq!(rules.len(), scan.hits.len());
+        // (Redaction also takes what a scan of its own output finds: at least the hits.)
+        prop_assert!(rules.len() >= scan.hits.len());
         prop_assert!(is_json(&out), "redaction broke {}", line);
         prop_assert!(std::str::from_utf8(&out).is_ok());
         if !rules.is_empty() {

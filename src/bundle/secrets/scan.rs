@@ -858,8 +858,33 @@ impl Scanner {
         self.redact_scanned(line, &self.scan(line))
     }
 
-    /// Redacts what `scan` found in `line`.
+    /// Redacts what `scan` found in `line`, then what a scan of the result finds (twice at
+    /// most): a redaction changes what stands around a value, and a judgement that read the
+    /// value as part of something longer (`ghp_...+AKIA...` as one base64 run) may read it
+    /// alone now. Only lines that held a secret are scanned again.
     pub fn redact_scanned<'a>(
+        &self,
+        line: &'a [u8],
+        scan: &LineScan,
+    ) -> (Cow<'a, [u8]>, Vec<&'static str>) {
+        let (mut out, mut rules) = self.redact_once(line, scan);
+        for _ in 0..2 {
+            if rules.is_empty() || self.expired() {
+                break;
+            }
+            let again = self.scan(&out);
+            if again.hits.is_empty() {
+                break;
+            }
+            let (next, more) = self.redact_once(&out, &again);
+            out = Cow::Owned(next.into_owned());
+            rules.extend(more);
+        }
+        (out, rules)
+    }
+
+    /// Redacts what `scan` found in `line`, once.
+    fn redact_once<'a>(
         &self,
         line: &'a [u8],
         scan: &LineScan,
