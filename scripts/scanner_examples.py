@@ -19,12 +19,16 @@ with tempfile.TemporaryDirectory() as tmp:
                    capture_output=True)
     config = tomllib.loads(git(BL, 'show', 'HEAD:config/betterleaks.toml'))
     patterns = {r['id']: r['regex'] for r in config['rules'] if 'regex' in r}
+    # A rule with skipReport finds a companion (an id, a host) that another rule's finding needs;
+    # Betterleaks never reports it on its own.
+    unreported = {r['id'] for r in config['rules'] if r.get('skipReport')}
     for line in open(out):
         if not line.startswith('{'):
             continue
         row = json.loads(line)
         row['source'] = 'betterleaks'
         row['pattern'] = patterns.get(row['rule'])
+        row['reported'] = row['rule'] not in unreported
         if row['kind'] != 'fp' and not row['pattern']:
             continue
         rows.append(row)
@@ -35,10 +39,12 @@ for path in git(KF, 'ls-tree', '-r', '--name-only', 'HEAD', 'data/rules').split(
     doc = yaml.safe_load(git(KF, 'show', 'HEAD:' + path)) or {}
     for rule in doc.get('rules', []):
         rid, pattern = rule.get('id'), rule.get('pattern')
+        # `visible: false`: a companion for another rule's validation, never reported itself.
+        reported = rule.get('visible', True) is not False
         for text in rule.get('examples') or []:
             if isinstance(text, str) and len(text) >= 8 and pattern:
                 rows.append({'source': 'kingfisher', 'kind': 'tp', 'rule': rid, 'text': text,
-                             'pattern': pattern})
+                             'pattern': pattern, 'reported': reported})
         for text in rule.get('negative_examples') or []:
             if isinstance(text, str) and len(text) >= 8:
                 rows.append({'source': 'kingfisher', 'kind': 'fp', 'rule': rid, 'text': text})

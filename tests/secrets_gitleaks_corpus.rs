@@ -232,6 +232,10 @@ struct Positive {
     rule: String,
     text: String,
     value: String,
+    /// False for a companion rule's example (Betterleaks' `skipReport`, Kingfisher's
+    /// `visible: false`): a client id, host or account name another rule's finding needs, which
+    /// its own scanner never reports. It is counted apart from recall.
+    reported: bool,
 }
 
 /// The planted positives and the negatives of `rows` (JSON lines). `is_match` says whether a
@@ -274,7 +278,13 @@ fn corpus(
             match is_match(&row, &text) {
                 None => break,
                 Some(true) => {
-                    positives.push(Positive { rule, text, value });
+                    let reported = row["reported"].as_bool().unwrap_or(true);
+                    positives.push(Positive {
+                        rule,
+                        text,
+                        value,
+                        reported,
+                    });
                     break;
                 }
                 Some(false) => {}
@@ -335,6 +345,8 @@ struct Figures {
     families: BTreeMap<String, (usize, usize)>,
     /// (planted, redacted) per source of the examples (Kingfisher's ids start `kingfisher.`).
     sources: BTreeMap<&'static str, (usize, usize)>,
+    /// (planted, redacted) per companion rule (`Positive::reported` false), not in `recall`.
+    companions: BTreeMap<String, (usize, usize)>,
     missed: BTreeMap<String, usize>,
     /// One missed text per rule (its first 100 characters).
     missed_example: BTreeMap<String, String>,
@@ -386,6 +398,14 @@ impl Figures {
         );
         println!("{what}: negatives redacted: {:#?}", self.alarms);
         println!("{what}: by source (rule id prefix): {:?}", self.sources);
+        let (n, ok) = self
+            .companions
+            .values()
+            .fold((0, 0), |(n, ok), (a, b)| (n + a, ok + b));
+        println!(
+            "{what}: companion ids and hosts (not in recall), {ok} of {n} redacted: {:?}",
+            self.companions
+        );
         let common: BTreeMap<_, _> = self.families.iter().filter(|(f, _)| common(f)).collect();
         println!("{what}: common families: {common:?}");
         let partial: BTreeMap<_, _> = self.families.iter().filter(|(_, (n, ok))| ok < n).collect();
@@ -435,15 +455,20 @@ fn measure(positives: &[Positive], negatives: &[String], benign: &str) -> Figure
             } else {
                 "other"
             };
-            for entry in [
-                figures.recall.entry(common(&positive.rule)).or_default(),
-                figures.families.entry(family(&positive.rule)).or_default(),
-                figures.sources.entry(source).or_default(),
-            ] {
+            let entries = if positive.reported {
+                vec![
+                    figures.recall.entry(common(&positive.rule)).or_default(),
+                    figures.families.entry(family(&positive.rule)).or_default(),
+                    figures.sources.entry(source).or_default(),
+                ]
+            } else {
+                vec![figures.companions.entry(positive.rule.clone()).or_default()]
+            };
+            for entry in entries {
                 entry.0 += 1;
                 entry.1 += usize::from(ok);
             }
-            if !ok {
+            if !ok && positive.reported {
                 *figures.missed.entry(positive.rule.clone()).or_default() += 1;
                 figures
                     .missed_example
@@ -547,6 +572,7 @@ fn generated(rng: &mut Rng) -> (Vec<Positive>, Vec<&'static str>) {
                         rule: rule.id.to_owned(),
                         text,
                         value,
+                        reported: true,
                     })
                 }
                 _ => None,
@@ -717,16 +743,16 @@ fn betterleaks_and_kingfisher_examples_drawn_afresh_are_redacted_and_negatives_l
     let figures = measure(&positives, &negatives, &benign);
     figures.print("betterleaks+kingfisher");
     let (common, tail) = (figures.pct(true), figures.pct(false));
-    // Measured (docs/secrets.md): short of the goals (95% / 85% / 2 per MB) on the
-    // Betterleaks and Kingfisher examples but the false redactions; the thresholds guard against
-    // regressions (they hold for gitleaks' examples too).
+    // The goals (95% / 85% / 2 per MB), measured in docs/secrets.md; companion rules'
+    // ids and hosts are counted apart (they are no secrets, and redacting them would change what
+    // Claude reads).
     assert!(
-        common >= 92.0,
+        common >= 95.0,
         "common recall {common:.1}%: {:?}",
         figures.missed
     );
     assert!(
-        tail >= 84.0,
+        tail >= 85.0,
         "long-tail recall {tail:.1}%: {:?}",
         figures.missed
     );
