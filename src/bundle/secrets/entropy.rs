@@ -48,8 +48,38 @@ pub fn mixed(value: &[u8]) -> bool {
     usize::from(lower) + usize::from(upper) + usize::from(digit) >= 2
 }
 
+/// Strings to look for anywhere in a value, ASCII case ignored, as one automaton built on first
+/// use: a search per string (and a lower-cased copy of the value) cost more than the rest of a
+/// value's checks.
+pub struct Fragments {
+    words: &'static [&'static str],
+    automaton: std::sync::OnceLock<aho_corasick::AhoCorasick>,
+}
+
+impl Fragments {
+    /// `words` in lower case.
+    pub const fn new(words: &'static [&'static str]) -> Self {
+        Fragments {
+            words,
+            automaton: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether `value` holds one of the words.
+    pub fn in_value(&self, value: &[u8]) -> bool {
+        self.automaton
+            .get_or_init(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(self.words)
+                    .expect("fragments compile")
+            })
+            .is_match(value)
+    }
+}
+
 /// Substrings of values that are placeholders, references or code, not secrets.
-const NOT_SECRET: &[&str] = &[
+static NOT_SECRET: Fragments = Fragments::new(&[
     "${",
     "$(",
     "{{",
@@ -93,11 +123,11 @@ const NOT_SECRET: &[&str] = &[
     "apikey",
     "api_key",
     "******",
-];
+]);
 
 /// Fragments that real random tokens practically never hold (a run of 5+ sequential characters
 /// or a placeholder word) but placeholders in docs and examples do.
-const PLACEHOLDER_PARTS: &[&str] = &[
+static PLACEHOLDER_PARTS: Fragments = Fragments::new(&[
     "xxxx",
     "****",
     "example",
@@ -120,24 +150,21 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "qwerty",
     "signature",
     "short",
-];
+]);
 
 /// Whether a token-shaped match is a placeholder or a name rather than a secret: it holds a
 /// placeholder fragment, a long run of one character (`AIzaaaaaaa...`, `0000000`), is mostly
 /// sequential characters, repeats a short unit, or is made of camelCase words without digits
 /// (`hf_requiredCharacteristicTypesForDisplayMetadata`).
 pub fn placeholder(value: &[u8]) -> bool {
-    let lower = value.to_ascii_lowercase();
-    if PLACEHOLDER_PARTS
-        .iter()
-        .any(|p| memchr::memmem::find(&lower, p.as_bytes()).is_some())
-    {
+    if PLACEHOLDER_PARTS.in_value(value) {
         return true;
     }
     let len = value.len();
     if len < 8 {
         return false;
     }
+    let lower = value.to_ascii_lowercase();
     let mut run = 1;
     let mut longest = 1;
     let mut sequential = 0;
@@ -223,7 +250,7 @@ fn wrapped(value: &[u8]) -> bool {
 /// of 50 characters with symbols such as `%&#@^()`): a secret even where it starts with a symbol
 /// or holds brackets, unless it reads like a reference or a placeholder.
 fn strongly_random(value: &[u8]) -> bool {
-    const REFERENCES: &[&str] = &[
+    static REFERENCES: Fragments = Fragments::new(&[
         "${",
         "$(",
         "{{",
@@ -233,16 +260,13 @@ fn strongly_random(value: &[u8]) -> bool {
         "getenv",
         "...",
         "secrets.",
-    ];
-    let lower = value.to_ascii_lowercase();
+    ]);
     value.len() >= 24
         && !matches!(value[0], b'$' | b'/' | b'~' | b'.')
         && !call(value)
         && classes(value) >= 3
         && shannon(value) >= 4.2
-        && !REFERENCES
-            .iter()
-            .any(|r| memchr::memmem::find(&lower, r.as_bytes()).is_some())
+        && !REFERENCES.in_value(value)
         && !placeholder(value)
 }
 
@@ -300,11 +324,7 @@ pub fn secret_value(value: &[u8]) -> bool {
     ) {
         return false;
     }
-    let lower = value.to_ascii_lowercase();
-    if NOT_SECRET
-        .iter()
-        .any(|s| memchr::memmem::find(&lower, s.as_bytes()).is_some())
-    {
+    if NOT_SECRET.in_value(value) {
         return false;
     }
     if value.iter().all(u8::is_ascii_digit)
@@ -332,12 +352,11 @@ pub fn secret_value(value: &[u8]) -> bool {
 /// (`besnappy TOKEN 6f1c...`, not `the token expired` or `secret sauce v2 of the recipe`.)
 pub fn spaced_value(value: &[u8]) -> bool {
     let value = trim_quotes(value);
-    let lower = value.to_ascii_lowercase();
     value.len() >= 16
         && value.iter().any(u8::is_ascii_alphabetic)
         && value.iter().any(u8::is_ascii_digit)
         && shannon(value) >= 3.5
-        && !lower.starts_with(b"http")
+        && !value.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"http"))
         // A path, unless base64 (which ends in `=` where it is padded).
         && (!value.contains(&b'/') || value.ends_with(b"="))
 }
@@ -346,7 +365,7 @@ pub fn spaced_value(value: &[u8]) -> bool {
 /// `cloudplanSECRET-<value>`) looks generated ([`random_by_alphabet`]), and is no URL, path,
 /// hash with its algorithm (`sha256:...`), code, version, placeholder or base64 of text.
 pub fn generated_value(value: &[u8]) -> bool {
-    const NOT_GENERATED: &[&str] = &[
+    static NOT_GENERATED: Fragments = Fragments::new(&[
         "://",
         "${",
         "$(",
@@ -365,7 +384,7 @@ pub fn generated_value(value: &[u8]) -> bool {
         "]",
         "<",
         ">",
-    ];
+    ]);
     let value = trim_quotes(value);
     if placeholder(value) {
         return false;
@@ -385,14 +404,11 @@ pub fn generated_value(value: &[u8]) -> bool {
     {
         return false;
     }
-    let lower = value.to_ascii_lowercase();
-    !(NOT_GENERATED
-        .iter()
-        .any(|r| memchr::memmem::find(&lower, r.as_bytes()).is_some())
+    !(NOT_GENERATED.in_value(value)
         || (value.contains(&b'/') && !value.ends_with(b"="))
         || placeholder(value)
         || versioned_name(value))
-        && random_by_alphabet(value, &lower)
+        && random_by_alphabet(value, &value.to_ascii_lowercase())
         && !encoded_text(value)
 }
 

@@ -401,7 +401,9 @@ fn never_a_secret(text: &[u8], start: usize, end: usize) -> bool {
 /// Whether two keywords can overlap in a text: one holds the other, or an end of one (two
 /// characters or more) is a start of the other.
 pub fn overlap(a: &[u8], b: &[u8]) -> bool {
-    let holds = |x: &[u8], y: &[u8]| memchr::memmem::find(x, y).is_some();
+    // (Keywords are short: a window compare costs less than building a searcher, and the
+    // table asks this of every pair of its hundreds of keywords.)
+    let holds = |x: &[u8], y: &[u8]| y.is_empty() || x.windows(y.len()).any(|w| w == y);
     // (Overlaps of one character are left out: they would make nearly every keyword a
     // candidate for every rule.)
     let joins = |x: &[u8], y: &[u8]| (2..x.len().min(y.len())).any(|k| x[x.len() - k..] == y[..k]);

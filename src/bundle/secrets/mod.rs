@@ -19,6 +19,7 @@ pub mod entropy;
 pub mod first_pass;
 pub mod forms;
 pub mod normalise;
+pub mod provider_form;
 pub mod provider_rules;
 pub mod rules;
 pub mod scan;

@@ -11,6 +11,8 @@
 /// How many times the escapes of JSON inside JSON strings are undone.
 const MAX_NESTING: usize = 3;
 
+use std::borrow::Cow;
+
 /// One segment of a raw line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
@@ -177,10 +179,11 @@ impl Default for LexCursor {
     }
 }
 
-/// Text derived from raw bytes, with the raw span of each of its bytes.
+/// Text derived from raw bytes, with the raw span of each of its bytes. A view of raw bytes as
+/// they are borrows them.
 #[derive(Debug, Clone)]
-pub struct View {
-    pub text: Vec<u8>,
+pub struct View<'a> {
+    pub text: Cow<'a, [u8]>,
     map: Map,
 }
 
@@ -188,21 +191,50 @@ pub struct View {
 enum Map {
     /// Byte `i` is raw byte `offset + i`.
     Identity(usize),
-    /// Byte `i` came from raw bytes `starts[i]..ends[i]`.
-    Table { starts: Vec<u32>, ends: Vec<u32> },
+    /// The view's bytes in runs, in order, each with where its bytes came from.
+    Runs(Vec<Run>),
 }
 
-impl View {
+/// The view's bytes `at..end`: copied one for one from raw bytes `raw..` (plain text), or all
+/// from the raw span `raw..raw_end` (an escape undone). (A byte apiece, as a table, cost more
+/// than the scan's rules on transcripts, which are mostly plain text.)
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    at: usize,
+    end: usize,
+    raw: usize,
+    raw_end: usize,
+    copied: bool,
+}
+
+impl Run {
+    /// The raw span of the run's byte `i`.
+    fn raw_span_of(&self, i: usize) -> (usize, usize) {
+        if self.copied {
+            let raw = self.raw + (i - self.at);
+            (raw, raw + 1)
+        } else {
+            (self.raw, self.raw_end)
+        }
+    }
+
+    /// Where the raw span of the run's last byte starts.
+    fn last_raw_start(&self) -> usize {
+        self.raw_span_of(self.end - 1).0
+    }
+}
+
+impl<'a> View<'a> {
     /// The raw bytes `line[start..end]` as they are.
-    pub fn raw(line: &[u8], start: usize, end: usize) -> View {
+    pub fn raw(line: &'a [u8], start: usize, end: usize) -> View<'a> {
         View {
-            text: line[start..end].to_vec(),
+            text: Cow::Borrowed(&line[start..end]),
             map: Map::Identity(start),
         }
     }
 
     /// The view a segment is first read as: a string's decoded content, other bytes as they are.
-    pub fn of_segment(line: &[u8], segment: Segment) -> View {
+    pub fn of_segment(line: &'a [u8], segment: Segment) -> View<'a> {
         let raw = View::raw(line, segment.start, segment.end);
         if segment.string {
             json_unescape(&raw).unwrap_or(raw)
@@ -215,34 +247,38 @@ impl View {
     pub fn index_of_raw(&self, raw: usize) -> usize {
         match &self.map {
             Map::Identity(offset) => raw.saturating_sub(*offset).min(self.text.len()),
-            Map::Table { starts, .. } => starts.partition_point(|&s| (s as usize) < raw),
+            // (Raw starts never decrease along a view.)
+            Map::Runs(runs) => {
+                let k = runs.partition_point(|r| r.last_raw_start() < raw);
+                runs.get(k).map_or(self.text.len(), |r| {
+                    if r.copied {
+                        r.at + raw.saturating_sub(r.raw)
+                    } else {
+                        r.at
+                    }
+                })
+            }
         }
     }
 
     /// Raw span of the view's bytes `start..end` (`start < end <= text.len()`).
     pub fn raw_span(&self, start: usize, end: usize) -> (usize, usize) {
         debug_assert!(start < end && end <= self.text.len());
-        (self.raw_start(start), self.raw_end(end - 1))
+        (self.byte_span(start).0, self.byte_span(end - 1).1)
     }
 
-    fn raw_start(&self, i: usize) -> usize {
+    /// Raw span of the view's byte `i`.
+    fn byte_span(&self, i: usize) -> (usize, usize) {
         match &self.map {
-            Map::Identity(offset) => offset + i,
-            Map::Table { starts, .. } => starts[i] as usize,
-        }
-    }
-
-    fn raw_end(&self, i: usize) -> usize {
-        match &self.map {
-            Map::Identity(offset) => offset + i + 1,
-            Map::Table { ends, .. } => ends[i] as usize,
+            Map::Identity(offset) => (offset + i, offset + i + 1),
+            Map::Runs(runs) => runs[runs.partition_point(|r| r.end <= i)].raw_span_of(i),
         }
     }
 
     /// Everything undone that hides a secret: nested JSON escapes, ANSI sequences,
     /// percent-encoding. `None` when there was nothing to undo.
-    pub fn normalised(&self) -> Option<View> {
-        let mut current: Option<View> = None;
+    pub fn normalised(&self) -> Option<View<'static>> {
+        let mut current: Option<View<'static>> = None;
         for _ in 0..MAX_NESTING {
             match json_unescape(current.as_ref().unwrap_or(self)) {
                 Some(next) => current = Some(next),
@@ -260,58 +296,88 @@ impl View {
 }
 
 /// Builds a view from another one, piece by piece.
-struct Builder<'a> {
-    src: &'a View,
+struct Builder<'a, 'b> {
+    src: &'a View<'b>,
     text: Vec<u8>,
-    starts: Vec<u32>,
-    ends: Vec<u32>,
+    runs: Vec<Run>,
 }
 
-impl<'a> Builder<'a> {
-    fn new(src: &'a View) -> Self {
-        let n = src.text.len();
+impl<'a, 'b> Builder<'a, 'b> {
+    fn new(src: &'a View<'b>) -> Self {
         Builder {
             src,
-            text: Vec::with_capacity(n),
-            starts: Vec::with_capacity(n),
-            ends: Vec::with_capacity(n),
+            text: Vec::with_capacity(src.text.len()),
+            runs: Vec::new(),
         }
     }
 
     /// Appends `bytes`, all of which came from the source's bytes `from..to`.
     fn push(&mut self, bytes: &[u8], from: usize, to: usize) {
-        let (start, end) = self.src.raw_span(from, to);
-        for &b in bytes {
-            self.text.push(b);
-            self.starts.push(start as u32);
-            self.ends.push(end as u32);
+        if bytes.is_empty() {
+            return;
         }
+        let (raw, raw_end) = self.src.raw_span(from, to);
+        let at = self.text.len();
+        self.text.extend_from_slice(bytes);
+        self.runs.push(Run {
+            at,
+            end: self.text.len(),
+            raw,
+            raw_end,
+            copied: false,
+        });
     }
 
-    /// Appends the source's bytes `from..to` unchanged (in bulk: long runs of plain text are
-    /// most of what is copied).
+    /// Appends the source's bytes `from..to` unchanged.
     fn copy(&mut self, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let at = self.text.len();
         self.text.extend_from_slice(&self.src.text[from..to]);
         match &self.src.map {
-            Map::Identity(offset) => {
-                let (first, last) = ((offset + from) as u32, (offset + to) as u32);
-                self.starts.extend(first..last);
-                self.ends.extend(first + 1..last + 1);
-            }
-            Map::Table { starts, ends } => {
-                self.starts.extend_from_slice(&starts[from..to]);
-                self.ends.extend_from_slice(&ends[from..to]);
+            Map::Identity(offset) => self.add_copied(at, offset + from, to - from),
+            Map::Runs(runs) => {
+                let first = runs.partition_point(|r| r.end <= from);
+                for r in runs[first..].iter().take_while(|r| r.at < to) {
+                    let (start, end) = (r.at.max(from), r.end.min(to));
+                    let at = at + (start - from);
+                    if r.copied {
+                        self.add_copied(at, r.raw + (start - r.at), end - start);
+                    } else {
+                        self.runs.push(Run {
+                            at,
+                            end: at + (end - start),
+                            ..*r
+                        });
+                    }
+                }
             }
         }
     }
 
-    fn finish(self) -> View {
+    /// A run of `len` bytes at `at` copied from raw bytes `raw..`, joined to the run before
+    /// when it goes on where that one stops.
+    fn add_copied(&mut self, at: usize, raw: usize, len: usize) {
+        if let Some(last) = self.runs.last_mut() {
+            if last.copied && last.end == at && last.raw + (last.end - last.at) == raw {
+                last.end += len;
+                return;
+            }
+        }
+        self.runs.push(Run {
+            at,
+            end: at + len,
+            raw,
+            raw_end: 0,
+            copied: true,
+        });
+    }
+
+    fn finish(self) -> View<'static> {
         View {
-            text: self.text,
-            map: Map::Table {
-                starts: self.starts,
-                ends: self.ends,
-            },
+            text: Cow::Owned(self.text),
+            map: Map::Runs(self.runs),
         }
     }
 }
@@ -331,7 +397,7 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
 
 /// Undoes JSON string escapes (`\n`, `\"`, `\\`, `\uXXXX` with surrogate pairs). Anything that
 /// is not a valid escape stays as it is. `None` when the text holds no backslash.
-fn json_unescape(src: &View) -> Option<View> {
+fn json_unescape(src: &View) -> Option<View<'static>> {
     let text = &src.text;
     memchr::memchr(b'\\', text)?;
     let mut b = Builder::new(src);
@@ -391,7 +457,7 @@ fn json_unescape(src: &View) -> Option<View> {
 
 /// Removes ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, and two-byte
 /// escapes). `None` when the text holds no ESC.
-fn strip_ansi(src: &View) -> Option<View> {
+fn strip_ansi(src: &View) -> Option<View<'static>> {
     const ESC: u8 = 0x1b;
     let text = &src.text;
     memchr::memchr(ESC, text)?;
@@ -437,7 +503,7 @@ fn strip_ansi(src: &View) -> Option<View> {
 }
 
 /// Undoes percent-encoding (`%XX`). `None` when there is none.
-fn percent_decode(src: &View) -> Option<View> {
+fn percent_decode(src: &View) -> Option<View<'static>> {
     let text = &src.text;
     let is_escape = |i: usize| {
         text.len() > i + 2 && hex_value(text[i + 1]).is_some() && hex_value(text[i + 2]).is_some()
@@ -517,6 +583,62 @@ mod tests {
         assert_eq!(&line[s..t], br"%41\u001b[31mD");
     }
 
+    /// Every byte of every view maps to raw bytes in order: a copied byte to itself, a
+    /// decoded one to a whole escape; and the way back finds the first byte from a raw byte on.
+    #[test]
+    fn views_map_every_byte_back_in_order() {
+        let pieces: [&[u8]; 12] = [
+            b"ab",
+            br"\n",
+            br"\\",
+            br"\\n",
+            br"\u00e9",
+            br"\ud83d\ude00",
+            br"\u001b[1m",
+            b"%41",
+            b"%zz",
+            br"\\\\u0041",
+            b"\x1b[2K",
+            b"xyz\xc3\xa9",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..400 {
+            let mut content = Vec::new();
+            for _ in 0..12 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                content.extend_from_slice(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            let mut line = br#"{"k":""#.to_vec();
+            line.extend_from_slice(&content);
+            line.extend_from_slice(br#""}"#);
+            let seg = segments(&line)[3];
+            let first = View::of_segment(&line, seg);
+            let views: Vec<View> = std::iter::once(first.clone())
+                .chain(first.normalised())
+                .collect();
+            for view in &views {
+                let mut last = (seg.start, seg.start);
+                for i in 0..view.text.len() {
+                    let (s, e) = view.raw_span(i, i + 1);
+                    assert!(
+                        seg.start <= s && s < e && e <= seg.end,
+                        "{s}..{e} of {seg:?}"
+                    );
+                    assert!(s >= last.0 && e >= last.1, "out of order at {i}");
+                    if e - s == 1 {
+                        assert_eq!(line[s], view.text[i], "copied byte {i}");
+                    }
+                    let back = view.index_of_raw(s);
+                    assert!(back <= i && view.raw_span(back, back + 1).0 == s);
+                    last = (s, e);
+                }
+                assert_eq!(view.index_of_raw(seg.end), view.text.len());
+            }
+        }
+    }
+
     /// An ESC before a quote or a space is no two-byte escape: only the ESC goes, so the
     /// quote that starts `"auth": "..."` stays for the rule that reads it.
     #[test]
@@ -524,6 +646,6 @@ mod tests {
         let line = br#"{"k":"a\u001b\"auth\" \u001bMx\u001b y"}"#;
         let seg = segments(line)[3];
         let full = View::of_segment(line, seg).normalised().unwrap();
-        assert_eq!(full.text, br#"a"auth" x y"#);
+        assert_eq!(&full.text[..], br#"a"auth" x y"#);
     }
 }

@@ -800,7 +800,7 @@ pub const RULES: &[RuleDef] = &[
     rule(
         "secret-assignment",
         &["key", "secret", "token", "access", "private"],
-        r"(?i)([A-Za-z0-9_.-]*(?:key|secret|token|access|private))(?:[ \t]+(?:key|secret|token|access|private|code)\b)*[\x22']?(?:[ \t]*(?::=|=>|[:=])[ \t]*|[ \t]+|-)[\x22'`]?",
+        PROVIDER_CREDENTIAL_PATTERN,
         Value(assigned_value_byte, 14),
         Check::ProviderCredential,
     ),
@@ -1107,6 +1107,9 @@ pub fn provider_key_name(raw: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// The provider's-credential form (`provider_form.rs` reads it by hand where it is tried).
+pub const PROVIDER_CREDENTIAL_PATTERN: &str = r"(?i)([A-Za-z0-9_.-]*(?:key|secret|token|access|private))(?:[ \t]+(?:key|secret|token|access|private|code)\b)*[\x22']?(?:[ \t]*(?::=|=>|[:=])[ \t]*|[ \t]+|-)[\x22'`]?";
 
 /// Credential words that end a provider's key name ([`provider_credential_name`]).
 pub const CREDENTIAL_WORDS: &[&[u8]] = &[b"key", b"secret", b"token", b"access", b"private"];

@@ -8,7 +8,7 @@
 //! by `[REDACTED:<rule>]` (text that needs no JSON escaping).
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -18,10 +18,11 @@ use super::entropy;
 use super::first_pass::{FirstPass, Hits, KeywordTable, Mask};
 use super::forms::literal_forms;
 use super::normalise::{lex_of, segments_as, Lex, LexCursor, Segment, View};
+use super::provider_form::{self, credential_run, name_byte, only_credential_words, Read};
 use super::provider_rules::{self, KeywordHit};
 use super::rules::{
     key_material, provider_credential_name, provider_key_name, secret_name, structural, Check,
-    Secret, CREDENTIAL_WORDS, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
+    Secret, ENCODED_KEYWORD_PARTS, MAX_VALUE, RULES,
 };
 
 /// The rule name of the extra literals (the token ccsync itself holds).
@@ -197,10 +198,12 @@ fn token_rule(extra_literals: &[String]) -> Option<(Compiled, Vec<String>)> {
         .join("|");
     let rule = Compiled {
         name: TOKEN_RULE,
-        regex: Regex::new(&pattern).expect("escaped literals compile"),
+        pattern: Cow::Owned(pattern),
+        regex: OnceLock::new(),
         secret: Secret::Group(0),
         check: Check::Literal,
-        anchored: None,
+        led_by_name: false,
+        anchored: OnceLock::new(),
         run_filter: any_run,
     };
     Some((rule, forms))
@@ -227,12 +230,18 @@ fn push_window(windows: &mut Vec<Window>, (start, end, rules): Window) {
 
 struct Compiled {
     name: &'static str,
-    regex: Regex,
+    pattern: Cow<'static, str>,
+    /// The pattern, compiled on first use: most rules never run on a given session (their
+    /// keywords are not in it), and compiling them all took more time than scanning a
+    /// megabyte.
+    regex: OnceLock<Regex>,
     secret: Secret,
     check: Check,
-    /// For a rule whose matches start with a name (see [`NAME_LED`]): its pattern anchored at
-    /// the start of the text, run at the start of each name that holds a keyword.
-    anchored: Option<Regex>,
+    /// Whether the rule's matches start with a name (see [`NAME_LED`]).
+    led_by_name: bool,
+    /// For such a rule: its pattern anchored at the start of the text, run at the start of
+    /// each name that holds a keyword (compiled on first use).
+    anchored: OnceLock<Regex>,
     /// For a name-led rule: whether the run of name bytes `text[start..end]` can start a match
     /// its check keeps at all (a cheap look before the pattern runs, which costs thousands of
     /// instructions a try).
@@ -244,35 +253,6 @@ fn any_run(_: &[u8], _: usize, _: usize) -> bool {
     true
 }
 
-/// Whether a run ends in a credential word before a quote, a space or an operator, or holds
-/// one right before a `-` (`bugsnag_secret"`, `coinapi ACCESS `, `cloudplanSECRET-<value>`):
-/// where a [`Check::ProviderCredential`] match can start. A run of credential words alone
-/// needs a word before it on the line (`"token": ...` in JSON has none). (`input_tokens`,
-/// `accessibility`, `api_key)` cannot start one either.)
-fn credential_run(text: &[u8], start: usize, end: usize) -> bool {
-    let run = &text[start..end];
-    let glued_dash = run
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'-' && ends_in_credential_word(&run[..i]));
-    if glued_dash {
-        return true;
-    }
-    let separated = matches!(
-        text.get(end),
-        Some(b'"' | b'\'' | b' ' | b'\t' | b':' | b'=')
-    );
-    let word_before = start > 0 && matches!(text[start - 1], b' ' | b'\t' | b'=' | b':');
-    separated && ends_in_credential_word(run) && (word_before || !only_credential_words(run))
-}
-
-/// Whether `part` ends in `key`, `secret`, `token`, `access` or `private` (any case).
-fn ends_in_credential_word(part: &[u8]) -> bool {
-    CREDENTIAL_WORDS
-        .iter()
-        .any(|w| part.len() >= w.len() && part[part.len() - w.len()..].eq_ignore_ascii_case(w))
-}
-
 /// How the patterns of the secret-assignment rules start: a name made of these bytes that
 /// holds one of the keywords of the alternation that follows (each of them one of the first
 /// pass's triggers, a test checks it). So a match starts where a run of name bytes that holds
@@ -281,28 +261,36 @@ fn ends_in_credential_word(part: &[u8]) -> bool {
 /// had been half of the scan's time on real transcripts.
 const NAME_LED: &str = r"(?i)([A-Za-z0-9_.-]*(?:";
 
-/// The bytes of a name in [`NAME_LED`] patterns.
-fn name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
-}
-
 impl Compiled {
-    fn new(name: &'static str, pattern: &str, secret: Secret, check: Check) -> Compiled {
-        let anchored = pattern
-            .starts_with(NAME_LED)
-            .then(|| Regex::new(&format!(r"\A(?:{pattern})")).expect("built-in rule compiles"));
+    fn new(name: &'static str, pattern: &'static str, secret: Secret, check: Check) -> Compiled {
         let run_filter = match check {
             Check::ProviderCredential => credential_run,
             _ => any_run,
         };
         Compiled {
             name,
-            regex: Regex::new(pattern).expect("built-in rule compiles"),
+            pattern: Cow::Borrowed(pattern),
+            regex: OnceLock::new(),
             secret,
             check,
-            anchored,
+            led_by_name: pattern.starts_with(NAME_LED),
+            anchored: OnceLock::new(),
             run_filter,
         }
+    }
+
+    fn regex(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| Regex::new(&self.pattern).expect("rule compiles"))
+    }
+
+    /// The pattern anchored at the start of the text, for a rule led by a name.
+    fn anchored(&self) -> Option<&Regex> {
+        self.led_by_name.then(|| {
+            self.anchored.get_or_init(|| {
+                Regex::new(&format!(r"\A(?:{})", self.pattern)).expect("rule compiles")
+            })
+        })
     }
 }
 
@@ -395,7 +383,7 @@ impl Scanner {
         let name_led = rules
             .iter()
             .enumerate()
-            .filter(|(i, r)| r.anchored.is_some() && structural_rules & (1 << i) != 0)
+            .filter(|(i, r)| r.led_by_name && structural_rules & (1 << i) != 0)
             .fold(0, |all, (i, _)| all | 1 << i);
         Scanner {
             rules,
@@ -712,9 +700,9 @@ impl Scanner {
     ) {
         let text = &view.text[..];
         let rule = &self.rules[index];
-        let Some(anchored) = &rule.anchored else {
+        if !rule.led_by_name {
             return;
-        };
+        }
         // No match starts before this: the end of the last run tried, or of a finding taken.
         let mut resume = 0;
         for &(at, rules) in points {
@@ -730,11 +718,25 @@ impl Scanner {
                 continue;
             }
             let part = &text[start..];
-            let Some(caps) = anchored.captures(part) else {
-                continue;
+            let read = match rule.check {
+                Check::ProviderCredential => provider_form::read_at(part),
+                _ => Read::Unsure,
+            };
+            let matched = match read {
+                Read::Match { name_end, end } => Match {
+                    start: 0,
+                    end,
+                    name: Some((0, name_end)),
+                    group: None,
+                },
+                Read::NoMatch => continue,
+                Read::Unsure => match rule.anchored().and_then(|a| a.captures(part)) {
+                    Some(caps) => Match::of(rule, &caps),
+                    None => continue,
+                },
             };
             let mut add = self.taker(view, index, start, found, open);
-            resume = resume.max(start + take(rule, part, &caps, 0, &mut add));
+            resume = resume.max(start + take(rule, part, &matched, 0, &mut add));
         }
     }
 
@@ -971,7 +973,7 @@ fn search(
     let mut at = 0;
     while at <= part.len() {
         if matches!(rule.secret, Secret::Group(0)) {
-            let Some(m) = rule.regex.find_at(part, at) else {
+            let Some(m) = rule.regex().find_at(part, at) else {
                 count_work(part.len() - at);
                 break;
             };
@@ -980,47 +982,70 @@ fn search(
             at = taken.max(m.end()).max(m.start() + 1);
             continue;
         }
-        let Some(caps) = rule.regex.captures_at(part, at) else {
+        let Some(caps) = rule.regex().captures_at(part, at) else {
             count_work(part.len() - at);
             break;
         };
-        at = take(rule, part, &caps, at, add);
+        at = take(rule, part, &Match::of(rule, &caps), at, add);
     }
 }
 
-/// Offers the match `caps` of `rule` in `part` (searched from `at`) to `add`, and says where
+/// A rule's match: its span, its name (group 1) and the group that holds its secret, if the
+/// rule names one.
+struct Match {
+    start: usize,
+    end: usize,
+    name: Option<(usize, usize)>,
+    group: Option<(usize, usize)>,
+}
+
+impl Match {
+    fn of(rule: &Compiled, caps: &regex::bytes::Captures) -> Match {
+        let whole = caps.get(0).expect("group 0 always matches");
+        let span = |m: regex::bytes::Match| (m.start(), m.end());
+        Match {
+            start: whole.start(),
+            end: whole.end(),
+            name: caps.get(1).map(span),
+            group: match rule.secret {
+                Secret::Group(group) => caps.get(group).map(span),
+                Secret::Value(..) => None,
+            },
+        }
+    }
+}
+
+/// Offers the match `found` of `rule` in `part` (searched from `at`) to `add`, and says where
 /// the next search starts.
 fn take(
     rule: &Compiled,
     part: &[u8],
-    caps: &regex::bytes::Captures,
+    found: &Match,
     at: usize,
     add: &mut impl FnMut(usize, usize, Option<(usize, usize)>) -> Option<usize>,
 ) -> usize {
-    let whole = caps.get(0).expect("group 0 always matches");
-    count_work(whole.end() - at);
-    let name = caps.get(1).map(|n| (n.start(), n.end()));
+    count_work(found.end - at);
     let value = match rule.secret {
-        Secret::Group(group) => caps.get(group).map(|m| (m.start(), m.end())),
+        Secret::Group(_) => found.group,
         Secret::Value(byte, min) => {
-            let len = part[whole.end()..]
+            let len = part[found.end..]
                 .iter()
                 .take(MAX_VALUE + 1)
                 .take_while(|&&b| byte(b))
                 .count();
             count_work(len);
-            (len >= min).then_some((whole.end(), whole.end() + len))
+            (len >= min).then_some((found.end, found.end + len))
         }
     };
-    let taken = value.and_then(|(start, end)| add(start, end, name));
+    let taken = value.and_then(|(start, end)| add(start, end, found.name));
     match (taken, value) {
-        (Some(_), Some((_, end))) => end.max(whole.end()),
+        (Some(_), Some((_, end))) => end.max(found.end),
         // A rejected match (`KEY-----:DB_PASSWORD=...` is no secret-like name) may hide a
         // good one in its value: search again from there.
         (None, Some((start, _))) => start,
-        _ => whole.end(),
+        _ => found.end,
     }
-    .max(whole.start() + 1)
+    .max(found.start + 1)
 }
 
 thread_local! {
@@ -1093,7 +1118,7 @@ fn check(
 ) -> bool {
     let value = &text[start..end];
     // What an earlier redaction left is not found again.
-    if memchr::memmem::find(value, b"[REDACTED:").is_some() {
+    if memchr::memchr_iter(b'[', value).any(|i| value[i..].starts_with(b"[REDACTED:")) {
         return false;
     }
     match check {
@@ -1193,28 +1218,6 @@ fn word_before(text: &[u8], mut at: usize) -> Option<&[u8]> {
     None
 }
 
-/// `SECRET`, `private KEY:`, `access-token`: credential words and separators only.
-fn only_credential_words(word: &[u8]) -> bool {
-    let mut rest = word;
-    loop {
-        while let [head @ .., last] = rest {
-            if last.is_ascii_alphanumeric() {
-                break;
-            }
-            rest = head;
-        }
-        if rest.is_empty() {
-            return true;
-        }
-        let Some(w) = CREDENTIAL_WORDS.iter().find(|w| {
-            rest.len() >= w.len() && rest[rest.len() - w.len()..].eq_ignore_ascii_case(w)
-        }) else {
-            return false;
-        };
-        rest = &rest[..rest.len() - w.len()];
-    }
-}
-
 /// The checks of token families that also ask what the provider tier's rule of the family judges, or
 /// look at the bytes around the match.
 fn family_check(kind: Check, text: &[u8], start: usize, end: usize) -> bool {
@@ -1264,7 +1267,7 @@ fn holds_key_material(body: &[u8]) -> bool {
 
 /// AWS's and others' documented example values.
 fn example(value: &[u8]) -> bool {
-    memchr::memmem::find(&value.to_ascii_lowercase(), b"example").is_some()
+    value.windows(7).any(|w| w.eq_ignore_ascii_case(b"example"))
 }
 
 /// Base64 of `user:password`, both parts printable and not empty.
@@ -1399,7 +1402,7 @@ mod tests {
         assert_eq!(led.len(), 3);
         for rule in led {
             assert_eq!(rule.name, "secret-assignment");
-            let pattern = rule.regex.as_str();
+            let pattern = &rule.pattern;
             let words = &pattern
                 [NAME_LED.len()..pattern[NAME_LED.len()..].find(')').unwrap() + NAME_LED.len()];
             for word in words.split('|') {
@@ -1485,6 +1488,17 @@ mod tests {
             }
         }
         assert!(compared > 100, "only {compared} findings compared");
+    }
+
+    /// Rules compile on first use, so a test compiles every one of them.
+    #[test]
+    fn every_rule_compiles() {
+        let scanner = Scanner::new(vec!["ccsync-literal-0123456789".into()]);
+        assert!(scanner.rules.len() > 80);
+        for rule in &scanner.rules {
+            assert!(rule.regex().captures_len() >= 1, "{}", rule.name);
+            assert_eq!(rule.anchored().is_some(), rule.led_by_name);
+        }
     }
 
     /// A name longer than the windows the other rules read (which had cut it) is read whole.
