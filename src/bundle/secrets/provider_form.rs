@@ -8,7 +8,7 @@
 //! search would take it; where a byte outside ASCII could change that (Unicode case folding
 //! maps `K` (Kelvin) to `k`, `\b` reads Unicode letters), it says so and the regex decides.
 
-use super::rules::CREDENTIAL_WORDS;
+use super::rules::{ends_with_word, strip_credential_words, CREDENTIAL_WORDS};
 
 /// The words that may follow a credential name before its value (`secret KEY`, `access code`).
 const FOLLOWING_WORDS: &[&[u8]] = &[b"key", b"secret", b"token", b"access", b"private", b"code"];
@@ -152,31 +152,19 @@ pub fn credential_run(text: &[u8], start: usize, end: usize) -> bool {
 
 /// Whether `part` ends in `key`, `secret`, `token`, `access` or `private` (any case).
 pub fn ends_in_credential_word(part: &[u8]) -> bool {
-    CREDENTIAL_WORDS
-        .iter()
-        .any(|w| part.len() >= w.len() && part[part.len() - w.len()..].eq_ignore_ascii_case(w))
+    CREDENTIAL_WORDS.iter().any(|w| ends_with_word(part, w))
 }
 
 /// `SECRET`, `private KEY:`, `access-token`: credential words and separators only.
 pub fn only_credential_words(word: &[u8]) -> bool {
-    let mut rest = word;
-    loop {
-        while let [head @ .., last] = rest {
-            if last.is_ascii_alphanumeric() {
-                break;
-            }
-            rest = head;
-        }
-        if rest.is_empty() {
-            return true;
-        }
-        let Some(w) = CREDENTIAL_WORDS.iter().find(|w| {
-            rest.len() >= w.len() && rest[rest.len() - w.len()..].eq_ignore_ascii_case(w)
-        }) else {
-            return false;
-        };
-        rest = &rest[..rest.len() - w.len()];
-    }
+    let punctuation = |b: u8| !b.is_ascii_alphanumeric();
+    let end = word
+        .iter()
+        .rposition(|&b| !punctuation(b))
+        .map_or(0, |i| i + 1);
+    strip_credential_words(&word[..end], punctuation)
+        .0
+        .is_empty()
 }
 
 #[cfg(test)]

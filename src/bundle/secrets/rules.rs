@@ -1239,34 +1239,20 @@ const GLUED_WORDS: &[&[u8]] = &[
 /// letters or more and is no word of prose ([`NOT_PROVIDER_WORDS`]).
 pub fn provider_credential_name(raw: &[u8], previous: Option<&[u8]>) -> bool {
     let name = raw.trim_ascii();
-    let lower = name.to_ascii_lowercase();
-    if GLUED_WORDS.iter().any(|w| lower.ends_with(w)) {
+    if GLUED_WORDS.iter().any(|w| ends_with_word(name, w)) {
         return false;
     }
-    // Strip credential words (and the separators before them) from the end.
-    let mut cut = lower.len();
-    let mut stripped = 0;
-    loop {
-        let rest = &lower[..cut];
-        let Some(word) = CREDENTIAL_WORDS.iter().find(|w| rest.ends_with(w)) else {
-            break;
-        };
-        cut -= word.len();
-        stripped += 1;
-        while cut > 0 && matches!(lower[cut - 1], b'_' | b'-' | b'.') {
-            cut -= 1;
-        }
-    }
+    let separator = |b: u8| matches!(b, b'_' | b'-' | b'.');
+    let (rest, stripped) = strip_credential_words(name, separator);
     if stripped == 0 {
         return false;
     }
     // The word before names the provider's credential itself (`ipinfo_secret key=...`).
-    if cut == 0 && previous.is_some_and(|p| provider_credential_name(p, None)) {
+    if rest.is_empty() && previous.is_some_and(|p| provider_credential_name(p, None)) {
         return true;
     }
-    let provider = if cut > 0 {
-        let mut words = lower[..cut].split(|&b| matches!(b, b'_' | b'-' | b'.'));
-        words.rfind(|w| !w.is_empty())
+    let provider = if !rest.is_empty() {
+        rest.split(|&b| separator(b)).rfind(|w| !w.is_empty())
     } else {
         previous.map(|p| {
             let p = p.trim_ascii();
@@ -1292,6 +1278,29 @@ pub fn provider_credential_name(raw: &[u8], previous: Option<&[u8]>) -> bool {
         && !NOT_PROVIDER_WORDS.contains(&&provider[..])
         && !NOT_SECRET_KEY_QUALIFIERS.contains(&&provider[..])
         && !CREDENTIAL_WORDS.contains(&&provider[..])
+}
+
+/// `name` without the credential words at its end, each with the separators before it
+/// (`hiveage-secret-KEY` -> `hiveage` with `-` as a separator; ASCII case ignored), and how
+/// many words went.
+pub fn strip_credential_words(name: &[u8], separator: impl Fn(u8) -> bool) -> (&[u8], usize) {
+    let (mut rest, mut words) = (name, 0);
+    while let Some(word) = CREDENTIAL_WORDS.iter().find(|w| ends_with_word(rest, w)) {
+        rest = &rest[..rest.len() - word.len()];
+        words += 1;
+        while let [head @ .., last] = rest {
+            if !separator(*last) {
+                break;
+            }
+            rest = head;
+        }
+    }
+    (rest, words)
+}
+
+/// Whether `text` ends in `word` (lower case), ASCII case ignored.
+pub fn ends_with_word(text: &[u8], word: &[u8]) -> bool {
+    text.len() >= word.len() && text[text.len() - word.len()..].eq_ignore_ascii_case(word)
 }
 
 /// Whether one word of a name (after `previous`) names a secret.
