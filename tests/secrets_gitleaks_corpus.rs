@@ -715,6 +715,10 @@ fn betterleaks_and_kingfisher_examples_drawn_afresh_are_redacted_and_negatives_l
         println!("skipped: no scanner_examples.jsonl (set CCSYNC_SCANNER_EXAMPLES)");
         return;
     };
+    assert!(
+        rows.contains("\"reported\""),
+        "this extract predates companion rules' flag: make it again with scripts/scanner_examples.py"
+    );
     let mut rng = Rng::new(2027);
     // A row's pattern, compiled once (gitleaks' rows name none: its rule of the same id in the
     // tier, if any).
