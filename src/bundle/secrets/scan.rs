@@ -1147,12 +1147,7 @@ fn check(
             entropy::spaced_value(value) && assignment(text, start, end, name)
         }
         Check::ProviderCredential => name.is_some_and(|(s, e)| {
-            // (As in `assignment`: a name right after an escape, `\nboxSECRET`.)
-            let s = if s > 0 && text[s - 1] == b'\\' && s < e {
-                s + 1
-            } else {
-                s
-            };
+            let s = name_start(text, s, e);
             // (Nor a label an earlier redaction left: `[REDACTED:aws-access-token]`.)
             !text[..s].ends_with(b"REDACTED:")
                 && provider_credential_name(&text[s..e], word_before(text, s))
@@ -1174,18 +1169,22 @@ fn check(
 fn assignment(text: &[u8], start: usize, end: usize, name: Option<(usize, usize)>) -> bool {
     let value = &text[start..end];
     name.is_some_and(|(s, e)| {
-        // In a JSON line's raw text a name may follow an escape (`\\nDB_PASSWORD=`): the
-        // escape's letter is no part of it.
-        let s = if s > 0 && text[s - 1] == b'\\' && s < e {
-            s + 1
-        } else {
-            s
-        };
+        let s = name_start(text, s, e);
         let name = &text[s..e];
         (secret_name(name) || provider_key_name(name) && entropy::spaced_value(value))
             && entropy::secret_value(value)
             && provider_rules::TIER.keeps_assignment(text, s..end, start..end)
     })
+}
+
+/// Where the name `text[s..e]` a pattern matched starts: in a JSON line's raw text a name may
+/// follow an escape (`\\nDB_PASSWORD=`, `\\nboxSECRET`), and the escape's letter is no part of it.
+fn name_start(text: &[u8], s: usize, e: usize) -> usize {
+    if s > 0 && text[s - 1] == b'\\' && s < e {
+        s + 1
+    } else {
+        s
+    }
 }
 
 /// The word before a name that is only credential words (`bugsnag` in `bugsnag secret KEY
